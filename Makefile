@@ -1,0 +1,88 @@
+# loopd — one GNU makefile. Objects and binaries go to build/.
+#
+#   make                       build/loopd and build/loopctl
+#   make check                 unit, golden and integration tests
+#   make SANITIZE=address,undefined check
+#   make deps                  install missing Debian packages (as root)
+#
+# Project flags live in LOOPD_CFLAGS so a user's CFLAGS/LDFLAGS add to them
+# instead of replacing them.
+
+PKGS      := libevent libmicrohttpd jansson libcurl sqlite3 libsystemd
+BUILD     ?= build
+CC        ?= cc
+CFLAGS    ?= -O2 -g
+PREFIX    ?= /usr/local
+PYTHON    ?= python3
+
+# Install what is missing before anything asks pkg-config about it.
+DEPS_OK := $(shell scripts/deps >&2 && echo ok)
+ifneq ($(DEPS_OK),ok)
+$(error scripts/deps failed: missing build dependencies)
+endif
+
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings \
+        -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
+        -Wno-unused-parameter -Werror
+LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LOOPD_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm
+
+ifneq ($(SANITIZE),)
+LOOPD_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LOOPD_LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD := build/san
+endif
+
+PROTO_SRC  := $(wildcard proto/*.c)
+CORE_SRC   := $(wildcard daemon/core/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
+CLIENT_SRC := $(wildcard client/*.c)
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+PROTO_OBJ  := $(call obj,$(PROTO_SRC))
+CORE_OBJ   := $(call obj,$(CORE_SRC))
+DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
+CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
+# Unit tests link everything but the daemon's main().
+LIB_OBJ    := $(PROTO_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+.PHONY: all check unit golden integration clean deps install bench
+all: $(BUILD)/loopd $(BUILD)/loopctl
+ifneq ($(BUILD),build)
+	@mkdir -p build && ln -sf $(abspath $(BUILD)/loopd) build/loopd && ln -sf $(abspath $(BUILD)/loopctl) build/loopctl
+endif
+
+$(BUILD)/loopd: $(PROTO_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
+	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
+
+$(BUILD)/loopctl: $(PROTO_OBJ) $(CLIENT_OBJ)
+	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LOOPD_LIBS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+check: unit integration
+
+unit: $(UNIT_BIN)
+	@tests/run-unit $(UNIT_BIN)
+
+integration: all
+	LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
+	  $(PYTHON) tests/integration/run.py $(TESTS)
+
+deps:
+	scripts/deps
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
