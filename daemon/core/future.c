@@ -1,0 +1,459 @@
+/*
+ * future: the object table, asyncio's state rules, waiters and retention.
+ */
+#include "daemon/core/future.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon/core/clock.h"
+#include "daemon/core/idmap.h"
+#include "daemon/core/sched.h"
+
+/* Objects freed per retention step: small, so the loop never stalls. */
+#define RETENTION_BATCH 512
+
+static struct {
+	struct event_base *base;
+	struct future_limits limits;
+	struct idmap ids;
+	struct idmap idem;		/* hash of idempotency key -> call */
+	struct future_list all;		/* every object, id order */
+	struct future_list done;	/* done objects, finish order */
+	struct waiter_list wake;	/* waiters to call next turn */
+	struct event *wake_ev;
+	struct event *retain_ev;
+	uint64_t next_id;
+	uint64_t wake_gen;		/* generation of waiters queued now */
+	size_t pending;
+} fs;
+
+static void future_wake_cb(evutil_socket_t, short, void *);
+static void future_retain_cb(evutil_socket_t, short, void *);
+static void future_retain_arm(void);
+
+int
+future_init(struct event_base *base, const struct future_limits *limits)
+{
+	memset(&fs, 0, sizeof(fs));
+	fs.base = base;
+	fs.limits = *limits;
+	fs.next_id = 1;
+	fs.wake_gen = 1;
+	idmap_init(&fs.ids);
+	idmap_init(&fs.idem);
+	TAILQ_INIT(&fs.all);
+	TAILQ_INIT(&fs.done);
+	TAILQ_INIT(&fs.wake);
+	fs.wake_ev = event_new(base, -1, 0, future_wake_cb, NULL);
+	fs.retain_ev = evtimer_new(base, future_retain_cb, NULL);
+	if (fs.wake_ev == NULL || fs.retain_ev == NULL)
+		return -1;
+	return 0;
+}
+
+void
+future_set_limits(const struct future_limits *limits)
+{
+	fs.limits = *limits;
+	future_retain_arm();
+}
+
+/* Free one object's memory. */
+static void
+future_free(struct future *f)
+{
+	free(f->name);
+	free(f->spec);
+	free(f->outcome);
+	free(f->idem_key);
+	free(f);
+}
+
+void
+future_shutdown(void)
+{
+	struct future *f;
+
+	while ((f = TAILQ_FIRST(&fs.all)) != NULL) {
+		TAILQ_REMOVE(&fs.all, f, all);
+		future_free(f);
+	}
+	idmap_free(&fs.ids);
+	idmap_free(&fs.idem);
+	if (fs.wake_ev != NULL)
+		event_free(fs.wake_ev);
+	if (fs.retain_ev != NULL)
+		event_free(fs.retain_ev);
+	fs.wake_ev = fs.retain_ev = NULL;
+}
+
+struct future *
+future_find(uint64_t id)
+{
+	return idmap_get(&fs.ids, id);
+}
+
+struct future *
+future_alloc(enum future_kind kind, const char *name, struct core_error *err)
+{
+	struct future *f;
+
+	if (fs.limits.max_pending != 0 && fs.pending >= fs.limits.max_pending) {
+		core_error_set(err, CORE_EFULL, "too many pending objects (max_pending = %zu)",
+		    fs.limits.max_pending);
+		return NULL;
+	}
+	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	    (name != NULL && (f->name = strdup(name)) == NULL) ||
+	    idmap_put(&fs.ids, fs.next_id, f) == -1) {
+		if (f != NULL)
+			free(f->name);
+		free(f);
+		core_error_set(err, CORE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	f->id = fs.next_id++;
+	f->kind = (uint8_t)kind;
+	f->state = FUTURE_PENDING;
+	f->created = clock_loop_now();
+	timerq_node_init(&f->tq);
+	TAILQ_INIT(&f->callbacks);
+	TAILQ_INIT(&f->waiters);
+	TAILQ_INSERT_TAIL(&fs.all, f, all);
+	fs.pending++;
+	return f;
+}
+
+struct future *
+future_new(const char *name, int64_t timeout, struct core_error *err)
+{
+	struct future *f;
+
+	if (timeout < 0) {
+		core_error_set(err, CORE_EINVAL, "timeout: must be a number >= 0");
+		return NULL;
+	}
+	if ((f = future_alloc(FUTURE_PLAIN, name, err)) == NULL)
+		return NULL;
+	if (timeout > 0) {
+		f->due = f->created + timeout;
+		if (sched_arm_timeout(f) == -1) {
+			future_settle(f, FUTURE_CANCELLED, NULL, 0);
+			core_error_set(err, CORE_ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	return f;
+}
+
+int
+future_done(const struct future *f)
+{
+	return f->state != FUTURE_PENDING;
+}
+
+void
+future_settle(struct future *f, enum future_state state, char *value, int is_exc)
+{
+	struct future *cb;
+	struct waiter *w;
+
+	assert(f->state == FUTURE_PENDING && state != FUTURE_PENDING);
+	f->state = (uint8_t)state;
+	f->finished = clock_loop_now();
+	f->outcome = value;
+	f->has_exception = value != NULL && is_exc;
+	if (f->kind == FUTURE_CALL)
+		f->phase = CALL_DONE;
+	sched_forget(f);
+	fs.pending--;
+
+	/* Done-callbacks go onto the ready queue in registration order. */
+	while ((cb = TAILQ_FIRST(&f->callbacks)) != NULL) {
+		TAILQ_REMOVE(&f->callbacks, cb, link);
+		sched_ready_push(cb);
+	}
+	/* Waiters are detached now and called next turn, so one may wait
+	 * again without seeing this list. */
+	while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
+		TAILQ_REMOVE(&f->waiters, w, link);
+		w->f = NULL;
+		w->woken = fs.wake_gen;
+		TAILQ_INSERT_TAIL(&fs.wake, w, link);
+	}
+	if (!TAILQ_EMPTY(&fs.wake))
+		event_active(fs.wake_ev, 0, 0);
+
+	TAILQ_INSERT_TAIL(&fs.done, f, link);
+	if (TAILQ_FIRST(&fs.done) == f)
+		future_retain_arm();
+}
+
+/* Shared body of set_result and set_exception. */
+static int
+future_set(struct future *f, char *value, int is_exc, struct core_error *err)
+{
+	if (future_done(f)) {
+		free(value);
+		return core_error_set(err, CORE_ESTATE, "future %s is already %s",
+		    f->kind == FUTURE_CALL ? "call" : "future", future_state_name(f->state));
+	}
+	if (f->kind == FUTURE_CALL) {
+		free(value);
+		return core_error_set(err, CORE_ESTATE,
+		    "a call is settled by its action, not by a client");
+	}
+	future_settle(f, FUTURE_FINISHED, value, is_exc);
+	return 0;
+}
+
+int
+future_set_result(struct future *f, char *value, struct core_error *err)
+{
+	return future_set(f, value, 0, err);
+}
+
+int
+future_set_exception(struct future *f, char *exc, struct core_error *err)
+{
+	return future_set(f, exc, 1, err);
+}
+
+int
+future_cancel(struct future *f)
+{
+	if (future_done(f))
+		return 0;
+	if (f->kind == FUTURE_CALL)
+		return sched_cancel(f);
+	future_settle(f, FUTURE_CANCELLED, NULL, 0);
+	return 1;
+}
+
+void
+future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void *),
+    void *arg)
+{
+	assert(w->f == NULL && !w->woken);
+	w->fn = fn;
+	w->arg = arg;
+	if (future_done(f)) {
+		w->woken = fs.wake_gen;
+		TAILQ_INSERT_TAIL(&fs.wake, w, link);
+		event_active(fs.wake_ev, 0, 0);
+		return;
+	}
+	w->f = f;
+	TAILQ_INSERT_TAIL(&f->waiters, w, link);
+}
+
+void
+waiter_remove(struct waiter *w)
+{
+	if (w->f != NULL) {
+		TAILQ_REMOVE(&w->f->waiters, w, link);
+		w->f = NULL;
+	} else if (w->woken) {
+		TAILQ_REMOVE(&fs.wake, w, link);
+		w->woken = 0;
+	}
+}
+
+/* Call the waiters of futures that became done. A waiter queued by one of
+ * these callbacks carries a later generation and waits for the next turn;
+ * a callback may remove any other waiter, queued or not. */
+static void
+future_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t gen = fs.wake_gen++;
+	struct waiter *w;
+
+	while ((w = TAILQ_FIRST(&fs.wake)) != NULL && w->woken <= gen) {
+		TAILQ_REMOVE(&fs.wake, w, link);
+		w->woken = 0;
+		w->fn(w, w->arg);
+	}
+	if (!TAILQ_EMPTY(&fs.wake))
+		event_active(fs.wake_ev, 0, 0);
+}
+
+/* Arm the retention timer for the oldest done object. */
+static void
+future_retain_arm(void)
+{
+	struct future *f = TAILQ_FIRST(&fs.done);
+	int64_t left;
+	struct timeval tv;
+
+	if (f == NULL || fs.retain_ev == NULL)
+		return;
+	left = f->finished + fs.limits.retention - clock_loop_now();
+	if (left < 0)
+		left = 0;
+	tv.tv_sec = left / CLOCK_US_PER_S;
+	tv.tv_usec = left % CLOCK_US_PER_S;
+	evtimer_add(fs.retain_ev, &tv);
+}
+
+/* Key of an idempotency key in fs.idem (never 0). */
+static uint64_t
+idem_hash(const char *key)
+{
+	return idmap_hash_bytes(key, strlen(key)) | 1;
+}
+
+struct future *
+future_idem_find(const char *key)
+{
+	struct future *f = idmap_get(&fs.idem, idem_hash(key));
+
+	return f != NULL && strcmp(f->idem_key, key) == 0 ? f : NULL;
+}
+
+int
+future_idem_set(struct future *f, const char *key, uint64_t digest)
+{
+	if ((f->idem_key = strdup(key)) == NULL)
+		return -1;
+	if (idmap_put(&fs.idem, idem_hash(key), f) == -1) {
+		free(f->idem_key);
+		f->idem_key = NULL;
+		return -1;
+	}
+	f->idem_digest = digest;
+	return 0;
+}
+
+/* Remove an object from the indexes and free it. */
+static void
+future_unlink(struct future *f)
+{
+	TAILQ_REMOVE(&fs.all, f, all);
+	idmap_del(&fs.ids, f->id);
+	if (f->idem_key != NULL && idmap_get(&fs.idem, idem_hash(f->idem_key)) == f)
+		idmap_del(&fs.idem, idem_hash(f->idem_key));
+	future_free(f);
+}
+
+void
+future_discard(struct future *f)
+{
+	assert(f->state == FUTURE_PENDING && TAILQ_EMPTY(&f->waiters));
+	fs.pending--;
+	future_unlink(f);
+}
+
+/* Forget a done object past retention. */
+static void
+future_forget(struct future *f)
+{
+	TAILQ_REMOVE(&fs.done, f, link);
+	future_unlink(f);
+}
+
+/* Forget done objects past retention, a batch at a time. */
+static void
+future_retain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = clock_loop_now();
+	struct future *f;
+	int n = 0;
+
+	while ((f = TAILQ_FIRST(&fs.done)) != NULL && n++ < RETENTION_BATCH &&
+	    f->finished + fs.limits.retention <= now)
+		future_forget(f);
+	future_retain_arm();
+}
+
+size_t
+future_count_pending(void)
+{
+	return fs.pending;
+}
+
+size_t
+future_count_all(void)
+{
+	return idmap_len(&fs.ids);
+}
+
+struct future *
+future_first_after(uint64_t after)
+{
+	struct future *f = after ? future_find(after) : NULL;
+
+	if (f != NULL)
+		return TAILQ_NEXT(f, all);
+	/* The marker object is gone: scan for the first later id. */
+	TAILQ_FOREACH(f, &fs.all, all)
+		if (f->id > after)
+			break;
+	return f;
+}
+
+struct future *
+future_next(struct future *f)
+{
+	return TAILQ_NEXT(f, all);
+}
+
+uint64_t
+future_peek_next_id(void)
+{
+	return fs.next_id;
+}
+
+void
+future_set_next_id(uint64_t id)
+{
+	if (id > fs.next_id)
+		fs.next_id = id;
+}
+
+static const char *state_names[] = { "pending", "finished", "cancelled" };
+static const char *phase_names[] = { "scheduled", "waiting", "running", "done" };
+static const char *trigger_names[] = { "soon", "after", "at", "at_unix", "on_done" };
+
+const char *
+future_state_name(enum future_state s)
+{
+	return state_names[s];
+}
+
+const char *
+call_phase_name(enum call_phase p)
+{
+	return phase_names[p];
+}
+
+const char *
+call_trigger_name(enum call_trigger t)
+{
+	return trigger_names[t];
+}
+
+/* Index of s in names[0..n), or -1. */
+static int
+name_index(const char *s, const char **names, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0)
+			return i;
+	return -1;
+}
+
+int
+future_state_parse(const char *s)
+{
+	return name_index(s, state_names, 3);
+}
+
+int
+call_phase_parse(const char *s)
+{
+	return name_index(s, phase_names, 4);
+}

@@ -1,0 +1,145 @@
+/*
+ * future: the objects clients name by id. A plain future is settled by
+ * clients; a call is a future settled by the loop with its action's
+ * outcome. Results and exceptions are opaque text to the core (the HTTP
+ * layer stores JSON there); the core only enforces the state rules of
+ * asyncio.Future:
+ *
+ *   PENDING --set_result--> FINISHED (result)
+ *   PENDING --set_exception--> FINISHED (exception)
+ *   PENDING --cancel--> CANCELLED
+ *
+ * When a future becomes done its done-callbacks (calls waiting on it) are
+ * put on the ready queue in registration order, and its waiters are woken
+ * on the next loop turn, never inside the call that settled it.
+ */
+#ifndef LOOPD_CORE_FUTURE_H
+#define LOOPD_CORE_FUTURE_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "daemon/core/error.h"
+#include "daemon/core/timerq.h"
+
+struct event_base;
+
+enum future_kind { FUTURE_PLAIN, FUTURE_CALL };
+enum future_state { FUTURE_PENDING, FUTURE_FINISHED, FUTURE_CANCELLED };
+enum call_phase { CALL_SCHEDULED, CALL_WAITING, CALL_RUNNING, CALL_DONE };
+enum call_trigger {
+	TRIGGER_SOON, TRIGGER_AFTER, TRIGGER_AT, TRIGGER_AT_UNIX, TRIGGER_ON_DONE,
+};
+
+struct future;
+
+/* Someone waiting for a future to be done (an HTTP long-poll, a wait set).
+ * The owner allocates it and keeps it alive until woken or removed. */
+struct waiter {
+	TAILQ_ENTRY(waiter) link;
+	struct future *f;	/* registered on; NULL when idle */
+	uint64_t woken;		/* on the wake list: its generation; else 0 */
+	void (*fn)(struct waiter *w, void *arg);
+	void *arg;
+};
+TAILQ_HEAD(waiter_list, waiter);
+TAILQ_HEAD(future_list, future);
+
+struct future {
+	uint64_t id;
+	int64_t created;		/* loop time */
+	int64_t finished;		/* loop time when done */
+	int64_t due;			/* call: due loop time; future: timeout deadline */
+	int64_t due_unix;		/* call: due wall time */
+	int64_t started;		/* call: loop time started, 0 before */
+	uint8_t kind;			/* enum future_kind */
+	uint8_t state;			/* enum future_state */
+	uint8_t phase;			/* enum call_phase */
+	uint8_t trigger;		/* enum call_trigger */
+	uint8_t has_exception;
+	uint8_t dispatched;		/* handed to the action layer */
+	uint8_t cancel_requested;
+	uint8_t late;			/* started late after a restart */
+	uint32_t attempts;
+	struct timerq_node tq;
+	uint64_t target;		/* on_done: the future awaited */
+	char *name;
+	char *spec;			/* call: its action, opaque to the core */
+	char *outcome;			/* done: result or exception, opaque */
+	char *idem_key;			/* call: idempotency key, if any */
+	uint64_t idem_digest;		/* call: digest of the request body */
+	/* One link for the list the object is on at the time: the ready
+	 * FIFO, its target's callbacks, or the retention FIFO once done. */
+	TAILQ_ENTRY(future) link;
+	TAILQ_ENTRY(future) all;	/* every object, in id order */
+	struct future_list callbacks;	/* calls to start once done */
+	struct waiter_list waiters;
+};
+
+/* Limits the core enforces. */
+struct future_limits {
+	size_t max_pending;		/* pending futures and calls; 0 = no cap */
+	int64_t retention;		/* how long done objects are kept */
+};
+
+/* Set up the object table on base. 0 or -1. */
+int future_init(struct event_base *base, const struct future_limits *limits);
+/* Free every object and stop the core's events. */
+void future_shutdown(void);
+/* Change limits (on reload). */
+void future_set_limits(const struct future_limits *limits);
+
+/* The object with this id, or NULL. */
+struct future *future_find(uint64_t id);
+/* A new pending plain future; timeout > 0 cancels it after that long. */
+struct future *future_new(const char *name, int64_t timeout, struct core_error *err);
+/* Allocate and register an object of kind; used by the scheduler. */
+struct future *future_alloc(enum future_kind kind, const char *name, struct core_error *err);
+/* Drop an object that was just allocated and never became visible. */
+void future_discard(struct future *f);
+/* The call holding idempotency key, or NULL. */
+struct future *future_idem_find(const char *key);
+/* Record f's idempotency key and request digest. 0 or -1 (ENOMEM). */
+int future_idem_set(struct future *f, const char *key, uint64_t digest);
+/* Set the result (ownership of value passes). -1 with CORE_ESTATE if done. */
+int future_set_result(struct future *f, char *value, struct core_error *err);
+/* Set an exception (ownership passes). -1 with CORE_ESTATE if done. */
+int future_set_exception(struct future *f, char *exc, struct core_error *err);
+/* Cancel: 1 if it was pending and is now cancelled, 0 if already done.
+ * For a call, use sched_cancel instead. */
+int future_cancel(struct future *f);
+/* Whether f is done (finished or cancelled). */
+int future_done(const struct future *f);
+
+/* Register w to be called once f is done (on a later loop turn). If f is
+ * already done, w is woken on the next turn. */
+void future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void *),
+    void *arg);
+/* Take w off whatever list it is on; safe on an idle waiter. */
+void waiter_remove(struct waiter *w);
+
+/* Counts for status and limits. */
+size_t future_count_pending(void);
+size_t future_count_all(void);
+/* Walk objects in id order starting after id `after` (0: from the start). */
+struct future *future_first_after(uint64_t after);
+struct future *future_next(struct future *f);
+
+/* The id the next object will get; the store raises it at start. */
+uint64_t future_peek_next_id(void);
+void future_set_next_id(uint64_t id);
+
+/* Names for the wire. */
+const char *future_state_name(enum future_state s);
+const char *call_phase_name(enum call_phase p);
+const char *call_trigger_name(enum call_trigger t);
+/* Parse state/phase names; -1 if unknown. */
+int future_state_parse(const char *s);
+int call_phase_parse(const char *s);
+
+/* Internal to the core: settle f (done transition), with is_exc telling
+ * which of result/exception value is; value may be NULL for cancel. */
+void future_settle(struct future *f, enum future_state state, char *value, int is_exc);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * sched: the ready FIFO, the timer queue and the one armed timer.
+ */
+#include "daemon/core/sched.h"
+
+#include <sys/timerfd.h>
+#include <assert.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/core/clock.h"
+#include "daemon/log.h"
+
+#define FUTURE_OF(node) \
+	((struct future *)((char *)(node) - offsetof(struct future, tq)))
+
+static struct {
+	struct event_base *base;
+	struct sched_actions actions;
+	int64_t horizon;
+	struct timerq timers;		/* timed calls and future timeouts */
+	struct future_list ready;	/* calls to start, in order */
+	size_t ready_len;
+	struct event *ready_ev;		/* "run on the next turn" */
+	struct event *timer_ev;		/* the earliest deadline */
+	int clock_fd;			/* tells us when the wall clock is set */
+	struct event *clock_ev;
+	size_t dispatched;
+} ss;
+
+static void sched_run_cb(evutil_socket_t, short, void *);
+static void sched_clock_cb(evutil_socket_t, short, void *);
+static void sched_arm(void);
+
+/* Ask the kernel to report wall-clock steps on clock_fd: an absolute
+ * CLOCK_REALTIME timer with CANCEL_ON_SET fails its read with ECANCELED
+ * whenever the clock is set. */
+static int
+sched_watch_clock(void)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = (time_t)(clock_unix_now() / CLOCK_US_PER_S) +
+	    (time_t)100 * 366 * 86400;
+	return timerfd_settime(ss.clock_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+	    &its, NULL);
+}
+
+int
+sched_init(struct event_base *base, const struct sched_actions *actions, int64_t horizon)
+{
+	memset(&ss, 0, sizeof(ss));
+	ss.base = base;
+	ss.actions = *actions;
+	ss.horizon = horizon;
+	timerq_init(&ss.timers);
+	TAILQ_INIT(&ss.ready);
+	ss.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
+	ss.timer_ev = evtimer_new(base, sched_run_cb, NULL);
+	ss.clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (ss.ready_ev == NULL || ss.timer_ev == NULL || ss.clock_fd == -1 ||
+	    sched_watch_clock() == -1)
+		return -1;
+	ss.clock_ev = event_new(base, ss.clock_fd, EV_READ | EV_PERSIST, sched_clock_cb, NULL);
+	if (ss.clock_ev == NULL || event_add(ss.clock_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+void
+sched_shutdown(void)
+{
+	if (ss.ready_ev != NULL)
+		event_free(ss.ready_ev);
+	if (ss.timer_ev != NULL)
+		event_free(ss.timer_ev);
+	if (ss.clock_ev != NULL)
+		event_free(ss.clock_ev);
+	if (ss.clock_fd > 0)
+		close(ss.clock_fd);
+	timerq_free(&ss.timers);
+	memset(&ss, 0, sizeof(ss));
+}
+
+void
+sched_set_horizon(int64_t horizon)
+{
+	ss.horizon = horizon;
+}
+
+void
+sched_ready_push(struct future *call)
+{
+	call->phase = CALL_SCHEDULED;
+	TAILQ_INSERT_TAIL(&ss.ready, call, link);
+	ss.ready_len++;
+	event_active(ss.ready_ev, 0, 0);
+}
+
+int
+sched_arm_timeout(struct future *f)
+{
+	if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+		return -1;
+	sched_arm();
+	return 0;
+}
+
+void
+sched_forget(struct future *f)
+{
+	if (timerq_queued(&f->tq)) {
+		timerq_remove(&ss.timers, &f->tq);
+		sched_arm();
+	}
+}
+
+/* Work out a timed call's due loop time; -1 with err set if it is out of
+ * range. */
+static int
+sched_due(struct sched_call_params *p, int64_t now, struct future *c,
+    struct core_error *err)
+{
+	int64_t unix_now = clock_unix_now(), ahead;
+
+	switch (p->trigger) {
+	case TRIGGER_SOON:
+	case TRIGGER_ON_DONE:
+		c->due = now;
+		break;
+	case TRIGGER_AFTER:
+		if (p->when < 0)
+			return core_error_set(err, CORE_EINVAL, "after: must be >= 0");
+		c->due = now + (p->when < ss.horizon ? p->when : ss.horizon + 1);
+		break;
+	case TRIGGER_AT:
+		c->due = p->when;
+		break;
+	case TRIGGER_AT_UNIX:
+		c->due = now + (p->when - unix_now);
+		break;
+	}
+	ahead = c->due - now;
+	if (ahead > ss.horizon)
+		return core_error_set(err, CORE_EINVAL,
+		    "%s: deadline is beyond the horizon of %lld seconds",
+		    call_trigger_name(p->trigger), (long long)(ss.horizon / CLOCK_US_PER_S));
+	c->due_unix = p->trigger == TRIGGER_AT_UNIX ? p->when : unix_now + ahead;
+	return 0;
+}
+
+struct future *
+sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
+{
+	struct future *c, *target = NULL;
+	int64_t now = clock_loop_now();
+
+	*existed = 0;
+	if (p->idem_key != NULL && (c = future_idem_find(p->idem_key)) != NULL) {
+		if (c->idem_digest != p->idem_digest) {
+			core_error_set(err, CORE_EMISMATCH,
+			    "idempotency key reused with a different request (first: %016llx)",
+			    (unsigned long long)c->id);
+			return NULL;
+		}
+		*existed = 1;
+		return c;
+	}
+	if (p->trigger == TRIGGER_ON_DONE && (target = future_find(p->target)) == NULL) {
+		core_error_set(err, CORE_ENOTFOUND, "on_done: no such future");
+		return NULL;
+	}
+	if ((c = future_alloc(FUTURE_CALL, p->name, err)) == NULL)
+		return NULL;
+	c->trigger = (uint8_t)p->trigger;
+	if (sched_due(p, now, c, err) == -1 ||
+	    (p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1)) {
+		core_error_set(err, CORE_ENOMEM, "out of memory");
+		future_discard(c);
+		return NULL;
+	}
+	c->spec = p->spec;
+	p->spec = NULL;
+
+	switch (p->trigger) {
+	case TRIGGER_SOON:
+		sched_ready_push(c);
+		break;
+	case TRIGGER_ON_DONE:
+		assert(target != NULL);
+		c->target = target->id;
+		if (future_done(target))
+			sched_ready_push(c);
+		else {
+			c->phase = CALL_WAITING;
+			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+		}
+		break;
+	default:
+		c->phase = CALL_SCHEDULED;
+		if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1) {
+			core_error_set(err, CORE_ENOMEM, "out of memory");
+			p->spec = c->spec;	/* not taken after all */
+			c->spec = NULL;
+			future_discard(c);
+			return NULL;
+		}
+		sched_arm();
+		break;
+	}
+	return c;
+}
+
+int
+sched_cancel(struct future *c)
+{
+	struct future *target;
+
+	if (future_done(c))
+		return 0;
+	if (c->dispatched) {
+		/* The action layer ends it and reports through sched_finish;
+		 * the outcome is then recorded as cancelled. */
+		c->cancel_requested = 1;
+		ss.actions.abort(ss.actions.arg, c);
+		return 1;
+	}
+	if (c->phase == CALL_WAITING) {
+		if ((target = future_find(c->target)) != NULL)
+			TAILQ_REMOVE(&target->callbacks, c, link);
+	} else if (!timerq_queued(&c->tq)) {
+		TAILQ_REMOVE(&ss.ready, c, link);
+		ss.ready_len--;
+	}
+	future_settle(c, FUTURE_CANCELLED, NULL, 0);
+	return 1;
+}
+
+int
+sched_remove_callback(struct future *target, uint64_t cid)
+{
+	struct future *c = future_find(cid);
+
+	if (c == NULL || c->kind != FUTURE_CALL || c->trigger != TRIGGER_ON_DONE ||
+	    c->target != target->id)
+		return -1;
+	if (future_done(c) || c->dispatched)
+		return 0;
+	return sched_cancel(c);
+}
+
+void
+sched_started(struct future *c)
+{
+	if (c->started == 0)
+		c->started = clock_loop_now();
+	c->phase = CALL_RUNNING;
+	c->attempts++;
+}
+
+void
+sched_finish(struct future *c, char *outcome, int is_exception)
+{
+	if (c->dispatched) {
+		c->dispatched = 0;
+		ss.dispatched--;
+	}
+	if (future_done(c)) {
+		free(outcome);
+		return;
+	}
+	if (c->cancel_requested) {
+		/* Task.cancel() said True: the call ends cancelled, whatever
+		 * its action managed to do meanwhile. */
+		free(outcome);
+		future_settle(c, FUTURE_CANCELLED, NULL, 0);
+	} else
+		future_settle(c, FUTURE_FINISHED, outcome, is_exception);
+}
+
+size_t
+sched_count_dispatched(void)
+{
+	return ss.dispatched;
+}
+
+/* Arm the one timer for the earliest deadline, or run next turn if the
+ * ready FIFO has work. */
+static void
+sched_arm(void)
+{
+	int64_t due, left;
+	struct timeval tv;
+
+	if (ss.timer_ev == NULL)
+		return;
+	if (timerq_peek(&ss.timers, &due) == NULL) {
+		evtimer_del(ss.timer_ev);
+		return;
+	}
+	left = due - clock_loop_now();
+	if (left <= 0) {
+		evtimer_del(ss.timer_ev);
+		event_active(ss.ready_ev, 0, 0);
+		return;
+	}
+	tv.tv_sec = left / CLOCK_US_PER_S;
+	tv.tv_usec = left % CLOCK_US_PER_S;
+	evtimer_add(ss.timer_ev, &tv);
+}
+
+/* One loop turn of the scheduler: due timers join the ready FIFO behind
+ * what is already there, then every call that was ready is started. */
+static void
+sched_run_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = clock_loop_now(), due;
+	struct timerq_node *node;
+	struct future *f;
+	size_t n;
+
+	while ((node = timerq_peek(&ss.timers, &due)) != NULL && due <= now) {
+		timerq_remove(&ss.timers, node);
+		f = FUTURE_OF(node);
+		if (f->kind == FUTURE_PLAIN) {
+			future_settle(f, FUTURE_CANCELLED, NULL, 0);	/* its timeout */
+			continue;
+		}
+		if (f->trigger == TRIGGER_AT_UNIX) {
+			/* The wall clock drifted (slewed) against ours: wait
+			 * for the wall time itself, never start early. */
+			int64_t left = f->due_unix - clock_unix_now();
+			if (left > 0) {
+				f->due = now + left;
+				if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == 0)
+					continue;
+			}
+		}
+		sched_ready_push(f);
+	}
+
+	for (n = ss.ready_len; n > 0 && (f = TAILQ_FIRST(&ss.ready)) != NULL; n--) {
+		TAILQ_REMOVE(&ss.ready, f, link);
+		ss.ready_len--;
+		f->dispatched = 1;
+		ss.dispatched++;
+		ss.actions.start(ss.actions.arg, f);
+	}
+	if (!TAILQ_EMPTY(&ss.ready))
+		event_active(ss.ready_ev, 0, 0);
+	sched_arm();
+}
+
+/* New loop deadline of a timer after a wall-clock step: at_unix calls
+ * keep their wall time, everything else keeps its loop time. */
+static int64_t
+sched_rekey(struct timerq_node *node, int64_t due, void *arg)
+{
+	const int64_t *delta = arg;	/* loop now - wall now */
+	struct future *f = FUTURE_OF(node);
+
+	if (f->kind != FUTURE_CALL || f->trigger != TRIGGER_AT_UNIX)
+		return due;
+	f->due = f->due_unix + *delta;
+	return f->due;
+}
+
+/* The wall clock was set. Rare, so one O(n) pass over the heap is fine. */
+static void
+sched_clock_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t ticks;
+	int64_t delta;
+
+	if (read(ss.clock_fd, &ticks, sizeof(ticks)) != -1 || errno != ECANCELED)
+		return;
+	delta = clock_loop_now() - clock_unix_now();
+	timerq_rekey(&ss.timers, sched_rekey, &delta);
+	if (sched_watch_clock() == -1)
+		log_warn("timerfd_settime");
+	log_info("wall clock was set; at_unix calls re-timed");
+	sched_arm();
+}

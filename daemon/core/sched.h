@@ -1,0 +1,70 @@
+/*
+ * sched: when calls start. A `soon` FIFO and one timer queue ordered by
+ * (due, acceptance sequence) give asyncio's guarantees:
+ *
+ *  1. soon calls start in the order accepted;
+ *  2. timed calls start in due order, ties in the order accepted;
+ *  3. a soon call accepted before a timed call falls due starts first;
+ *  4. done-callbacks start in registration order once their future is done.
+ *
+ * Each loop turn moves the timers that are due onto the ready FIFO, behind
+ * what is already there, then hands the ready calls to the action layer.
+ * Exactly one libevent timer is armed, for the earliest deadline; a timer
+ * that fires early (libevent rounds) is re-armed, so nothing starts early.
+ */
+#ifndef LOOPD_CORE_SCHED_H
+#define LOOPD_CORE_SCHED_H
+
+#include "daemon/core/future.h"
+
+/* How calls are run: the action layer. start() must later call
+ * sched_started() once the action really begins and sched_finish() when it
+ * ends; abort() asks it to stop one it was given (queued or running). */
+struct sched_actions {
+	void (*start)(void *arg, struct future *call);
+	void (*abort)(void *arg, struct future *call);
+	void *arg;
+};
+
+struct sched_call_params {
+	enum call_trigger trigger;
+	int64_t when;		/* after: delay; at: loop time; at_unix: wall time */
+	uint64_t target;	/* on_done: the future to wait for */
+	const char *name;
+	char *spec;		/* the action; the call takes it on success */
+	const char *idem_key;	/* optional */
+	uint64_t idem_digest;	/* digest of the request, with idem_key */
+};
+
+/* Start the scheduler on base. horizon caps how far ahead a deadline may
+ * be. 0 or -1. */
+int sched_init(struct event_base *base, const struct sched_actions *actions,
+    int64_t horizon);
+/* Stop the scheduler's events (objects belong to future_shutdown). */
+void sched_shutdown(void);
+void sched_set_horizon(int64_t horizon);
+
+/* Accept a call. Returns it (a new one, or with *existed = 1 the earlier
+ * call with the same idempotency key and digest), or NULL with err set. */
+struct future *sched_call(struct sched_call_params *p, int *existed,
+    struct core_error *err);
+/* Cancel a call: 1 if it will end cancelled, 0 if it was already done. */
+int sched_cancel(struct future *call);
+/* Remove done-callback cid from target: 1 if removed (and cancelled), 0 if
+ * it had started or is done; -1 if cid is not a callback of target. */
+int sched_remove_callback(struct future *target, uint64_t cid);
+/* The action layer reports that call's action has begun. */
+void sched_started(struct future *call);
+/* The action layer reports the outcome (ownership of outcome passes). */
+void sched_finish(struct future *call, char *outcome, int is_exception);
+
+/* Calls handed to the action layer and not finished. */
+size_t sched_count_dispatched(void);
+
+/* Core-internal: put a call on the ready FIFO; (un)arm a plain future's
+ * timeout; forget a call's scheduling state before it is freed. */
+void sched_ready_push(struct future *call);
+int sched_arm_timeout(struct future *f);
+void sched_forget(struct future *f);
+
+#endif
