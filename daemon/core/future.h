@@ -61,6 +61,7 @@ struct future {
 	uint8_t dispatched;		/* handed to the action layer */
 	uint8_t cancel_requested;
 	uint8_t late;			/* started late after a restart */
+	uint8_t target_kind;		/* on_done: the awaited object's kind */
 	uint32_t attempts;
 	struct timerq_node tq;
 	uint64_t target;		/* on_done: the future awaited */

@@ -195,6 +195,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 	case TRIGGER_ON_DONE:
 		assert(target != NULL);
 		c->target = target->id;
+		c->target_kind = target->kind;
 		if (future_done(target))
 			sched_ready_push(c);
 		else {

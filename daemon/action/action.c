@@ -1,0 +1,388 @@
+/*
+ * action: between the scheduler and the executors.
+ */
+#include "daemon/action/action.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "daemon/action/command.h"
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/sched.h"
+#include "daemon/view.h"
+#include "daemon/log.h"
+#include "proto/codec.h"
+
+static struct {
+	int commands;
+	char **allow;
+} as;
+
+/* Copy a NULL-terminated list. */
+static char **
+strv_dup(char **v)
+{
+	size_t n = 0;
+	char **c;
+
+	while (v != NULL && v[n] != NULL)
+		n++;
+	if (v == NULL || (c = calloc(n + 1, sizeof(*c))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if ((c[i] = strdup(v[i])) == NULL) {
+			while (i > 0)
+				free(c[--i]);
+			free(c);
+			return NULL;
+		}
+	return c;
+}
+
+/* Free a NULL-terminated list. */
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+int
+action_command_allowed(const char *argv0, const char **why)
+{
+	if (!as.commands) {
+		*why = "commands are switched off on this daemon (commands = off)";
+		return 0;
+	}
+	if (as.allow == NULL)
+		return 1;
+	for (size_t i = 0; as.allow[i] != NULL; i++)
+		if (strcmp(as.allow[i], argv0) == 0)
+			return 1;
+	*why = "this executable is not in command_allow";
+	return 0;
+}
+
+/* Append s to a NULL-terminated vector of n entries. */
+static int
+strv_push(char ***v, size_t *n, char *s)
+{
+	char **nv;
+
+	if (s == NULL || (nv = realloc(*v, (*n + 2) * sizeof(**v))) == NULL) {
+		free(s);
+		return -1;
+	}
+	nv[(*n)++] = s;
+	nv[*n] = NULL;
+	*v = nv;
+	return 0;
+}
+
+/* "K=V" */
+static char *
+env_entry(const char *k, const char *v)
+{
+	char *s;
+
+	return asprintf(&s, "%s=%s", k, v) == -1 ? NULL : s;
+}
+
+/* Build the executor's spec for call c from its stored spec. NULL with
+ * *why set when it cannot run. */
+static struct command_spec *
+command_from_spec(struct future *c, const char **why)
+{
+	struct command_spec *cs;
+	struct proto_command pc;
+	struct proto_error perr = { "" };
+	json_t *spec = view_load(c->spec), *args, *a, *target_json = NULL;
+	struct future *target = NULL;
+	size_t i, argc = 0, envc = 0;
+	const char *k;
+	char id[20];
+
+	*why = "out of memory";
+	if ((cs = calloc(1, sizeof(*cs))) == NULL || spec == NULL)
+		goto fail;
+	if (proto_decode_command(json_object_get(spec, "command"), &pc, &perr) == -1) {
+		*why = "the stored command is invalid";
+		goto fail;
+	}
+	if (!action_command_allowed(json_string_value(json_array_get(pc.argv, 0)), why))
+		goto fail;
+	*why = "out of memory";
+	json_array_foreach(pc.argv, i, a)
+		if (strv_push(&cs->argv, &argc, strdup(json_string_value(a))) == -1)
+			goto fail;
+	args = json_object_get(spec, "args");
+	json_array_foreach(args, i, a)
+		if (strv_push(&cs->argv, &argc, json_is_string(a) ?
+		    strdup(json_string_value(a)) :
+		    json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY)) == -1)
+			goto fail;
+	if (pc.env != NULL)
+		json_object_foreach(pc.env, k, a)
+			if (strv_push(&cs->env, &envc, env_entry(k, json_string_value(a))) == -1)
+				goto fail;
+	if (strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
+		goto fail;
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(c->target)) != NULL) {
+		if (strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
+		    strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
+		    future_state_name(target->state))) == -1)
+			goto fail;
+		if (pc.stdin_data == NULL && (target_json = view_object(target)) != NULL) {
+			cs->stdin_data = json_dumps(target_json, JSON_COMPACT);
+			cs->stdin_len = cs->stdin_data ? strlen(cs->stdin_data) : 0;
+		}
+	}
+	if (pc.cwd != NULL && (cs->cwd = strdup(pc.cwd)) == NULL)
+		goto fail;
+	if (pc.stdin_data != NULL) {
+		if ((cs->stdin_data = malloc(pc.stdin_len + 1)) == NULL)
+			goto fail;
+		memcpy(cs->stdin_data, pc.stdin_data, pc.stdin_len + 1);
+		cs->stdin_len = pc.stdin_len;
+	}
+	cs->timeout = clock_from_seconds(pc.timeout);
+	json_decref(target_json);
+	json_decref(spec);
+	return cs;
+fail:
+	json_decref(target_json);
+	json_decref(spec);
+	command_spec_free(cs);
+	return NULL;
+}
+
+/* Replace invalid UTF-8 in b with U+FFFD so it can be a JSON string. */
+static json_t *
+utf8_string(const char *b, size_t len)
+{
+	char *out = malloc(len * 3 + 1);
+	size_t o = 0, i = 0;
+	json_t *s;
+
+	if (out == NULL)
+		return NULL;
+	while (i < len) {
+		unsigned char c = (unsigned char)b[i];
+		size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+		    (c & 0xf8) == 0xf0 ? 4 : 0;
+		int ok = n > 0 && i + n <= len;
+		uint32_t cp = n == 1 ? c : n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+
+		for (size_t j = 1; ok && j < n; j++) {
+			ok = ((unsigned char)b[i + j] & 0xc0) == 0x80;
+			cp = (cp << 6) | ((unsigned char)b[i + j] & 0x3f);
+		}
+		/* No overlong forms, surrogates or values past U+10FFFF. */
+		if (ok && ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+		    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) || (cp >= 0xd800 && cp <= 0xdfff)))
+			ok = 0;
+		if (ok) {
+			memcpy(out + o, b + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+	}
+	s = json_stringn(out, o);
+	free(out);
+	return s;
+}
+
+/* The result or exception object of a command outcome. */
+static json_t *
+command_outcome(const struct command_result *res, const char *argv0, int *is_exc)
+{
+	json_t *o = json_object();
+	char msg[300];
+	const char *type = NULL;
+
+	if (o == NULL)
+		return NULL;
+	*is_exc = 1;
+	if (res->spawn_error != 0) {
+		type = "SpawnError";
+		snprintf(msg, sizeof(msg), "cannot run %s: %s", argv0 ? argv0 : "command",
+		    strerror(res->spawn_error));
+	} else if (res->timed_out) {
+		type = "TimeoutError";
+		snprintf(msg, sizeof(msg), "timed out; %s", res->signal ?
+		    "terminated by a signal" : "exited after SIGTERM");
+	} else if (res->signal != 0) {
+		type = "CommandFailed";
+		snprintf(msg, sizeof(msg), "killed by signal %d (SIG%s)", res->signal,
+		    sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?");
+	} else if (res->exit_code != 0) {
+		type = "CommandFailed";
+		snprintf(msg, sizeof(msg), "exited with status %d", res->exit_code);
+	} else
+		*is_exc = 0;
+	if (type != NULL) {
+		json_object_set_new(o, "type", json_string(type));
+		json_object_set_new(o, "message", json_string(msg));
+	}
+	if (res->spawn_error == 0) {
+		json_object_set_new(o, "exit_code", res->signal ? json_null() :
+		    json_integer(res->exit_code));
+		if (res->signal)
+			json_object_set_new(o, "signal", json_integer(res->signal));
+		json_object_set_new(o, "stdout", utf8_string(res->out.data ? res->out.data : "",
+		    res->out.len));
+		json_object_set_new(o, "stderr", utf8_string(res->err.data ? res->err.data : "",
+		    res->err.len));
+		if (res->out.truncated)
+			json_object_set_new(o, "stdout_truncated", json_true());
+		if (res->err.truncated)
+			json_object_set_new(o, "stderr_truncated", json_true());
+		json_object_set_new(o, "duration", json_real(clock_to_seconds(res->duration)));
+	}
+	return o;
+}
+
+/* Finish call id with JSON value o (consumed). */
+static void
+action_finish(uint64_t id, json_t *o, int is_exc)
+{
+	struct future *c = future_find(id);
+	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+
+	json_decref(o);
+	if (c == NULL) {
+		free(text);
+		return;
+	}
+	if (text == NULL) {
+		/* Out of memory while encoding: the call still ends. */
+		text = strdup("{\"type\":\"InternalError\",\"message\":\"out of memory\"}");
+		is_exc = 1;
+	}
+	sched_finish(c, text, is_exc);
+}
+
+/* Fail call c before its action could start. */
+static void
+action_fail(struct future *c, const char *type, const char *msg)
+{
+	action_finish(c->id, json_pack("{s:s, s:s}", "type", type, "message", msg), 1);
+}
+
+/* The executor started id's process. */
+static void
+command_started_hook(uint64_t id, void *arg)
+{
+	struct future *c = future_find(id);
+
+	if (c != NULL)
+		sched_started(c);
+}
+
+/* id's process is done. */
+static void
+command_done_hook(uint64_t id, struct command_result *res, void *arg)
+{
+	struct future *c = future_find(id);
+	int is_exc;
+	json_t *o;
+	char *argv0 = NULL;
+
+	if (c == NULL)
+		return;
+	if (res->spawn_error != 0) {
+		json_t *spec = view_load(c->spec);
+		const char *a0 = json_string_value(json_array_get(json_object_get(
+		    json_object_get(spec, "command"), "argv"), 0));
+		argv0 = a0 ? strdup(a0) : NULL;
+		json_decref(spec);
+	}
+	o = command_outcome(res, argv0, &is_exc);
+	free(argv0);
+	action_finish(id, o, is_exc);
+}
+
+/* sched_actions.start: run call c's action. */
+static void
+action_start(void *arg, struct future *c)
+{
+	json_t *spec = view_load(c->spec);
+	int is_command = json_object_get(spec, "command") != NULL;
+	struct command_spec *cs;
+	const char *why;
+
+	json_decref(spec);
+	if (!is_command) {
+		action_fail(c, "WebhookFailed", "webhooks are not available in this build");
+		return;
+	}
+	if ((cs = command_from_spec(c, &why)) == NULL) {
+		action_fail(c, "SpawnError", why);
+		return;
+	}
+	command_run(c->id, cs);
+}
+
+/* sched_actions.abort: stop call c's action. */
+static void
+action_abort(void *arg, struct future *c)
+{
+	command_abort(c->id);
+}
+
+/* The executor limits from the config. */
+static struct command_limits
+command_limits_of(const struct config *cfg)
+{
+	return (struct command_limits){ cfg->max_commands, cfg->max_output, cfg->kill_grace };
+}
+
+/* Take the command policy from the config. */
+static void
+action_policy(const struct config *cfg)
+{
+	as.commands = cfg->commands;
+	strv_free(as.allow);
+	as.allow = strv_dup(cfg->command_allow);
+}
+
+int
+action_init(struct event_base *base, const struct config *cfg, struct sched_actions *ops)
+{
+	struct command_hooks hooks = { command_started_hook, command_done_hook, NULL };
+	struct command_limits limits = command_limits_of(cfg);
+
+	action_policy(cfg);
+	ops->start = action_start;
+	ops->abort = action_abort;
+	ops->arg = NULL;
+	return command_init(base, &limits, &hooks);
+}
+
+void
+action_configure(const struct config *cfg)
+{
+	struct command_limits limits = command_limits_of(cfg);
+
+	action_policy(cfg);
+	command_set_limits(&limits);
+}
+
+void
+action_shutdown(void)
+{
+	command_shutdown();
+	strv_free(as.allow);
+	as.allow = NULL;
+}

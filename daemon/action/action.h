@@ -1,0 +1,24 @@
+/*
+ * action: how the scheduler's calls are carried out. Decodes a call's
+ * spec, applies the command policy, hands commands to the executor and
+ * turns their outcomes into the result or exception of API.md §3.
+ */
+#ifndef LOOPD_ACTION_ACTION_H
+#define LOOPD_ACTION_ACTION_H
+
+#include <stddef.h>
+
+struct event_base;
+struct config;
+struct sched_actions;
+
+/* Set up the executors; fills *ops for sched_init. 0 or -1. */
+int action_init(struct event_base *base, const struct config *cfg, struct sched_actions *ops);
+/* Apply a (re)loaded config: policy and limits. */
+void action_configure(const struct config *cfg);
+/* Stop everything still running. */
+void action_shutdown(void);
+/* Whether a command with this argv[0] may run; *why says why not. */
+int action_command_allowed(const char *argv0, const char **why);
+
+#endif

@@ -1,0 +1,544 @@
+/*
+ * command: posix_spawn, pipes, reaping, timeouts and the concurrency cap.
+ */
+#include "daemon/action/command.h"
+
+#include <sys/queue.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "daemon/core/clock.h"
+#include "daemon/log.h"
+
+/* How long to keep reading pipes that a grandchild holds open after the
+ * child itself has exited. */
+#define DRAIN_US 250000
+
+extern char **environ;
+
+struct child;
+
+/* One output pipe being read. */
+struct pipe_in {
+	int fd;
+	struct event *ev;
+	struct command_output buf;
+	struct child *c;
+};
+
+struct child {
+	TAILQ_ENTRY(child) link;
+	uint64_t id;
+	struct command_spec *spec;
+	pid_t pid;
+	int running;
+	int exited;
+	int status;
+	int in_fd;
+	size_t in_off;
+	struct event *in_ev;
+	struct pipe_in out, err;
+	struct event *timer_ev;		/* timeout, then SIGKILL, then drain */
+	int stage;			/* what timer_ev does next */
+	struct command_result res;
+	int64_t t_start;
+};
+TAILQ_HEAD(child_list, child);
+
+enum { STAGE_TIMEOUT, STAGE_KILL, STAGE_DRAIN, STAGE_NONE };
+
+static struct {
+	struct event_base *base;
+	struct command_limits limits;
+	struct command_hooks hooks;
+	struct event *sigchld_ev;
+	struct child_list running, queued;
+	size_t n_running, n_queued;
+} cs;
+
+static void command_sigchld_cb(evutil_socket_t, short, void *);
+static void command_start(struct child *c);
+static void command_maybe_done(struct child *c);
+
+int
+command_init(struct event_base *base, const struct command_limits *limits,
+    const struct command_hooks *hooks)
+{
+	memset(&cs, 0, sizeof(cs));
+	cs.base = base;
+	cs.limits = *limits;
+	cs.hooks = *hooks;
+	TAILQ_INIT(&cs.running);
+	TAILQ_INIT(&cs.queued);
+	cs.sigchld_ev = evsignal_new(base, SIGCHLD, command_sigchld_cb, NULL);
+	if (cs.sigchld_ev == NULL || event_add(cs.sigchld_ev, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+void
+command_set_limits(const struct command_limits *limits)
+{
+	cs.limits = *limits;
+	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
+		struct child *c = TAILQ_FIRST(&cs.queued);
+		TAILQ_REMOVE(&cs.queued, c, link);
+		cs.n_queued--;
+		command_start(c);
+	}
+}
+
+/* Free a NULL-terminated string vector. */
+static void
+strv_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+command_spec_free(struct command_spec *spec)
+{
+	if (spec == NULL)
+		return;
+	strv_free(spec->argv);
+	strv_free(spec->env);
+	free(spec->cwd);
+	free(spec->stdin_data);
+	free(spec);
+}
+
+/* Close one pipe end and its event. */
+static void
+pipe_close(int *fd, struct event **ev)
+{
+	if (*ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+	if (*fd != -1) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+/* Free a child and everything it owns. */
+static void
+child_free(struct child *c)
+{
+	pipe_close(&c->in_fd, &c->in_ev);
+	pipe_close(&c->out.fd, &c->out.ev);
+	pipe_close(&c->err.fd, &c->err.ev);
+	if (c->timer_ev != NULL)
+		event_free(c->timer_ev);
+	free(c->out.buf.data);
+	free(c->err.buf.data);
+	command_spec_free(c->spec);
+	free(c);
+}
+
+/* Finish c: report and free it, then start the next queued command. */
+static void
+child_finish(struct child *c)
+{
+	c->res.out = c->out.buf;
+	c->res.err = c->err.buf;
+	if (c->running) {
+		TAILQ_REMOVE(&cs.running, c, link);
+		cs.n_running--;
+		c->res.duration = clock_loop_now() - c->t_start;
+	}
+	cs.hooks.done(c->id, &c->res, cs.hooks.arg);
+	child_free(c);
+	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
+		struct child *next = TAILQ_FIRST(&cs.queued);
+		TAILQ_REMOVE(&cs.queued, next, link);
+		cs.n_queued--;
+		command_start(next);
+	}
+}
+
+/* Arm c's timer for stage after us microseconds. */
+static void
+child_timer(struct child *c, int stage, int64_t us)
+{
+	struct timeval tv = { (time_t)(us / CLOCK_US_PER_S), (suseconds_t)(us % CLOCK_US_PER_S) };
+
+	c->stage = stage;
+	evtimer_add(c->timer_ev, &tv);
+}
+
+/* Signal c's process group, if c has not been reaped (after that the
+ * group id may belong to someone else). */
+static void
+child_signal(struct child *c, int sig)
+{
+	if (c->exited)
+		return;
+	if (kill(-c->pid, sig) == -1 && errno != ESRCH)
+		log_warn("kill %d", (int)c->pid);
+}
+
+/* Start ending c: SIGTERM now, SIGKILL after the grace period. */
+static void
+child_terminate(struct child *c)
+{
+	if (c->exited || c->stage == STAGE_KILL)
+		return;
+	child_signal(c, SIGTERM);
+	child_timer(c, STAGE_KILL, cs.limits.kill_grace);
+}
+
+/* c's timer: the command timed out, the grace period ended, or the pipes
+ * were drained long enough. */
+static void
+child_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+
+	switch (c->stage) {
+	case STAGE_TIMEOUT:
+		c->res.timed_out = 1;
+		child_terminate(c);
+		break;
+	case STAGE_KILL:
+		child_signal(c, SIGKILL);
+		c->stage = STAGE_NONE;
+		break;
+	case STAGE_DRAIN:
+		pipe_close(&c->out.fd, &c->out.ev);
+		pipe_close(&c->err.fd, &c->err.ev);
+		command_maybe_done(c);
+		break;
+	}
+}
+
+/* Data on stdout or stderr: keep up to the cap, count the rest as cut. */
+static void
+child_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipe_in *p = arg;
+	char tmp[16384];
+	ssize_t n;
+
+	for (;;) {
+		n = read(p->fd, tmp, sizeof(tmp));
+		if (n > 0) {
+			size_t room = cs.limits.max_output - p->buf.len, take = (size_t)n;
+			if (cs.limits.max_output < p->buf.len)
+				room = 0;
+			if (take > room) {
+				take = room;
+				p->buf.truncated = 1;
+			}
+			if (take > 0) {
+				char *d = realloc(p->buf.data, p->buf.len + take + 1);
+				if (d == NULL) {
+					p->buf.truncated = 1;
+					continue;
+				}
+				memcpy(d + p->buf.len, tmp, take);
+				p->buf.data = d;
+				p->buf.len += take;
+				d[p->buf.len] = '\0';
+			}
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		break;		/* EOF or error */
+	}
+	pipe_close(&p->fd, &p->ev);
+	command_maybe_done(p->c);
+}
+
+/* The child's stdin is writable: feed it the next chunk. */
+static void
+child_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c = arg;
+	size_t left = c->spec->stdin_len - c->in_off;
+	ssize_t n = left > 0 ? write(c->in_fd, c->spec->stdin_data + c->in_off, left) : 0;
+
+	if (n > 0)
+		c->in_off += (size_t)n;
+	if ((n == -1 && errno != EAGAIN && errno != EINTR) || c->in_off == c->spec->stdin_len)
+		pipe_close(&c->in_fd, &c->in_ev);	/* done, or EPIPE: stop */
+}
+
+/* Report c if it has been reaped and its output is complete. */
+static void
+command_maybe_done(struct child *c)
+{
+	int st = c->status;
+
+	if (!c->exited)
+		return;
+	if (c->out.fd != -1 || c->err.fd != -1) {
+		if (c->stage != STAGE_DRAIN)
+			child_timer(c, STAGE_DRAIN, DRAIN_US);
+		return;
+	}
+	if (WIFEXITED(st)) {
+		c->res.exit_code = WEXITSTATUS(st);
+	} else if (WIFSIGNALED(st)) {
+		c->res.exit_code = -1;
+		c->res.signal = WTERMSIG(st);
+	}
+	child_finish(c);
+}
+
+/* Reap every child that has exited. */
+static void
+command_sigchld_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct child *c;
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		TAILQ_FOREACH(c, &cs.running, link)
+			if (c->pid == pid)
+				break;
+		if (c == NULL)
+			continue;
+		c->exited = 1;
+		c->status = st;
+		pipe_close(&c->in_fd, &c->in_ev);
+		if (c->stage != STAGE_DRAIN)
+			evtimer_del(c->timer_ev);
+		c->stage = STAGE_NONE;
+		command_maybe_done(c);
+	}
+}
+
+/* Environment for the child: loopd's own, with spec->env replacing or
+ * adding entries. Returns a vector of borrowed strings, or NULL. */
+static char **
+child_env(struct command_spec *spec)
+{
+	size_t n = 0, extra = 0, k = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	while (spec->env != NULL && spec->env[extra] != NULL)
+		extra++;
+	if ((env = calloc(n + extra + 1, sizeof(*env))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t klen = strcspn(environ[i], "=");
+		int overridden = 0;
+		for (size_t j = 0; j < extra && !overridden; j++)
+			overridden = strncmp(spec->env[j], environ[i], klen + 1) == 0;
+		if (!overridden)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < extra; j++)
+		env[k++] = spec->env[j];
+	return env;
+}
+
+/* Spawn c's process with its pipes. Returns 0, or an errno. */
+static int
+child_spawn(struct child *c)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
+	char **env = NULL;
+	int e = 0;
+
+	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
+	    (c->spec->stdin_data != NULL && pipe2(in, O_CLOEXEC) == -1) ||
+	    (env = child_env(c->spec)) == NULL) {
+		e = errno ? errno : ENOMEM;
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&attr);
+	if (in[0] != -1)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	if (c->spec->cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, c->spec->cwd);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+	/* The child starts with no blocked signals and default dispositions
+	 * (loopd ignores SIGPIPE; its children must not). */
+	sigemptyset(&none);
+	sigfillset(&defaults);
+	sigdelset(&defaults, SIGKILL);
+	sigdelset(&defaults, SIGSTOP);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF);
+	e = posix_spawnp(&c->pid, c->spec->argv[0], &fa, &attr, c->spec->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (e != 0)
+		goto out;
+
+	c->out.fd = out[0];
+	c->err.fd = err[0];
+	c->in_fd = in[1];
+	out[0] = err[0] = in[1] = -1;
+	fcntl(c->out.fd, F_SETFL, O_NONBLOCK);
+	fcntl(c->err.fd, F_SETFL, O_NONBLOCK);
+	c->out.ev = event_new(cs.base, c->out.fd, EV_READ | EV_PERSIST, child_read_cb, &c->out);
+	c->err.ev = event_new(cs.base, c->err.fd, EV_READ | EV_PERSIST, child_read_cb, &c->err);
+	if (c->out.ev != NULL)
+		event_add(c->out.ev, NULL);
+	if (c->err.ev != NULL)
+		event_add(c->err.ev, NULL);
+	if (c->in_fd != -1) {
+		fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
+		if ((c->in_ev = event_new(cs.base, c->in_fd, EV_WRITE | EV_PERSIST,
+		    child_write_cb, c)) != NULL)
+			event_add(c->in_ev, NULL);
+	}
+out:
+	for (int i = 0; i < 2; i++) {
+		if (out[i] != -1)
+			close(out[i]);
+		if (err[i] != -1)
+			close(err[i]);
+		if (in[i] != -1)
+			close(in[i]);
+	}
+	free(env);
+	return e;
+}
+
+/* Start c now (a slot is free). */
+static void
+command_start(struct child *c)
+{
+	int e;
+
+	c->t_start = clock_loop_now();
+	if ((e = child_spawn(c)) != 0) {
+		c->res.spawn_error = e;
+		child_finish(c);
+		return;
+	}
+	c->running = 1;
+	TAILQ_INSERT_TAIL(&cs.running, c, link);
+	cs.n_running++;
+	if (c->spec->timeout > 0)
+		child_timer(c, STAGE_TIMEOUT, c->spec->timeout);
+	cs.hooks.started(c->id, cs.hooks.arg);
+}
+
+void
+command_run(uint64_t id, struct command_spec *spec)
+{
+	struct child *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		struct command_result res = { .spawn_error = ENOMEM };
+		command_spec_free(spec);
+		cs.hooks.done(id, &res, cs.hooks.arg);
+		return;
+	}
+	c->id = id;
+	c->spec = spec;
+	c->in_fd = c->out.fd = c->err.fd = -1;
+	c->out.c = c->err.c = c;
+	c->stage = STAGE_NONE;
+	if ((c->timer_ev = evtimer_new(cs.base, child_timer_cb, c)) == NULL) {
+		c->res.spawn_error = ENOMEM;
+		child_finish(c);
+		return;
+	}
+	if (cs.n_running < cs.limits.max_running) {
+		command_start(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&cs.queued, c, link);
+	cs.n_queued++;
+}
+
+/* The child (running or queued) for id, or NULL. */
+static struct child *
+command_find(uint64_t id, int *queued)
+{
+	struct child *c;
+
+	*queued = 0;
+	TAILQ_FOREACH(c, &cs.running, link)
+		if (c->id == id)
+			return c;
+	*queued = 1;
+	TAILQ_FOREACH(c, &cs.queued, link)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+void
+command_abort(uint64_t id)
+{
+	int queued;
+	struct child *c = command_find(id, &queued);
+
+	if (c == NULL)
+		return;
+	c->res.aborted = 1;
+	if (queued) {
+		TAILQ_REMOVE(&cs.queued, c, link);
+		cs.n_queued--;
+		child_finish(c);
+	} else
+		child_terminate(c);
+}
+
+void
+command_shutdown(void)
+{
+	struct child *c;
+
+	while ((c = TAILQ_FIRST(&cs.queued)) != NULL) {
+		TAILQ_REMOVE(&cs.queued, c, link);
+		child_free(c);
+	}
+	while ((c = TAILQ_FIRST(&cs.running)) != NULL) {
+		TAILQ_REMOVE(&cs.running, c, link);
+		child_signal(c, SIGKILL);
+		if (!c->exited)
+			waitpid(c->pid, NULL, 0);
+		child_free(c);
+	}
+	if (cs.sigchld_ev != NULL)
+		event_free(cs.sigchld_ev);
+	cs.sigchld_ev = NULL;
+	cs.n_running = cs.n_queued = 0;
+}
+
+size_t
+command_running(void)
+{
+	return cs.n_running;
+}
+
+size_t
+command_queued(void)
+{
+	return cs.n_queued;
+}

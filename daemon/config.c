@@ -1,0 +1,295 @@
+/*
+ * config: a table of keys, each parsed by its type from a default string,
+ * the file, and overrides alike, so the defaults go through the same
+ * checks as user input.
+ */
+#include "daemon/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/log.h"
+#include "proto/defaults.h"
+#include "proto/units.h"
+
+enum ctype { C_STRING, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_LEVEL };
+
+struct key {
+	const char *name;
+	enum ctype type;
+	size_t off;
+	const char *def;	/* NULL: computed (state_dir) */
+};
+
+#define K(n, t, d) { #n, t, offsetof(struct config, n), d }
+static const struct key keys[] = {
+	K(listen, C_STRING, "127.0.0.1:7700"),
+	K(state_dir, C_STRING, NULL),
+	K(token_file, C_STRING, ""),
+	K(auth, C_BOOL, "on"),
+	K(commands, C_BOOL, "on"),
+	K(command_allow, C_LIST, ""),
+	K(signing_secret_file, C_STRING, ""),
+	K(max_body, C_SIZE, "1M"),
+	K(max_json_depth, C_COUNT, "64"),
+	K(max_wait, C_DURATION, "300s"),
+	K(retention, C_DURATION, "24h"),
+	K(horizon, C_DURATION, "3653d"),
+	K(max_output, C_SIZE, "1M"),
+	K(max_commands, C_COUNT, "64"),
+	K(max_webhooks, C_COUNT, "256"),
+	K(kill_grace, C_DURATION, "5s"),
+	K(max_pending, C_COUNT, "10000000"),
+	K(max_waiters, C_COUNT, "100000"),
+	K(max_connections, C_COUNT, "1024"),
+	K(max_connections_per_ip, C_COUNT, "256"),
+	K(idle_timeout, C_DURATION, "60s"),
+	K(log_level, C_LEVEL, "info"),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+/* Split a list value on commas and blanks. NULL for an empty list. */
+static int
+parse_list(const char *s, char ***out)
+{
+	char **v = NULL, *copy, *tok, *save = NULL;
+	size_t n = 0;
+
+	*out = NULL;
+	if ((copy = strdup(s)) == NULL)
+		return -1;
+	for (tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		char **nv = realloc(v, (n + 2) * sizeof(*v));
+		if (nv == NULL || (nv[n] = strdup(tok)) == NULL) {
+			free(nv ? nv : v);
+			free(copy);
+			return -1;
+		}
+		v = nv;
+		v[++n] = NULL;
+	}
+	free(copy);
+	*out = v;
+	return 0;
+}
+
+/* Free a NULL-terminated list. */
+static void
+list_free(char **v)
+{
+	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Parse value for key k into cfg. Returns NULL or a message. */
+static const char *
+key_set(struct config *cfg, const struct key *k, const char *value)
+{
+	void *p = (char *)cfg + k->off;
+	uint64_t n;
+	int64_t us;
+	char *end;
+	enum log_level lvl;
+
+	switch (k->type) {
+	case C_STRING: {
+		char *s = strdup(value);
+		if (s == NULL)
+			return "out of memory";
+		free(*(char **)p);
+		*(char **)p = s;
+		return NULL;
+	}
+	case C_BOOL:
+		if (strcmp(value, "on") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+			*(int *)p = 1;
+		else if (strcmp(value, "off") == 0 || strcmp(value, "no") == 0 ||
+		    strcmp(value, "false") == 0)
+			*(int *)p = 0;
+		else
+			return "expected on or off";
+		return NULL;
+	case C_SIZE:
+		if (units_parse_size(value, &n) == -1)
+			return "expected a size such as 65536, 64K or 1M";
+		*(uint64_t *)p = n;
+		return NULL;
+	case C_COUNT:
+		errno = 0;
+		if (!isdigit((unsigned char)*value))
+			return "expected a whole number";
+		n = strtoull(value, &end, 10);
+		if (errno != 0 || *end != '\0' || n > (uint64_t)INT32_MAX * 16)
+			return "expected a whole number";
+		*(uint64_t *)p = n;
+		return NULL;
+	case C_DURATION:
+		if (units_parse_duration(value, &us) == -1)
+			return "expected a duration such as 30s, 500ms or 1h30m";
+		*(int64_t *)p = us;
+		return NULL;
+	case C_LIST: {
+		char **v;
+		if (parse_list(value, &v) == -1)
+			return "out of memory";
+		list_free(*(char ***)p);
+		*(char ***)p = v;
+		return NULL;
+	}
+	case C_LEVEL:
+		if (log_parse_level(value, &lvl) == -1)
+			return "expected error, warn, info or debug";
+		*(int *)p = (int)lvl;
+		return NULL;
+	}
+	return "bad key type";
+}
+
+int
+config_set(struct config *cfg, const char *key, const char *value, const char *where)
+{
+	const char *msg;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].name, key) != 0)
+			continue;
+		if ((msg = key_set(cfg, &keys[i], value)) == NULL)
+			return 0;
+		fprintf(stderr, "%s: %s: %s\n", where, key, msg);
+		return -1;
+	}
+	fprintf(stderr, "%s: unknown key '%s'\n", where, key);
+	return -1;
+}
+
+int
+config_defaults(struct config *cfg)
+{
+	char dir[4096];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].def != NULL && key_set(cfg, &keys[i], keys[i].def) != NULL)
+			return -1;
+	if (defaults_state_dir(dir, sizeof(dir)) == -1)
+		snprintf(dir, sizeof(dir), "/var/lib/loopd");
+	return (cfg->state_dir = strdup(dir)) == NULL ? -1 : 0;
+}
+
+/* Trim blanks at both ends, in place. */
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int
+config_load(struct config *cfg, const char *path, int missing_ok)
+{
+	FILE *f;
+	char *line = NULL, where[4200];
+	size_t cap = 0;
+	ssize_t len;
+	int lineno = 0, errors = 0;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		if (missing_ok && errno == ENOENT)
+			return 0;
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	while ((len = getline(&line, &cap, f)) != -1) {
+		char *s, *eq, *hash, *key, *value;
+
+		lineno++;
+		snprintf(where, sizeof(where), "%s:%d", path, lineno);
+		if ((size_t)len != strlen(line)) {
+			fprintf(stderr, "%s: NUL byte in line\n", where);
+			errors++;
+			continue;
+		}
+		/* A comment runs from a # at the start of the line or after a
+		 * blank to the end of the line. */
+		for (hash = line; (hash = strchr(hash, '#')) != NULL; hash++)
+			if (hash == line || isspace((unsigned char)hash[-1])) {
+				*hash = '\0';
+				break;
+			}
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL) {
+			fprintf(stderr, "%s: expected key = value\n", where);
+			errors++;
+			continue;
+		}
+		*eq = '\0';
+		key = trim(s);
+		value = trim(eq + 1);
+		if (config_set(cfg, key, value, where) == -1)
+			errors++;
+	}
+	free(line);
+	fclose(f);
+	return errors;
+}
+
+int
+config_listen_is_local(const char *listen)
+{
+	if (strncmp(listen, "unix:", 5) == 0)
+		return 1;
+	return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "localhost:", 10) == 0 ||
+	    strncmp(listen, "[::1]:", 6) == 0;
+}
+
+int
+config_check(const struct config *cfg)
+{
+	int errors = 0;
+
+	if (!cfg->auth && !config_listen_is_local(cfg->listen)) {
+		fprintf(stderr, "config: auth = off is refused with the non-loopback "
+		    "listen address %s\n", cfg->listen);
+		errors++;
+	}
+	if (cfg->max_commands == 0) {
+		fprintf(stderr, "config: max_commands must be at least 1\n");
+		errors++;
+	}
+	if (cfg->max_wait <= 0 || cfg->horizon <= 0) {
+		fprintf(stderr, "config: max_wait and horizon must be positive\n");
+		errors++;
+	}
+	if (*cfg->state_dir == '\0') {
+		fprintf(stderr, "config: state_dir must not be empty\n");
+		errors++;
+	}
+	return errors;
+}
+
+void
+config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		void *p = (char *)cfg + keys[i].off;
+		if (keys[i].type == C_STRING)
+			free(*(char **)p);
+		else if (keys[i].type == C_LIST)
+			list_free(*(char ***)p);
+	}
+	memset(cfg, 0, sizeof(*cfg));
+}

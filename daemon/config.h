@@ -1,0 +1,55 @@
+/*
+ * config: loopd.conf, `key = value` lines with # comments. Every key has a
+ * default (documented in etc/loopd.conf); the file, then -o KEY=VALUE and
+ * flags, override it. Errors are reported as file:line: message, all of
+ * them, before giving up.
+ */
+#ifndef LOOPD_CONFIG_H
+#define LOOPD_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config {
+	char *listen;			/* HOST:PORT, [V6]:PORT or unix:PATH */
+	char *state_dir;
+	char *token_file;		/* empty: STATE_DIR/token */
+	int auth;
+	int commands;
+	char **command_allow;		/* NULL: any executable */
+	char *signing_secret_file;
+	uint64_t max_body;
+	uint64_t max_json_depth;
+	int64_t max_wait;
+	int64_t retention;
+	int64_t horizon;
+	uint64_t max_output;
+	uint64_t max_commands;
+	uint64_t max_webhooks;
+	int64_t kill_grace;
+	uint64_t max_pending;
+	uint64_t max_waiters;
+	uint64_t max_connections;
+	uint64_t max_connections_per_ip;
+	int64_t idle_timeout;
+	int log_level;
+};
+
+/* Fill cfg with the defaults. 0 or -1 (ENOMEM). */
+int config_defaults(struct config *cfg);
+/* Read a config file over cfg. Reports every error on stderr; returns
+ * the number of errors (0: good). A missing file is an error unless
+ * missing_ok. */
+int config_load(struct config *cfg, const char *path, int missing_ok);
+/* Apply one "key=value" (from -o or a flag); where names the source in
+ * errors. Returns 0 or -1 (reported). */
+int config_set(struct config *cfg, const char *key, const char *value, const char *where);
+/* Cross-key checks (auth = off needs a loopback address, ...). Reports and
+ * returns the number of errors. */
+int config_check(const struct config *cfg);
+/* Free what cfg owns. */
+void config_free(struct config *cfg);
+/* Whether a listen address is on the loopback interface (or a Unix socket). */
+int config_listen_is_local(const char *listen);
+
+#endif

@@ -1,0 +1,223 @@
+/*
+ * api_calls: POST/GET /v1/calls, GET/DELETE /v1/calls/{id}, and the
+ * shared path by which a request body becomes a call (also used for
+ * done-callbacks).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/action/action.h"
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/idmap.h"
+#include "daemon/core/sched.h"
+#include "daemon/http/api.h"
+#include "daemon/view.h"
+#include "proto/codec.h"
+
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 1000
+
+/* Turn a decoded request into a call: policy, idempotency digest, spec,
+ * then the scheduler. target is the awaited future for a done-callback
+ * (the request has no trigger then). Replies in every case. */
+static void
+call_accept(struct http_req *r, struct proto_call_req *req, struct future *target)
+{
+	struct sched_call_params p = { 0 };
+	struct core_error err = { CORE_OK, "" };
+	json_t *canon = NULL, *spec = NULL;
+	char *canon_text = NULL;
+	const char *hdr = http_header(r, "Idempotency-Key"), *why;
+	struct future *c;
+	int existed;
+
+	if (req->action == PROTO_WEBHOOK) {
+		http_reply_problem(r, 501, NULL,
+		    "webhook: webhook actions are not available in this build yet");
+		return;
+	}
+	if (req->action == PROTO_COMMAND && !action_command_allowed(json_string_value(
+	    json_array_get(json_object_get(req->action_obj, "argv"), 0)), &why)) {
+		http_reply_problem(r, 403, NULL, "command.argv[0]: %s", why);
+		return;
+	}
+	if (hdr != NULL) {
+		if (req->idempotency_key != NULL && strcmp(hdr, req->idempotency_key) != 0) {
+			http_reply_problem(r, 400, NULL, "idempotency_key: differs from the "
+			    "Idempotency-Key header");
+			return;
+		}
+		if (*hdr == '\0' || strlen(hdr) > 256) {
+			http_reply_problem(r, 400, NULL, "Idempotency-Key: must be 1 to 256 bytes");
+			return;
+		}
+		req->idempotency_key = hdr;
+	}
+
+	switch (req->trigger) {
+	case PROTO_SOON: p.trigger = TRIGGER_SOON; break;
+	case PROTO_AFTER: p.trigger = TRIGGER_AFTER; break;
+	case PROTO_AT: p.trigger = TRIGGER_AT; break;
+	case PROTO_AT_UNIX: p.trigger = TRIGGER_AT_UNIX; break;
+	default: p.trigger = TRIGGER_ON_DONE; break;
+	}
+	if (req->trigger == PROTO_AFTER)
+		p.when = clock_from_seconds(req->when);
+	else if (req->trigger == PROTO_AT || req->trigger == PROTO_AT_UNIX)
+		p.when = (int64_t)(req->when * 1e6);
+	if (target != NULL)
+		p.target = target->id;
+	else if (req->trigger == PROTO_ON_DONE) {
+		char kind;
+		p.target = proto_id_parse(req->on_done, &kind);
+		target = future_find(p.target);
+		if (target == NULL || (kind == 'c') != (target->kind == FUTURE_CALL)) {
+			http_reply_problem(r, 404, NULL, "on_done: no such future: %s", req->on_done);
+			return;
+		}
+	}
+	p.name = req->name;
+	p.idem_key = req->idempotency_key;
+
+	if ((canon = proto_call_canonical(req)) == NULL ||
+	    (canon_text = proto_dump(canon)) == NULL ||
+	    (spec = proto_call_spec(req)) == NULL || (p.spec = proto_dump(spec)) == NULL) {
+		http_reply_problem(r, 503, NULL, "out of memory");
+		goto out;
+	}
+	p.idem_digest = idmap_hash_bytes(canon_text, strlen(canon_text));
+	if ((c = sched_call(&p, &existed, &err)) == NULL)
+		api_core_error(r, &err);
+	else
+		api_reply_object(r, existed ? 200 : 201, c);
+out:
+	free(p.spec);
+	free(canon_text);
+	json_decref(canon);
+	json_decref(spec);
+}
+
+/* POST /v1/calls */
+void
+api_calls_create(struct http_req *r, struct api_args *a)
+{
+	struct proto_call_req req;
+	struct proto_error perr = { "" };
+	json_t *body;
+
+	if (api_body(r, 1, &body) == -1)
+		return;
+	if (proto_decode_call(body, 1, &req, &perr) == -1)
+		http_reply_problem(r, 400, NULL, "%s", perr.detail);
+	else
+		call_accept(r, &req, NULL);
+	json_decref(body);
+}
+
+/* POST /v1/futures/{id}/callbacks */
+void
+api_callbacks_add(struct http_req *r, struct api_args *a)
+{
+	struct proto_call_req req;
+	struct proto_error perr = { "" };
+	struct future *f;
+	json_t *body;
+
+	if ((f = api_find(r, a->id, 0)) == NULL || api_body(r, 1, &body) == -1)
+		return;
+	if (proto_decode_call(body, 0, &req, &perr) == -1)
+		http_reply_problem(r, 400, NULL, "%s", perr.detail);
+	else {
+		req.trigger = PROTO_ON_DONE;
+		call_accept(r, &req, f);
+	}
+	json_decref(body);
+}
+
+/* GET /v1/calls/{id} */
+void
+api_calls_show(struct http_req *r, struct api_args *a)
+{
+	struct future *c = api_find(r, a->id, 1);
+
+	if (c != NULL)
+		api_reply_object(r, 200, c);
+}
+
+/* DELETE /v1/calls/{id} */
+void
+api_calls_cancel(struct http_req *r, struct api_args *a)
+{
+	struct future *c = api_find(r, a->id, 1);
+
+	if (c != NULL)
+		http_reply_json(r, 200, json_pack("{s:b}", "cancelled", sched_cancel(c)));
+}
+
+/* GET /v1/calls?state=&phase=&name=&page_size=&page_token= */
+void
+api_calls_list(struct http_req *r, struct api_args *a)
+{
+	static const char *const known[] = {
+		"state", "phase", "name", "page_size", "page_token", NULL,
+	};
+	const char *state = http_query(r, "state"), *phase = http_query(r, "phase");
+	const char *name = http_query(r, "name"), *size = http_query(r, "page_size");
+	const char *token = http_query(r, "page_token"), *bad;
+	int want_state = -1, want_phase = -1;
+	unsigned long long after = 0, page = PAGE_DEFAULT;
+	json_t *items, *reply;
+	struct future *f, *last = NULL;
+	char *end, id[20];
+	size_t n = 0;
+
+	if ((bad = http_query_unknown(r, known)) != NULL) {
+		http_reply_problem(r, 400, NULL, "%.64s: unknown query parameter", bad);
+		return;
+	}
+	if (state != NULL && (want_state = future_state_parse(state)) == -1) {
+		http_reply_problem(r, 400, NULL, "state: must be pending, finished or cancelled");
+		return;
+	}
+	if (phase != NULL && (want_phase = call_phase_parse(phase)) == -1) {
+		http_reply_problem(r, 400, NULL,
+		    "phase: must be scheduled, waiting, running or done");
+		return;
+	}
+	if (size != NULL) {
+		errno = 0;
+		page = strtoull(size, &end, 10);
+		if (*size == '\0' || *end != '\0' || errno != 0 || page < 1 || page > PAGE_MAX) {
+			http_reply_problem(r, 400, NULL, "page_size: must be from 1 to %d", PAGE_MAX);
+			return;
+		}
+	}
+	if (token != NULL && *token != '\0') {
+		errno = 0;
+		after = strtoull(token, &end, 16);
+		if (*end != '\0' || errno != 0 || strlen(token) != 16) {
+			http_reply_problem(r, 400, NULL, "page_token: not a token from this list");
+			return;
+		}
+	}
+	if ((items = json_array()) == NULL) {
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	for (f = future_first_after(after); f != NULL; f = future_next(f)) {
+		if (f->kind != FUTURE_CALL || (want_state >= 0 && f->state != want_state) ||
+		    (want_phase >= 0 && f->phase != want_phase) ||
+		    (name != NULL && (f->name == NULL || strcmp(f->name, name) != 0)))
+			continue;
+		if (n == page)
+			break;		/* one more exists: there is a next page */
+		json_array_append_new(items, view_object(f));
+		last = f;
+		n++;
+	}
+	snprintf(id, sizeof(id), "%016llx", last ? (unsigned long long)last->id : 0ULL);
+	reply = json_pack("{s:o, s:s}", "items", items, "next_page_token", f != NULL ? id : "");
+	http_reply_json(r, 200, reply);
+}

@@ -1,0 +1,227 @@
+/*
+ * routes: the route table, authentication, and helpers shared by the
+ * handlers.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/future.h"
+#include "daemon/http/api.h"
+#include "daemon/http/auth.h"
+#include "daemon/view.h"
+#include "proto/codec.h"
+
+#define MAX_SEGMENTS 8
+
+const struct config *api_cfg;
+struct event_base *api_base;
+
+struct route {
+	const char *method;
+	const char *pattern;		/* "*" matches one segment */
+	void (*fn)(struct http_req *, struct api_args *);
+};
+
+static const struct route routes[] = {
+	{ "GET", "/healthz", api_healthz },
+	{ "GET", "/v1/time", api_time },
+	{ "POST", "/v1/calls", api_calls_create },
+	{ "GET", "/v1/calls", api_calls_list },
+	{ "GET", "/v1/calls/*", api_calls_show },
+	{ "DELETE", "/v1/calls/*", api_calls_cancel },
+	{ "POST", "/v1/futures", api_futures_create },
+	{ "GET", "/v1/futures/*", api_futures_show },
+	{ "POST", "/v1/futures/*/result", api_futures_result },
+	{ "POST", "/v1/futures/*/exception", api_futures_exception },
+	{ "POST", "/v1/futures/*/cancel", api_futures_cancel },
+	{ "POST", "/v1/futures/*/callbacks", api_callbacks_add },
+	{ "DELETE", "/v1/futures/*/callbacks/*", api_callbacks_remove },
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+void
+api_configure(struct event_base *base, const struct config *cfg)
+{
+	api_base = base;
+	api_cfg = cfg;
+}
+
+/* Split path into segments (in place). Returns the count, or -1 if it is
+ * not a clean absolute path. */
+static int
+split_path(char *path, char **seg)
+{
+	int n = 0;
+
+	if (*path != '/')
+		return -1;
+	for (char *p = path + 1;; ) {
+		char *slash = strchr(p, '/');
+		if (n == MAX_SEGMENTS || *p == '\0' || slash == p)
+			return *p == '\0' && n == 0 ? 0 : -1;
+		seg[n++] = p;
+		if (slash == NULL)
+			return n;
+		*slash = '\0';
+		p = slash + 1;
+	}
+}
+
+/* Whether a route's pattern matches the segments; fills the captures. */
+static int
+route_match(const char *pattern, char **seg, int n, struct api_args *a)
+{
+	char buf[128], *pseg[MAX_SEGMENTS];
+	int pn, stars = 0;
+
+	snprintf(buf, sizeof(buf), "%s", pattern);
+	if ((pn = split_path(buf, pseg)) != n)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(pseg[i], "*") == 0) {
+			if (stars++ == 0)
+				a->id = seg[i];
+			else
+				a->sub = seg[i];
+		} else if (strcmp(pseg[i], seg[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+void
+api_dispatch(struct http_req *r)
+{
+	char path[1024], *seg[MAX_SEGMENTS];
+	char *allow = r->allow;
+	size_t cap = sizeof(r->allow);
+	int n;
+
+	if (strncmp(r->path, "/v1/", 4) == 0 && api_cfg->auth && !http_is_local_socket(r) &&
+	    !auth_check(http_header(r, "Authorization"))) {
+		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
+		r->auth_challenge = 1;
+		return;
+	}
+	if (strlen(r->path) >= sizeof(path) ||
+	    (n = split_path(strcpy(path, r->path), seg)) < 0) {
+		http_reply_problem(r, 404, NULL, "no such route: %.200s", r->path);
+		return;
+	}
+	for (size_t i = 0; i < NROUTES; i++) {
+		struct api_args m = { NULL, NULL };
+		if (!route_match(routes[i].pattern, seg, n, &m))
+			continue;
+		if (strcmp(routes[i].method, r->method) == 0) {
+			routes[i].fn(r, &m);
+			return;
+		}
+		if (strstr(allow, routes[i].method) == NULL)
+			snprintf(allow + strlen(allow), cap - strlen(allow), "%s%s",
+			    *allow ? ", " : "", routes[i].method);
+	}
+	if (*allow != '\0') {
+		http_reply_problem(r, 405, NULL, "%s is not allowed on %.200s (allowed: %s)",
+		    r->method, r->path, allow);
+		return;
+	}
+	http_reply_problem(r, 404, NULL, "no such route: %.200s", r->path);
+}
+
+int
+api_body(struct http_req *r, int required, json_t **out)
+{
+	struct proto_error err = { "" };
+
+	*out = NULL;
+	if (r->body_len == 0 && !required)
+		return 0;
+	if ((*out = proto_parse(r->body ? r->body : "", r->body_len,
+	    http_limits()->max_json_depth, &err)) == NULL) {
+		http_reply_problem(r, 400, NULL, "%s", err.detail);
+		return -1;
+	}
+	return 0;
+}
+
+struct future *
+api_find(struct http_req *r, const char *id, int calls_only)
+{
+	char kind;
+	unsigned long long n = proto_id_parse(id, &kind);
+	struct future *f = n ? future_find(n) : NULL;
+
+	/* The prefix must fit the object: c_ for calls, f_ for futures. */
+	if (f != NULL && (kind == 'c') != (f->kind == FUTURE_CALL))
+		f = NULL;
+	if (f != NULL && calls_only && f->kind != FUTURE_CALL)
+		f = NULL;
+	if (f == NULL)
+		http_reply_problem(r, 404, NULL, "no such %s: %.40s", calls_only ? "call" :
+		    "future", id);
+	return f;
+}
+
+void
+api_core_error(struct http_req *r, const struct core_error *err)
+{
+	static const int status[] = {
+		[CORE_OK] = 500, [CORE_EINVAL] = 400, [CORE_ENOTFOUND] = 404,
+		[CORE_ESTATE] = 409, [CORE_EMISMATCH] = 422, [CORE_EFULL] = 429,
+		[CORE_ENOMEM] = 503,
+	};
+	int s = status[err->code];
+
+	if (s == 429 || s == 503)
+		r->retry_after = 1;
+	http_reply_problem(r, s, NULL, "%s", err->msg);
+}
+
+void
+api_reply_object(struct http_req *r, int status, const struct future *f)
+{
+	json_t *o = view_object(f);
+
+	if (o == NULL) {
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	http_reply_json(r, status, o);
+}
+
+int
+api_query_seconds(struct http_req *r, const char *name, double *out)
+{
+	const char *v = http_query(r, name);
+	char *end;
+	double d;
+
+	if (v == NULL)
+		return 0;
+	d = strtod(v, &end);
+	if (*v == '\0' || *end != '\0' || !isfinite(d) || d < 0) {
+		http_reply_problem(r, 400, NULL, "%s: must be a number of seconds >= 0", name);
+		return -1;
+	}
+	*out = d;
+	return 0;
+}
+
+/* GET /healthz */
+void
+api_healthz(struct http_req *r, struct api_args *a)
+{
+	http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* GET /v1/time */
+void
+api_time(struct http_req *r, struct api_args *a)
+{
+	http_reply_json(r, 200, json_pack("{s:f, s:f}",
+	    "loop_time", clock_to_seconds(clock_loop_now()),
+	    "unix_time", clock_to_seconds(clock_unix_now())));
+}

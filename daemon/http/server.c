@@ -1,0 +1,549 @@
+/*
+ * server: listeners, request contexts, replies and held requests.
+ */
+#include "daemon/http/server.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <microhttpd.h>
+
+#include "daemon/log.h"
+#include "proto/codec.h"
+
+#define MAX_LISTENERS 8
+
+enum { STAGE_NEW, STAGE_HELD, STAGE_REPLIED };
+
+struct http_listener {
+	struct MHD_Daemon *mhd;
+	int fd;
+	int is_unix;
+	char *unix_path;
+	struct event *io_ev;		/* MHD's epoll fd is readable */
+	struct event *timer_ev;		/* MHD's own timeouts */
+};
+
+static struct {
+	struct event_base *base;
+	struct http_limits limits;
+	http_dispatch_fn dispatch;
+	struct http_listener listeners[MAX_LISTENERS];
+	size_t n;
+	struct event *kick_ev;		/* run MHD on the next turn */
+	struct http_req *held;		/* doubly-linked list of held requests */
+	size_t n_held;
+	size_t n_live;			/* requests between start and completion */
+} hs;
+
+/* Run one listener's MHD and re-arm its timer. */
+static void
+listener_run(struct http_listener *l)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (l->mhd == NULL)
+		return;
+	MHD_run(l->mhd);
+	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
+		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+		evtimer_add(l->timer_ev, &tv);
+	} else
+		evtimer_del(l->timer_ev);
+}
+
+/* MHD has work (socket readiness or a timeout). */
+static void
+listener_cb(evutil_socket_t fd, short what, void *arg)
+{
+	listener_run(arg);
+}
+
+/* Run every listener: after resumes, which MHD does not notice alone. */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	for (size_t i = 0; i < hs.n; i++)
+		listener_run(&hs.listeners[i]);
+}
+
+/* Queue r's reply on its connection. */
+static enum MHD_Result
+req_send(struct http_req *r)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char ra[16];
+
+	r->stage = STAGE_REPLIED;
+	resp = MHD_create_response_from_buffer(r->reply ? strlen(r->reply) : 0, r->reply,
+	    MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(r->reply);
+		r->reply = NULL;
+		return MHD_NO;
+	}
+	r->reply = NULL;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->reply_type);
+	if (r->allow[0] != '\0')
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->auth_challenge)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"loopd\"");
+	if (r->retry_after > 0) {
+		snprintf(ra, sizeof(ra), "%u", r->retry_after);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+	MHD_destroy_response(resp);
+	log_debug("%s %s -> %d", r->method, r->path, r->status);
+	return ret;
+}
+
+/* Take r off the held list. */
+static void
+held_unlink(struct http_req *r)
+{
+	if (!r->held)
+		return;
+	if (r->hold_prev != NULL)
+		r->hold_prev->hold_next = r->hold_next;
+	else
+		hs.held = r->hold_next;
+	if (r->hold_next != NULL)
+		r->hold_next->hold_prev = r->hold_prev;
+	r->hold_next = r->hold_prev = NULL;
+	r->held = 0;
+	hs.n_held--;
+}
+
+/* MHD's request handler: collect the body, dispatch on the last call,
+ * send a held request's reply when it is resumed. */
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+    const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct http_req *r = *con_cls;
+
+	if (r == NULL) {
+		const char *cl;
+
+		if ((r = calloc(1, sizeof(*r))) == NULL ||
+		    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
+			if (r != NULL)
+				free(r->method);
+			free(r);
+			return MHD_NO;
+		}
+		r->conn = conn;
+		r->listener = cls;
+		*con_cls = r;
+		hs.n_live++;
+		/* A declared body over the limit is refused before it is read
+		 * (the connection closes, which is what we want then). */
+		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
+			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+			    hs.limits.max_body);
+			return req_send(r);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		size_t n = *upload_size;
+		*upload_size = 0;
+		if (r->too_large || r->stage != STAGE_NEW)
+			return MHD_YES;
+		if (r->body_len + n > hs.limits.max_body) {
+			r->too_large = 1;
+			free(r->body);
+			r->body = NULL;
+			r->body_len = 0;
+			return MHD_YES;
+		}
+		char *b = realloc(r->body, r->body_len + n + 1);
+		if (b == NULL)
+			return MHD_NO;
+		memcpy(b + r->body_len, upload, n);
+		r->body = b;
+		r->body_len += n;
+		b[r->body_len] = '\0';
+		return MHD_YES;
+	}
+	switch (r->stage) {
+	case STAGE_NEW:
+		if (r->too_large)
+			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+			    hs.limits.max_body);
+		else
+			hs.dispatch(r);
+		if (r->reply != NULL)
+			return req_send(r);
+		if (r->hold != NULL) {
+			r->stage = STAGE_HELD;
+			r->held = 1;
+			r->hold_next = hs.held;
+			if (hs.held != NULL)
+				hs.held->hold_prev = r;
+			hs.held = r;
+			hs.n_held++;
+			MHD_suspend_connection(conn);
+			return MHD_YES;
+		}
+		http_reply_problem(r, 500, NULL, "no reply");
+		return req_send(r);
+	case STAGE_HELD:
+		if (r->reply != NULL)
+			return req_send(r);
+		return MHD_YES;
+	default:
+		return MHD_YES;
+	}
+}
+
+/* A request is over (replied, or the client went away). */
+static void
+http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *r = *con_cls;
+
+	if (r == NULL)
+		return;
+	*con_cls = NULL;
+	held_unlink(r);
+	if (r->hold_cleanup != NULL)
+		r->hold_cleanup(r);
+	free(r->method);
+	free(r->path);
+	free(r->body);
+	free(r->reply);
+	free(r);
+	hs.n_live--;
+}
+
+/* Route MHD's own messages to our log. */
+static void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && msg[n - 1] == '\n')
+		msg[--n] = '\0';
+	log_debug("microhttpd: %s", msg);
+}
+
+/* Open a listening socket for one address. Returns the fd or -1. */
+static int
+listen_socket(const char *addr, struct http_listener *l)
+{
+	char host[256], port[16], shown[300];
+	struct addrinfo hints, *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const char *colon;
+	int fd = -1, one = 1, e;
+
+	if (strncmp(addr, "unix:", 5) == 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		const char *path = addr + 5;
+		mode_t old;
+
+		if (*path != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+			log_warnx("listen %s: need an absolute path shorter than %zu bytes", addr,
+			    sizeof(sun.sun_path));
+			return -1;
+		}
+		strcpy(sun.sun_path, path);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
+			return -1;
+		unlink(path);
+		old = umask(0117);	/* 0660: the file mode is the access control */
+		e = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old);
+		if (e == -1 || listen(fd, 1024) == -1) {
+			log_warn("listen %s", addr);
+			close(fd);
+			return -1;
+		}
+		l->is_unix = 1;
+		l->unix_path = strdup(path);
+		log_info("listening on unix:%s", path);
+		return fd;
+	}
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+		if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(host))
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(end - addr - 1), addr + 1);
+		colon = end + 1;
+	} else {
+		if ((colon = strrchr(addr, ':')) == NULL || (size_t)(colon - addr) >= sizeof(host))
+			goto bad;
+		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
+	}
+	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port) ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+		goto bad;
+	snprintf(port, sizeof(port), "%s", colon + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("listen %s: %s", addr, gai_strerror(e));
+		return -1;
+	}
+	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 1024) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		log_warn("listen %s", addr);
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(shown, sizeof(shown), "[%s]:%u", a, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		char a[INET_ADDRSTRLEN];
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(shown, sizeof(shown), "%s:%u", a, ntohs(s4->sin_port));
+	}
+	log_info("listening on http://%s", shown);
+	return fd;
+bad:
+	log_warnx("listen %s: expected HOST:PORT, [ADDR]:PORT or unix:PATH", addr);
+	return -1;
+}
+
+int
+http_start(struct event_base *base, char **listen, const struct http_limits *limits,
+    http_dispatch_fn dispatch)
+{
+	memset(&hs, 0, sizeof(hs));
+	hs.base = base;
+	hs.limits = *limits;
+	hs.dispatch = dispatch;
+	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
+		return -1;
+	for (size_t i = 0; listen != NULL && listen[i] != NULL; i++) {
+		struct http_listener *l = &hs.listeners[hs.n];
+		const union MHD_DaemonInfo *info;
+
+		if (hs.n == MAX_LISTENERS) {
+			log_warnx("listen: at most %d addresses", MAX_LISTENERS);
+			return -1;
+		}
+		if ((l->fd = listen_socket(listen[i], l)) == -1)
+			return -1;
+		hs.n++;
+		l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+		    MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL, http_access, l,
+		    MHD_OPTION_LISTEN_SOCKET, l->fd,
+		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    l->is_unix ? 0u : (unsigned)limits->max_connections_per_ip,
+		    MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_timeout,
+		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+		    MHD_OPTION_END);
+		if (l->mhd == NULL) {
+			log_warnx("listen %s: cannot start the HTTP server", listen[i]);
+			return -1;
+		}
+		info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+		l->io_ev = event_new(base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
+		l->timer_ev = evtimer_new(base, listener_cb, l);
+		if (l->io_ev == NULL || l->timer_ev == NULL || event_add(l->io_ev, NULL) == -1)
+			return -1;
+		listener_run(l);
+	}
+	return 0;
+}
+
+void
+http_set_limits(const struct http_limits *limits)
+{
+	/* MHD's own connection limits are fixed at start; ours apply now. */
+	hs.limits.max_body = limits->max_body;
+	hs.limits.max_json_depth = limits->max_json_depth;
+}
+
+const struct http_limits *
+http_limits(void)
+{
+	return &hs.limits;
+}
+
+void
+http_stop(void)
+{
+	/* Every suspended connection gets its answer before MHD stops. */
+	while (hs.held != NULL) {
+		struct http_req *r = hs.held;
+		held_unlink(r);
+		if (r->hold_expire != NULL)
+			r->hold_expire(r);
+		if (r->reply == NULL)
+			http_reply_problem(r, 503, NULL, "loopd is shutting down");
+		r->stage = STAGE_HELD;
+		MHD_resume_connection(r->conn);
+	}
+	for (size_t i = 0; i < hs.n; i++) {
+		struct http_listener *l = &hs.listeners[i];
+		/* Flush the replies just resumed, a bounded number of turns. */
+		for (int turn = 0; l->mhd != NULL && turn < 50 && hs.n_live > 0; turn++) {
+			MHD_run(l->mhd);
+			if (hs.n_live > 0)
+				usleep(2000);
+		}
+	}
+	for (size_t i = 0; i < hs.n; i++) {
+		struct http_listener *l = &hs.listeners[i];
+		if (l->io_ev != NULL)
+			event_free(l->io_ev);
+		if (l->timer_ev != NULL)
+			event_free(l->timer_ev);
+		if (l->mhd != NULL)
+			MHD_stop_daemon(l->mhd);
+		if (l->fd != -1)
+			close(l->fd);
+		if (l->unix_path != NULL) {
+			unlink(l->unix_path);
+			free(l->unix_path);
+		}
+	}
+	if (hs.kick_ev != NULL)
+		event_free(hs.kick_ev);
+	memset(&hs, 0, sizeof(hs));
+}
+
+void
+http_reply_text(struct http_req *r, int status, const char *type, char *text)
+{
+	free(r->reply);
+	r->status = status;
+	r->reply_type = type;
+	r->reply = text;
+	if (r->reply == NULL) {
+		/* Out of memory: an empty 503 is all that can be said. */
+		r->status = 503;
+		r->reply = strdup("");
+	}
+}
+
+void
+http_reply_json(struct http_req *r, int status, json_t *json)
+{
+	char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16)) : NULL;
+
+	json_decref(json);
+	http_reply_text(r, status, "application/json", text);
+}
+
+void
+http_reply_problem(struct http_req *r, int status, const char *type, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+	json_t *p;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	p = proto_problem(status, type, detail);
+	http_reply_text(r, status, "application/problem+json",
+	    p ? json_dumps(p, JSON_COMPACT) : NULL);
+	json_decref(p);
+}
+
+void
+http_hold(struct http_req *r, void *hold, void (*expire)(struct http_req *),
+    void (*cleanup)(struct http_req *))
+{
+	r->hold = hold;
+	r->hold_expire = expire;
+	r->hold_cleanup = cleanup;
+}
+
+void
+http_resume(struct http_req *r)
+{
+	if (!r->held)
+		return;
+	held_unlink(r);
+	MHD_resume_connection(r->conn);
+	event_active(hs.kick_ev, 0, 0);
+}
+
+const char *
+http_header(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_query(struct http_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+struct unknown_arg {
+	const char *const *known;
+	const char *found;
+};
+
+/* MHD_get_connection_values callback: stop at the first unknown name. */
+static enum MHD_Result
+query_check(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct unknown_arg *u = cls;
+
+	for (size_t i = 0; u->known[i] != NULL; i++)
+		if (strcmp(key, u->known[i]) == 0)
+			return MHD_YES;
+	u->found = key;
+	return MHD_NO;
+}
+
+const char *
+http_query_unknown(struct http_req *r, const char *const *known)
+{
+	struct unknown_arg u = { known, NULL };
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_check, &u);
+	return u.found;
+}
+
+int
+http_is_local_socket(struct http_req *r)
+{
+	return r->listener->is_unix;
+}
+
+size_t
+http_held(void)
+{
+	return hs.n_held;
+}

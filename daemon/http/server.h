@@ -1,0 +1,91 @@
+/*
+ * server: libmicrohttpd inside the libevent loop.
+ *
+ * Each listener is one MHD daemon in external epoll mode: its epoll fd is a
+ * persistent libevent read event, a timer follows MHD_get_timeout, and
+ * MHD_run runs after every wake-up and after every resume. Handlers never
+ * answer on MHD's first call for a request (0.9.75 would then close a
+ * keep-alive connection). A handler either replies at once or holds the
+ * request (suspending the connection) and replies later.
+ */
+#ifndef LOOPD_HTTP_SERVER_H
+#define LOOPD_HTTP_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct event_base;
+struct MHD_Connection;
+struct http_req;
+
+struct http_limits {
+	size_t max_body;
+	size_t max_json_depth;
+	size_t max_connections;
+	size_t max_connections_per_ip;
+	unsigned idle_timeout;		/* seconds */
+};
+
+/* A request. Handlers see it between dispatch and reply. */
+struct http_req {
+	struct MHD_Connection *conn;
+	struct http_listener *listener;
+	char *method;
+	char *path;
+	char *body;
+	size_t body_len;
+	int too_large;
+	int stage;			/* server-internal */
+	int status;			/* the reply, once set */
+	char *reply;
+	const char *reply_type;
+	char allow[64];			/* Allow header for a 405, or empty */
+	unsigned retry_after;		/* Retry-After seconds, or 0 */
+	int auth_challenge;		/* send WWW-Authenticate: Bearer */
+	/* A held request: cleanup runs when the request goes away, whether
+	 * replied to or not (client gone, shutdown); on shutdown `expire`
+	 * is asked for a final reply first. */
+	void *hold;
+	void (*hold_expire)(struct http_req *r);
+	void (*hold_cleanup)(struct http_req *r);
+	int held;			/* on the server's held list */
+	struct http_req *hold_next, *hold_prev;
+};
+
+/* Route the request: set a reply with http_reply_*, or hold it. */
+typedef void (*http_dispatch_fn)(struct http_req *r);
+
+/* Listen on each address of listen (HOST:PORT, [V6]:PORT; port 0 picks a
+ * free one), logging "listening on http://HOST:PORT". 0 or -1. */
+int http_start(struct event_base *base, char **listen, const struct http_limits *limits,
+    http_dispatch_fn dispatch);
+/* Answer every held request (hold_expire), flush, and stop listening. */
+void http_stop(void);
+void http_set_limits(const struct http_limits *limits);
+const struct http_limits *http_limits(void);
+
+/* Replies. json/text are consumed. */
+void http_reply_json(struct http_req *r, int status, json_t *json);
+void http_reply_text(struct http_req *r, int status, const char *type, char *text);
+void http_reply_problem(struct http_req *r, int status, const char *type, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Hold r: the connection is suspended until http_resume. */
+void http_hold(struct http_req *r, void *hold, void (*expire)(struct http_req *),
+    void (*cleanup)(struct http_req *));
+/* r has its reply: send it. */
+void http_resume(struct http_req *r);
+
+/* Header and query lookups (NULL when absent). */
+const char *http_header(struct http_req *r, const char *name);
+const char *http_query(struct http_req *r, const char *name);
+/* The first query argument not in the NULL-terminated list, or NULL. */
+const char *http_query_unknown(struct http_req *r, const char *const *known);
+/* Whether r came over a Unix socket (no token needed). */
+int http_is_local_socket(struct http_req *r);
+
+/* Number of held requests. */
+size_t http_held(void);
+
+#endif

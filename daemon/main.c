@@ -1,0 +1,313 @@
+/*
+ * loopd: a daemon that lends an asyncio-style event loop over HTTP.
+ *
+ * main wires the modules together: config, the loop clock, futures and the
+ * scheduler, the action executors, the HTTP server; then runs one libevent
+ * loop until SIGTERM or SIGINT. SIGHUP reloads the config.
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+
+#include "daemon/action/action.h"
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/future.h"
+#include "daemon/core/sched.h"
+#include "daemon/http/api.h"
+#include "daemon/http/auth.h"
+#include "daemon/http/server.h"
+#include "daemon/log.h"
+
+#define DEFAULT_CONFIG "/etc/loopd/loopd.conf"
+
+/* A key set on the command line, applied over the file on every load. */
+struct override {
+	char *key;
+	char *value;
+};
+
+static struct {
+	const char *config_path;
+	int config_given;
+	struct override *ov;
+	size_t n_ov;
+	struct config cfg;
+	struct event_base *base;
+} m;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: loopd [--config FILE] [--listen HOST:PORT] [--state-dir DIR]\n"
+	    "             [--token-file FILE] [-o KEY=VALUE]... [-n] [-d]\n"
+	    "\n"
+	    "  -c, --config FILE      config file (default " DEFAULT_CONFIG ", if present)\n"
+	    "  -l, --listen ADDR      HOST:PORT, [ADDR]:PORT or unix:PATH (port 0: any free)\n"
+	    "  -s, --state-dir DIR    where the token and the store live\n"
+	    "  -t, --token-file FILE  bearer token file\n"
+	    "  -o KEY=VALUE           set any config key (see etc/loopd.conf)\n"
+	    "  -n                     check the configuration and exit\n"
+	    "  -d, --debug            log_level = debug\n"
+	    "  -h, --help             this text\n");
+}
+
+/* Remember a command-line setting. */
+static void
+override_add(const char *key, const char *value)
+{
+	struct override *ov = realloc(m.ov, (m.n_ov + 1) * sizeof(*ov));
+
+	if (ov == NULL || (ov[m.n_ov].key = strdup(key)) == NULL ||
+	    (ov[m.n_ov].value = strdup(value)) == NULL)
+		fatalx("out of memory");
+	m.ov = ov;
+	m.n_ov++;
+}
+
+/* Build a config from defaults, the file and the overrides. Returns the
+ * number of errors (all reported). */
+static int
+config_build(struct config *cfg)
+{
+	int errors;
+
+	if (config_defaults(cfg) == -1) {
+		fprintf(stderr, "loopd: out of memory\n");
+		return 1;
+	}
+	errors = config_load(cfg, m.config_path, !m.config_given);
+	for (size_t i = 0; i < m.n_ov; i++)
+		if (config_set(cfg, m.ov[i].key, m.ov[i].value, "command line") == -1)
+			errors++;
+	if (errors == 0)
+		errors += config_check(cfg);
+	return errors;
+}
+
+/* Create dir and its parents (mode 0700 for the last). */
+static int
+mkdir_p(const char *dir)
+{
+	char buf[4096];
+
+	if (strlen(dir) >= sizeof(buf))
+		return -1;
+	strcpy(buf, dir);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(buf, 0700) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+/* Load the token named by the config (creating the default one). */
+static int
+token_setup(const struct config *cfg)
+{
+	char path[4200];
+
+	if (!cfg->auth)
+		return 0;
+	if (*cfg->token_file != '\0')
+		return auth_load(cfg->token_file, 0);
+	snprintf(path, sizeof(path), "%s/token", cfg->state_dir);
+	return auth_load(path, 1);
+}
+
+/* Limits of each module, from the config. */
+static struct future_limits
+future_limits_of(const struct config *cfg)
+{
+	return (struct future_limits){ cfg->max_pending, cfg->retention };
+}
+
+static struct http_limits
+http_limits_of(const struct config *cfg)
+{
+	return (struct http_limits){ cfg->max_body, cfg->max_json_depth, cfg->max_connections,
+	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S) };
+}
+
+/* SIGHUP: read the config again and apply what can change live. A bad
+ * config is reported and the running one kept. */
+static void
+reload(void)
+{
+	struct config next;
+	struct future_limits fl;
+	struct http_limits hl;
+
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading %s", m.config_path);
+	if (config_build(&next) != 0) {
+		log_warnx("reload: configuration has errors; keeping the running one");
+		config_free(&next);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (strcmp(next.state_dir, m.cfg.state_dir) != 0)
+		log_warnx("reload: state_dir changes need a restart");
+	if (next.auth && token_setup(&next) == -1) {
+		log_warnx("reload: token unreadable; keeping the running configuration");
+		config_free(&next);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	config_free(&m.cfg);
+	m.cfg = next;
+	log_set_level((enum log_level)m.cfg.log_level);
+	fl = future_limits_of(&m.cfg);
+	hl = http_limits_of(&m.cfg);
+	future_set_limits(&fl);
+	sched_set_horizon(m.cfg.horizon);
+	action_configure(&m.cfg);
+	http_set_limits(&hl);
+	api_configure(m.base, &m.cfg);
+	sd_notify(0, "READY=1");
+	log_info("reloaded");
+}
+
+/* SIGTERM, SIGINT and SIGHUP, delivered through the loop. */
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	if (sig == SIGHUP) {
+		reload();
+		return;
+	}
+	log_info("received SIG%s, shutting down", sigabbrev_np((int)sig));
+	sd_notify(0, "STOPPING=1");
+	event_base_loopbreak(m.base);
+}
+
+/* Let thousands of long-polls hold a socket each. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "token-file", required_argument, NULL, 't' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct event_config *ecfg;
+	struct event *sigs[3];
+	static const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct sched_actions ops;
+	struct future_limits fl;
+	struct http_limits hl;
+	int ch, check_only = 0;
+	char *eq;
+
+	m.config_path = DEFAULT_CONFIG;
+	while ((ch = getopt_long(argc, argv, "c:l:s:t:o:ndh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': m.config_path = optarg; m.config_given = 1; break;
+		case 'l': override_add("listen", optarg); break;
+		case 's': override_add("state_dir", optarg); break;
+		case 't': override_add("token_file", optarg); break;
+		case 'd': override_add("log_level", "debug"); break;
+		case 'n': check_only = 1; break;
+		case 'o':
+			if ((eq = strchr(optarg, '=')) == NULL) {
+				fprintf(stderr, "loopd: -o takes KEY=VALUE\n");
+				return 2;
+			}
+			*eq = '\0';
+			override_add(optarg, eq + 1);
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (config_build(&m.cfg) != 0)
+		return 1;
+	if (check_only) {
+		printf("loopd: configuration OK\n");
+		config_free(&m.cfg);
+		return 0;
+	}
+	log_set_level((enum log_level)m.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+
+	if (mkdir_p(m.cfg.state_dir) == -1)
+		fatal("state directory %s", m.cfg.state_dir);
+	if (token_setup(&m.cfg) == -1)
+		fatalx("cannot set up the API token");
+
+	/* Precise timers: libevent's default cached clock fires up to a
+	 * millisecond early, and a call must never start before its time. */
+	if ((ecfg = event_config_new()) == NULL ||
+	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (m.base = event_base_new_with_config(ecfg)) == NULL)
+		fatalx("cannot create the event loop");
+	event_config_free(ecfg);
+
+	clock_start(-1, 0);
+	fl = future_limits_of(&m.cfg);
+	hl = http_limits_of(&m.cfg);
+	if (future_init(m.base, &fl) == -1 || action_init(m.base, &m.cfg, &ops) == -1 ||
+	    sched_init(m.base, &ops, m.cfg.horizon) == -1)
+		fatalx("cannot start the scheduler");
+	api_configure(m.base, &m.cfg);
+	if (http_start(m.base, (char *[]){ m.cfg.listen, NULL }, &hl, api_dispatch) == -1)
+		fatalx("cannot listen on %s", m.cfg.listen);
+	for (int i = 0; i < 3; i++)
+		if ((sigs[i] = evsignal_new(m.base, signums[i], signal_cb, NULL)) == NULL ||
+		    event_add(sigs[i], NULL) == -1)
+			fatalx("cannot handle signals");
+
+	sd_notify(0, "READY=1");
+	log_info("ready: state in %s", m.cfg.state_dir);
+	event_base_dispatch(m.base);
+
+	http_stop();
+	action_shutdown();
+	sched_shutdown();
+	future_shutdown();
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	event_base_free(m.base);
+	auth_free();
+	config_free(&m.cfg);
+	for (size_t i = 0; i < m.n_ov; i++) {
+		free(m.ov[i].key);
+		free(m.ov[i].value);
+	}
+	free(m.ov);
+	log_info("stopped");
+	return 0;
+}

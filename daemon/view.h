@@ -1,0 +1,19 @@
+/*
+ * view: core objects as the JSON objects of the contract (API.md §3-4),
+ * for the HTTP API and for actions that hand a future to a callback.
+ */
+#ifndef LOOPD_VIEW_H
+#define LOOPD_VIEW_H
+
+#include <jansson.h>
+
+struct future;
+
+/* The call or future object; NULL on ENOMEM. */
+json_t *view_object(const struct future *f);
+/* The id string of f ("c_…" or "f_…") into buf (19 bytes). */
+char *view_id(const struct future *f, char *buf);
+/* Parse stored opaque text back to JSON (any value); NULL if it is not. */
+json_t *view_load(const char *text);
+
+#endif
