@@ -627,8 +627,16 @@ proto_id_format(unsigned long long id, char kind, char *buf)
 	return buf;
 }
 
+#define WIRE_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16))
+
 char *
 proto_dump(const json_t *v)
 {
-	return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	return json_dumps(v, WIRE_FLAGS | JSON_SORT_KEYS);
+}
+
+char *
+proto_encode(const json_t *v)
+{
+	return json_dumps(v, WIRE_FLAGS);
 }

@@ -140,7 +140,7 @@ command_from_spec(struct future *c, const char **why)
 		    future_state_name(target->state))) == -1)
 			goto fail;
 		if (pc.stdin_data == NULL && (target_json = view_object(target)) != NULL) {
-			cs->stdin_data = json_dumps(target_json, JSON_COMPACT);
+			cs->stdin_data = proto_encode(target_json);
 			cs->stdin_len = cs->stdin_data ? strlen(cs->stdin_data) : 0;
 		}
 	}
@@ -258,7 +258,7 @@ static void
 action_finish(uint64_t id, json_t *o, int is_exc)
 {
 	struct future *c = future_find(id);
-	char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *text = o ? proto_encode(o) : NULL;
 
 	json_decref(o);
 	if (c == NULL) {

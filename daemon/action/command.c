@@ -171,7 +171,7 @@ child_finish(struct child *c)
 static void
 child_timer(struct child *c, int stage, int64_t us)
 {
-	struct timeval tv = { (time_t)(us / CLOCK_US_PER_S), (suseconds_t)(us % CLOCK_US_PER_S) };
+	struct timeval tv = clock_timeval(us);
 
 	c->stage = stage;
 	evtimer_add(c->timer_ev, &tv);

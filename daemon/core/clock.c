@@ -58,3 +58,15 @@ clock_from_seconds(double s)
 		return -1;
 	return (int64_t)llround(s * 1e6);
 }
+
+struct timeval
+clock_timeval(int64_t us)
+{
+	struct timeval tv;
+
+	if (us < 0)
+		us = 0;
+	tv.tv_sec = (time_t)(us / CLOCK_US_PER_S);
+	tv.tv_usec = (suseconds_t)(us % CLOCK_US_PER_S);
+	return tv;
+}

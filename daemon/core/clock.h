@@ -10,6 +10,7 @@
 #define LOOPD_CORE_CLOCK_H
 
 #include <stdint.h>
+#include <sys/time.h>
 
 #define CLOCK_US_PER_S 1000000LL
 
@@ -22,6 +23,8 @@ int64_t clock_loop_now(void);
 int64_t clock_unix_now(void);
 /* Seconds as a double, for the wire. */
 double clock_to_seconds(int64_t us);
+/* A relative duration as a timeval for libevent; negatives become 0. */
+struct timeval clock_timeval(int64_t us);
 /* Seconds to microseconds; -1 if negative, not finite or out of range. */
 int64_t clock_from_seconds(double s);
 

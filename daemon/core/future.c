@@ -199,8 +199,9 @@ future_set(struct future *f, char *value, int is_exc, struct core_error *err)
 {
 	if (future_done(f)) {
 		free(value);
-		return core_error_set(err, CORE_ESTATE, "future %s is already %s",
-		    f->kind == FUTURE_CALL ? "call" : "future", future_state_name(f->state));
+		return core_error_set(err, CORE_ESTATE, "%s %c_%016llx is already %s",
+		    f->kind == FUTURE_CALL ? "call" : "future", f->kind == FUTURE_CALL ? 'c' : 'f',
+		    (unsigned long long)f->id, future_state_name(f->state));
 	}
 	if (f->kind == FUTURE_CALL) {
 		free(value);
@@ -292,10 +293,7 @@ future_retain_arm(void)
 	if (f == NULL || fs.retain_ev == NULL)
 		return;
 	left = f->finished + fs.limits.retention - clock_loop_now();
-	if (left < 0)
-		left = 0;
-	tv.tv_sec = left / CLOCK_US_PER_S;
-	tv.tv_usec = left % CLOCK_US_PER_S;
+	tv = clock_timeval(left);
 	evtimer_add(fs.retain_ev, &tv);
 }
 

@@ -311,8 +311,7 @@ sched_arm(void)
 		event_active(ss.ready_ev, 0, 0);
 		return;
 	}
-	tv.tv_sec = left / CLOCK_US_PER_S;
-	tv.tv_usec = left % CLOCK_US_PER_S;
+	tv = clock_timeval(left);
 	evtimer_add(ss.timer_ev, &tv);
 }
 

@@ -108,8 +108,7 @@ api_futures_show(struct http_req *r, struct api_args *a)
 	}
 	p->r = r;
 	p->id = f->id;
-	tv.tv_sec = us / CLOCK_US_PER_S;
-	tv.tv_usec = us % CLOCK_US_PER_S;
+	tv = clock_timeval(us);
 	evtimer_add(p->timer, &tv);
 	future_wait(f, &p->w, poll_wake, p);
 	http_hold(r, p, poll_answer, poll_cleanup);

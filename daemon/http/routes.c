@@ -39,6 +39,8 @@ static const struct route routes[] = {
 	{ "POST", "/v1/futures/*/cancel", api_futures_cancel },
 	{ "POST", "/v1/futures/*/callbacks", api_callbacks_add },
 	{ "DELETE", "/v1/futures/*/callbacks/*", api_callbacks_remove },
+	{ "POST", "/v1/wait", api_wait },
+	{ "POST", "/v1/gather", api_gather },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

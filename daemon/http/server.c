@@ -456,7 +456,7 @@ http_reply_text(struct http_req *r, int status, const char *type, char *text)
 void
 http_reply_json(struct http_req *r, int status, json_t *json)
 {
-	char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16)) : NULL;
+	char *text = json ? proto_encode(json) : NULL;
 
 	json_decref(json);
 	http_reply_text(r, status, "application/json", text);
@@ -474,7 +474,7 @@ http_reply_problem(struct http_req *r, int status, const char *type, const char 
 	va_end(ap);
 	p = proto_problem(status, type, detail);
 	http_reply_text(r, status, "application/problem+json",
-	    p ? json_dumps(p, JSON_COMPACT) : NULL);
+	    p ? proto_encode(p) : NULL);
 	json_decref(p);
 }
 
