@@ -256,11 +256,45 @@ config_listen_is_local(const char *listen)
 	    strncmp(listen, "[::1]:", 6) == 0;
 }
 
+/* Whether a listen address has a valid form: HOST:PORT with a port from
+ * 0 to 65535, [ADDR]:PORT, or unix:/absolute/path. */
+static int
+listen_valid(const char *a)
+{
+	const char *port;
+	char *end;
+	unsigned long n;
+
+	if (strncmp(a, "unix:", 5) == 0)
+		return a[5] == '/' && strlen(a + 5) < 108;
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+		if (close == NULL || close[1] != ':')
+			return 0;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(a, ':');
+		if (colon == NULL || colon == a)
+			return 0;
+		port = colon + 1;
+	}
+	if (!isdigit((unsigned char)*port))
+		return 0;
+	errno = 0;
+	n = strtoul(port, &end, 10);
+	return errno == 0 && *end == '\0' && n <= 65535;
+}
+
 int
 config_check(const struct config *cfg)
 {
 	int errors = 0;
 
+	if (!listen_valid(cfg->listen)) {
+		fprintf(stderr, "config: listen: expected HOST:PORT (port 0 to 65535), "
+		    "[ADDR]:PORT or unix:/PATH, not '%s'\n", cfg->listen);
+		errors++;
+	}
 	if (!cfg->auth && !config_listen_is_local(cfg->listen)) {
 		fprintf(stderr, "config: auth = off is refused with the non-loopback "
 		    "listen address %s\n", cfg->listen);

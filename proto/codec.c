@@ -241,7 +241,9 @@ url_ok(const char *url, const char **why)
 		*why = "scheme must be http or https";
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || *host == '\0') {
+	/* curl reads "http:///x" as host "x"; a URL must name its host. */
+	if (strstr(url, ":///") != NULL ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || *host == '\0') {
 		*why = "has no host";
 		goto out;
 	}

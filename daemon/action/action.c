@@ -126,7 +126,7 @@ command_from_spec(struct future *c, const char **why)
 	json_array_foreach(args, i, a)
 		if (strv_push(&cs->argv, &argc, json_is_string(a) ?
 		    strdup(json_string_value(a)) :
-		    json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY)) == -1)
+		    proto_encode(a)) == -1)
 			goto fail;
 	if (pc.env != NULL)
 		json_object_foreach(pc.env, k, a)
