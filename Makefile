@@ -70,6 +70,9 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) -c -o $@ $<
 
+# The OpenAPI document is embedded in the daemon (.incbin).
+$(BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+
 check: unit integration
 
 unit: $(UNIT_BIN)

@@ -92,7 +92,6 @@ api_futures_show(struct http_req *r, struct api_args *a)
 		return;
 	}
 	if (api_cfg->max_waiters != 0 && http_held() >= api_cfg->max_waiters) {
-		r->retry_after = 1;
 		http_reply_problem(r, 429, NULL, "too many waiters (max_waiters = %llu)",
 		    (unsigned long long)api_cfg->max_waiters);
 		return;

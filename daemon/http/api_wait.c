@@ -228,7 +228,6 @@ api_waitset(struct http_req *r, int gather)
 		goto out;
 	}
 	if (api_cfg->max_waiters != 0 && http_held() >= api_cfg->max_waiters) {
-		r->retry_after = 1;
 		http_reply_problem(r, 429, NULL, "too many waiters (max_waiters = %llu)",
 		    (unsigned long long)api_cfg->max_waiters);
 		goto out;

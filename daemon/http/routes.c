@@ -27,6 +27,7 @@ struct route {
 
 static const struct route routes[] = {
 	{ "GET", "/healthz", api_healthz },
+	{ "GET", "/openapi.json", api_openapi },
 	{ "GET", "/v1/time", api_time },
 	{ "POST", "/v1/calls", api_calls_create },
 	{ "GET", "/v1/calls", api_calls_list },
@@ -175,11 +176,7 @@ api_core_error(struct http_req *r, const struct core_error *err)
 		[CORE_ESTATE] = 409, [CORE_EMISMATCH] = 422, [CORE_EFULL] = 429,
 		[CORE_ENOMEM] = 503,
 	};
-	int s = status[err->code];
-
-	if (s == 429 || s == 503)
-		r->retry_after = 1;
-	http_reply_problem(r, s, NULL, "%s", err->msg);
+	http_reply_problem(r, status[err->code], NULL, "%s", err->msg);
 }
 
 void

@@ -472,6 +472,8 @@ http_reply_problem(struct http_req *r, int status, const char *type, const char 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	if ((status == 429 || status == 503) && r->retry_after == 0)
+		r->retry_after = 1;	/* a client may always try again later */
 	p = proto_problem(status, type, detail);
 	http_reply_text(r, status, "application/problem+json",
 	    p ? proto_encode(p) : NULL);
