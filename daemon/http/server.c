@@ -115,6 +115,10 @@ req_send(struct http_req *r)
 static void
 held_unlink(struct http_req *r)
 {
+	if (r->gone_ev != NULL) {
+		event_free(r->gone_ev);
+		r->gone_ev = NULL;
+	}
 	if (!r->held)
 		return;
 	if (r->hold_prev != NULL)
@@ -126,6 +130,40 @@ held_unlink(struct http_req *r)
 	r->hold_next = r->hold_prev = NULL;
 	r->held = 0;
 	hs.n_held--;
+}
+
+/* A held client closed its end. MHD does not watch suspended sockets, so
+ * we do: release the hold now (its waiter and timer go with the request)
+ * instead of keeping them until the wait times out. */
+static void
+gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_req *r = arg;
+
+	log_debug("%s %s: client hung up while held", r->method, r->path);
+	if (r->hold_cleanup != NULL) {
+		r->hold_cleanup(r);
+		r->hold_cleanup = NULL;
+		r->hold_expire = NULL;
+	}
+	http_reply_problem(r, 503, NULL, "the client hung up");
+	http_resume(r);		/* MHD then fails the write and closes */
+}
+
+/* Watch a held request's socket for the client hanging up. */
+static void
+held_watch(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	if (ci == NULL)
+		return;
+	r->gone_ev = event_new(hs.base, ci->connect_fd, EV_CLOSED, gone_cb, r);
+	if (r->gone_ev != NULL && event_add(r->gone_ev, NULL) == -1) {
+		event_free(r->gone_ev);
+		r->gone_ev = NULL;
+	}
 }
 
 /* MHD's request handler: collect the body, dispatch on the last call,
@@ -199,6 +237,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 				hs.held->hold_prev = r;
 			hs.held = r;
 			hs.n_held++;
+			held_watch(r);
 			MHD_suspend_connection(conn);
 			return MHD_YES;
 		}

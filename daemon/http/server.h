@@ -50,6 +50,7 @@ struct http_req {
 	void (*hold_expire)(struct http_req *r);
 	void (*hold_cleanup)(struct http_req *r);
 	int held;			/* on the server's held list */
+	struct event *gone_ev;		/* the held client hung up */
 	struct http_req *hold_next, *hold_prev;
 };
 
