@@ -1,0 +1,416 @@
+/*
+ * cmd_future: the asyncio side -- create and finish futures, cancel calls
+ * and futures, await one, wait for several, gather their results.
+ */
+#include <err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/await.h"
+#include "client/http.h"
+#include "client/loopctl.h"
+#include "client/output.h"
+#include "client/progress.h"
+
+enum {
+	FO_NAME = 0x100, FO_TIMEOUT, FO_ANY, FO_ALL, FO_FIRST_EXCEPTION,
+	FO_RETURN_EXCEPTIONS,
+};
+
+/* Post BODY (stolen) to PATH (freed); print the reply with --json, and
+ * else its field FIELD if it has one. Returns the exit status. */
+static int
+future_post(struct ctl *ctl, char *path, json_t *body, const char *field)
+{
+	json_t *reply = NULL, *v;
+	int rc = CTL_EXIT_FAIL;
+
+	if (ctl_request(ctl, "POST", path, body, 0, &reply) == 0) {
+		if (ctl->json)
+			output_json(reply);
+		else if (field != NULL &&
+		    (v = json_object_get(reply, field)) != NULL) {
+			output_value(stdout, v);
+			putchar('\n');
+		}
+		rc = CTL_EXIT_OK;
+	}
+	json_decref(reply);
+	free(path);
+	return rc;
+}
+
+int
+cmd_future_new(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, FO_NAME },
+		{ "timeout", required_argument, NULL, FO_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *body = json_object();
+	int ch;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		switch (ch) {
+		case FO_NAME:
+			json_object_set_new(body, "name", json_string(optarg));
+			break;
+		case FO_TIMEOUT:
+			json_object_set_new(body, "timeout", json_real(
+			    ctl_duration(ctl, "--timeout", optarg)));
+			break;
+		default:
+			ctl_usage(ctl, NULL);
+		}
+	}
+	if (optind != argc)
+		ctl_usage(ctl, "too many arguments");
+	return future_post(ctl, http_path("/v1/futures", "", ""), body, "id");
+}
+
+int
+cmd_future_set(struct ctl *ctl, int argc, char **argv)
+{
+	int i = ctl_args(ctl, argc, argv, "+", 2, 2);
+	json_t *result = ctl_json_arg(ctl, "result", argv[i + 1]);
+
+	return future_post(ctl, http_path("/v1/futures/", argv[i], "/result"),
+	    json_pack("{s:o}", "result", result), NULL);
+}
+
+int
+cmd_future_fail(struct ctl *ctl, int argc, char **argv)
+{
+	int i = ctl_args(ctl, argc, argv, "+", 3, 3);
+
+	return future_post(ctl, http_path("/v1/futures/", argv[i],
+	    "/exception"), json_pack("{s:s,s:s}", "type", argv[i + 1],
+	    "message", argv[i + 2]), NULL);
+}
+
+/* Cancel with METHOD PATH; say whether it was cancelled. Exit 0 either way,
+ * as Task.cancel() returns False without raising. */
+static int
+future_cancel(struct ctl *ctl, const char *method, char *path)
+{
+	json_t *reply = NULL;
+	int rc = CTL_EXIT_FAIL;
+
+	if (ctl_request(ctl, method, path, NULL, 0, &reply) == 0) {
+		if (ctl->json)
+			output_json(reply);
+		else if (json_is_true(json_object_get(reply, "cancelled")))
+			printf("cancelled\n");
+		else
+			printf("not cancelled: already done\n");
+		rc = CTL_EXIT_OK;
+	}
+	json_decref(reply);
+	free(path);
+	return rc;
+}
+
+int
+cmd_future_cancel(struct ctl *ctl, int argc, char **argv)
+{
+	int i = ctl_args(ctl, argc, argv, "", 1, 1);
+
+	return future_cancel(ctl, "POST", http_path("/v1/futures/", argv[i],
+	    "/cancel"));
+}
+
+int
+cmd_cancel(struct ctl *ctl, int argc, char **argv)
+{
+	int i = ctl_args(ctl, argc, argv, "", 1, 1);
+
+	/* Plain futures are cancelled through their own route. */
+	if (strncmp(argv[i], "f_", 2) == 0)
+		return future_cancel(ctl, "POST", http_path("/v1/futures/",
+		    argv[i], "/cancel"));
+	return future_cancel(ctl, "DELETE", http_path("/v1/calls/", argv[i],
+	    ""));
+}
+
+int
+cmd_await(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, FO_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *id, *state;
+	double timeout = -1;
+	json_t *obj = NULL, *exc;
+	int ch, rc = CTL_EXIT_FAIL;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		if (ch != FO_TIMEOUT)
+			ctl_usage(ctl, NULL);
+		timeout = ctl_duration(ctl, "--timeout", optarg);
+	}
+	if (argc - optind != 1)
+		ctl_usage(ctl, "give one ID");
+	id = argv[optind];
+
+	switch (await_future(ctl, id, timeout, &obj)) {
+	case AWAIT_TIMEOUT:
+		if (ctl->json)
+			output_json(obj);
+		ctl_warnx("timed out waiting for %s", id);
+		rc = CTL_EXIT_TIMEOUT;
+		break;
+	case AWAIT_DONE:
+		state = json_string_value(json_object_get(obj, "state"));
+		exc = json_object_get(obj, "exception");
+		if (ctl->json)
+			output_json(obj);
+		if (state != NULL && strcmp(state, "cancelled") == 0)
+			ctl_warnx("%s was cancelled", id);
+		else if (exc != NULL)
+			ctl_warn_exception(id, exc);
+		else {
+			if (!ctl->json)
+				output_json(json_object_get(obj, "result"));
+			rc = CTL_EXIT_OK;
+		}
+		break;
+	}
+	json_decref(obj);
+	return rc;
+}
+
+/* POST BODY to PATH until DONE says the reply is final or TIMEOUT seconds
+ * (none if negative) pass, each time asking the daemon to hold it for what
+ * is left: it may hold less (max_wait). WHAT is shown to a person; ARG goes
+ * to DONE. Returns AWAIT_* with the last reply in *OUT. */
+static int
+future_hold(struct ctl *ctl, const char *path, json_t *body, double timeout,
+    int (*done)(struct ctl *, const json_t *, const char *), const char *arg,
+    const char *what, json_t **out)
+{
+	struct progress pg;
+	double deadline = ctl_now() + timeout, hold;
+	json_t *reply = NULL;
+	int rc = AWAIT_ERROR;
+
+	progress_start(&pg, ctl);
+	progress_set(&pg, what);
+	for (;;) {
+		hold = AWAIT_HOLD;
+		if (timeout >= 0 && (hold = deadline - ctl_now()) < 0)
+			hold = 0;
+		if (hold > AWAIT_HOLD)
+			hold = AWAIT_HOLD;
+		json_object_set_new(body, "timeout", json_real(hold));
+		json_decref(reply);
+		if (ctl_request(ctl, "POST", path, json_incref(body), hold,
+		    &reply) == -1) {
+			reply = NULL;
+			break;
+		}
+		if (done(ctl, reply, arg)) {
+			rc = AWAIT_DONE;
+			break;
+		}
+		if (timeout >= 0 && ctl_now() >= deadline) {
+			rc = AWAIT_TIMEOUT;
+			break;
+		}
+	}
+	progress_stop(&pg);
+	*out = reply;
+	return rc;
+}
+
+/* Whether future ID finished with an exception. */
+static int
+future_failed(struct ctl *ctl, const char *id)
+{
+	char *path = http_path("/v1/futures/", id, "");
+	json_t *obj = NULL;
+	int failed;
+
+	failed = ctl_request(ctl, "GET", path, NULL, 0, &obj) == 0 &&
+	    json_object_get(obj, "exception") != NULL;
+	json_decref(obj);
+	free(path);
+	return failed;
+}
+
+/* Whether a /v1/wait reply meets RETURN_WHEN, rather than the daemon having
+ * let go at max_wait. */
+static int
+future_wait_done(struct ctl *ctl, const json_t *reply, const char *when)
+{
+	const json_t *done = json_object_get(reply, "done"), *v;
+	size_t i;
+
+	if (json_array_size(json_object_get(reply, "pending")) == 0)
+		return 1;
+	if (json_array_size(done) == 0 || strcmp(when, "ALL_COMPLETED") == 0)
+		return 0;
+	if (strcmp(when, "FIRST_COMPLETED") == 0)
+		return 1;
+	/* FIRST_EXCEPTION: the reply does not say which one failed. */
+	json_array_foreach(done, i, v)
+		if (json_is_string(v) && future_failed(ctl,
+		    json_string_value(v)))
+			return 1;
+	return 0;
+}
+
+/* Print the ids in the array at KEY of REPLY as "KEY: id id". */
+static void
+future_print_ids(const json_t *reply, const char *key)
+{
+	const json_t *v;
+	size_t i;
+
+	printf("%s:", key);
+	json_array_foreach(json_object_get(reply, key), i, v)
+		printf(" %s", json_is_string(v) ? json_string_value(v) : "?");
+	putchar('\n');
+}
+
+/* Collect the ids at ARGV[I...] into a new array; at least one. */
+static json_t *
+future_ids(struct ctl *ctl, int argc, char **argv, int i)
+{
+	json_t *ids = json_array();
+
+	if (i >= argc)
+		ctl_usage(ctl, "give at least one ID");
+	for (; i < argc; i++)
+		json_array_append_new(ids, json_string(argv[i]));
+	return ids;
+}
+
+int
+cmd_wait(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "any", no_argument, NULL, FO_ANY },
+		{ "all", no_argument, NULL, FO_ALL },
+		{ "first-exception", no_argument, NULL, FO_FIRST_EXCEPTION },
+		{ "timeout", required_argument, NULL, FO_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *when = "ALL_COMPLETED";
+	char what[128];
+	double timeout = -1;
+	json_t *body, *reply = NULL;
+	int ch, rc = CTL_EXIT_FAIL;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		switch (ch) {
+		case FO_ANY:
+			when = "FIRST_COMPLETED";
+			break;
+		case FO_ALL:
+			when = "ALL_COMPLETED";
+			break;
+		case FO_FIRST_EXCEPTION:
+			when = "FIRST_EXCEPTION";
+			break;
+		case FO_TIMEOUT:
+			timeout = ctl_duration(ctl, "--timeout", optarg);
+			break;
+		default:
+			ctl_usage(ctl, NULL);
+		}
+	}
+	body = json_pack("{s:o,s:s}", "futures", future_ids(ctl, argc, argv,
+	    optind), "return_when", when);
+	snprintf(what, sizeof(what), "waiting for %d future%s (%s)",
+	    argc - optind, argc - optind > 1 ? "s" : "", when);
+
+	switch (future_hold(ctl, "/v1/wait", body, timeout, future_wait_done,
+	    when, what, &reply)) {
+	case AWAIT_DONE:
+		rc = CTL_EXIT_OK;
+		break;
+	case AWAIT_TIMEOUT:
+		rc = CTL_EXIT_TIMEOUT;
+		break;
+	}
+	if (reply != NULL && ctl->json)
+		output_json(reply);
+	else if (reply != NULL) {
+		future_print_ids(reply, "done");
+		future_print_ids(reply, "pending");
+	}
+	json_decref(reply);
+	json_decref(body);
+	return rc;
+}
+
+/* Whether a /v1/gather reply is final: results for all, or an exception. */
+static int
+future_gather_done(struct ctl *ctl, const json_t *reply, const char *unused)
+{
+	return json_object_get(reply, "exception") != NULL ||
+	    json_array_size(json_object_get(reply, "pending")) == 0;
+}
+
+int
+cmd_gather(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "return-exceptions", no_argument, NULL, FO_RETURN_EXCEPTIONS },
+		{ "timeout", required_argument, NULL, FO_TIMEOUT },
+		{ NULL, 0, NULL, 0 },
+	};
+	const json_t *exc;
+	const char *fid;
+	char what[128];
+	double timeout = -1;
+	json_t *body, *reply = NULL;
+	int ch, rc = CTL_EXIT_FAIL, retexc = 0;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		switch (ch) {
+		case FO_RETURN_EXCEPTIONS:
+			retexc = 1;
+			break;
+		case FO_TIMEOUT:
+			timeout = ctl_duration(ctl, "--timeout", optarg);
+			break;
+		default:
+			ctl_usage(ctl, NULL);
+		}
+	}
+	body = json_pack("{s:o,s:b}", "futures", future_ids(ctl, argc, argv,
+	    optind), "return_exceptions", retexc);
+	snprintf(what, sizeof(what), "gathering %d future%s", argc - optind,
+	    argc - optind > 1 ? "s" : "");
+
+	switch (future_hold(ctl, "/v1/gather", body, timeout,
+	    future_gather_done, NULL, what, &reply)) {
+	case AWAIT_DONE:
+		if (ctl->json)
+			output_json(reply);
+		if ((exc = json_object_get(reply, "exception")) == NULL) {
+			if (!ctl->json)
+				output_json(json_object_get(reply, "results"));
+			rc = CTL_EXIT_OK;
+			break;
+		}
+		fid = json_string_value(json_object_get(reply, "future"));
+		ctl_warn_exception(fid != NULL ? fid : "a future", exc);
+		break;
+	case AWAIT_TIMEOUT:
+		if (ctl->json)
+			output_json(reply);
+		else
+			future_print_ids(reply, "pending");
+		ctl_warnx("timed out gathering");
+		rc = CTL_EXIT_TIMEOUT;
+		break;
+	}
+	json_decref(reply);
+	json_decref(body);
+	return rc;
+}

@@ -1,0 +1,410 @@
+/*
+ * cmd_schedule: "schedule" and "on-done" -- build a call from options
+ * (a trigger, and a command or a webhook), post it, and optionally await it
+ * with the command's output and exit status passed through, as ssh and
+ * docker run do.
+ */
+#include <err.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/await.h"
+#include "client/http.h"
+#include "client/loopctl.h"
+#include "client/output.h"
+#include "client/timeparse.h"
+
+#define SCHED_STDIN_MAX	(64 * 1024 * 1024)
+
+enum {
+	SO_SOON = 0x100, SO_AFTER, SO_AT,
+	SO_NAME, SO_IDEMPOTENCY_KEY, SO_TIMEOUT, SO_RETRY, SO_BACKOFF,
+	SO_MAX_BACKOFF, SO_ENV, SO_CWD, SO_STDIN_FILE, SO_WEBHOOK, SO_DATA,
+	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT,
+};
+
+/* The trigger options come first: on-done takes the table without them. */
+#define SCHED_NTRIGGERS	3
+static const struct option sched_opts[] = {
+	{ "soon", no_argument, NULL, SO_SOON },
+	{ "after", required_argument, NULL, SO_AFTER },
+	{ "at", required_argument, NULL, SO_AT },
+	{ "name", required_argument, NULL, SO_NAME },
+	{ "idempotency-key", required_argument, NULL, SO_IDEMPOTENCY_KEY },
+	{ "timeout", required_argument, NULL, SO_TIMEOUT },
+	{ "retry", required_argument, NULL, SO_RETRY },
+	{ "backoff", required_argument, NULL, SO_BACKOFF },
+	{ "max-backoff", required_argument, NULL, SO_MAX_BACKOFF },
+	{ "env", required_argument, NULL, SO_ENV },
+	{ "cwd", required_argument, NULL, SO_CWD },
+	{ "stdin-file", required_argument, NULL, SO_STDIN_FILE },
+	{ "webhook", required_argument, NULL, SO_WEBHOOK },
+	{ "data", required_argument, NULL, SO_DATA },
+	{ "header", required_argument, NULL, SO_HEADER },
+	{ "method", required_argument, NULL, SO_METHOD },
+	{ "wait", no_argument, NULL, SO_WAIT },
+	{ "wait-timeout", required_argument, NULL, SO_WAIT_TIMEOUT },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* What the options asked for. */
+struct sched {
+	json_t		*body;		/* the call: trigger, name, retry... */
+	json_t		*action;	/* command or webhook fields but argv/url */
+	json_t		*retry;
+	const char	*webhook;
+	int		 triggers;
+	int		 command_only;	/* an option only a command takes */
+	int		 webhook_only;	/* an option only a webhook takes */
+	int		 wait;
+	double		 wait_timeout;	/* < 0: none */
+};
+
+/* The object at KEY of OBJ, created empty if missing. */
+static json_t *
+sched_object(json_t *obj, const char *key)
+{
+	json_t *o = json_object_get(obj, key);
+
+	if (o == NULL) {
+		o = json_object();
+		json_object_set_new(obj, key, o);
+	}
+	return o;
+}
+
+/* Split "KEY<SEP>VALUE" into OBJ[KEY] = VALUE; a usage error if malformed. */
+static void
+sched_pair(struct ctl *ctl, json_t *obj, const char *opt, const char *arg,
+    char sep)
+{
+	const char *v = strchr(arg, sep);
+	char *key;
+
+	if (v == NULL || v == arg)
+		ctl_usage(ctl, "%s: expected KEY%cVALUE, got '%s'", opt, sep,
+		    arg);
+	if ((key = strndup(arg, (size_t)(v - arg))) == NULL)
+		err(1, "strndup");
+	for (v++; sep == ':' && *v == ' '; v++)
+		;
+	json_object_set_new(obj, key, json_string(v));
+	free(key);
+}
+
+/* The contents of file PATH ("-" for standard input) as a JSON string. */
+static json_t *
+sched_stdin(struct ctl *ctl, const char *path)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0, cap = 0, n;
+	json_t *s;
+
+	if (f == NULL)
+		ctl_usage(ctl, "--stdin-file: %s: %s", path, strerror(errno));
+	do {
+		if (len == cap) {
+			cap = cap * 2 + 65536;
+			if ((buf = realloc(buf, cap)) == NULL)
+				err(1, "realloc");
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+	} while (n > 0 && len <= SCHED_STDIN_MAX);
+	if (ferror(f) || len > SCHED_STDIN_MAX)
+		ctl_usage(ctl, "--stdin-file: %s: %s", path, ferror(f) ?
+		    strerror(errno) : "too large");
+	if (f != stdin)
+		fclose(f);
+	if ((s = json_stringn(buf, len)) == NULL)
+		ctl_usage(ctl, "--stdin-file: %s: not UTF-8 text", path);
+	free(buf);
+	return s;
+}
+
+/* Parse the options of schedule (TRIGGERS set) or on-done into S, then the
+ * action: --webhook or the command in ARGV[optind...]. */
+static void
+sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
+    struct sched *s)
+{
+	json_t *b = s->body, *a = s->action;
+	double d;
+	char *end;
+	long n;
+	int ch;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "+",
+	    triggers ? sched_opts : sched_opts + SCHED_NTRIGGERS)) != -1) {
+		switch (ch) {
+		case SO_SOON:
+			json_object_set_new(b, "soon", json_true());
+			s->triggers++;
+			break;
+		case SO_AFTER:
+			d = ctl_duration(ctl, "--after", optarg);
+			json_object_set_new(b, "after", json_real(d));
+			s->triggers++;
+			break;
+		case SO_AT:
+			if (timeparse_at(optarg, &d) == -1)
+				ctl_usage(ctl, "--at: bad time '%s' (try"
+				    " 2030-01-02T03:04:05Z or a Unix time)",
+				    optarg);
+			json_object_set_new(b, "at_unix", json_real(d));
+			s->triggers++;
+			break;
+		case SO_NAME:
+			json_object_set_new(b, "name", json_string(optarg));
+			break;
+		case SO_IDEMPOTENCY_KEY:
+			json_object_set_new(b, "idempotency_key",
+			    json_string(optarg));
+			break;
+		case SO_TIMEOUT:
+			d = ctl_duration(ctl, "--timeout", optarg);
+			json_object_set_new(a, "timeout", json_real(d));
+			break;
+		case SO_RETRY:
+			n = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || n < 1 ||
+			    n > 1000000)
+				ctl_usage(ctl, "--retry: bad count '%s'",
+				    optarg);
+			json_object_set_new(s->retry, "attempts",
+			    json_integer(n));
+			break;
+		case SO_BACKOFF:
+			d = ctl_duration(ctl, "--backoff", optarg);
+			json_object_set_new(s->retry, "backoff", json_real(d));
+			break;
+		case SO_MAX_BACKOFF:
+			d = ctl_duration(ctl, "--max-backoff", optarg);
+			json_object_set_new(s->retry, "max_backoff",
+			    json_real(d));
+			break;
+		case SO_ENV:
+			sched_pair(ctl, sched_object(a, "env"), "--env", optarg,
+			    '=');
+			s->command_only = 1;
+			break;
+		case SO_CWD:
+			json_object_set_new(a, "cwd", json_string(optarg));
+			s->command_only = 1;
+			break;
+		case SO_STDIN_FILE:
+			json_object_set_new(a, "stdin", sched_stdin(ctl,
+			    optarg));
+			s->command_only = 1;
+			break;
+		case SO_WEBHOOK:
+			s->webhook = optarg;
+			break;
+		case SO_DATA:
+			json_object_set_new(a, "body", ctl_json_arg(ctl,
+			    "--data", optarg));
+			s->webhook_only = 1;
+			break;
+		case SO_HEADER:
+			sched_pair(ctl, sched_object(a, "headers"), "--header",
+			    optarg, ':');
+			s->webhook_only = 1;
+			break;
+		case SO_METHOD:
+			json_object_set_new(a, "method", json_string(optarg));
+			s->webhook_only = 1;
+			break;
+		case SO_WAIT_TIMEOUT:
+			s->wait_timeout = ctl_duration(ctl, "--wait-timeout",
+			    optarg);
+			/* FALLTHROUGH */
+		case SO_WAIT:
+			s->wait = 1;
+			break;
+		default:
+			ctl_usage(ctl, NULL);
+		}
+	}
+	if (triggers && s->triggers != 1)
+		ctl_usage(ctl, "give one of --soon, --after DUR and --at TIME");
+	if (json_object_size(s->retry) > 0)
+		json_object_set(b, "retry", s->retry);
+
+	if (s->webhook != NULL) {
+		if (optind < argc)
+			ctl_usage(ctl, "give --webhook URL or a command, not"
+			    " both");
+		if (s->command_only)
+			ctl_usage(ctl, "--env, --cwd and --stdin-file are for"
+			    " commands");
+		json_object_set_new(a, "url", json_string(s->webhook));
+		json_object_set(b, "webhook", a);
+	} else {
+		json_t *av = json_array();
+
+		if (optind >= argc)
+			ctl_usage(ctl, "no action: give --webhook URL or"
+			    " -- CMD [ARG...]");
+		if (s->webhook_only)
+			ctl_usage(ctl, "--data, --header and --method are for"
+			    " webhooks");
+		for (int i = optind; i < argc; i++)
+			json_array_append_new(av, json_string(argv[i]));
+		json_object_set_new(a, "argv", av);
+		json_object_set(b, "command", a);
+	}
+}
+
+/* Pass the outcome of the finished call CALL through, as ssh does: the
+ * command's output and exit status, or the webhook's reply. */
+static int
+sched_outcome(struct ctl *ctl, const json_t *call)
+{
+	const char *id = json_string_value(json_object_get(call, "id"));
+	const char *state = json_string_value(json_object_get(call, "state"));
+	const json_t *res = json_object_get(call, "result");
+	const json_t *exc = json_object_get(call, "exception");
+	const json_t *out = res != NULL ? res : exc, *v;
+	const char *type = json_string_value(json_object_get(exc, "type"));
+
+	if (id == NULL)
+		id = "the call";
+	if (ctl->json)
+		output_json(call);
+	if (state != NULL && strcmp(state, "cancelled") == 0) {
+		ctl_warnx("%s was cancelled", id);
+		return CTL_EXIT_BROKEN;
+	}
+	if (out == NULL) {
+		ctl_warnx("%s is %s without an outcome", id,
+		    state != NULL ? state : "done");
+		return CTL_EXIT_BROKEN;
+	}
+
+	if (json_object_get(call, "webhook") != NULL) {
+		v = json_object_get(out, "body");
+		if (!ctl->json && v != NULL && json_is_string(v))
+			output_value(stdout, v);
+		else if (!ctl->json && v != NULL)
+			output_json(v);
+		if (exc == NULL)
+			return CTL_EXIT_OK;
+		ctl_warn_exception(id, exc);
+		return CTL_EXIT_FAIL;
+	}
+
+	if (!ctl->json) {
+		output_value(stdout, json_object_get(out, "stdout"));
+		fflush(stdout);
+		output_value(stderr, json_object_get(out, "stderr"));
+	}
+	if (json_is_true(json_object_get(out, "stdout_truncated")) ||
+	    json_is_true(json_object_get(out, "stderr_truncated")))
+		ctl_warnx("%s: the daemon kept only part of the output", id);
+	if (exc == NULL)
+		return (int)json_integer_value(json_object_get(out,
+		    "exit_code"));
+	/* A timeout as timeout(1) reports it, a signal as a shell does; a
+	 * plain exit status needs no words. */
+	if (type != NULL && strcmp(type, "TimeoutError") == 0) {
+		ctl_warn_exception(id, exc);
+		return CTL_EXIT_TIMEOUT;
+	}
+	if (json_is_integer(v = json_object_get(out, "signal"))) {
+		ctl_warn_exception(id, exc);
+		return 128 + (int)json_integer_value(v);
+	}
+	if (json_is_integer(v = json_object_get(out, "exit_code")) &&
+	    json_integer_value(v) != 0)
+		return (int)json_integer_value(v);
+	ctl_warn_exception(id, exc);
+	return CTL_EXIT_BROKEN;
+}
+
+/* Post S->body to PATH; print the new call's id, or await it. */
+static int
+sched_submit(struct ctl *ctl, struct sched *s, const char *path)
+{
+	int fail = s->wait ? CTL_EXIT_BROKEN : CTL_EXIT_FAIL, rc = fail;
+	json_t *call = NULL, *done = NULL;
+	const char *id, *phase;
+
+	if (ctl_request(ctl, "POST", path, json_incref(s->body), 0,
+	    &call) == -1)
+		return fail;
+	if ((id = json_string_value(json_object_get(call, "id"))) == NULL)
+		ctl_warnx("the daemon's reply has no call id");
+	else if (!s->wait) {
+		if (ctl->json)
+			output_json(call);
+		else
+			printf("%s\n", id);
+		rc = CTL_EXIT_OK;
+	} else {
+		switch (await_future(ctl, id, s->wait_timeout, &done)) {
+		case AWAIT_DONE:
+			rc = sched_outcome(ctl, done);
+			break;
+		case AWAIT_TIMEOUT:
+			if (ctl->json)
+				output_json(done);
+			phase = json_string_value(json_object_get(done,
+			    "phase"));
+			ctl_warnx("timed out waiting for %s (%s)", id,
+			    phase != NULL ? phase : "pending");
+			rc = CTL_EXIT_TIMEOUT;
+			break;
+		}
+	}
+	json_decref(done);
+	json_decref(call);
+	return rc;
+}
+
+/* Run schedule (TRIGGERS set) or on-done: parse, post to PATH, report. */
+static int
+sched_run(struct ctl *ctl, int argc, char **argv, int triggers,
+    const char *path)
+{
+	struct sched s;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.body = json_object();
+	s.action = json_object();
+	s.retry = json_object();
+	s.wait_timeout = -1;
+	sched_parse(ctl, argc, argv, triggers, &s);
+	rc = sched_submit(ctl, &s, path);
+	json_decref(s.body);
+	json_decref(s.action);
+	json_decref(s.retry);
+	return rc;
+}
+
+int
+cmd_schedule(struct ctl *ctl, int argc, char **argv)
+{
+	return sched_run(ctl, argc, argv, 1, "/v1/calls");
+}
+
+int
+cmd_on_done(struct ctl *ctl, int argc, char **argv)
+{
+	char *path;
+	int rc;
+
+	/* The id comes first, before the options and the command. */
+	if (argc < 2 || argv[1][0] == '-') {
+		ctl_getopt(ctl, argc, argv, "+", sched_opts + SCHED_NTRIGGERS);
+		ctl_usage(ctl, "on-done needs the future's ID first");
+	}
+	path = http_path("/v1/futures/", argv[1], "/callbacks");
+	argv[1] = argv[0];
+	rc = sched_run(ctl, argc - 1, argv + 1, 0, path);
+	free(path);
+	return rc;
+}

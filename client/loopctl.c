@@ -1,0 +1,467 @@
+/*
+ * loopctl: the command-line client of loopd.
+ *
+ * main() finds the daemon and the token, then dispatches on a declarative
+ * table of one- and two-word commands (as OpenSMTPD's smtpctl does). Each
+ * handler parses its own options through ctl_getopt(), which also takes the
+ * global options wherever they appear, and returns the exit status.
+ */
+#include "client/loopctl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/http.h"
+#include "proto/defaults.h"
+#include "proto/units.h"
+
+/* Global options: values outside any command's option range. */
+#define CTL_OPT_URL		0x1000
+#define CTL_OPT_TOKEN_FILE	0x1001
+#define CTL_OPT_JSON		0x1002
+
+#define CTL_TOKEN_MAX		4096
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "schedule", NULL, cmd_schedule,
+	  "(--soon | --after DUR | --at TIME) [options]\n"
+	  "\t(--webhook URL [--data JSON] [--header K:V]... [--method M] |"
+	  " -- CMD [ARG...])",
+	  "  --soon                run on the next loop iteration\n"
+	  "  --after DUR           run DUR from now (0.5, 500ms, 2m, 1h30m)\n"
+	  "  --at TIME             run at TIME (RFC 3339 or Unix time)\n"
+	  "  --name N              a label for the call\n"
+	  "  --idempotency-key K   repeat-safe scheduling\n"
+	  "  --timeout DUR         limit for the command or webhook\n"
+	  "  --retry N             attempts in all (with --backoff DUR,"
+	  " --max-backoff DUR)\n"
+	  "  --env K=V             command environment (repeatable)\n"
+	  "  --cwd DIR             command working directory\n"
+	  "  --stdin-file F|-      command input\n"
+	  "  --webhook URL         send a request instead of running a command\n"
+	  "  --data JSON           webhook body\n"
+	  "  --header K:V          webhook header (repeatable)\n"
+	  "  --method M            webhook method (default POST)\n"
+	  "  --wait                await the call; pass its output and exit"
+	  " status through\n"
+	  "  --wait-timeout DUR    give up waiting after DUR (exit 124)\n"
+	  "\nWith --wait the exit status is the command's; 128+N if signal N"
+	  " killed it;\n124 if it or the wait timed out; 125 if it was"
+	  " cancelled or could not run.\nA webhook exits 0 on success, 1 on"
+	  " failure.\n",
+	  "schedule a command or webhook; prints the call id" },
+	{ "cancel", NULL, cmd_cancel, "ID", NULL,
+	  "cancel a call (or a future)" },
+	{ "ls", NULL, cmd_ls, "[--state S] [--phase P] [--name N] [--limit N]",
+	  "  --state S     pending, finished or cancelled\n"
+	  "  --phase P     scheduled, waiting, running or done\n"
+	  "  --name N      calls with this name\n"
+	  "  --limit N     at most N calls\n",
+	  "list calls" },
+	{ "show", NULL, cmd_show, "ID", NULL, "show a call or a future" },
+	{ "time", NULL, cmd_time, "", NULL, "show the loop time" },
+	{ "status", NULL, cmd_status, "", NULL,
+	  "check that the daemon is up; count pending calls" },
+	{ "future", "new", cmd_future_new, "[--name N] [--timeout DUR]",
+	  "  --name N        a label for the future\n"
+	  "  --timeout DUR   cancel it if still pending after DUR\n",
+	  "create a future; prints its id" },
+	{ "future", "set", cmd_future_set, "ID JSON", NULL,
+	  "finish a future with a result" },
+	{ "future", "fail", cmd_future_fail, "ID TYPE MESSAGE", NULL,
+	  "finish a future with an exception" },
+	{ "future", "cancel", cmd_future_cancel, "ID", NULL,
+	  "cancel a future" },
+	{ "await", NULL, cmd_await, "ID [--timeout DUR]",
+	  "  --timeout DUR   give up after DUR (exit 124)\n",
+	  "wait for a future or call; print its result" },
+	{ "on-done", NULL, cmd_on_done,
+	  "ID [options] (--webhook URL [--data JSON] [--header K:V]..."
+	  " [--method M] |\n\t-- CMD [ARG...])",
+	  "  the action options of schedule, without a trigger\n",
+	  "add a done-callback; prints its call id" },
+	{ "wait", NULL, cmd_wait,
+	  "[--any | --all | --first-exception] ID... [--timeout DUR]",
+	  "  --any               until one is done\n"
+	  "  --all               until all are done (the default)\n"
+	  "  --first-exception   until one fails, or all are done\n"
+	  "  --timeout DUR       give up after DUR (exit 124)\n",
+	  "wait for futures; print which are done" },
+	{ "gather", NULL, cmd_gather,
+	  "ID... [--return-exceptions] [--timeout DUR]",
+	  "  --return-exceptions   exceptions are results, not failures\n"
+	  "  --timeout DUR         give up after DUR (exit 124)\n",
+	  "wait for futures; print their results in order" },
+};
+
+#define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))
+
+/* Where the token came from, or why there is none: told on a 401. */
+static char ctl_token_note[1024];
+
+/* Print the command list to F. */
+static void
+ctl_list(FILE *f)
+{
+	char words[32];
+
+	fprintf(f, "usage: loopctl [--url URL] [--token-file FILE] [--json]"
+	    " COMMAND [ARG...]\n\ncommands:\n");
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		snprintf(words, sizeof(words), "%s%s%s", ctl_cmds[i].word,
+		    ctl_cmds[i].word2 != NULL ? " " : "",
+		    ctl_cmds[i].word2 != NULL ? ctl_cmds[i].word2 : "");
+		fprintf(f, "  %-16s%s\n", words, ctl_cmds[i].about);
+	}
+	fprintf(f, "\nloopctl COMMAND --help tells more. LOOP_URL, LOOP_TOKEN"
+	    " and LOOP_TOKEN_FILE\nstand in for --url and --token-file.\n");
+}
+
+/* Print the synopsis of the current command to F. */
+static void
+ctl_synopsis(const struct ctl *ctl, FILE *f)
+{
+	const struct ctl_cmd *c = ctl->cmd;
+
+	fprintf(f, "usage: loopctl %s%s%s%s%s\n", c->word,
+	    c->word2 != NULL ? " " : "", c->word2 != NULL ? c->word2 : "",
+	    *c->args != '\0' ? " " : "", c->args);
+}
+
+/* Print the help of the current command, or the command list, and exit 0. */
+static __attribute__((noreturn)) void
+ctl_help(const struct ctl *ctl)
+{
+	if (ctl->cmd == NULL)
+		ctl_list(stdout);
+	else {
+		ctl_synopsis(ctl, stdout);
+		printf("\n%s.\n", ctl->cmd->about);
+		if (ctl->cmd->help != NULL)
+			printf("\n%s", ctl->cmd->help);
+		printf("\nglobal options: --url URL, --token-file FILE,"
+		    " --json\n");
+	}
+	exit(CTL_EXIT_OK);
+}
+
+void
+ctl_usage(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt != NULL) {
+		fprintf(stderr, "loopctl: ");
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	if (ctl->cmd != NULL)
+		ctl_synopsis(ctl, stderr);
+	else
+		fprintf(stderr, "usage: loopctl [--url URL] [--token-file FILE]"
+		    " [--json] COMMAND [ARG...]\n(loopctl help lists the"
+		    " commands)\n");
+	exit(CTL_EXIT_USAGE);
+}
+
+void
+ctl_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "loopctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void
+ctl_warn_exception(const char *id, const json_t *exc)
+{
+	const char *type = json_string_value(json_object_get(exc, "type"));
+	const char *msg = json_string_value(json_object_get(exc, "message"));
+
+	ctl_warnx("%s: %s: %s", id, type != NULL ? type : "Exception",
+	    msg != NULL ? msg : "(no message)");
+}
+
+int
+ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
+    const struct option *opts)
+{
+	static const struct option globals[] = {
+		{ "url", required_argument, NULL, CTL_OPT_URL },
+		{ "token-file", required_argument, NULL, CTL_OPT_TOKEN_FILE },
+		{ "json", no_argument, NULL, CTL_OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option all[48];
+	char so[32];
+	size_t n = 0;
+	int ch;
+
+	for (; opts != NULL && opts[n].name != NULL; n++)
+		all[n] = opts[n];
+	for (size_t i = 0; i < sizeof(globals) / sizeof(globals[0]); i++)
+		all[n++] = globals[i];
+	memset(&all[n], 0, sizeof(all[n]));
+	snprintf(so, sizeof(so), "%sh", shortopts);
+
+	for (;;) {
+		switch ((ch = getopt_long(argc, argv, so, all, NULL))) {
+		case CTL_OPT_URL:
+			ctl->url = optarg;
+			break;
+		case CTL_OPT_TOKEN_FILE:
+			ctl->token_file = optarg;
+			break;
+		case CTL_OPT_JSON:
+			ctl->json = 1;
+			break;
+		case 'h':
+			ctl_help(ctl);
+		case '?':
+			/* getopt has said what is wrong. */
+			ctl_usage(ctl, NULL);
+		default:
+			return ch;
+		}
+	}
+}
+
+int
+ctl_args(struct ctl *ctl, int argc, char **argv, const char *shortopts,
+    int min, int max)
+{
+	int n;
+
+	if (ctl_getopt(ctl, argc, argv, shortopts, NULL) != -1)
+		ctl_usage(ctl, NULL);
+	n = argc - optind;
+	if (n < min)
+		ctl_usage(ctl, "too few arguments");
+	if (max >= 0 && n > max)
+		ctl_usage(ctl, "too many arguments");
+	return optind;
+}
+
+/* Read the token from PATH into BUF; strips the trailing newline.
+ * Returns 0, or -1 with errno set (ENODATA for an empty file). */
+static int
+ctl_read_token(const char *path, char *buf, size_t len)
+{
+	FILE *f;
+	size_t n;
+	int rc = -1;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	if (ferror(f))
+		goto out;
+	buf[n] = '\0';
+	while (n > 0 && isspace((unsigned char)buf[n - 1]))
+		buf[--n] = '\0';
+	if (n == 0) {
+		errno = ENODATA;
+		goto out;
+	}
+	rc = 0;
+out:
+	fclose(f);
+	return rc;
+}
+
+/* Find the token: --token-file, LOOP_TOKEN, LOOP_TOKEN_FILE, then the
+ * daemon's default. Fills BUF and returns it, or NULL if there is none. */
+static const char *
+ctl_token(const struct ctl *ctl, char *buf, size_t len)
+{
+	char dir[512], path[600];
+	const char *from, *file, *v;
+
+	if (ctl->token_file != NULL) {
+		from = "--token-file";
+		file = ctl->token_file;
+	} else if ((v = getenv("LOOP_TOKEN")) != NULL && *v != '\0') {
+		snprintf(ctl_token_note, sizeof(ctl_token_note),
+		    "the token came from LOOP_TOKEN");
+		snprintf(buf, len, "%s", v);
+		return buf;
+	} else if ((v = getenv("LOOP_TOKEN_FILE")) != NULL && *v != '\0') {
+		from = "LOOP_TOKEN_FILE";
+		file = v;
+	} else if (defaults_state_dir(dir, sizeof(dir)) == 0) {
+		from = "the default";
+		snprintf(path, sizeof(path), "%s/token", dir);
+		file = path;
+	} else {
+		snprintf(ctl_token_note, sizeof(ctl_token_note),
+		    "no token: no state directory is known");
+		return NULL;
+	}
+	if (ctl_read_token(file, buf, len) == -1) {
+		snprintf(ctl_token_note, sizeof(ctl_token_note),
+		    "no token: %s %s: %s", from, file, strerror(errno));
+		return NULL;
+	}
+	snprintf(ctl_token_note, sizeof(ctl_token_note),
+	    "the token came from %s %s", from, file);
+	return buf;
+}
+
+struct http *
+ctl_http(struct ctl *ctl)
+{
+	char token[CTL_TOKEN_MAX];
+
+	if (ctl->http == NULL)
+		ctl->http = http_new(ctl->url, ctl_token(ctl, token,
+		    sizeof(token)));
+	return ctl->http;
+}
+
+int
+ctl_request(struct ctl *ctl, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply)
+{
+	struct http_error err;
+	int rc;
+
+	rc = http_request(ctl_http(ctl), method, path, body, hold, reply,
+	    &err);
+	json_decref(body);
+	/* A 401 is most often the wrong token file: say which was used. */
+	if (rc == -1 && err.status == 401)
+		ctl_warnx("%s (%s)", err.msg, ctl_token_note);
+	else if (rc == -1)
+		ctl_warnx("%s", err.msg);
+	return rc;
+}
+
+double
+ctl_duration(struct ctl *ctl, const char *opt, const char *s)
+{
+	int64_t us;
+
+	if (units_parse_duration(s, &us) == -1)
+		ctl_usage(ctl, "%s: bad duration '%s' (try 0.5, 500ms, 2m,"
+		    " 1h30m)", opt, s);
+	return (double)us / 1e6;
+}
+
+json_t *
+ctl_json_arg(struct ctl *ctl, const char *what, const char *s)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	j = json_loads(s, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL)
+		ctl_usage(ctl, "%s: not JSON: %s", what, jerr.text);
+	return j;
+}
+
+double
+ctl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int
+ctl_progress(const struct ctl *ctl)
+{
+	return !ctl->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+}
+
+/* The command named by the words at ARGV, or NULL. Sets *NWORDS. */
+static const struct ctl_cmd *
+ctl_find(int argc, char **argv, int *nwords)
+{
+	for (size_t i = 0; i < CTL_NCMDS; i++) {
+		const struct ctl_cmd *c = &ctl_cmds[i];
+
+		if (strcmp(argv[0], c->word) != 0)
+			continue;
+		if (c->word2 == NULL) {
+			*nwords = 1;
+			return c;
+		}
+		if (argc > 1 && strcmp(argv[1], c->word2) == 0) {
+			*nwords = 2;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Say that WORD names no command, or which words may follow it. */
+static __attribute__((noreturn)) void
+ctl_unknown(struct ctl *ctl, const char *word)
+{
+	char subs[128] = "";
+
+	for (size_t i = 0; i < CTL_NCMDS; i++)
+		if (ctl_cmds[i].word2 != NULL &&
+		    strcmp(ctl_cmds[i].word, word) == 0)
+			snprintf(subs + strlen(subs), sizeof(subs) -
+			    strlen(subs), " %s", ctl_cmds[i].word2);
+	if (*subs != '\0')
+		ctl_usage(ctl, "%s needs one of:%s", word, subs);
+	ctl_usage(ctl, "unknown command '%s'", word);
+}
+
+int
+main(int argc, char **argv)
+{
+	static char progname[] = "loopctl";
+	struct ctl ctl;
+	char prog[64];
+	const char *v;
+	int nwords, rc;
+
+	memset(&ctl, 0, sizeof(ctl));
+	argv[0] = progname;
+	v = getenv("LOOP_URL");
+	ctl.url = v != NULL && *v != '\0' ? v : LOOPD_DEFAULT_URL;
+
+	/* Global options stop at the command's name. */
+	ctl_getopt(&ctl, argc, argv, "+", NULL);
+	argc -= optind;
+	argv += optind;
+	if (argc == 0)
+		ctl_usage(&ctl, NULL);
+	if (strcmp(argv[0], "help") == 0) {
+		if (argc > 1 && (ctl.cmd = ctl_find(argc - 1, argv + 1,
+		    &nwords)) == NULL)
+			ctl_unknown(&ctl, argv[1]);
+		ctl_help(&ctl);
+	}
+	if ((ctl.cmd = ctl_find(argc, argv, &nwords)) == NULL)
+		ctl_unknown(&ctl, argv[0]);
+
+	/* The handler sees its words as argv[0], as getopt expects, and
+	 * getopt's own messages name the command. */
+	argc -= nwords - 1;
+	argv += nwords - 1;
+	snprintf(prog, sizeof(prog), "loopctl %s%s%s", ctl.cmd->word,
+	    ctl.cmd->word2 != NULL ? " " : "",
+	    ctl.cmd->word2 != NULL ? ctl.cmd->word2 : "");
+	argv[0] = prog;
+	optind = 0;
+	rc = ctl.cmd->run(&ctl, argc, argv);
+	http_free(ctl.http);
+	return rc;
+}

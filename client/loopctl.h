@@ -1,0 +1,106 @@
+/*
+ * loopctl: what the command modules share -- the invocation context, the
+ * option parser that also takes the global options, and the exit statuses.
+ */
+#ifndef CLIENT_LOOPCTL_H
+#define CLIENT_LOOPCTL_H
+
+#include <getopt.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Exit statuses (API.md section 8). */
+#define CTL_EXIT_OK		0
+#define CTL_EXIT_FAIL		1	/* the daemon or the network said no */
+#define CTL_EXIT_USAGE		2
+#define CTL_EXIT_TIMEOUT	124	/* a wait timed out */
+#define CTL_EXIT_BROKEN		125	/* loopctl or the daemon failed while waiting */
+
+struct http;
+struct ctl_cmd;
+
+/* One invocation of loopctl. */
+struct ctl {
+	const char		*url;
+	const char		*token_file;	/* --token-file, or NULL */
+	int			 json;		/* --json: print the daemon's objects */
+	const struct ctl_cmd	*cmd;		/* the command being run */
+	struct http		*http;		/* opened on first use */
+};
+
+/* A command: one or two words, a handler and its help. */
+struct ctl_cmd {
+	const char	*word;
+	const char	*word2;		/* subcommand, or NULL */
+	int		(*run)(struct ctl *, int, char **);
+	const char	*args;		/* synopsis after the words */
+	const char	*help;		/* option lines, or NULL */
+	const char	*about;		/* one line for the command list */
+};
+
+/* loopctl.c */
+
+/* getopt_long() over the command's OPTS plus the global options, which it
+ * handles itself along with --help. Returns what getopt_long() returns for
+ * the command's own options, or -1; exits 2 on an unknown option. */
+int	 ctl_getopt(struct ctl *, int, char **, const char *,
+	    const struct option *);
+
+/* For a command with no options of its own: parse the global ones and
+ * check that MIN to MAX (-1: any number) arguments remain. Returns the
+ * index of the first. */
+int	 ctl_args(struct ctl *, int, char **, const char *, int, int);
+
+/* Say what is wrong (FMT may be NULL), show the synopsis, exit 2. */
+void	 ctl_usage(struct ctl *, const char *, ...)
+	    __attribute__((format(printf, 2, 3), noreturn));
+
+/* "loopctl: " and the message on stderr. */
+void	 ctl_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* "loopctl: ID: TYPE: MESSAGE" for the exception object EXC. */
+void	 ctl_warn_exception(const char *, const json_t *);
+
+/* The HTTP client, opened with the URL and token on first use. */
+struct http *ctl_http(struct ctl *);
+
+/* Send a request, stealing BODY (may be NULL); HOLD is how long the daemon
+ * may hold it. Returns 0 with *REPLY set, or -1 after reporting why. */
+int	 ctl_request(struct ctl *, const char *, const char *, json_t *,
+	    double, json_t **);
+
+/* Seconds in duration S given to option OPT; a bad one is a usage error. */
+double	 ctl_duration(struct ctl *, const char *, const char *);
+
+/* JSON text S given as WHAT, parsed; bad JSON is a usage error. */
+json_t	*ctl_json_arg(struct ctl *, const char *, const char *);
+
+/* Seconds on the local monotonic clock. */
+double	 ctl_now(void);
+
+/* Whether a person watches: no --json and both stdout and stderr are
+ * terminals. Then waits show what they wait for on stderr. */
+int	 ctl_progress(const struct ctl *);
+
+/* cmd_schedule.c */
+int	 cmd_schedule(struct ctl *, int, char **);
+int	 cmd_on_done(struct ctl *, int, char **);
+
+/* cmd_inspect.c */
+int	 cmd_ls(struct ctl *, int, char **);
+int	 cmd_show(struct ctl *, int, char **);
+int	 cmd_time(struct ctl *, int, char **);
+int	 cmd_status(struct ctl *, int, char **);
+
+/* cmd_future.c */
+int	 cmd_future_new(struct ctl *, int, char **);
+int	 cmd_future_set(struct ctl *, int, char **);
+int	 cmd_future_fail(struct ctl *, int, char **);
+int	 cmd_future_cancel(struct ctl *, int, char **);
+int	 cmd_cancel(struct ctl *, int, char **);
+int	 cmd_await(struct ctl *, int, char **);
+int	 cmd_wait(struct ctl *, int, char **);
+int	 cmd_gather(struct ctl *, int, char **);
+
+#endif
