@@ -27,6 +27,7 @@
 #include "daemon/http/auth.h"
 #include "daemon/http/server.h"
 #include "daemon/log.h"
+#include "daemon/store/store.h"
 
 #define DEFAULT_CONFIG "/etc/loopd/loopd.conf"
 
@@ -194,6 +195,13 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(m.base);
 }
 
+/* The store committed (or failed to): release the replies it held. */
+static void
+commit_done(int ok, void *arg)
+{
+	http_commit_done(ok);
+}
+
 /* Let thousands of long-polls hold a socket each. */
 static void
 raise_fd_limit(void)
@@ -224,6 +232,8 @@ main(int argc, char **argv)
 	struct sched_actions ops;
 	struct future_limits fl;
 	struct http_limits hl;
+	int64_t anchor_loop, anchor_unix;
+	long restored;
 	int ch, check_only = 0;
 	char *eq;
 
@@ -267,22 +277,36 @@ main(int argc, char **argv)
 		fatal("state directory %s", m.cfg.state_dir);
 	if (token_setup(&m.cfg) == -1)
 		fatalx("cannot set up the API token");
+	if (store_open(m.cfg.state_dir, &anchor_loop, &anchor_unix) == -1)
+		fatalx("cannot open the store in %s", m.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
 	 * millisecond early, and a call must never start before its time. */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (m.base = event_base_new_with_config(ecfg)) == NULL)
+	    (m.base = event_base_new_with_config(ecfg)) == NULL ||
+	    event_base_priority_init(m.base, 2) == -1)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
 
-	clock_start(-1, 0);
+	/* Loop time continues from the stored anchor. Then the objects come
+	 * back, the scheduler puts pending ones in place (changes from here
+	 * on are stored), and only then does anyone get in. */
+	clock_start(anchor_loop, anchor_unix);
 	fl = future_limits_of(&m.cfg);
 	hl = http_limits_of(&m.cfg);
-	if (future_init(m.base, &fl) == -1 || action_init(m.base, &m.cfg, &ops) == -1 ||
-	    sched_init(m.base, &ops, m.cfg.horizon) == -1)
+	if (future_init(m.base, &fl) == -1)
 		fatalx("cannot start the scheduler");
+	if ((restored = store_load()) == -1)
+		fatalx("cannot read the store in %s", m.cfg.state_dir);
+	if (action_init(m.base, &m.cfg, &ops) == -1 ||
+	    sched_init(m.base, &ops, m.cfg.horizon) == -1 ||
+	    store_start(m.base, commit_done, NULL) == -1)
+		fatalx("cannot start the scheduler");
+	sched_recover();
+	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
+	http_set_commit_hook(store_dirty, store_fault);
 	if (http_start(m.base, (char *[]){ m.cfg.listen, NULL }, &hl, api_dispatch) == -1)
 		fatalx("cannot listen on %s", m.cfg.listen);
 	for (int i = 0; i < 3; i++)
@@ -294,8 +318,10 @@ main(int argc, char **argv)
 	log_info("ready: state in %s", m.cfg.state_dir);
 	event_base_dispatch(m.base);
 
+	store_flush();		/* releases replies waiting for a commit */
 	http_stop();
 	action_shutdown();
+	store_close();
 	sched_shutdown();
 	future_shutdown();
 	for (int i = 0; i < 3; i++)

@@ -334,6 +334,25 @@ action_start(void *arg, struct future *c)
 	command_run(c->id, cs);
 }
 
+/* sched_actions.interrupted: call c had started when the daemon stopped.
+ * A webhook is sent again (receivers dedupe on webhook-id); a command is
+ * finished with Interrupted unless it asked to be re-run. */
+static int
+action_interrupted(void *arg, struct future *c)
+{
+	json_t *spec = view_load(c->spec);
+	int command = json_object_get(spec, "command") != NULL;
+	const char *on_restart = json_string_value(json_object_get(spec, "on_restart"));
+	int rerun = !command || (on_restart != NULL && strcmp(on_restart, "rerun") == 0);
+
+	json_decref(spec);
+	if (rerun)
+		return 1;
+	action_fail(c, "Interrupted", "loopd stopped while the command was running; "
+	    "it was not run again (on_restart: fail)");
+	return 0;
+}
+
 /* sched_actions.abort: stop call c's action. */
 static void
 action_abort(void *arg, struct future *c)
@@ -366,6 +385,7 @@ action_init(struct event_base *base, const struct config *cfg, struct sched_acti
 	action_policy(cfg);
 	ops->start = action_start;
 	ops->abort = action_abort;
+	ops->interrupted = action_interrupted;
 	ops->arg = NULL;
 	return command_init(base, &limits, &hooks);
 }

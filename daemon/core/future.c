@@ -26,6 +26,7 @@ static struct {
 	struct waiter_list wake;	/* waiters to call next turn */
 	struct event *wake_ev;
 	struct event *retain_ev;
+	struct future_persist persist;
 	uint64_t next_id;
 	uint64_t wake_gen;		/* generation of waiters queued now */
 	size_t pending;
@@ -91,6 +92,38 @@ future_shutdown(void)
 	fs.wake_ev = fs.retain_ev = NULL;
 }
 
+/* Key of an idempotency key in fs.idem (never 0). */
+static uint64_t
+idem_hash(const char *key)
+{
+	return idmap_hash_bytes(key, strlen(key)) | 1;
+}
+
+void
+future_set_persist(const struct future_persist *p)
+{
+	if (p != NULL)
+		fs.persist = *p;
+	else
+		memset(&fs.persist, 0, sizeof(fs.persist));
+}
+
+void
+future_touch(struct future *f)
+{
+	if (f->dirty || fs.persist.changed == NULL)
+		return;
+	f->dirty = 1;
+	fs.persist.changed(f->id, fs.persist.arg);
+}
+
+void
+future_mark_clean(struct future *f)
+{
+	f->dirty = 0;
+	f->stored = 1;
+}
+
 struct future *
 future_find(uint64_t id)
 {
@@ -125,6 +158,53 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	TAILQ_INIT(&f->waiters);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	fs.pending++;
+	future_touch(f);
+	return f;
+}
+
+/* Order of the retention FIFO: by finish time. */
+static void
+future_retain_insert(struct future *f)
+{
+	struct future *at = TAILQ_LAST(&fs.done, future_list);
+
+	/* Restored objects arrive in id order, not finish order: walk back
+	 * to keep the FIFO sorted (cheap: they are mostly in order). */
+	while (at != NULL && at->finished > f->finished)
+		at = TAILQ_PREV(at, future_list, link);
+	if (at == NULL)
+		TAILQ_INSERT_HEAD(&fs.done, f, link);
+	else
+		TAILQ_INSERT_AFTER(&fs.done, at, f, link);
+}
+
+struct future *
+future_restore(struct future *t)
+{
+	struct future *f = malloc(sizeof(*f));
+
+	if (f == NULL || idmap_put(&fs.ids, t->id, f) == -1) {
+		free(f);
+		return NULL;
+	}
+	*f = *t;
+	memset(t, 0, sizeof(*t));
+	f->dirty = 0;
+	f->stored = 1;
+	timerq_node_init(&f->tq);
+	TAILQ_INIT(&f->callbacks);
+	TAILQ_INIT(&f->waiters);
+	if (f->idem_key != NULL)
+		idmap_put(&fs.idem, idem_hash(f->idem_key), f);
+	TAILQ_INSERT_TAIL(&fs.all, f, all);
+	if (f->id >= fs.next_id)
+		fs.next_id = f->id + 1;
+	if (future_done(f)) {
+		future_retain_insert(f);
+		if (TAILQ_FIRST(&fs.done) == f)
+			future_retain_arm();
+	} else
+		fs.pending++;
 	return f;
 }
 
@@ -171,6 +251,7 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 		f->phase = CALL_DONE;
 	sched_forget(f);
 	fs.pending--;
+	future_touch(f);
 
 	/* Done-callbacks go onto the ready queue in registration order. */
 	while ((cb = TAILQ_FIRST(&f->callbacks)) != NULL) {
@@ -188,7 +269,7 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	if (!TAILQ_EMPTY(&fs.wake))
 		event_active(fs.wake_ev, 0, 0);
 
-	TAILQ_INSERT_TAIL(&fs.done, f, link);
+	future_retain_insert(f);
 	if (TAILQ_FIRST(&fs.done) == f)
 		future_retain_arm();
 }
@@ -297,13 +378,6 @@ future_retain_arm(void)
 	evtimer_add(fs.retain_ev, &tv);
 }
 
-/* Key of an idempotency key in fs.idem (never 0). */
-static uint64_t
-idem_hash(const char *key)
-{
-	return idmap_hash_bytes(key, strlen(key)) | 1;
-}
-
 struct future *
 future_idem_find(const char *key)
 {
@@ -330,11 +404,17 @@ future_idem_set(struct future *f, const char *key, uint64_t digest)
 static void
 future_unlink(struct future *f)
 {
+	uint64_t id = f->id;
+	int dirty = f->dirty;
+
 	TAILQ_REMOVE(&fs.all, f, all);
 	idmap_del(&fs.ids, f->id);
 	if (f->idem_key != NULL && idmap_get(&fs.idem, idem_hash(f->idem_key)) == f)
 		idmap_del(&fs.idem, idem_hash(f->idem_key));
 	future_free(f);
+	/* The store learns of a forgotten object by not finding it. */
+	if (!dirty && fs.persist.changed != NULL)
+		fs.persist.changed(id, fs.persist.arg);
 }
 
 void
@@ -342,6 +422,16 @@ future_discard(struct future *f)
 {
 	assert(f->state == FUTURE_PENDING && TAILQ_EMPTY(&f->waiters));
 	fs.pending--;
+	future_unlink(f);
+}
+
+void
+future_drop(struct future *f)
+{
+	future_cancel(f);
+	if (!future_done(f))
+		return;		/* its action is being stopped; retention forgets it */
+	TAILQ_REMOVE(&fs.done, f, link);
 	future_unlink(f);
 }
 

@@ -62,6 +62,8 @@ struct future {
 	uint8_t cancel_requested;
 	uint8_t late;			/* started late after a restart */
 	uint8_t target_kind;		/* on_done: the awaited object's kind */
+	uint8_t dirty;			/* changed since the store last saw it */
+	uint8_t stored;			/* the store holds a row for it */
 	uint32_t attempts;
 	struct timerq_node tq;
 	uint64_t target;		/* on_done: the future awaited */
@@ -78,6 +80,15 @@ struct future {
 	struct waiter_list waiters;
 };
 
+/* Where durable changes go (the store). changed() is told the id of an
+ * object whose durable state changed (or that was forgotten: it is then
+ * no longer found), at most once until the store calls
+ * future_mark_clean(). */
+struct future_persist {
+	void (*changed)(uint64_t id, void *arg);
+	void *arg;
+};
+
 /* Limits the core enforces. */
 struct future_limits {
 	size_t max_pending;		/* pending futures and calls; 0 = no cap */
@@ -90,6 +101,19 @@ int future_init(struct event_base *base, const struct future_limits *limits);
 void future_shutdown(void);
 /* Change limits (on reload). */
 void future_set_limits(const struct future_limits *limits);
+
+/* Send durable changes to p (NULL: nowhere). */
+void future_set_persist(const struct future_persist *p);
+/* Tell the store that f changed. */
+void future_touch(struct future *f);
+/* The store has saved f. */
+void future_mark_clean(struct future *f);
+/* Re-create an object from the store: t's fields are copied and its
+ * strings taken. Objects must come in id order. The scheduler then
+ * places pending ones (sched_recover). NULL on ENOMEM. */
+struct future *future_restore(struct future *t);
+/* Forget a done object now (used when the store could not save it). */
+void future_drop(struct future *f);
 
 /* The object with this id, or NULL. */
 struct future *future_find(uint64_t id);

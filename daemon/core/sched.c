@@ -97,7 +97,10 @@ sched_set_horizon(int64_t horizon)
 void
 sched_ready_push(struct future *call)
 {
+	if (call->phase == CALL_WAITING)
+		call->due = clock_loop_now();	/* its future is done: due now */
 	call->phase = CALL_SCHEDULED;
+	future_touch(call);
 	TAILQ_INSERT_TAIL(&ss.ready, call, link);
 	ss.ready_len++;
 	event_active(ss.ready_ev, 0, 0);
@@ -229,6 +232,7 @@ sched_cancel(struct future *c)
 		/* The action layer ends it and reports through sched_finish;
 		 * the outcome is then recorded as cancelled. */
 		c->cancel_requested = 1;
+		future_touch(c);
 		ss.actions.abort(ss.actions.arg, c);
 		return 1;
 	}
@@ -263,6 +267,64 @@ sched_started(struct future *c)
 		c->started = clock_loop_now();
 	c->phase = CALL_RUNNING;
 	c->attempts++;
+	future_touch(c);
+}
+
+/* Place one restored pending call. */
+static void
+sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
+{
+	struct future *target;
+
+	if (c->phase == CALL_RUNNING) {
+		/* Its action had started when the daemon stopped. */
+		if (!ss.actions.interrupted(ss.actions.arg, c))
+			return;
+		c->phase = CALL_SCHEDULED;
+		c->cancel_requested = 0;
+		future_touch(c);
+	}
+	if (c->phase == CALL_WAITING) {
+		target = future_find(c->target);
+		if (target != NULL && !future_done(target)) {
+			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+			return;
+		}
+		sched_ready_push(c);		/* its future finished meanwhile */
+		return;
+	}
+	if (c->cancel_requested) {
+		future_settle(c, FUTURE_CANCELLED, NULL, 0);
+		return;
+	}
+	if (c->trigger == TRIGGER_AT_UNIX)
+		c->due = now + (c->due_unix - unix_now);
+	if (c->due < now && c->started == 0) {
+		c->late = 1;
+		future_touch(c);
+	}
+	if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1)
+		sched_ready_push(c);		/* out of memory: run it now */
+}
+
+void
+sched_recover(void)
+{
+	int64_t now = clock_loop_now(), unix_now = clock_unix_now();
+	struct future *f, *next;
+
+	/* Objects come in id order: callbacks rejoin their futures in
+	 * registration order, ties in due time keep acceptance order. */
+	for (f = future_first_after(0); f != NULL; f = next) {
+		next = future_next(f);
+		if (future_done(f))
+			continue;
+		if (f->kind == FUTURE_CALL)
+			sched_recover_call(f, now, unix_now);
+		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+			future_settle(f, FUTURE_CANCELLED, NULL, 0);
+	}
+	sched_arm();
 }
 
 void

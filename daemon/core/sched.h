@@ -23,6 +23,9 @@
 struct sched_actions {
 	void (*start)(void *arg, struct future *call);
 	void (*abort)(void *arg, struct future *call);
+	/* After a restart, for a call whose action had started: finish it
+	 * (sched_finish) or return 1 to run it again. */
+	int (*interrupted)(void *arg, struct future *call);
 	void *arg;
 };
 
@@ -57,6 +60,11 @@ int sched_remove_callback(struct future *target, uint64_t cid);
 void sched_started(struct future *call);
 /* The action layer reports the outcome (ownership of outcome passes). */
 void sched_finish(struct future *call, char *outcome, int is_exception);
+
+/* After future_restore of every stored object: put pending calls and
+ * timeouts back in place. Calls that fell due while the daemon was down
+ * are marked late and run at once, in due order. */
+void sched_recover(void);
 
 /* Calls handed to the action layer and not finished. */
 size_t sched_count_dispatched(void);

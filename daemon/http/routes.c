@@ -11,6 +11,7 @@
 #include "daemon/core/future.h"
 #include "daemon/http/api.h"
 #include "daemon/http/auth.h"
+#include "daemon/store/store.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
@@ -107,6 +108,12 @@ api_dispatch(struct http_req *r)
 	    !auth_check(http_header(r, "Authorization"))) {
 		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
 		r->auth_challenge = 1;
+		return;
+	}
+	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&
+	    !store_writable()) {
+		http_reply_problem(r, 503, NULL, "changes cannot be saved now: %s; reads "
+		    "still work", store_fault());
 		return;
 	}
 	if (strlen(r->path) >= sizeof(path) ||

@@ -24,7 +24,7 @@
 
 #define MAX_LISTENERS 8
 
-enum { STAGE_NEW, STAGE_HELD, STAGE_REPLIED };
+enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
 
 struct http_listener {
 	struct MHD_Daemon *mhd;
@@ -43,6 +43,10 @@ static struct {
 	size_t n;
 	struct event *kick_ev;		/* run MHD on the next turn */
 	struct http_req *held;		/* doubly-linked list of held requests */
+	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
+	struct http_req **commit_tail;
+	int (*commit_pending)(void);
+	const char *(*commit_why)(void);
 	size_t n_held;
 	size_t n_live;			/* requests between start and completion */
 } hs;
@@ -227,6 +231,17 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			    hs.limits.max_body);
 		else
 			hs.dispatch(r);
+		if (r->reply != NULL && r->status < 300 && hs.commit_pending != NULL &&
+		    hs.commit_pending()) {
+			/* Acknowledge only what is on disk: wait for the commit
+			 * at the start of the next loop turn. */
+			r->stage = STAGE_COMMIT;
+			r->commit_next = NULL;
+			*hs.commit_tail = r;
+			hs.commit_tail = &r->commit_next;
+			MHD_suspend_connection(conn);
+			return MHD_YES;
+		}
 		if (r->reply != NULL)
 			return req_send(r);
 		if (r->hold != NULL) {
@@ -244,6 +259,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		http_reply_problem(r, 500, NULL, "no reply");
 		return req_send(r);
 	case STAGE_HELD:
+	case STAGE_COMMIT:
 		if (r->reply != NULL)
 			return req_send(r);
 		return MHD_YES;
@@ -384,6 +400,7 @@ http_start(struct event_base *base, char **listen, const struct http_limits *lim
 	hs.base = base;
 	hs.limits = *limits;
 	hs.dispatch = dispatch;
+	hs.commit_tail = &hs.commit_head;
 	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
 		return -1;
 	for (size_t i = 0; listen != NULL && listen[i] != NULL; i++) {
@@ -439,6 +456,7 @@ void
 http_stop(void)
 {
 	/* Every suspended connection gets its answer before MHD stops. */
+	http_commit_done(1);
 	while (hs.held != NULL) {
 		struct http_req *r = hs.held;
 		held_unlink(r);
@@ -581,6 +599,32 @@ int
 http_is_local_socket(struct http_req *r)
 {
 	return r->listener->is_unix;
+}
+
+void
+http_set_commit_hook(int (*pending)(void), const char *(*why)(void))
+{
+	hs.commit_pending = pending;
+	hs.commit_why = why;
+}
+
+void
+http_commit_done(int ok)
+{
+	struct http_req *r;
+
+	if (hs.commit_head == NULL)
+		return;
+	while ((r = hs.commit_head) != NULL) {
+		hs.commit_head = r->commit_next;
+		r->commit_next = NULL;
+		if (!ok && strcmp(r->method, "GET") != 0)
+			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
+			    hs.commit_why ? hs.commit_why() : "store error");
+		MHD_resume_connection(r->conn);
+	}
+	hs.commit_tail = &hs.commit_head;
+	event_active(hs.kick_ev, 0, 0);
 }
 
 size_t

@@ -50,6 +50,7 @@ struct http_req {
 	void (*hold_expire)(struct http_req *r);
 	void (*hold_cleanup)(struct http_req *r);
 	int held;			/* on the server's held list */
+	struct http_req *commit_next;	/* waiting for the store's commit */
 	struct event *gone_ev;		/* the held client hung up */
 	struct http_req *hold_next, *hold_prev;
 };
@@ -85,6 +86,12 @@ const char *http_query(struct http_req *r, const char *name);
 const char *http_query_unknown(struct http_req *r, const char *const *known);
 /* Whether r came over a Unix socket (no token needed). */
 int http_is_local_socket(struct http_req *r);
+
+/* Durable replies: pending() says whether changes await a commit. A 2xx
+ * reply made while they do is held until http_commit_done(); ok = 0 turns
+ * the 2xx of a request that changed something into a 503. */
+void http_set_commit_hook(int (*pending)(void), const char *(*why)(void));
+void http_commit_done(int ok);
 
 /* Number of held requests. */
 size_t http_held(void);

@@ -1,0 +1,44 @@
+/*
+ * store: the embedded durable store (SQLite in the state directory).
+ *
+ * Every object the core marks changed is written at the end of the loop
+ * turn, all of a turn's changes in one transaction (group commit), with
+ * synchronous=FULL: a reply that acknowledges a change is held until its
+ * commit returns, so a 2xx means "on disk". The loop-time anchor and the
+ * next id go into the same transaction.
+ *
+ * Faults: a full disk or a read-only store makes the store unwritable
+ * (writes get 503, reads go on) and the commit is retried every second;
+ * an fsync failure stops the daemon rather than acknowledge what may not
+ * be stored; a store that cannot be opened stops start-up.
+ */
+#ifndef LOOPD_STORE_STORE_H
+#define LOOPD_STORE_STORE_H
+
+#include <stdint.h>
+
+struct event_base;
+
+/* Called after each commit attempt: ok = 1 when everything is stored. */
+typedef void (*store_commit_fn)(int ok, void *arg);
+
+/* Open (creating or migrating) STATE_DIR/loopd.db and lock it against a
+ * second daemon. Sets the loop-time anchor (-1: none yet). 0 or -1. */
+int store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix);
+/* Load every stored object into the core (future_restore), in id order.
+ * Returns the count, or -1. */
+long store_load(void);
+/* Start writing changes: hooks the core and arms the commit event. */
+int store_start(struct event_base *base, store_commit_fn fn, void *arg);
+/* Commit what is pending now (as at the end of a loop turn). */
+void store_flush(void);
+/* Commit what is pending now and close. */
+void store_close(void);
+/* Whether changes are waiting for a commit. */
+int store_dirty(void);
+/* Whether the store accepts writes (no disk-full or read-only fault). */
+int store_writable(void);
+/* Why it does not, for error messages. */
+const char *store_fault(void);
+
+#endif
