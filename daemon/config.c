@@ -17,7 +17,7 @@
 #include "proto/defaults.h"
 #include "proto/units.h"
 
-enum ctype { C_STRING, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_LEVEL };
+enum ctype { C_STRING, C_LISTEN, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_LEVEL };
 
 struct key {
 	const char *name;
@@ -28,7 +28,7 @@ struct key {
 
 #define K(n, t, d) { #n, t, offsetof(struct config, n), d }
 static const struct key keys[] = {
-	K(listen, C_STRING, "127.0.0.1:7700"),
+	K(listen, C_LISTEN, "127.0.0.1:7700"),
 	K(state_dir, C_STRING, NULL),
 	K(token_file, C_STRING, ""),
 	K(auth, C_BOOL, "on"),
@@ -87,6 +87,35 @@ list_free(char **v)
 	free(v);
 }
 
+/* Whether a listen address has a valid form: HOST:PORT with a port from
+ * 0 to 65535, [ADDR]:PORT, or unix:/absolute/path. */
+static int
+listen_valid(const char *a)
+{
+	const char *port;
+	char *end;
+	unsigned long n;
+
+	if (strncmp(a, "unix:", 5) == 0)
+		return a[5] == '/' && strlen(a + 5) < 108;
+	if (a[0] == '[') {
+		const char *close = strchr(a, ']');
+		if (close == NULL || close[1] != ':')
+			return 0;
+		port = close + 2;
+	} else {
+		const char *colon = strrchr(a, ':');
+		if (colon == NULL || colon == a)
+			return 0;
+		port = colon + 1;
+	}
+	if (!isdigit((unsigned char)*port))
+		return 0;
+	errno = 0;
+	n = strtoul(port, &end, 10);
+	return errno == 0 && *end == '\0' && n <= 65535;
+}
+
 /* Parse value for key k into cfg. Returns NULL or a message. */
 static const char *
 key_set(struct config *cfg, const struct key *k, const char *value)
@@ -98,6 +127,10 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 	enum log_level lvl;
 
 	switch (k->type) {
+	case C_LISTEN:
+		if (!listen_valid(value))
+			return "expected HOST:PORT (port 0 to 65535), [ADDR]:PORT or unix:/PATH";
+		/* FALLTHROUGH */
 	case C_STRING: {
 		char *s = strdup(value);
 		if (s == NULL)
@@ -256,45 +289,12 @@ config_listen_is_local(const char *listen)
 	    strncmp(listen, "[::1]:", 6) == 0;
 }
 
-/* Whether a listen address has a valid form: HOST:PORT with a port from
- * 0 to 65535, [ADDR]:PORT, or unix:/absolute/path. */
-static int
-listen_valid(const char *a)
-{
-	const char *port;
-	char *end;
-	unsigned long n;
-
-	if (strncmp(a, "unix:", 5) == 0)
-		return a[5] == '/' && strlen(a + 5) < 108;
-	if (a[0] == '[') {
-		const char *close = strchr(a, ']');
-		if (close == NULL || close[1] != ':')
-			return 0;
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(a, ':');
-		if (colon == NULL || colon == a)
-			return 0;
-		port = colon + 1;
-	}
-	if (!isdigit((unsigned char)*port))
-		return 0;
-	errno = 0;
-	n = strtoul(port, &end, 10);
-	return errno == 0 && *end == '\0' && n <= 65535;
-}
-
 int
 config_check(const struct config *cfg)
 {
 	int errors = 0;
 
-	if (!listen_valid(cfg->listen)) {
-		fprintf(stderr, "config: listen: expected HOST:PORT (port 0 to 65535), "
-		    "[ADDR]:PORT or unix:/PATH, not '%s'\n", cfg->listen);
-		errors++;
-	}
+
 	if (!cfg->auth && !config_listen_is_local(cfg->listen)) {
 		fprintf(stderr, "config: auth = off is refused with the non-loopback "
 		    "listen address %s\n", cfg->listen);
@@ -320,7 +320,7 @@ config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		void *p = (char *)cfg + keys[i].off;
-		if (keys[i].type == C_STRING)
+		if (keys[i].type == C_STRING || keys[i].type == C_LISTEN)
 			free(*(char **)p);
 		else if (keys[i].type == C_LIST)
 			list_free(*(char ***)p);

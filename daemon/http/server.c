@@ -19,10 +19,14 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
+#include "daemon/core/idmap.h"
 #include "daemon/log.h"
 #include "proto/codec.h"
 
 #define MAX_LISTENERS 8
+/* MHD's own hard limits sit this far above ours, so that a connection over
+ * our limit is still accepted and told why (503), not silently dropped. */
+#define CONNECTION_SLACK 64
 
 enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
 
@@ -49,7 +53,15 @@ static struct {
 	const char *(*commit_why)(void);
 	size_t n_held;
 	size_t n_live;			/* requests between start and completion */
+	size_t n_conns;			/* open connections, all listeners */
+	struct idmap per_addr;		/* client address hash -> open connections */
 } hs;
+
+/* What we know of one connection. */
+struct http_conn {
+	uint64_t addr;			/* hash of the client address; 0: Unix */
+	const char *over;		/* why it is over a limit, or NULL */
+};
 
 /* Run one listener's MHD and re-arm its timer. */
 static void
@@ -102,6 +114,8 @@ req_send(struct http_req *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->reply_type);
 	if (r->allow[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->auth_challenge)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer realm=\"loopd\"");
@@ -170,6 +184,77 @@ held_watch(struct http_req *r)
 	}
 }
 
+/* A stable key for the client's address (without the port). */
+static uint64_t
+conn_addr_key(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	if (sa == NULL)
+		return 0;
+	if (sa->sa_family == AF_INET)
+		return idmap_hash_bytes(&((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    4) | 1;
+	if (sa->sa_family == AF_INET6)
+		return idmap_hash_bytes(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    16) | 1;
+	return 0;
+}
+
+/* MHD tells us of each connection opening and closing: count them in
+ * total and per client address, and mark the ones over a limit. */
+static void
+http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct http_conn *hc = *socket_context;
+	uintptr_t n;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((hc = calloc(1, sizeof(*hc))) == NULL)
+			return;
+		*socket_context = hc;
+		hs.n_conns++;
+		if ((hc->addr = conn_addr_key(conn)) != 0) {
+			n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
+			if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
+				hc->addr = 0;
+			else if (hs.limits.max_connections_per_ip != 0 &&
+			    n > hs.limits.max_connections_per_ip)
+				hc->over = "too many connections from your address "
+				    "(max_connections_per_ip)";
+		}
+		if (hs.n_conns > hs.limits.max_connections)
+			hc->over = "too many connections (max_connections)";
+		return;
+	}
+	if (hc == NULL)
+		return;
+	hs.n_conns--;
+	if (hc->addr != 0) {
+		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
+		if (n <= 1)
+			idmap_del(&hs.per_addr, hc->addr);
+		else
+			idmap_put(&hs.per_addr, hc->addr, (void *)(n - 1));
+	}
+	free(hc);
+	*socket_context = NULL;
+}
+
+/* Why conn is over a connection limit, or NULL. */
+static const char *
+conn_over(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct http_conn *hc = ci ? ci->socket_context : NULL;
+
+	return hc ? hc->over : NULL;
+}
+
 /* MHD's request handler: collect the body, dispatch on the last call,
  * send a held request's reply when it is resumed. */
 static enum MHD_Result
@@ -179,7 +264,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	struct http_req *r = *con_cls;
 
 	if (r == NULL) {
-		const char *cl;
+		const char *cl, *why;
 
 		if ((r = calloc(1, sizeof(*r))) == NULL ||
 		    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
@@ -199,6 +284,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
 			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
 			    hs.limits.max_body);
+			return req_send(r);
+		}
+		if ((why = conn_over(conn)) != NULL) {
+			http_reply_problem(r, 503, NULL, "%s", why);
+			r->close = 1;
 			return req_send(r);
 		}
 		return MHD_YES;
@@ -401,6 +491,7 @@ http_start(struct event_base *base, char **listen, const struct http_limits *lim
 	hs.limits = *limits;
 	hs.dispatch = dispatch;
 	hs.commit_tail = &hs.commit_head;
+	idmap_init(&hs.per_addr);
 	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
 		return -1;
 	for (size_t i = 0; listen != NULL && listen[i] != NULL; i++) {
@@ -418,9 +509,11 @@ http_start(struct event_base *base, char **listen, const struct http_limits *lim
 		    MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL, http_access, l,
 		    MHD_OPTION_LISTEN_SOCKET, l->fd,
 		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    l->is_unix ? 0u : (unsigned)limits->max_connections_per_ip,
+		    MHD_OPTION_NOTIFY_CONNECTION, http_connection, NULL,
+		    MHD_OPTION_CONNECTION_LIMIT,
+		    (unsigned)(limits->max_connections + CONNECTION_SLACK),
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->is_unix || limits->max_connections_per_ip == 0 ?
+		    0u : (unsigned)(limits->max_connections_per_ip + CONNECTION_SLACK),
 		    MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_timeout,
 		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 		    MHD_OPTION_END);
@@ -441,9 +534,12 @@ http_start(struct event_base *base, char **listen, const struct http_limits *lim
 void
 http_set_limits(const struct http_limits *limits)
 {
-	/* MHD's own connection limits are fixed at start; ours apply now. */
+	/* MHD's hard limits are fixed at start; ours (below them) apply
+	 * now, to new connections. */
 	hs.limits.max_body = limits->max_body;
 	hs.limits.max_json_depth = limits->max_json_depth;
+	hs.limits.max_connections = limits->max_connections;
+	hs.limits.max_connections_per_ip = limits->max_connections_per_ip;
 }
 
 const struct http_limits *
@@ -493,6 +589,7 @@ http_stop(void)
 	}
 	if (hs.kick_ev != NULL)
 		event_free(hs.kick_ev);
+	idmap_free(&hs.per_addr);
 	memset(&hs, 0, sizeof(hs));
 }
 

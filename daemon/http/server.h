@@ -43,6 +43,7 @@ struct http_req {
 	char allow[64];			/* Allow header for a 405, or empty */
 	unsigned retry_after;		/* Retry-After seconds, or 0 */
 	int auth_challenge;		/* send WWW-Authenticate: Bearer */
+	int close;			/* send Connection: close */
 	/* A held request: cleanup runs when the request goes away, whether
 	 * replied to or not (client gone, shutdown); on shutdown `expire`
 	 * is asked for a final reply first. */
