@@ -30,6 +30,7 @@ static struct {
 	uint64_t next_id;
 	uint64_t wake_gen;		/* generation of waiters queued now */
 	size_t pending;
+	size_t pending_kind[2];		/* by enum future_kind */
 } fs;
 
 static void future_wake_cb(evutil_socket_t, short, void *);
@@ -158,6 +159,7 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	TAILQ_INIT(&f->waiters);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	fs.pending++;
+	fs.pending_kind[kind]++;
 	future_touch(f);
 	return f;
 }
@@ -203,8 +205,10 @@ future_restore(struct future *t)
 		future_retain_insert(f);
 		if (TAILQ_FIRST(&fs.done) == f)
 			future_retain_arm();
-	} else
+	} else {
 		fs.pending++;
+		fs.pending_kind[f->kind]++;
+	}
 	return f;
 }
 
@@ -251,6 +255,7 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 		f->phase = CALL_DONE;
 	sched_forget(f);
 	fs.pending--;
+	fs.pending_kind[f->kind]--;
 	future_touch(f);
 
 	/* Done-callbacks go onto the ready queue in registration order. */
@@ -422,6 +427,7 @@ future_discard(struct future *f)
 {
 	assert(f->state == FUTURE_PENDING && TAILQ_EMPTY(&f->waiters));
 	fs.pending--;
+	fs.pending_kind[f->kind]--;
 	future_unlink(f);
 }
 
@@ -461,6 +467,12 @@ size_t
 future_count_pending(void)
 {
 	return fs.pending;
+}
+
+size_t
+future_count_pending_kind(enum future_kind kind)
+{
+	return fs.pending_kind[kind];
 }
 
 size_t

@@ -146,6 +146,7 @@ void waiter_remove(struct waiter *w);
 
 /* Counts for status and limits. */
 size_t future_count_pending(void);
+size_t future_count_pending_kind(enum future_kind kind);
 size_t future_count_all(void);
 /* Walk objects in id order starting after id `after` (0: from the start). */
 struct future *future_first_after(uint64_t after);

@@ -31,7 +31,13 @@ static struct {
 	int clock_fd;			/* tells us when the wall clock is set */
 	struct event *clock_ev;
 	size_t dispatched;
+	struct sched_stats stats;
 } ss;
+
+const int64_t sched_lateness_bounds[SCHED_LATENESS_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+	1000000, 10000000, 60000000,
+};
 
 static void sched_run_cb(evutil_socket_t, short, void *);
 static void sched_clock_cb(evutil_socket_t, short, void *);
@@ -218,6 +224,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		sched_arm();
 		break;
 	}
+	ss.stats.scheduled++;
 	return c;
 }
 
@@ -244,6 +251,7 @@ sched_cancel(struct future *c)
 		ss.ready_len--;
 	}
 	future_settle(c, FUTURE_CANCELLED, NULL, 0);
+	ss.stats.cancelled++;
 	return 1;
 }
 
@@ -260,11 +268,29 @@ sched_remove_callback(struct future *target, uint64_t cid)
 	return sched_cancel(c);
 }
 
+/* Count a first start and its lateness. */
+static void
+sched_count_start(const struct future *c)
+{
+	int64_t late = c->started - c->due;
+	size_t i = 0;
+
+	if (late < 0)
+		late = 0;
+	while (i < SCHED_LATENESS_BUCKETS && late > sched_lateness_bounds[i])
+		i++;
+	ss.stats.lateness[i]++;
+	ss.stats.lateness_sum += (double)late / 1e6;
+	ss.stats.started++;
+}
+
 void
 sched_started(struct future *c)
 {
-	if (c->started == 0)
+	if (c->started == 0) {
 		c->started = clock_loop_now();
+		sched_count_start(c);
+	}
 	c->phase = CALL_RUNNING;
 	c->attempts++;
 	future_touch(c);
@@ -343,8 +369,20 @@ sched_finish(struct future *c, char *outcome, int is_exception)
 		 * its action managed to do meanwhile. */
 		free(outcome);
 		future_settle(c, FUTURE_CANCELLED, NULL, 0);
-	} else
+		ss.stats.cancelled++;
+	} else {
 		future_settle(c, FUTURE_FINISHED, outcome, is_exception);
+		if (is_exception)
+			ss.stats.finished_exception++;
+		else
+			ss.stats.finished_result++;
+	}
+}
+
+const struct sched_stats *
+sched_stats(void)
+{
+	return &ss.stats;
 }
 
 size_t

@@ -66,6 +66,22 @@ void sched_finish(struct future *call, char *outcome, int is_exception);
  * are marked late and run at once, in due order. */
 void sched_recover(void);
 
+/* Lateness histogram bounds (started - due), microseconds. */
+#define SCHED_LATENESS_BUCKETS 14
+extern const int64_t sched_lateness_bounds[SCHED_LATENESS_BUCKETS];
+
+struct sched_stats {
+	uint64_t scheduled;		/* calls accepted */
+	uint64_t started;		/* calls whose action began */
+	uint64_t finished_result;
+	uint64_t finished_exception;
+	uint64_t cancelled;
+	uint64_t lateness[SCHED_LATENESS_BUCKETS + 1];	/* last: +Inf */
+	double lateness_sum;		/* seconds */
+};
+/* Counters since start. */
+const struct sched_stats *sched_stats(void);
+
 /* Calls handed to the action layer and not finished. */
 size_t sched_count_dispatched(void);
 

@@ -56,6 +56,7 @@ void api_futures_cancel(struct http_req *r, struct api_args *a);
 void api_callbacks_add(struct http_req *r, struct api_args *a);
 void api_callbacks_remove(struct http_req *r, struct api_args *a);
 void api_openapi(struct http_req *r, struct api_args *a);
+void api_metrics(struct http_req *r, struct api_args *a);
 void api_wait(struct http_req *r, struct api_args *a);
 void api_gather(struct http_req *r, struct api_args *a);
 

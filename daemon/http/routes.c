@@ -29,6 +29,7 @@ struct route {
 static const struct route routes[] = {
 	{ "GET", "/healthz", api_healthz },
 	{ "GET", "/openapi.json", api_openapi },
+	{ "GET", "/metrics", api_metrics },
 	{ "GET", "/v1/time", api_time },
 	{ "POST", "/v1/calls", api_calls_create },
 	{ "GET", "/v1/calls", api_calls_list },
@@ -125,6 +126,7 @@ api_dispatch(struct http_req *r)
 		struct api_args m = { NULL, NULL };
 		if (!route_match(routes[i].pattern, seg, n, &m))
 			continue;
+		r->route = routes[i].pattern;
 		if (strcmp(routes[i].method, r->method) == 0) {
 			routes[i].fn(r, &m);
 			return;

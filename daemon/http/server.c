@@ -57,6 +57,53 @@ static struct {
 	struct idmap per_addr;		/* client address hash -> open connections */
 } hs;
 
+/* Replies by (route, method, status), for /metrics. Few combinations
+ * exist, so a short array searched linearly does. */
+#define MAX_COUNTS 256
+static struct reply_count {
+	const char *route;
+	char method[8];
+	int status;
+	uint64_t n;
+} counts[MAX_COUNTS];
+static size_t n_counts;
+
+/* Count one reply. */
+static void
+count_reply(const struct http_req *r)
+{
+	const char *route = r->route ? r->route : "unmatched";
+	size_t i;
+
+	for (i = 0; i < n_counts; i++)
+		if (counts[i].route == route && counts[i].status == r->status &&
+		    strcmp(counts[i].method, r->method) == 0)
+			break;
+	if (i == n_counts) {
+		if (n_counts == MAX_COUNTS)
+			return;
+		counts[i].route = route;
+		snprintf(counts[i].method, sizeof(counts[i].method), "%s",
+		    strlen(r->method) < sizeof(counts[i].method) ? r->method : "OTHER");
+		counts[i].status = r->status;
+		n_counts++;
+	}
+	counts[i].n++;
+}
+
+void
+http_foreach_count(void (*fn)(const char *, const char *, int, uint64_t, void *), void *arg)
+{
+	for (size_t i = 0; i < n_counts; i++)
+		fn(counts[i].route, counts[i].method, counts[i].status, counts[i].n, arg);
+}
+
+size_t
+http_connections(void)
+{
+	return hs.n_conns;
+}
+
 /* What we know of one connection. */
 struct http_conn {
 	uint64_t addr;			/* hash of the client address; 0: Unix */
@@ -123,6 +170,7 @@ req_send(struct http_req *r)
 		snprintf(ra, sizeof(ra), "%u", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
+	count_reply(r);
 	ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
 	MHD_destroy_response(resp);
 	log_debug("%s %s -> %d", r->method, r->path, r->status);

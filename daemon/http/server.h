@@ -44,6 +44,7 @@ struct http_req {
 	unsigned retry_after;		/* Retry-After seconds, or 0 */
 	int auth_challenge;		/* send WWW-Authenticate: Bearer */
 	int close;			/* send Connection: close */
+	const char *route;		/* the matched route pattern, for metrics */
 	/* A held request: cleanup runs when the request goes away, whether
 	 * replied to or not (client gone, shutdown); on shutdown `expire`
 	 * is asked for a final reply first. */
@@ -93,6 +94,13 @@ int http_is_local_socket(struct http_req *r);
  * the 2xx of a request that changed something into a 503. */
 void http_set_commit_hook(int (*pending)(void), const char *(*why)(void));
 void http_commit_done(int ok);
+
+/* Replies sent so far, by route, method and status: fn is called once
+ * per combination. */
+void http_foreach_count(void (*fn)(const char *route, const char *method, int status,
+    uint64_t n, void *arg), void *arg);
+/* Open connections. */
+size_t http_connections(void);
 
 /* Number of held requests. */
 size_t http_held(void);

@@ -1,0 +1,121 @@
+/*
+ * api_metrics: GET /metrics in the Prometheus text format (version 0.0.4).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/action/command.h"
+#include "daemon/core/future.h"
+#include "daemon/core/sched.h"
+#include "daemon/http/api.h"
+#include "daemon/store/store.h"
+
+/* A growing text buffer; on ENOMEM it stays NULL and output stops. */
+struct out {
+	char *buf;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+out_printf(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->cap > 0 && o->buf == NULL)
+		return;		/* an earlier allocation failed */
+	for (;;) {
+		size_t room = o->cap - o->len;
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf ? o->buf + o->len : NULL, room, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			o->len += (size_t)n;
+			return;
+		}
+		char *b = realloc(o->buf, o->cap + (size_t)n + 4096);
+		if (b == NULL) {
+			free(o->buf);
+			o->buf = NULL;
+			o->cap = 1;
+			return;
+		}
+		o->buf = b;
+		o->cap += (size_t)n + 4096;
+	}
+}
+
+/* One metric family: HELP, TYPE and a single unlabelled sample. */
+static void
+family(struct out *o, const char *name, const char *type, const char *help, double v)
+{
+	out_printf(o, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+/* One sample of loopd_http_requests_total. */
+static void
+http_sample(const char *route, const char *method, int status, uint64_t n, void *arg)
+{
+	out_printf(arg, "loopd_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} %llu\n",
+	    route, method, status, (unsigned long long)n);
+}
+
+/* GET /metrics */
+void
+api_metrics(struct http_req *r, struct api_args *a)
+{
+	const struct sched_stats *s = sched_stats();
+	struct out o = { NULL, 0, 0 };
+	uint64_t cum = 0;
+
+	family(&o, "loopd_calls_scheduled_total", "counter", "Calls accepted.",
+	    (double)s->scheduled);
+	family(&o, "loopd_calls_started_total", "counter", "Calls whose action began.",
+	    (double)s->started);
+	out_printf(&o, "# HELP loopd_calls_finished_total Calls done, by outcome.\n"
+	    "# TYPE loopd_calls_finished_total counter\n"
+	    "loopd_calls_finished_total{outcome=\"result\"} %llu\n"
+	    "loopd_calls_finished_total{outcome=\"exception\"} %llu\n"
+	    "loopd_calls_finished_total{outcome=\"cancelled\"} %llu\n",
+	    (unsigned long long)s->finished_result, (unsigned long long)s->finished_exception,
+	    (unsigned long long)s->cancelled);
+	out_printf(&o, "# HELP loopd_call_lateness_seconds Started minus due, per call.\n"
+	    "# TYPE loopd_call_lateness_seconds histogram\n");
+	for (size_t i = 0; i < SCHED_LATENESS_BUCKETS; i++) {
+		cum += s->lateness[i];
+		out_printf(&o, "loopd_call_lateness_seconds_bucket{le=\"%g\"} %llu\n",
+		    (double)sched_lateness_bounds[i] / 1e6, (unsigned long long)cum);
+	}
+	cum += s->lateness[SCHED_LATENESS_BUCKETS];
+	out_printf(&o, "loopd_call_lateness_seconds_bucket{le=\"+Inf\"} %llu\n"
+	    "loopd_call_lateness_seconds_sum %.9g\nloopd_call_lateness_seconds_count %llu\n",
+	    (unsigned long long)cum, s->lateness_sum, (unsigned long long)cum);
+	family(&o, "loopd_pending_calls", "gauge", "Calls not done yet.",
+	    (double)future_count_pending_kind(FUTURE_CALL));
+	family(&o, "loopd_pending_futures", "gauge", "Futures not done yet.",
+	    (double)future_count_pending_kind(FUTURE_PLAIN));
+	family(&o, "loopd_objects", "gauge", "Calls and futures kept, done or not.",
+	    (double)future_count_all());
+	family(&o, "loopd_waiters", "gauge", "Requests held: long-polls, wait, gather.",
+	    (double)http_held());
+	family(&o, "loopd_commands_running", "gauge", "Commands running.",
+	    (double)command_running());
+	family(&o, "loopd_commands_queued", "gauge", "Commands waiting for a slot.",
+	    (double)command_queued());
+	family(&o, "loopd_connections", "gauge", "Open HTTP connections.",
+	    (double)http_connections());
+	family(&o, "loopd_store_writable", "gauge", "1 when the store accepts writes.",
+	    store_writable() ? 1 : 0);
+	out_printf(&o, "# HELP loopd_http_requests_total Replies sent, by route and status.\n"
+	    "# TYPE loopd_http_requests_total counter\n");
+	http_foreach_count(http_sample, &o);
+	if (o.buf == NULL) {
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	http_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", o.buf);
+}
