@@ -1,0 +1,270 @@
+/*
+ * Unit tests for daemon/core/idmap: put/get/del, growth, and backward-shift
+ * deletion checked against a plain array under random operations.
+ */
+#include <stdlib.h>
+
+#include "daemon/core/idmap.h"
+#include "tests/unit/check.h"
+
+/* A distinct fake pointer for key k (never dereferenced). */
+static void *
+val_of(uint64_t k)
+{
+	return (void *)(uintptr_t)(k * 8 + 8);
+}
+
+/* Whether the table is consistent: empty slots hold no value, every
+ * member is found by a lookup (so no hole lies inside its probe run: a
+ * wrong backward shift shows up here) and the count is right. */
+static int
+table_ok(const struct idmap *m)
+{
+	size_t n = 0;
+
+	if (m->v == NULL)
+		return m->n == 0;
+	for (size_t i = 0; i <= m->mask; i++) {
+		if (m->v[i].key == 0) {
+			if (m->v[i].val != NULL)
+				return 0;
+			continue;
+		}
+		n++;
+		if (idmap_get(m, m->v[i].key) != m->v[i].val)
+			return 0;
+	}
+	return n == m->n;
+}
+
+static void
+test_basic(void)
+{
+	struct idmap m;
+	int x, y;
+
+	idmap_init(&m);
+	CHECK(idmap_get(&m, 1) == NULL);
+	CHECK(idmap_del(&m, 1) == NULL);
+	CHECK(idmap_get(&m, 0) == NULL);
+	CHECK(idmap_del(&m, 0) == NULL);
+	CHECK_INT_EQ(idmap_len(&m), 0);
+
+	CHECK_INT_EQ(idmap_put(&m, 7, &x), 0);
+	CHECK(idmap_get(&m, 7) == &x);
+	CHECK(idmap_get(&m, 8) == NULL);
+	CHECK(idmap_get(&m, 0) == NULL);
+	CHECK_INT_EQ(idmap_len(&m), 1);
+
+	/* Replace keeps the count. */
+	CHECK_INT_EQ(idmap_put(&m, 7, &y), 0);
+	CHECK(idmap_get(&m, 7) == &y);
+	CHECK_INT_EQ(idmap_len(&m), 1);
+
+	CHECK_INT_EQ(idmap_put(&m, UINT64_MAX, &x), 0);
+	CHECK(idmap_get(&m, UINT64_MAX) == &x);
+
+	CHECK(idmap_del(&m, 7) == &y);
+	CHECK(idmap_get(&m, 7) == NULL);
+	CHECK(idmap_del(&m, 7) == NULL);
+	CHECK_INT_EQ(idmap_len(&m), 1);
+	CHECK(idmap_del(&m, UINT64_MAX) == &x);
+	CHECK_INT_EQ(idmap_len(&m), 0);
+	CHECK(table_ok(&m));
+
+	idmap_free(&m);
+	idmap_free(NULL);
+	CHECK(idmap_get(&m, 7) == NULL);	/* usable again after free */
+	CHECK_INT_EQ(idmap_put(&m, 9, &x), 0);
+	CHECK(idmap_get(&m, 9) == &x);
+	idmap_free(&m);
+}
+
+static void
+test_growth(void)
+{
+	enum { N = 100000 };
+	struct idmap m;
+	size_t last_cap = 0, grows = 0;
+	int ok = 1;
+
+	idmap_init(&m);
+	/* Sequential ids, as the daemon hands them out. */
+	for (uint64_t k = 1; k <= N; k++) {
+		if (idmap_put(&m, k, val_of(k)) != 0)
+			ok = 0;
+		if (m.mask + 1 != last_cap) {
+			grows++;
+			last_cap = m.mask + 1;
+			/* A power of two, at most 3/4 full. */
+			if ((last_cap & (last_cap - 1)) != 0 || m.n * 4 > last_cap * 3)
+				ok = 0;
+			for (uint64_t j = 1; j <= k; j++)
+				if (idmap_get(&m, j) != val_of(j))
+					ok = 0;
+		}
+	}
+	CHECK(ok);
+	CHECK(grows > 5);
+	CHECK_INT_EQ(idmap_len(&m), N);
+	CHECK(m.n * 4 <= (m.mask + 1) * 3);
+	ok = 1;
+	for (uint64_t k = 1; k <= N; k++)
+		if (idmap_get(&m, k) != val_of(k))
+			ok = 0;
+	CHECK(ok);
+	CHECK(idmap_get(&m, N + 1) == NULL);
+	CHECK(table_ok(&m));
+
+	/* Delete every other one; the rest are still found. */
+	ok = 1;
+	for (uint64_t k = 2; k <= N; k += 2)
+		if (idmap_del(&m, k) != val_of(k))
+			ok = 0;
+	for (uint64_t k = 1; k <= N; k++)
+		if (idmap_get(&m, k) != (k % 2 ? val_of(k) : NULL))
+			ok = 0;
+	CHECK(ok);
+	CHECK_INT_EQ(idmap_len(&m), N / 2);
+	CHECK(table_ok(&m));
+	idmap_free(&m);
+}
+
+/* Keys that collide: many keys whose probe runs overlap and wrap around
+ * the end of the table, then deleted in an order that exercises every
+ * case of the backward shift. The table is 64 slots; 47 keys keep it
+ * from growing. */
+static void
+test_dense_deletes(void)
+{
+	enum { K = 47 };
+	uint64_t keys[K];
+	struct idmap m;
+	int ok = 1;
+
+	check_srand(11);
+	for (int round = 0; round < 200; round++) {
+		idmap_init(&m);
+		for (size_t i = 0; i < K; i++) {
+			keys[i] = check_rand(UINT64_MAX - 1) + 1;
+			if (idmap_get(&m, keys[i]) != NULL) {
+				keys[i] = 0;	/* a repeat: skip it */
+				continue;
+			}
+			idmap_put(&m, keys[i], val_of(i));
+		}
+		if (m.mask != 63)
+			ok = 0;
+		/* Delete in a random order, checking everything each step. */
+		for (size_t left = K; left > 0; left--) {
+			size_t j = (size_t)check_rand(left);
+			uint64_t k = keys[j];
+			keys[j] = keys[left - 1];
+			keys[left - 1] = k;
+			if (k == 0)
+				continue;
+			if (idmap_del(&m, k) == NULL || idmap_get(&m, k) != NULL)
+				ok = 0;
+			for (size_t i = 0; i < left - 1; i++)
+				if (keys[i] != 0 && idmap_get(&m, keys[i]) == NULL)
+					ok = 0;
+			if (!table_ok(&m))
+				ok = 0;
+		}
+		if (idmap_len(&m) != 0)
+			ok = 0;
+		idmap_free(&m);
+	}
+	CHECK(ok);
+}
+
+/* Random put/replace/del/get against a reference array indexed by key. */
+static void
+test_random_vs_reference(void)
+{
+	enum { KEYS = 3000, OPS = 400000 };
+	void **ref = calloc(KEYS + 1, sizeof(*ref));
+	struct idmap m;
+	size_t n = 0;
+	int ok = 1, ok_table = 1;
+
+	if (!CHECK(ref != NULL))
+		return;
+	check_srand(12);
+	idmap_init(&m);
+	for (long op = 0; op < OPS; op++) {
+		/* Keys 1..KEYS, spread over the 64-bit space a little so both
+		 * small and large ids appear. */
+		uint64_t r = check_rand(KEYS) + 1;
+		uint64_t key = r % 3 == 0 ? r << 40 | r : r;
+		size_t slot = (size_t)r;
+		void *v;
+
+		switch (check_rand(10)) {
+		case 0: case 1: case 2: case 3:
+			v = val_of(op + 1);
+			if (idmap_put(&m, key, v) != 0)
+				ok = 0;
+			if (ref[slot] == NULL)
+				n++;
+			ref[slot] = v;
+			break;
+		case 4: case 5: case 6:
+			if (idmap_del(&m, key) != ref[slot])
+				ok = 0;
+			if (ref[slot] != NULL)
+				n--;
+			ref[slot] = NULL;
+			break;
+		default:
+			if (idmap_get(&m, key) != ref[slot])
+				ok = 0;
+			break;
+		}
+		if (idmap_len(&m) != n)
+			ok = 0;
+		if (op % 20000 == 0) {
+			if (!table_ok(&m))
+				ok_table = 0;
+			for (uint64_t k = 1; k <= KEYS; k++)
+				if (idmap_get(&m, k % 3 == 0 ? k << 40 | k : k) != ref[k])
+					ok = 0;
+		}
+	}
+	CHECK(ok);
+	CHECK(ok_table);
+	/* Empty it completely, then reuse. */
+	ok = 1;
+	for (uint64_t k = 1; k <= KEYS; k++)
+		if (idmap_del(&m, k % 3 == 0 ? k << 40 | k : k) != ref[k])
+			ok = 0;
+	CHECK(ok);
+	CHECK_INT_EQ(idmap_len(&m), 0);
+	for (size_t i = 0; m.v != NULL && i <= m.mask; i++)
+		if (m.v[i].key != 0)
+			ok = 0;
+	CHECK(ok);
+	idmap_free(&m);
+	free(ref);
+}
+
+static void
+test_hash_bytes(void)
+{
+	/* FNV-1a 64 reference values. */
+	CHECK(idmap_hash_bytes("", 0) == 0xcbf29ce484222325ULL);
+	CHECK(idmap_hash_bytes("a", 1) == 0xaf63dc4c8601ec8cULL);
+	CHECK(idmap_hash_bytes("foobar", 6) == 0x85944171f73967e8ULL);
+	CHECK(idmap_hash_bytes("ab", 2) != idmap_hash_bytes("ba", 2));
+}
+
+int
+main(void)
+{
+	test_basic();
+	test_growth();
+	test_dense_deletes();
+	test_random_vs_reference();
+	test_hash_bytes();
+	return check_summary();
+}

@@ -1,0 +1,1107 @@
+/*
+ * Unit tests for the scheduling core (daemon/core/future + sched), driven
+ * directly on a libevent loop: no HTTP, no JSON. A fake action layer
+ * records which call started when, and finishes it at once (or, with
+ * fx.hold, leaves it running until the test finishes it).
+ *
+ * The loop is driven with EVLOOP_ONCE in bounded loops: a guard timer
+ * armed for the remaining time keeps a turn from blocking past its
+ * deadline, so a test that waits for something that never happens fails
+ * instead of hanging.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "daemon/core/clock.h"
+#include "daemon/core/future.h"
+#include "daemon/core/sched.h"
+#include "tests/unit/check.h"
+
+#define MS 1000LL
+#define SEC CLOCK_US_PER_S
+#define MAX_LOG 1024
+
+/* One start of a call, as the action layer saw it. */
+struct start {
+	uint64_t id;
+	int64_t started;	/* loop time, from sched_started */
+	int64_t due;
+	int64_t unix_now;	/* wall time at the start */
+};
+
+static struct {
+	struct event_base *base;
+	struct event *guard;
+	int hold;			/* leave started calls running */
+	struct start log[MAX_LOG];
+	size_t n;
+	uint64_t aborted[MAX_LOG];
+	size_t n_aborted;
+	int in_start;			/* re-entrancy check */
+	int reentered;
+} fx;
+
+/* The fake action layer: the action begins at once and ends at once
+ * (unless fx.hold) with the outcome "{}". */
+static void
+fake_start(void *arg, struct future *c)
+{
+	if (fx.in_start)
+		fx.reentered = 1;
+	fx.in_start = 1;
+	sched_started(c);
+	if (fx.n < MAX_LOG)
+		fx.log[fx.n++] = (struct start){ c->id, c->started, c->due, clock_unix_now() };
+	if (!fx.hold)
+		sched_finish(c, strdup("{}"), 0);
+	fx.in_start = 0;
+}
+
+/* Record the abort; the test decides when the action ends. */
+static void
+fake_abort(void *arg, struct future *c)
+{
+	if (fx.n_aborted < MAX_LOG)
+		fx.aborted[fx.n_aborted++] = c->id;
+}
+
+/* After a restart: a call that had started is run again. */
+static int
+fake_interrupted(void *arg, struct future *c)
+{
+	return 1;
+}
+
+static void
+guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* A fresh core: base, clock, futures, scheduler. */
+static void
+setup(size_t max_pending, int64_t horizon)
+{
+	struct event_config *cfg = event_config_new();
+	struct future_limits fl = { max_pending, 3600 * SEC };
+	struct sched_actions ops = {
+		.start = fake_start, .abort = fake_abort, .interrupted = fake_interrupted,
+	};
+
+	memset(&fx, 0, sizeof(fx));
+	if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    (fx.base = event_base_new_with_config(cfg)) == NULL) {
+		fprintf(stderr, "cannot make an event base\n");
+		exit(2);
+	}
+	event_config_free(cfg);
+	clock_start(-1, 0);
+	if (future_init(fx.base, &fl) == -1 || sched_init(fx.base, &ops, horizon) == -1 ||
+	    (fx.guard = evtimer_new(fx.base, guard_cb, NULL)) == NULL) {
+		fprintf(stderr, "cannot start the core\n");
+		exit(2);
+	}
+}
+
+/* Tear it all down, in the daemon's order. */
+static void
+teardown(void)
+{
+	event_free(fx.guard);
+	sched_shutdown();
+	future_shutdown();
+	event_base_free(fx.base);
+	CHECK(!fx.reentered);
+}
+
+/* Run loop turns until done(arg) or ms milliseconds pass. Returns done. */
+static int
+run_until(int (*done)(const void *), const void *arg, int64_t ms)
+{
+	int64_t deadline = clock_loop_now() + ms * MS, left;
+
+	while (!done(arg) && (left = deadline - clock_loop_now()) > 0) {
+		struct timeval tv = clock_timeval(left);
+
+		evtimer_add(fx.guard, &tv);
+		event_base_loop(fx.base, EVLOOP_ONCE);
+	}
+	evtimer_del(fx.guard);
+	return done(arg);
+}
+
+static int
+never(const void *arg)
+{
+	return 0;
+}
+
+/* Whether at least *(size_t *)arg starts were logged. */
+static int
+started_n(const void *arg)
+{
+	return fx.n >= *(const size_t *)arg;
+}
+
+/* Run until n calls have started in all; whether they did. */
+static int
+run_until_started(size_t n, int64_t ms)
+{
+	return run_until(started_n, &n, ms);
+}
+
+static int
+is_done(const void *arg)
+{
+	return future_done(arg);
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run_for(int64_t ms)
+{
+	run_until(never, NULL, ms);
+}
+
+/* Accept a call with a fresh spec; NULL with err set on refusal (the spec
+ * is then freed here, after checking the core did not keep it). */
+static struct future *
+call_full(enum call_trigger trigger, int64_t when, uint64_t target, const char *key,
+    uint64_t digest, int *existed, struct core_error *err)
+{
+	struct sched_call_params p = {
+		.trigger = trigger, .when = when, .target = target, .name = "t",
+		.spec = strdup("{\"command\":{\"argv\":[\"true\"]}}"),
+		.idem_key = key, .idem_digest = digest,
+	};
+	struct future *c = sched_call(&p, existed, err);
+
+	/* The spec is taken by a new call only. */
+	if (c != NULL && !*existed)
+		CHECK(p.spec == NULL && c->spec != NULL);
+	else
+		CHECK(p.spec != NULL);
+	free(p.spec);
+	return c;
+}
+
+/* Accept a call that must be accepted; line is the caller's. */
+static struct future *
+call_line(enum call_trigger trigger, int64_t when, uint64_t target, int line)
+{
+	struct core_error err = { CORE_OK, "" };
+	int existed = -1;
+	struct future *c = call_full(trigger, when, target, NULL, 0, &existed, &err);
+
+	if (!check_result(c != NULL && err.code == CORE_OK && existed == 0, __FILE__, line,
+	    "sched_call"))
+		fprintf(stderr, "  refused: %s\n", err.msg);
+	return c;
+}
+
+#define call(trigger, when, target) call_line((trigger), (when), (target), __LINE__)
+
+/* Index of call id in the start log, or -1. */
+static long
+log_index(uint64_t id)
+{
+	for (size_t i = 0; i < fx.n; i++)
+		if (fx.log[i].id == id)
+			return (long)i;
+	return -1;
+}
+
+/* Whether logged starts from..to-1 have non-decreasing start times. */
+static int
+log_monotonic(size_t from, size_t to)
+{
+	for (size_t i = from + 1; i < to; i++)
+		if (fx.log[i].started < fx.log[i - 1].started)
+			return 0;
+	return 1;
+}
+
+/* 1. soon calls start in the order they were accepted. */
+static void
+test_soon_fifo(void)
+{
+	enum { N = 100 };
+	struct future *c[N];
+	int ok = 1;
+
+	setup(0, 3650LL * 86400 * SEC);
+	for (size_t i = 0; i < N; i++) {
+		c[i] = call(TRIGGER_SOON, 0, 0);
+		if (c[i] == NULL)
+			goto out;
+		CHECK_INT_EQ(c[i]->state, FUTURE_PENDING);
+		CHECK_INT_EQ(c[i]->phase, CALL_SCHEDULED);
+		CHECK_INT_EQ(c[i]->kind, FUTURE_CALL);
+		CHECK_INT_EQ(c[i]->trigger, TRIGGER_SOON);
+	}
+	/* Accepting starts nothing: that waits for a loop turn. */
+	CHECK_INT_EQ(fx.n, 0);
+	CHECK(run_until_started(N, 2000));
+	CHECK_INT_EQ(fx.n, N);
+	for (size_t i = 0; i < N && i < fx.n; i++)
+		if (fx.log[i].id != c[i]->id)
+			ok = 0;
+	CHECK(ok);
+	CHECK(log_monotonic(0, fx.n));
+	ok = 1;
+	for (size_t i = 0; i < N; i++)
+		if (c[i]->state != FUTURE_FINISHED || c[i]->phase != CALL_DONE ||
+		    c[i]->attempts != 1 || c[i]->started == 0 || c[i]->has_exception ||
+		    c[i]->outcome == NULL || strcmp(c[i]->outcome, "{}") != 0)
+			ok = 0;
+	CHECK(ok);
+	CHECK_INT_EQ(future_count_pending(), 0);
+	CHECK_INT_EQ(sched_count_dispatched(), 0);
+out:
+	teardown();
+}
+
+/* 2. Timed calls start in due order; equal dues in acceptance order. */
+static void
+test_timed_order(void)
+{
+	enum { N = 60 };
+	struct future *c[N];
+	size_t order[N];
+	int64_t base;
+	int ok = 1;
+
+	setup(0, 3650LL * 86400 * SEC);
+	check_srand(21);
+	base = clock_loop_now() + 30 * MS;
+	for (size_t i = 0; i < N; i++) {
+		/* Five distinct dues 7 ms apart, in random order: many ties.
+		 * Every third is an `after` aimed at one of them. */
+		int64_t due = base + (int64_t)check_rand(5) * 7 * MS;
+		if (i % 3 == 2)
+			c[i] = call(TRIGGER_AFTER, due - clock_loop_now(), 0);
+		else
+			c[i] = call(TRIGGER_AT, due, 0);
+		if (c[i] == NULL)
+			goto out;
+		CHECK_INT_EQ(c[i]->phase, CALL_SCHEDULED);
+		order[i] = i;
+	}
+	/* The expected order: by (due, acceptance). Insertion sort: N is small. */
+	for (size_t i = 1; i < N; i++)
+		for (size_t j = i; j > 0 && (c[order[j]]->due < c[order[j - 1]]->due ||
+		    (c[order[j]]->due == c[order[j - 1]]->due && order[j] < order[j - 1])); j--) {
+			size_t x = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	CHECK(run_until_started(N, 3000));
+	CHECK_INT_EQ(fx.n, N);
+	for (size_t i = 0; i < N && i < fx.n; i++)
+		if (fx.log[i].id != c[order[i]]->id)
+			ok = 0;
+	CHECK(ok);
+	CHECK(log_monotonic(0, fx.n));
+	ok = 1;
+	for (size_t i = 0; i < fx.n; i++)
+		if (fx.log[i].started < fx.log[i].due)
+			ok = 0;
+	CHECK(ok);
+out:
+	teardown();
+}
+
+/* 3. A soon call accepted before a timed call falls due starts before
+ * it; a past `at` runs at once, but behind soon calls already accepted
+ * (asyncio moves due timers behind the ready queue). */
+static void
+test_soon_before_timed(void)
+{
+	struct future *t1, *s1, *t2, *s2, *s3;
+
+	setup(0, 3650LL * 86400 * SEC);
+	t1 = call(TRIGGER_AFTER, 20 * MS, 0);
+	s1 = call(TRIGGER_SOON, 0, 0);
+	if (t1 == NULL || s1 == NULL)
+		goto out;
+	CHECK(run_until_started(2, 2000));
+	CHECK(log_index(s1->id) == 0 && log_index(t1->id) == 1);
+	CHECK(t1->started >= t1->due);
+	CHECK(s1->started <= t1->started);
+
+	/* t2 is due already (a past loop time) when s2 and s3 are accepted,
+	 * but it only falls due on the next loop turn. */
+	fx.n = 0;
+	t2 = call(TRIGGER_AT, clock_loop_now() - 1 * SEC, 0);
+	s2 = call(TRIGGER_SOON, 0, 0);
+	s3 = call(TRIGGER_SOON, 0, 0);
+	if (t2 == NULL || s2 == NULL || s3 == NULL)
+		goto out;
+	CHECK(run_until_started(3, 2000));
+	CHECK(log_index(s2->id) == 0 && log_index(s3->id) == 1 && log_index(t2->id) == 2);
+	CHECK(log_monotonic(0, fx.n));
+	/* "A past time runs at once": within this one wake-up. */
+	CHECK(t2->started - s2->started < 100 * MS);
+out:
+	teardown();
+}
+
+/* 4. Done-callbacks start in registration order after the target is
+ * done; one registered on a done future is scheduled as soon. */
+static void
+test_done_callbacks(void)
+{
+	enum { N = 8 };
+	struct core_error err = { CORE_OK, "" };
+	struct future *f, *cb[N], *x, *late, *s, *tc, *tcb[3], *g, *gcb;
+	int ok = 1;
+
+	setup(0, 3650LL * 86400 * SEC);
+	if ((f = future_new("target", 0, &err)) == NULL)
+		goto out;
+	for (size_t i = 0; i < N; i++) {
+		if ((cb[i] = call(TRIGGER_ON_DONE, 0, f->id)) == NULL)
+			goto out;
+		CHECK_INT_EQ(cb[i]->phase, CALL_WAITING);
+		CHECK_INT_EQ(cb[i]->target, f->id);
+		CHECK_INT_EQ(cb[i]->target_kind, FUTURE_PLAIN);
+	}
+	/* A soon call runs; the callbacks keep waiting. */
+	if ((x = call(TRIGGER_SOON, 0, 0)) == NULL)
+		goto out;
+	CHECK(run_until_started(1, 2000));
+	run_for(20);
+	CHECK_INT_EQ(fx.n, 1);
+	CHECK_INT_EQ(cb[0]->phase, CALL_WAITING);
+
+	/* Done: the callbacks are queued, not started inside set_result. */
+	CHECK_INT_EQ(future_set_result(f, strdup("42"), &err), 0);
+	CHECK_INT_EQ(fx.n, 1);
+	for (size_t i = 0; i < N; i++)
+		if (cb[i]->phase != CALL_SCHEDULED || cb[i]->state != FUTURE_PENDING)
+			ok = 0;
+	CHECK(ok);
+	CHECK(run_until_started(1 + N, 2000));
+	ok = 1;
+	for (size_t i = 0; i < N && 1 + i < fx.n; i++)
+		if (fx.log[1 + i].id != cb[i]->id || fx.log[1 + i].started < f->finished)
+			ok = 0;
+	CHECK(ok);
+	CHECK(log_monotonic(1, fx.n));
+
+	/* Registered on a done future: scheduled as soon, so it starts
+	 * before a soon call accepted after it. */
+	fx.n = 0;
+	late = call(TRIGGER_ON_DONE, 0, f->id);
+	s = call(TRIGGER_SOON, 0, 0);
+	if (late == NULL || s == NULL)
+		goto out;
+	CHECK_INT_EQ(late->phase, CALL_SCHEDULED);
+	CHECK(run_until_started(2, 2000));
+	CHECK(log_index(late->id) == 0 && log_index(s->id) == 1);
+
+	/* A call as the target: its callbacks wait while it runs. */
+	fx.n = 0;
+	fx.hold = 1;
+	if ((tc = call(TRIGGER_SOON, 0, 0)) == NULL)
+		goto out;
+	for (size_t i = 0; i < 3; i++)
+		if ((tcb[i] = call(TRIGGER_ON_DONE, 0, tc->id)) == NULL)
+			goto out;
+	CHECK_INT_EQ(tcb[0]->target_kind, FUTURE_CALL);
+	CHECK(run_until_started(1, 2000));
+	CHECK_INT_EQ(tc->phase, CALL_RUNNING);
+	run_for(10);
+	CHECK_INT_EQ(fx.n, 1);
+	fx.hold = 0;
+	sched_finish(tc, strdup("{\"exception\":1}"), 1);
+	CHECK_INT_EQ(tc->state, FUTURE_FINISHED);
+	CHECK(tc->has_exception);
+	CHECK(run_until_started(4, 2000));
+	CHECK(log_index(tcb[0]->id) == 1 && log_index(tcb[1]->id) == 2 &&
+	    log_index(tcb[2]->id) == 3);
+
+	/* A cancelled target still runs its callbacks (asyncio does). */
+	fx.n = 0;
+	if ((g = future_new("g", 0, &err)) == NULL ||
+	    (gcb = call(TRIGGER_ON_DONE, 0, g->id)) == NULL)
+		goto out;
+	CHECK_INT_EQ(future_cancel(g), 1);
+	CHECK(run_until_started(1, 2000));
+	CHECK(log_index(gcb->id) == 0);
+
+	/* A callback on an unknown id is refused. */
+	{
+		int existed;
+		struct core_error e2 = { CORE_OK, "" };
+		CHECK(call_full(TRIGGER_ON_DONE, 0, 999999, NULL, 0, &existed, &e2) == NULL);
+		CHECK_INT_EQ(e2.code, CORE_ENOTFOUND);
+	}
+out:
+	teardown();
+}
+
+/* Nothing starts early: start time >= due for short delays, including
+ * sub-millisecond ones libevent might round. */
+static void
+test_never_early(void)
+{
+	enum { N = 20, R = 200, U = 10 };
+	struct future *c[N + R + U];
+	size_t n = 0;
+	int ok = 1, late_ok = 1;
+
+	setup(0, 3650LL * 86400 * SEC);
+	check_srand(22);
+	for (int64_t d = 1; d <= N; d++)
+		if ((c[n++] = call(TRIGGER_AFTER, d * MS, 0)) == NULL)
+			goto out;
+	for (size_t i = 0; i < R; i++)
+		if ((c[n++] = call(TRIGGER_AFTER, (int64_t)check_rand(30000), 0)) == NULL)
+			goto out;
+	for (int64_t d = 1; d <= U; d++)
+		if ((c[n++] = call(TRIGGER_AT_UNIX, clock_unix_now() + d * MS, 0)) == NULL)
+			goto out;
+	CHECK(run_until_started(n, 3000));
+	CHECK_INT_EQ(fx.n, n);
+	for (size_t i = 0; i < fx.n; i++) {
+		long k = -1;
+		for (size_t j = 0; j < n; j++)
+			if (c[j]->id == fx.log[i].id)
+				k = (long)j;
+		if (k < 0 || fx.log[i].started < c[k]->due)
+			ok = 0;
+		/* An at_unix call also waits for its wall time. */
+		if (k >= N + R && fx.log[i].unix_now < c[k]->due_unix)
+			ok = 0;
+		/* Late by a whole guard period means the timer was never armed. */
+		if (k >= 0 && fx.log[i].started - c[k]->due > 500 * MS)
+			late_ok = 0;
+	}
+	CHECK(ok);
+	CHECK(late_ok);
+	CHECK(log_monotonic(0, fx.n));
+out:
+	teardown();
+}
+
+/* Cancel: a scheduled, a ready and a waiting call never start; a done
+ * call is not cancelled; a running one ends cancelled. */
+static void
+test_cancel(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *a, *b, *w, *f, *d, *e, *r, *t, *cb1, *cb2, *other;
+
+	setup(0, 3650LL * 86400 * SEC);
+	a = call(TRIGGER_AFTER, 30 * MS, 0);		/* scheduled, timed */
+	b = call(TRIGGER_SOON, 0, 0);			/* ready */
+	f = future_new("f", 0, &err);
+	if (a == NULL || b == NULL || f == NULL)
+		goto out;
+	if ((w = call(TRIGGER_ON_DONE, 0, f->id)) == NULL)	/* waiting */
+		goto out;
+	CHECK_INT_EQ(sched_cancel(a), 1);
+	CHECK_INT_EQ(sched_cancel(b), 1);
+	CHECK_INT_EQ(sched_cancel(w), 1);
+	CHECK(a->state == FUTURE_CANCELLED && a->phase == CALL_DONE && a->outcome == NULL);
+	CHECK(b->state == FUTURE_CANCELLED && b->phase == CALL_DONE);
+	CHECK(w->state == FUTURE_CANCELLED && w->phase == CALL_DONE);
+	/* Already done now. */
+	CHECK_INT_EQ(sched_cancel(a), 0);
+	CHECK_INT_EQ(future_cancel(b), 0);
+	CHECK_INT_EQ(sched_cancel(w), 0);
+	CHECK(b->state == FUTURE_CANCELLED);
+
+	/* The target finishing does not bring the cancelled callback back,
+	 * and a's due time passing does not start it. */
+	CHECK_INT_EQ(future_set_result(f, strdup("null"), &err), 0);
+	if ((d = call(TRIGGER_SOON, 0, 0)) == NULL)
+		goto out;
+	CHECK(run_until_started(1, 2000));
+	run_for(50);
+	CHECK_INT_EQ(fx.n, 1);
+	CHECK(log_index(d->id) == 0);
+	CHECK(a->started == 0 && b->started == 0 && w->started == 0);
+	CHECK_INT_EQ(fx.n_aborted, 0);
+
+	/* A callback made ready by its target, cancelled before its turn. */
+	{
+		struct future *t0 = future_new("t0", 0, &err), *rcb;
+		if (t0 == NULL || (rcb = call(TRIGGER_ON_DONE, 0, t0->id)) == NULL)
+			goto out;
+		CHECK_INT_EQ(future_set_result(t0, strdup("0"), &err), 0);
+		CHECK_INT_EQ(rcb->phase, CALL_SCHEDULED);
+		CHECK_INT_EQ(sched_cancel(rcb), 1);
+		CHECK_INT_EQ(rcb->state, FUTURE_CANCELLED);
+		run_for(10);
+		CHECK_INT_EQ(fx.n, 1);
+		CHECK(rcb->started == 0);
+	}
+
+	/* Done calls: cancel says 0 and changes nothing. */
+	CHECK_INT_EQ(d->state, FUTURE_FINISHED);
+	CHECK_INT_EQ(sched_cancel(d), 0);
+	CHECK_INT_EQ(future_cancel(d), 0);
+	CHECK_INT_EQ(d->state, FUTURE_FINISHED);
+	CHECK_STR_EQ(d->outcome, "{}");
+
+	/* future_cancel on a pending call goes through the scheduler. */
+	if ((e = call(TRIGGER_AFTER, 10 * MS, 0)) == NULL)
+		goto out;
+	CHECK_INT_EQ(future_cancel(e), 1);
+	CHECK_INT_EQ(e->state, FUTURE_CANCELLED);
+
+	/* A running call: the action layer is asked to stop it, and the
+	 * call ends cancelled whatever outcome the action reports. */
+	fx.n = 0;
+	fx.hold = 1;
+	if ((r = call(TRIGGER_SOON, 0, 0)) == NULL)
+		goto out;
+	CHECK(run_until_started(1, 2000));
+	CHECK_INT_EQ(r->phase, CALL_RUNNING);
+	CHECK_INT_EQ(sched_count_dispatched(), 1);
+	CHECK_INT_EQ(sched_cancel(r), 1);
+	CHECK(fx.n_aborted == 1 && fx.aborted[0] == r->id);
+	sched_finish(r, strdup("{\"exit_code\":0}"), 0);
+	CHECK_INT_EQ(r->state, FUTURE_CANCELLED);
+	CHECK(r->outcome == NULL);
+	CHECK_INT_EQ(sched_count_dispatched(), 0);
+	CHECK_INT_EQ(sched_cancel(r), 0);
+	fx.hold = 0;
+
+	/* Removing a done-callback before it starts. */
+	fx.n = 0;
+	t = future_new("t", 0, &err);
+	other = future_new("other", 0, &err);
+	if (t == NULL || other == NULL)
+		goto out;
+	cb1 = call(TRIGGER_ON_DONE, 0, t->id);
+	cb2 = call(TRIGGER_ON_DONE, 0, t->id);
+	if (cb1 == NULL || cb2 == NULL)
+		goto out;
+	CHECK_INT_EQ(sched_remove_callback(t, cb1->id), 1);
+	CHECK_INT_EQ(cb1->state, FUTURE_CANCELLED);
+	CHECK_INT_EQ(sched_remove_callback(t, cb1->id), 0);
+	CHECK_INT_EQ(sched_remove_callback(other, cb2->id), -1);
+	CHECK_INT_EQ(sched_remove_callback(t, d->id), -1);
+	CHECK_INT_EQ(sched_remove_callback(t, 999999), -1);
+	CHECK_INT_EQ(future_set_result(t, strdup("1"), &err), 0);
+	CHECK(run_until_started(1, 2000));
+	run_for(10);
+	CHECK_INT_EQ(fx.n, 1);
+	CHECK(log_index(cb2->id) == 0);
+	CHECK_INT_EQ(sched_remove_callback(t, cb2->id), 0);
+	CHECK_INT_EQ(future_count_pending(), 1);	/* other */
+out:
+	teardown();
+}
+
+/* The state rules of asyncio.Future. */
+static void
+test_future_states(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *f, *g, *h, *c;
+
+	setup(0, 3650LL * 86400 * SEC);
+	f = future_new("f", 0, &err);
+	g = future_new(NULL, 0, &err);
+	h = future_new("h", 0, &err);
+	if (!CHECK(f != NULL && g != NULL && h != NULL))
+		goto out;
+	CHECK(f->id != g->id && g->id != h->id);
+	CHECK(future_find(f->id) == f);
+	CHECK(future_find(999999) == NULL);
+	CHECK_STR_EQ(f->name, "f");
+	CHECK(g->name == NULL);
+	CHECK_INT_EQ(f->kind, FUTURE_PLAIN);
+	CHECK_INT_EQ(f->state, FUTURE_PENDING);
+	CHECK(!future_done(f));
+	CHECK_INT_EQ(future_count_pending(), 3);
+
+	CHECK_INT_EQ(future_set_result(f, strdup("1"), &err), 0);
+	CHECK_INT_EQ(err.code, CORE_OK);
+	CHECK(future_done(f));
+	CHECK_INT_EQ(f->state, FUTURE_FINISHED);
+	CHECK_STR_EQ(f->outcome, "1");
+	CHECK(!f->has_exception);
+	CHECK(f->finished >= f->created);
+	CHECK_INT_EQ(future_count_pending(), 2);
+
+	/* Done: a second result, an exception, a cancel all fail. */
+	CHECK_INT_EQ(future_set_result(f, strdup("2"), &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ESTATE);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK_INT_EQ(future_set_exception(f, strdup("{}"), &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ESTATE);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK_INT_EQ(future_cancel(f), 0);
+	CHECK_INT_EQ(f->state, FUTURE_FINISHED);
+	CHECK_STR_EQ(f->outcome, "1");
+
+	CHECK_INT_EQ(future_set_exception(g, strdup("{\"type\":\"E\"}"), &err), 0);
+	CHECK_INT_EQ(g->state, FUTURE_FINISHED);
+	CHECK(g->has_exception);
+	CHECK_INT_EQ(future_cancel(g), 0);
+
+	CHECK_INT_EQ(future_cancel(h), 1);
+	CHECK_INT_EQ(h->state, FUTURE_CANCELLED);
+	CHECK(h->outcome == NULL);
+	CHECK_INT_EQ(future_cancel(h), 0);
+	CHECK_INT_EQ(future_set_result(h, strdup("3"), &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ESTATE);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK_INT_EQ(future_count_pending(), 0);
+
+	/* A call is settled by its action, not by a client. */
+	if ((c = call(TRIGGER_AFTER, 1 * SEC, 0)) == NULL)
+		goto out;
+	CHECK_INT_EQ(future_set_result(c, strdup("1"), &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ESTATE);
+	CHECK_INT_EQ(c->state, FUTURE_PENDING);
+	err = (struct core_error){ CORE_OK, "" };
+
+	CHECK(future_new("neg", -1, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+
+	CHECK_STR_EQ(future_state_name(FUTURE_CANCELLED), "cancelled");
+	CHECK_STR_EQ(call_phase_name(CALL_WAITING), "waiting");
+	CHECK_STR_EQ(call_trigger_name(TRIGGER_AT_UNIX), "at_unix");
+	CHECK_INT_EQ(future_state_parse("finished"), FUTURE_FINISHED);
+	CHECK_INT_EQ(future_state_parse("done"), -1);
+	CHECK_INT_EQ(call_phase_parse("running"), CALL_RUNNING);
+out:
+	teardown();
+}
+
+/* A waiter that counts its wake-ups and notes when it was called. */
+struct probe {
+	struct waiter w;
+	int woken;
+	int order;		/* position among all wake-ups */
+	int state;		/* its future's state when called */
+	struct future *f;
+	int rewait;		/* wait once more from inside the callback */
+};
+
+static int wake_seq;
+
+static void
+probe_cb(struct waiter *w, void *arg)
+{
+	struct probe *p = arg;
+
+	p->woken++;
+	p->order = ++wake_seq;
+	p->state = p->f != NULL ? p->f->state : -1;
+	CHECK(w == &p->w && w->f == NULL && !w->woken);
+	if (p->rewait) {
+		p->rewait = 0;
+		future_wait(p->f, &p->w, probe_cb, p);
+	}
+}
+
+/* Register p on f. */
+static void
+probe_wait(struct probe *p, struct future *f)
+{
+	memset(p, 0, sizeof(*p));
+	p->f = f;
+	future_wait(f, &p->w, probe_cb, p);
+}
+
+/* Waiters are woken on a later loop turn, never inside the call that
+ * settled the future, in registration order. */
+static void
+test_waiters(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct probe p1, p2, p3, p4, p5, pc;
+	struct future *f, *g, *h, *c;
+
+	setup(0, 3650LL * 86400 * SEC);
+	wake_seq = 0;
+	f = future_new("f", 0, &err);
+	g = future_new("g", 0, &err);
+	h = future_new("h", 0, &err);
+	if (!CHECK(f != NULL && g != NULL && h != NULL))
+		goto out;
+	probe_wait(&p1, f);
+	probe_wait(&p2, f);
+	CHECK(p1.w.f == f);
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	CHECK(p1.woken == 0 && p2.woken == 0);
+
+	CHECK_INT_EQ(future_set_result(f, strdup("1"), &err), 0);
+	CHECK(p1.woken == 0 && p2.woken == 0);		/* not inside */
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	CHECK(p1.woken == 1 && p2.woken == 1);
+	CHECK(p1.order < p2.order);
+	CHECK(p1.state == FUTURE_FINISHED);
+
+	/* On a done future: woken on the next turn, not inside the call. */
+	probe_wait(&p3, f);
+	CHECK_INT_EQ(p3.woken, 0);
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	CHECK_INT_EQ(p3.woken, 1);
+
+	/* Waiting again from inside the callback works, once per wait. */
+	p3.rewait = 1;
+	p3.woken = 0;
+	future_wait(f, &p3.w, probe_cb, &p3);
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	CHECK_INT_EQ(p3.woken, 2);
+
+	/* Removed before the future is done, or after it is queued to be
+	 * woken: never called. */
+	probe_wait(&p4, g);
+	waiter_remove(&p4.w);
+	waiter_remove(&p4.w);		/* idle: a no-op */
+	probe_wait(&p5, h);
+	CHECK_INT_EQ(future_cancel(g), 1);
+	CHECK_INT_EQ(future_cancel(h), 1);
+	waiter_remove(&p5.w);
+	event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	CHECK(p4.woken == 0 && p5.woken == 0);
+	CHECK(p5.w.f == NULL && !p5.w.woken);
+
+	/* A call is a future: its waiters wake once its action is over. */
+	if ((c = call(TRIGGER_SOON, 0, 0)) == NULL)
+		goto out;
+	probe_wait(&pc, c);
+	CHECK(run_until(is_done, c, 2000));
+	run_for(5);
+	CHECK_INT_EQ(pc.woken, 1);
+	CHECK_INT_EQ(pc.state, FUTURE_FINISHED);
+out:
+	teardown();
+}
+
+/* A future with a timeout is cancelled after it, not before. */
+static void
+test_future_timeout(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *f, *g;
+	struct probe p;
+
+	setup(0, 3650LL * 86400 * SEC);
+	f = future_new("t", 30 * MS, &err);
+	g = future_new("u", 30 * MS, &err);
+	if (!CHECK(f != NULL && g != NULL))
+		goto out;
+	CHECK_INT_EQ(f->due, f->created + 30 * MS);
+	CHECK_INT_EQ(future_set_result(g, strdup("\"early\""), &err), 0);
+	probe_wait(&p, f);
+	run_for(10);
+	CHECK_INT_EQ(f->state, FUTURE_PENDING);
+	CHECK(run_until(is_done, f, 2000));
+	CHECK_INT_EQ(f->state, FUTURE_CANCELLED);
+	CHECK(f->finished >= f->due);
+	CHECK(f->finished - f->due < 500 * MS);
+	run_for(5);
+	CHECK_INT_EQ(p.woken, 1);
+	CHECK_INT_EQ(p.state, FUTURE_CANCELLED);
+	/* g was settled first: its timeout does nothing. */
+	CHECK_INT_EQ(g->state, FUTURE_FINISHED);
+	CHECK_STR_EQ(g->outcome, "\"early\"");
+	CHECK_INT_EQ(future_count_pending(), 0);
+	CHECK_INT_EQ(fx.n, 0);
+out:
+	teardown();
+}
+
+/* The same idempotency key and digest return the first call. */
+static void
+test_idempotency(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *c1, *c2, *c3, *c4;
+	int existed = -1;
+
+	setup(0, 3650LL * 86400 * SEC);
+	c1 = call_full(TRIGGER_AFTER, 1 * SEC, 0, "k1", 42, &existed, &err);
+	if (!CHECK(c1 != NULL))
+		goto out;
+	CHECK_INT_EQ(existed, 0);
+	CHECK_STR_EQ(c1->idem_key, "k1");
+
+	c2 = call_full(TRIGGER_AFTER, 1 * SEC, 0, "k1", 42, &existed, &err);
+	CHECK(c2 == c1);
+	CHECK_INT_EQ(existed, 1);
+	CHECK_INT_EQ(err.code, CORE_OK);
+
+	c3 = call_full(TRIGGER_AFTER, 2 * SEC, 0, "k1", 43, &existed, &err);
+	CHECK(c3 == NULL);
+	CHECK_INT_EQ(existed, 0);
+	CHECK_INT_EQ(err.code, CORE_EMISMATCH);
+	err = (struct core_error){ CORE_OK, "" };
+
+	/* Another key is another call. */
+	c4 = call_full(TRIGGER_SOON, 0, 0, "k2", 42, &existed, &err);
+	CHECK(c4 != NULL && c4 != c1);
+	CHECK_INT_EQ(existed, 0);
+	CHECK_INT_EQ(future_count_pending(), 2);
+
+	/* Still the same call once it is done. */
+	if (c4 == NULL || !CHECK(run_until(is_done, c4, 2000)))
+		goto out;
+	CHECK(call_full(TRIGGER_SOON, 0, 0, "k2", 42, &existed, &err) == c4);
+	CHECK_INT_EQ(existed, 1);
+	CHECK_INT_EQ(fx.n, 1);
+out:
+	teardown();
+}
+
+/* max_pending caps pending futures and calls together. */
+static void
+test_max_pending(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *f1, *f2, *c1, *c2;
+	int existed = -1;
+
+	setup(3, 3650LL * 86400 * SEC);
+	f1 = future_new("1", 0, &err);
+	f2 = future_new("2", 0, &err);
+	c1 = call_full(TRIGGER_AFTER, 10 * SEC, 0, "k", 1, &existed, &err);
+	if (!CHECK(f1 != NULL && f2 != NULL && c1 != NULL))
+		goto out;
+	CHECK_INT_EQ(future_count_pending(), 3);
+
+	CHECK(future_new("3", 0, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EFULL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_SOON, 0, 0, NULL, 0, &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EFULL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK_INT_EQ(future_count_pending(), 3);
+	CHECK_INT_EQ(future_count_all(), 3);
+
+	/* A replay of an accepted call is not a new one. */
+	CHECK(call_full(TRIGGER_AFTER, 10 * SEC, 0, "k", 1, &existed, &err) == c1);
+	CHECK_INT_EQ(existed, 1);
+
+	/* Done objects do not count. */
+	CHECK_INT_EQ(future_set_result(f1, strdup("1"), &err), 0);
+	c2 = call(TRIGGER_SOON, 0, 0);
+	CHECK(c2 != NULL);
+	CHECK_INT_EQ(future_count_pending(), 3);
+out:
+	teardown();
+}
+
+/* Deadlines beyond the horizon, negative delays, unknown targets: refused,
+ * and nothing changes. */
+static void
+test_horizon(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	int64_t horizon = 10 * SEC;
+	struct future *ok1, *ok2;
+	int existed = -1;
+
+	setup(0, horizon);
+	CHECK(call_full(TRIGGER_AFTER, horizon + 1, 0, NULL, 0, &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_AFTER, INT64_MAX, 0, NULL, 0, &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_AT, clock_loop_now() + horizon + 1 * SEC, 0, NULL, 0,
+	    &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_AT_UNIX, clock_unix_now() + horizon + 1 * SEC, 0, NULL, 0,
+	    &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_AFTER, -1, 0, NULL, 0, &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EINVAL);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(call_full(TRIGGER_ON_DONE, 0, 12345, NULL, 0, &existed, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_ENOTFOUND);
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK_INT_EQ(future_count_all(), 0);
+	CHECK_INT_EQ(future_count_pending(), 0);
+
+	/* At the horizon itself: accepted (only further ahead is refused). */
+	ok1 = call(TRIGGER_AFTER, horizon, 0);
+	if (ok1 != NULL)
+		CHECK(ok1->due - ok1->created <= horizon);
+	ok2 = call(TRIGGER_AT_UNIX, clock_unix_now() + horizon / 2, 0);
+	if (ok2 != NULL)
+		CHECK(ok2->due_unix > clock_unix_now());
+	CHECK(call(TRIGGER_AFTER, horizon - 1, 0) != NULL);
+	CHECK(call(TRIGGER_AT, clock_loop_now() + horizon, 0) != NULL);
+
+	/* A new horizon applies to new calls. */
+	sched_set_horizon(20 * SEC);
+	CHECK(call(TRIGGER_AFTER, 15 * SEC, 0) != NULL);
+	teardown();
+}
+
+/* Restore one object as the store would (strings are taken). */
+static struct future *
+restore(uint64_t id, enum future_kind kind, enum future_state state, enum call_phase phase,
+    enum call_trigger trigger, int64_t due)
+{
+	struct future t;
+	struct future *f;
+
+	memset(&t, 0, sizeof(t));
+	t.id = id;
+	t.kind = (uint8_t)kind;
+	t.state = (uint8_t)state;
+	t.phase = (uint8_t)(kind == FUTURE_CALL ? phase : 0);
+	t.trigger = (uint8_t)trigger;
+	t.created = clock_loop_now() - 10 * SEC;
+	t.due = due;
+	t.due_unix = clock_unix_now() + (due - clock_loop_now());
+	if (kind == FUTURE_CALL)
+		t.spec = strdup("{\"command\":{\"argv\":[\"true\"]}}");
+	if (!CHECK((f = future_restore(&t)) != NULL))
+		free(t.spec);
+	return f;
+}
+
+/* After a restart: calls that fell due while the daemon was down are
+ * marked late and run at once in due order (ties in id order), callbacks
+ * rejoin their futures, a call that was running is handed to
+ * interrupted(), and timeouts and cancels carry on. */
+static void
+test_recover(void)
+{
+	struct future *f[13] = { NULL };
+	int64_t now;
+	long i3, i9, i2, i6, i12, i4;
+
+	setup(0, 3650LL * 86400 * SEC);
+	now = clock_loop_now();
+	f[1] = restore(1, FUTURE_PLAIN, FUTURE_PENDING, 0, 0, 0);
+	f[2] = restore(2, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER, now - 3 * SEC);
+	f[3] = restore(3, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now - 5 * SEC);
+	f[4] = restore(4, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now + 30 * MS);
+	f[5] = restore(5, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0);
+	if (f[5] != NULL)
+		f[5]->target = 1;
+	f[6] = restore(6, FUTURE_CALL, FUTURE_PENDING, CALL_RUNNING, TRIGGER_AT, now - 2 * SEC);
+	if (f[6] != NULL) {
+		f[6]->started = now - 1 * SEC;
+		f[6]->attempts = 1;
+	}
+	f[7] = restore(7, FUTURE_PLAIN, FUTURE_FINISHED, 0, 0, 0);
+	f[8] = restore(8, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0);
+	if (f[8] != NULL)
+		f[8]->target = 7;
+	f[9] = restore(9, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now - 5 * SEC);
+	f[10] = restore(10, FUTURE_PLAIN, FUTURE_PENDING, 0, 0, now + 20 * MS);
+	f[11] = restore(11, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER, now + 1 * SEC);
+	if (f[11] != NULL)
+		f[11]->cancel_requested = 1;
+	f[12] = restore(12, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT_UNIX, 0);
+	if (f[12] != NULL)
+		f[12]->due_unix = clock_unix_now() - 1 * SEC;
+	for (int i = 1; i <= 12; i++)
+		if (f[i] == NULL)
+			goto out;
+	CHECK_INT_EQ(future_count_pending(), 11);
+	CHECK(future_peek_next_id() == 13);
+
+	sched_recover();
+	CHECK_INT_EQ(fx.n, 0);			/* nothing starts inside */
+	CHECK_INT_EQ(f[11]->state, FUTURE_CANCELLED);
+	CHECK_INT_EQ(f[5]->phase, CALL_WAITING);
+	CHECK(f[2]->late && f[3]->late && f[9]->late && f[12]->late);
+	CHECK(!f[4]->late);
+
+	/* 8 (its future finished while we were down) and the late ones. */
+	CHECK(run_until_started(6, 2000));
+	CHECK(log_index(f[8]->id) >= 0);
+	i3 = log_index(3);
+	i9 = log_index(9);
+	i2 = log_index(2);
+	i6 = log_index(6);
+	i12 = log_index(12);
+	CHECK(i3 >= 0 && i3 < i9 && i9 < i2 && i2 < i6 && i6 < i12);
+	CHECK_INT_EQ(f[6]->attempts, 2);
+	CHECK(log_index(4) < 0 && log_index(5) < 0);
+
+	/* Then 4 on time, and the timeout of 10. */
+	CHECK(run_until_started(7, 2000));
+	i4 = log_index(4);
+	CHECK(i4 == 6);
+	CHECK(f[4]->started >= f[4]->due);
+	CHECK(run_until(is_done, f[10], 2000));
+	CHECK_INT_EQ(f[10]->state, FUTURE_CANCELLED);
+
+	/* 5 waits for 1, as before the restart. */
+	CHECK_INT_EQ(future_set_result(f[1], strdup("1"), &(struct core_error){ CORE_OK, "" }),
+	    0);
+	CHECK(run_until_started(8, 2000));
+	CHECK(log_index(5) == 7);
+
+	/* New objects continue the id sequence. */
+	{
+		struct future *c = call(TRIGGER_SOON, 0, 0);
+		CHECK(c != NULL && c->id == 13);
+	}
+out:
+	teardown();
+}
+
+/* Done objects are forgotten after the retention period, pending ones
+ * never. */
+static void
+test_retention(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future_limits fl = { 0, 20 * MS };
+	struct future *f, *g, *c;
+	uint64_t fid, cid, gid;
+
+	setup(0, 3650LL * 86400 * SEC);
+	future_set_limits(&fl);
+	f = future_new("f", 0, &err);
+	g = future_new("g", 0, &err);
+	c = call(TRIGGER_SOON, 0, 0);
+	if (!CHECK(f != NULL && g != NULL && c != NULL))
+		goto out;
+	fid = f->id;
+	gid = g->id;
+	cid = c->id;
+	CHECK_INT_EQ(future_set_result(f, strdup("1"), &err), 0);
+	CHECK(run_until_started(1, 2000));
+	CHECK(future_find(fid) == f);
+	run_for(100);
+	CHECK(future_find(fid) == NULL);
+	CHECK(future_find(cid) == NULL);
+	CHECK(future_find(gid) == g);
+	CHECK_INT_EQ(future_count_all(), 1);
+	CHECK_INT_EQ(future_count_pending(), 1);
+out:
+	teardown();
+}
+
+int
+main(void)
+{
+	test_soon_fifo();
+	test_timed_order();
+	test_soon_before_timed();
+	test_done_callbacks();
+	test_never_early();
+	test_cancel();
+	test_future_states();
+	test_waiters();
+	test_future_timeout();
+	test_idempotency();
+	test_max_pending();
+	test_horizon();
+	test_retention();
+	test_recover();
+	return check_summary();
+}
