@@ -44,6 +44,8 @@ static const struct key keys[] = {
 	K(max_commands, C_COUNT, "64"),
 	K(max_webhooks, C_COUNT, "256"),
 	K(kill_grace, C_DURATION, "5s"),
+	K(retry_backoff, C_DURATION, "1s"),
+	K(retry_max_backoff, C_DURATION, "5m"),
 	K(max_pending, C_COUNT, "10000000"),
 	K(max_waiters, C_COUNT, "100000"),
 	K(max_connections, C_COUNT, "1024"),

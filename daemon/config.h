@@ -27,6 +27,8 @@ struct config {
 	uint64_t max_commands;
 	uint64_t max_webhooks;
 	int64_t kill_grace;
+	int64_t retry_backoff;
+	int64_t retry_max_backoff;
 	uint64_t max_pending;
 	uint64_t max_waiters;
 	uint64_t max_connections;

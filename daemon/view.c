@@ -67,6 +67,8 @@ view_object(const struct future *f)
 	if (f->state == FUTURE_FINISHED)
 		e |= json_object_set_new(o, f->has_exception ? "exception" : "result",
 		    f->outcome ? view_load(f->outcome) : json_null());
+	else if (f->state == FUTURE_PENDING && f->outcome != NULL)
+		e |= json_object_set_new(o, "last_error", view_load(f->outcome));
 	if (e != 0) {
 		json_decref(o);
 		return NULL;

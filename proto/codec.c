@@ -79,8 +79,9 @@ proto_parse(const char *body, size_t len, size_t max_depth, struct proto_error *
 	return v;
 }
 
-/* What a field may hold. */
-enum ftype { F_STRING, F_NUMBER, F_OBJECT, F_ARRAY, F_ANY, F_BOOL, F_INT };
+/* What a field may hold. F_STRING never holds a NUL byte (a C string is
+ * cut there); F_BYTES may (command stdin). */
+enum ftype { F_STRING, F_NUMBER, F_OBJECT, F_ARRAY, F_ANY, F_BOOL, F_INT, F_BYTES };
 
 struct field {
 	const char *name;
@@ -90,8 +91,15 @@ struct field {
 
 static const char *ftype_names[] = {
 	"a string", "a number", "an object", "an array", "any JSON", "a boolean",
-	"an integer",
+	"an integer", "a string",
 };
+
+/* Whether a JSON string holds a NUL byte. */
+static int
+has_nul(const json_t *s)
+{
+	return strlen(json_string_value(s)) != json_string_length(s);
+}
 
 /* Check obj against a table of fields: every member must be known and of
  * its type. path prefixes field names in errors ("command."). */
@@ -114,7 +122,11 @@ decode_fields(json_t *obj, const char *path, const struct field *fields, size_t 
 		if (i == n)
 			return fail(err, "%s%s: unknown field", path, key);
 		switch (fields[i].type) {
-		case F_STRING: ok = json_is_string(v); break;
+		case F_STRING:
+			if ((ok = json_is_string(v)) && has_nul(v))
+				return fail(err, "%s%s: contains a NUL byte", path, key);
+			break;
+		case F_BYTES: ok = json_is_string(v); break;
 		case F_NUMBER: ok = json_is_number(v); break;
 		case F_INT: ok = json_is_integer(v); break;
 		case F_OBJECT: ok = json_is_object(v); break;
@@ -128,13 +140,6 @@ decode_fields(json_t *obj, const char *path, const struct field *fields, size_t 
 		*fields[i].val = v;
 	}
 	return 0;
-}
-
-/* Whether a JSON string holds a NUL byte. */
-static int
-has_nul(const json_t *s)
-{
-	return strlen(json_string_value(s)) != json_string_length(s);
 }
 
 /* A number of seconds >= 0, or an error naming the field. */
@@ -185,7 +190,7 @@ proto_decode_command(json_t *obj, struct proto_command *out, struct proto_error 
 	json_t *argv = NULL, *env = NULL, *cwd = NULL, *in = NULL, *timeout = NULL, *a;
 	const struct field fields[] = {
 		{ "argv", F_ARRAY, &argv }, { "env", F_OBJECT, &env },
-		{ "cwd", F_STRING, &cwd }, { "stdin", F_STRING, &in },
+		{ "cwd", F_STRING, &cwd }, { "stdin", F_BYTES, &in },
 		{ "timeout", F_NUMBER, &timeout },
 	};
 	size_t i;
@@ -207,9 +212,8 @@ proto_decode_command(json_t *obj, struct proto_command *out, struct proto_error 
 		return fail(err, "command.argv[0]: must not be empty");
 	if (env != NULL && string_map(env, "command.env", 0, err) == -1)
 		return -1;
-	if (cwd != NULL && (has_nul(cwd) || json_string_length(cwd) == 0))
-		return fail(err, "command.cwd: %s", has_nul(cwd) ? "contains a NUL byte" :
-		    "must not be empty");
+	if (cwd != NULL && json_string_length(cwd) == 0)
+		return fail(err, "command.cwd: must not be empty");
 	if (seconds(timeout, "command.", "timeout", &out->timeout, err) == -1)
 		return -1;
 	out->argv = argv;
@@ -271,8 +275,8 @@ proto_decode_webhook(json_t *obj, struct proto_webhook *out, struct proto_error 
 		return -1;
 	if (url == NULL)
 		return fail(err, "webhook.url: required");
-	if (has_nul(url) || !url_ok(json_string_value(url), &why))
-		return fail(err, "webhook.url: %s", has_nul(url) ? "contains a NUL byte" : why);
+	if (!url_ok(json_string_value(url), &why))
+		return fail(err, "webhook.url: %s", why);
 	out->url = json_string_value(url);
 	out->method = "POST";
 	if (method != NULL) {
@@ -390,15 +394,14 @@ proto_decode_call(json_t *body, int trigger_allowed, struct proto_call_req *out,
 				return fail(err, "args[%zu]: contains a NUL byte", i);
 	}
 	if (name != NULL) {
-		if (has_nul(name) || json_string_length(name) > 256)
-			return fail(err, "name: %s", has_nul(name) ? "contains a NUL byte" :
-			    "longer than 256 bytes");
+		if (json_string_length(name) > 256)
+			return fail(err, "name: longer than 256 bytes");
 		out->name = json_string_value(name);
 	}
 	if (idem != NULL) {
 		size_t len = json_string_length(idem);
-		if (len == 0 || len > 256 || has_nul(idem))
-			return fail(err, "idempotency_key: must be 1 to 256 bytes without NUL");
+		if (len == 0 || len > 256)
+			return fail(err, "idempotency_key: must be 1 to 256 bytes");
 		out->idempotency_key = json_string_value(idem);
 	}
 	if (retry != NULL && decode_retry(retry, &out->retry, err) == -1)
@@ -427,9 +430,8 @@ proto_decode_future(json_t *body, struct proto_future_req *out, struct proto_err
 	if (decode_fields(body, "", fields, 2, err) == -1)
 		return -1;
 	if (name != NULL) {
-		if (has_nul(name) || json_string_length(name) > 256)
-			return fail(err, "name: %s", has_nul(name) ? "contains a NUL byte" :
-			    "longer than 256 bytes");
+		if (json_string_length(name) > 256)
+			return fail(err, "name: longer than 256 bytes");
 		out->name = json_string_value(name);
 	}
 	return seconds(timeout, "", "timeout", &out->timeout, err);
@@ -487,7 +489,8 @@ proto_decode_wait(json_t *body, int gather, struct proto_wait_req *out,
 	if (futures == NULL || json_array_size(futures) == 0)
 		return fail(err, "futures: required, a non-empty array of ids");
 	json_array_foreach(futures, i, id)
-		if (!json_is_string(id) || proto_id_parse(json_string_value(id), NULL) == 0)
+		if (!json_is_string(id) || has_nul(id) ||
+		    proto_id_parse(json_string_value(id), NULL) == 0)
 			return fail(err, "futures[%zu]: not a future id", i);
 	out->futures = futures;
 	if (seconds(timeout, "", "timeout", &out->timeout, err) == -1)
@@ -536,13 +539,46 @@ fail_spec:
 	return NULL;
 }
 
+/* Make every integer in v a real, so 1 and 1.0 (the same JSON number)
+ * have one canonical form. Returns 0 or -1. */
+static int
+canon_numbers(json_t *v)
+{
+	const char *k;
+	json_t *m;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach(v, k, m) {
+			if (json_is_integer(m)) {
+				if (json_object_set_new(v, k,
+				    json_real((double)json_integer_value(m))) == -1)
+					return -1;
+			} else if (canon_numbers(m) == -1)
+				return -1;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, m) {
+			if (json_is_integer(m)) {
+				if (json_array_set_new(v, i,
+				    json_real((double)json_integer_value(m))) == -1)
+					return -1;
+			} else if (canon_numbers(m) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 json_t *
 proto_call_canonical(const struct proto_call_req *req)
 {
 	json_t *c = proto_call_spec(req), *t = NULL;
 
-	if (c == NULL)
+	if (c == NULL || canon_numbers(c) == -1) {
+		json_decref(c);
 		return NULL;
+	}
 	switch (req->trigger) {
 	case PROTO_SOON: t = json_true(); break;
 	case PROTO_ON_DONE: t = json_string(req->on_done); break;

@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/queue.h>
+#include <sys/random.h>
+#include <math.h>
+
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "daemon/action/command.h"
@@ -19,9 +24,20 @@
 #include "daemon/log.h"
 #include "proto/codec.h"
 
+/* A call waiting to try its action again. */
+struct retry {
+	TAILQ_ENTRY(retry) link;
+	uint64_t id;
+	struct event *ev;
+};
+
 static struct {
+	struct event_base *base;
 	int commands;
 	char **allow;
+	int64_t backoff;		/* defaults for a retry policy */
+	int64_t max_backoff;
+	TAILQ_HEAD(, retry) retries;
 } as;
 
 /* Copy a NULL-terminated list. */
@@ -280,6 +296,103 @@ action_fail(struct future *c, const char *type, const char *msg)
 	action_finish(c->id, json_pack("{s:s, s:s}", "type", type, "message", msg), 1);
 }
 
+/* The delay before attempt n + 1 (n >= 1): between half and all of
+ * backoff * 2^(n-1), capped at max_backoff (API.md §3). */
+static int64_t
+retry_delay(double backoff, double max_backoff, uint32_t n)
+{
+	double d = backoff * pow(2, n > 60 ? 60 : (double)n - 1);
+	uint32_t r;
+
+	if (d > max_backoff)
+		d = max_backoff;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+		r = (uint32_t)random();
+	return (int64_t)(d * 1e6 * (0.5 + 0.5 * (r / 4294967296.0)));
+}
+
+/* Run call c's command (again). */
+static void
+action_run_command(struct future *c)
+{
+	struct command_spec *cs;
+	const char *why;
+
+	if ((cs = command_from_spec(c, &why)) == NULL) {
+		action_fail(c, "SpawnError", why);
+		return;
+	}
+	command_run(c->id, cs);
+}
+
+/* A retry's backoff is over: try again. */
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct retry *rt = arg;
+	struct future *c = future_find(rt->id);
+
+	TAILQ_REMOVE(&as.retries, rt, link);
+	event_free(rt->ev);
+	free(rt);
+	if (c != NULL && !future_done(c))
+		action_run_command(c);
+}
+
+/* If c's retry policy allows another attempt after this failure, keep
+ * the failure as its last error and arm the retry; 1 if so. */
+static int
+action_retry(struct future *c, const json_t *failure)
+{
+	json_t *spec = view_load(c->spec), *retry = json_object_get(spec, "retry"), *v;
+	json_int_t attempts = json_integer_value(json_object_get(retry, "attempts"));
+	double backoff = (double)as.backoff / 1e6, max_backoff = (double)as.max_backoff / 1e6;
+	struct retry *rt = NULL;
+	struct timeval tv;
+	char *text = NULL;
+
+	if (c->cancel_requested || (json_int_t)c->attempts >= attempts)
+		goto no;
+	if ((v = json_object_get(retry, "backoff")) != NULL)
+		backoff = json_number_value(v);
+	if ((v = json_object_get(retry, "max_backoff")) != NULL)
+		max_backoff = json_number_value(v);
+	if ((text = proto_encode(failure)) == NULL || (rt = calloc(1, sizeof(*rt))) == NULL ||
+	    (rt->ev = evtimer_new(as.base, retry_cb, rt)) == NULL)
+		goto no;
+	rt->id = c->id;
+	free(c->outcome);
+	c->outcome = text;
+	future_touch(c);
+	tv = clock_timeval(retry_delay(backoff, max_backoff, c->attempts));
+	evtimer_add(rt->ev, &tv);
+	TAILQ_INSERT_TAIL(&as.retries, rt, link);
+	json_decref(spec);
+	return 1;
+no:
+	free(text);
+	free(rt);
+	json_decref(spec);
+	return 0;
+}
+
+/* Stop a retry that is waiting; 1 if there was one. */
+static int
+retry_cancel(uint64_t id)
+{
+	struct retry *rt;
+
+	TAILQ_FOREACH(rt, &as.retries, link)
+		if (rt->id == id)
+			break;
+	if (rt == NULL)
+		return 0;
+	TAILQ_REMOVE(&as.retries, rt, link);
+	event_free(rt->ev);
+	free(rt);
+	return 1;
+}
+
 /* The executor started id's process. */
 static void
 command_started_hook(uint64_t id, void *arg)
@@ -310,6 +423,12 @@ command_done_hook(uint64_t id, struct command_result *res, void *arg)
 	}
 	o = command_outcome(res, argv0, &is_exc);
 	free(argv0);
+	/* A failure or a timeout may be tried again; a spawn error will not
+	 * mend itself. */
+	if (is_exc && o != NULL && res->spawn_error == 0 && action_retry(c, o)) {
+		json_decref(o);
+		return;
+	}
 	action_finish(id, o, is_exc);
 }
 
@@ -319,19 +438,12 @@ action_start(void *arg, struct future *c)
 {
 	json_t *spec = view_load(c->spec);
 	int is_command = json_object_get(spec, "command") != NULL;
-	struct command_spec *cs;
-	const char *why;
-
 	json_decref(spec);
 	if (!is_command) {
 		action_fail(c, "WebhookFailed", "webhooks are not available in this build");
 		return;
 	}
-	if ((cs = command_from_spec(c, &why)) == NULL) {
-		action_fail(c, "SpawnError", why);
-		return;
-	}
-	command_run(c->id, cs);
+	action_run_command(c);
 }
 
 /* sched_actions.interrupted: call c had started when the daemon stopped.
@@ -357,7 +469,10 @@ action_interrupted(void *arg, struct future *c)
 static void
 action_abort(void *arg, struct future *c)
 {
-	command_abort(c->id);
+	if (retry_cancel(c->id))
+		sched_finish(c, NULL, 0);	/* ends cancelled */
+	else
+		command_abort(c->id);
 }
 
 /* The executor limits from the config. */
@@ -372,6 +487,8 @@ static void
 action_policy(const struct config *cfg)
 {
 	as.commands = cfg->commands;
+	as.backoff = cfg->retry_backoff;
+	as.max_backoff = cfg->retry_max_backoff;
 	strv_free(as.allow);
 	as.allow = strv_dup(cfg->command_allow);
 }
@@ -382,6 +499,8 @@ action_init(struct event_base *base, const struct config *cfg, struct sched_acti
 	struct command_hooks hooks = { command_started_hook, command_done_hook, NULL };
 	struct command_limits limits = command_limits_of(cfg);
 
+	as.base = base;
+	TAILQ_INIT(&as.retries);
 	action_policy(cfg);
 	ops->start = action_start;
 	ops->abort = action_abort;
@@ -402,6 +521,10 @@ action_configure(const struct config *cfg)
 void
 action_shutdown(void)
 {
+	struct retry *rt;
+
+	while ((rt = TAILQ_FIRST(&as.retries)) != NULL)
+		retry_cancel(rt->id);
 	command_shutdown();
 	strv_free(as.allow);
 	as.allow = NULL;

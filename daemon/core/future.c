@@ -249,6 +249,7 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	assert(f->state == FUTURE_PENDING && state != FUTURE_PENDING);
 	f->state = (uint8_t)state;
 	f->finished = clock_loop_now();
+	free(f->outcome);		/* a pending call's last error, if any */
 	f->outcome = value;
 	f->has_exception = value != NULL && is_exc;
 	if (f->kind == FUTURE_CALL)

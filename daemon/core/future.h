@@ -69,7 +69,8 @@ struct future {
 	uint64_t target;		/* on_done: the future awaited */
 	char *name;
 	char *spec;			/* call: its action, opaque to the core */
-	char *outcome;			/* done: result or exception, opaque */
+	char *outcome;			/* done: result or exception; a pending
+					 * call being retried: its last error */
 	char *idem_key;			/* call: idempotency key, if any */
 	uint64_t idem_digest;		/* call: digest of the request body */
 	/* One link for the list the object is on at the time: the ready

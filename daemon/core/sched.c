@@ -146,7 +146,7 @@ sched_due(struct sched_call_params *p, int64_t now, struct future *c,
 	case TRIGGER_AFTER:
 		if (p->when < 0)
 			return core_error_set(err, CORE_EINVAL, "after: must be >= 0");
-		c->due = now + (p->when < ss.horizon ? p->when : ss.horizon + 1);
+		c->due = now + (p->when <= ss.horizon ? p->when : ss.horizon + 1);
 		break;
 	case TRIGGER_AT:
 		c->due = p->when;
