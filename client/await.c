@@ -25,6 +25,16 @@ await_done(const json_t *obj)
 	return state == NULL || strcmp(state, "pending") != 0;
 }
 
+double
+await_hold(double timeout, double deadline)
+{
+	double left = deadline - ctl_now();
+
+	if (timeout < 0 || left > AWAIT_HOLD)
+		return AWAIT_HOLD;
+	return left > 0 ? left : 0;
+}
+
 int
 await_future(struct ctl *ctl, const char *id, double timeout, json_t **out)
 {
@@ -39,13 +49,10 @@ await_future(struct ctl *ctl, const char *id, double timeout, json_t **out)
 	if (ctl_request(ctl, "GET", path, NULL, 0, &obj) == -1)
 		goto out;
 	while (!await_done(obj)) {
-		hold = AWAIT_HOLD;
-		if (timeout >= 0 && (hold = deadline - ctl_now()) <= 0) {
+		if ((hold = await_hold(timeout, deadline)) == 0) {
 			rc = AWAIT_TIMEOUT;
 			goto out;
 		}
-		if (hold > AWAIT_HOLD)
-			hold = AWAIT_HOLD;
 		hold = progress_follow(&pg, obj, hold);
 		if (asprintf(&q, "%s?wait=%.3f", path, hold) == -1)
 			err(1, "asprintf");

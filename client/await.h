@@ -21,6 +21,11 @@ struct ctl;
  * *OBJ (the caller owns it; NULL on AWAIT_ERROR). Returns AWAIT_*. */
 int	 await_future(struct ctl *, const char *, double, json_t **);
 
+/* How long to ask the daemon to hold the next poll of a wait that ends
+ * at local time DEADLINE (if TIMEOUT is not negative): what is left, at
+ * most AWAIT_HOLD; 0 once the deadline has passed. */
+double	 await_hold(double, double);
+
 /* Whether OBJ, a future or call object, is done. */
 int	 await_done(const json_t *);
 

@@ -55,7 +55,8 @@ cmd_future_new(struct ctl *ctl, int argc, char **argv)
 	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		switch (ch) {
 		case FO_NAME:
-			json_object_set_new(body, "name", json_string(optarg));
+			json_object_set_new(body, "name", ctl_string(ctl,
+			    "--name", optarg));
 			break;
 		case FO_TIMEOUT:
 			json_object_set_new(body, "timeout", json_real(
@@ -84,10 +85,12 @@ int
 cmd_future_fail(struct ctl *ctl, int argc, char **argv)
 {
 	int i = ctl_args(ctl, argc, argv, "+", 3, 3);
+	json_t *type = ctl_string(ctl, "TYPE", argv[i + 1]);
+	json_t *msg = ctl_string(ctl, "MESSAGE", argv[i + 2]);
 
 	return future_post(ctl, http_path("/v1/futures/", argv[i],
-	    "/exception"), json_pack("{s:s,s:s}", "type", argv[i + 1],
-	    "message", argv[i + 2]), NULL);
+	    "/exception"), json_pack("{s:o,s:o}", "type", type, "message",
+	    msg), NULL);
 }
 
 /* Cancel with METHOD PATH; say whether it was cancelled. Exit 0 either way,
@@ -199,11 +202,7 @@ future_hold(struct ctl *ctl, const char *path, json_t *body, double timeout,
 	progress_start(&pg, ctl);
 	progress_set(&pg, what);
 	for (;;) {
-		hold = AWAIT_HOLD;
-		if (timeout >= 0 && (hold = deadline - ctl_now()) < 0)
-			hold = 0;
-		if (hold > AWAIT_HOLD)
-			hold = AWAIT_HOLD;
+		hold = await_hold(timeout, deadline);
 		json_object_set_new(body, "timeout", json_real(hold));
 		json_decref(reply);
 		if (ctl_request(ctl, "POST", path, json_incref(body), hold,
@@ -279,12 +278,13 @@ future_print_ids(const json_t *reply, const char *key)
 static json_t *
 future_ids(struct ctl *ctl, int argc, char **argv, int i)
 {
-	json_t *ids = json_array();
+	json_t *ids;
 
 	if (i >= argc)
 		ctl_usage(ctl, "give at least one ID");
+	ids = json_array();
 	for (; i < argc; i++)
-		json_array_append_new(ids, json_string(argv[i]));
+		json_array_append_new(ids, ctl_string(ctl, "ID", argv[i]));
 	return ids;
 }
 

@@ -65,7 +65,8 @@ inspect_loop_time(struct ctl *ctl)
 	return now;
 }
 
-/* The WHEN column of CALL at loop time NOW: due in, or started ago. */
+/* The WHEN column of CALL at loop time NOW: when a scheduled call is due,
+ * what a waiting one waits for, or when the call started. */
 static void
 inspect_when(const json_t *call, double now, char *buf, size_t len)
 {
@@ -76,21 +77,22 @@ inspect_when(const json_t *call, double now, char *buf, size_t len)
 	char d[32];
 	double t;
 
-	if (json_is_number(started) && now >= 0) {
+	if (phase == NULL)
+		phase = "";
+	snprintf(buf, len, "-");
+	if (strcmp(phase, "waiting") == 0 && on != NULL)
+		snprintf(buf, len, "after %s", on);
+	else if (now < 0)
+		return;
+	else if (strcmp(phase, "scheduled") == 0 && json_is_number(due)) {
+		t = json_number_value(due) - now;
+		snprintf(buf, len, "%s%s%s", t >= 0 ? "in " : "due ",
+		    output_duration(t >= 0 ? t : -t, d, sizeof(d)),
+		    t >= 0 ? "" : " ago");
+	} else if (json_is_number(started)) {
 		t = now - json_number_value(started);
 		snprintf(buf, len, "%s ago", output_duration(t, d, sizeof(d)));
-	} else if (phase != NULL && strcmp(phase, "waiting") == 0 && on != NULL)
-		snprintf(buf, len, "after %s", on);
-	else if (json_is_number(due) && now >= 0) {
-		t = json_number_value(due) - now;
-		if (t >= 0)
-			snprintf(buf, len, "in %s",
-			    output_duration(t, d, sizeof(d)));
-		else
-			snprintf(buf, len, "due %s ago",
-			    output_duration(-t, d, sizeof(d)));
-	} else
-		snprintf(buf, len, "-");
+	}
 }
 
 /* Print ITEMS as a table, columns as wide as their widest cell. */

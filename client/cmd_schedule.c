@@ -86,6 +86,8 @@ sched_pair(struct ctl *ctl, json_t *obj, const char *opt, const char *arg,
 	if (v == NULL || v == arg)
 		ctl_usage(ctl, "%s: expected KEY%cVALUE, got '%s'", opt, sep,
 		    arg);
+	/* Checked whole, so that both halves are UTF-8. */
+	json_decref(ctl_string(ctl, opt, arg));
 	if ((key = strndup(arg, (size_t)(v - arg))) == NULL)
 		err(1, "strndup");
 	for (v++; sep == ':' && *v == ' '; v++)
@@ -99,7 +101,7 @@ static json_t *
 sched_stdin(struct ctl *ctl, const char *path)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-	char *buf = NULL;
+	char *buf = NULL, *p;
 	size_t len = 0, cap = 0, n;
 	json_t *s;
 
@@ -108,20 +110,24 @@ sched_stdin(struct ctl *ctl, const char *path)
 	do {
 		if (len == cap) {
 			cap = cap * 2 + 65536;
-			if ((buf = realloc(buf, cap)) == NULL)
+			if ((p = realloc(buf, cap)) == NULL)
 				err(1, "realloc");
+			buf = p;
 		}
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
 	} while (n > 0 && len <= SCHED_STDIN_MAX);
-	if (ferror(f) || len > SCHED_STDIN_MAX)
+	if (ferror(f) || len > SCHED_STDIN_MAX) {
+		free(buf);
 		ctl_usage(ctl, "--stdin-file: %s: %s", path, ferror(f) ?
 		    strerror(errno) : "too large");
+	}
 	if (f != stdin)
 		fclose(f);
-	if ((s = json_stringn(buf, len)) == NULL)
-		ctl_usage(ctl, "--stdin-file: %s: not UTF-8 text", path);
+	s = json_stringn(buf, len);
 	free(buf);
+	if (s == NULL)
+		ctl_usage(ctl, "--stdin-file: %s: not UTF-8 text", path);
 	return s;
 }
 
@@ -158,11 +164,12 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->triggers++;
 			break;
 		case SO_NAME:
-			json_object_set_new(b, "name", json_string(optarg));
+			json_object_set_new(b, "name", ctl_string(ctl,
+			    "--name", optarg));
 			break;
 		case SO_IDEMPOTENCY_KEY:
 			json_object_set_new(b, "idempotency_key",
-			    json_string(optarg));
+			    ctl_string(ctl, "--idempotency-key", optarg));
 			break;
 		case SO_TIMEOUT:
 			d = ctl_duration(ctl, "--timeout", optarg);
@@ -192,7 +199,8 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->command_only = 1;
 			break;
 		case SO_CWD:
-			json_object_set_new(a, "cwd", json_string(optarg));
+			json_object_set_new(a, "cwd", ctl_string(ctl, "--cwd",
+			    optarg));
 			s->command_only = 1;
 			break;
 		case SO_STDIN_FILE:
@@ -214,14 +222,16 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->webhook_only = 1;
 			break;
 		case SO_METHOD:
-			json_object_set_new(a, "method", json_string(optarg));
+			json_object_set_new(a, "method", ctl_string(ctl,
+			    "--method", optarg));
 			s->webhook_only = 1;
+			break;
+		case SO_WAIT:
+			s->wait = 1;
 			break;
 		case SO_WAIT_TIMEOUT:
 			s->wait_timeout = ctl_duration(ctl, "--wait-timeout",
 			    optarg);
-			/* FALLTHROUGH */
-		case SO_WAIT:
 			s->wait = 1;
 			break;
 		default:
@@ -240,20 +250,20 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 		if (s->command_only)
 			ctl_usage(ctl, "--env, --cwd and --stdin-file are for"
 			    " commands");
-		json_object_set_new(a, "url", json_string(s->webhook));
+		json_object_set_new(a, "url", ctl_string(ctl, "--webhook",
+		    s->webhook));
 		json_object_set(b, "webhook", a);
 	} else {
-		json_t *av = json_array();
-
 		if (optind >= argc)
 			ctl_usage(ctl, "no action: give --webhook URL or"
 			    " -- CMD [ARG...]");
 		if (s->webhook_only)
 			ctl_usage(ctl, "--data, --header and --method are for"
 			    " webhooks");
+		json_object_set_new(a, "argv", json_array());
 		for (int i = optind; i < argc; i++)
-			json_array_append_new(av, json_string(argv[i]));
-		json_object_set_new(a, "argv", av);
+			json_array_append_new(json_object_get(a, "argv"),
+			    ctl_string(ctl, "command", argv[i]));
 		json_object_set(b, "command", a);
 	}
 }

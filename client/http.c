@@ -36,6 +36,9 @@ struct http_buf {
 	size_t		 cap;
 };
 
+static char	*http_xasprintf(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 /* asprintf that exits on memory exhaustion, as a command-line tool may. */
 static char *
 http_xasprintf(const char *fmt, ...)

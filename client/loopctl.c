@@ -360,6 +360,16 @@ ctl_duration(struct ctl *ctl, const char *opt, const char *s)
 }
 
 json_t *
+ctl_string(struct ctl *ctl, const char *what, const char *s)
+{
+	json_t *j;
+
+	if ((j = json_string(s)) == NULL)
+		ctl_usage(ctl, "%s: not UTF-8 text, which JSON needs", what);
+	return j;
+}
+
+json_t *
 ctl_json_arg(struct ctl *ctl, const char *what, const char *s)
 {
 	json_error_t jerr;

@@ -73,6 +73,10 @@ int	 ctl_request(struct ctl *, const char *, const char *, json_t *,
 /* Seconds in duration S given to option OPT; a bad one is a usage error. */
 double	 ctl_duration(struct ctl *, const char *, const char *);
 
+/* The argument S given as WHAT as a JSON string; text that is not UTF-8
+ * is a usage error. */
+json_t	*ctl_string(struct ctl *, const char *, const char *);
+
 /* JSON text S given as WHAT, parsed; bad JSON is a usage error. */
 json_t	*ctl_json_arg(struct ctl *, const char *, const char *);
 

@@ -88,5 +88,11 @@ output_action(const json_t *call)
 char *
 output_duration(double secs, char *buf, size_t len)
 {
-	return units_format_duration((int64_t)(secs * 1e6), buf, len);
+	int64_t us = (int64_t)(secs * 1e6);
+
+	if (us == 0) {
+		snprintf(buf, len, "0s");
+		return buf;
+	}
+	return units_format_duration(us, buf, len);
 }
