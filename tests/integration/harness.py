@@ -13,6 +13,29 @@ the daemon exited 0, kills whatever commands the daemon left behind and removes
 the temporary directory. The daemon's stderr goes to a file, never to a pipe
 that could fill and block it.
 
+Daemon(opts={}, args=[], auth=True, listen="127.0.0.1:0", config=None, env=None)
+    auth=False adds -o auth=off; config is the text of a --config file;
+    listen may be "unix:/PATH".
+  d.url d.port d.host d.token d.token_file d.state_dir d.dir d.unix_path
+  d.request(method, path, body=None, headers=None, auth=True, raw=None,
+            timeout=30, chunked=False) -> Response(status, headers, body)
+      headers have lowercase keys; body is parsed JSON when the content type
+      is JSON, else text; status is None if the daemon hung up silently.
+  d.session()            keep-alive connection, same .request(); .connects
+  d.begin(method, path, body=None) -> PendingRequest: sent now, read later
+      with .response() (.elapsed), .replied(within) peeks (long-polls)
+  d.raw_request(bytes), d.http_bytes(method, path, raw, headers), d.connect()
+  d.schedule(body, status=201), d.call(id), d.wait_done(id), d.list_calls(q),
+  d.call_ids(q), d.get_json(path), d.loop_time(), d.path(name)
+  d.loopctl(*args, input=None, timeout=30, env=None) -> CompletedProcess
+  d.wait_until(predicate, timeout=10, what="...")   bounded polling
+  d.log(), d.log_tail(), d.alive(), d.check_alive()
+  d.start(), d.stop(), d.signal(sig), d.wait_exit(), d.kill(), d.close()
+DaemonTestCase: one daemon per class (cls.d) from class attributes opts,
+  args, auth, config. sh(script, *args, **command_fields) builds a /bin/sh
+  command; assert_problem(tc, resp, status, type) checks an RFC 9457 reply.
+LOOPD / LOOPCTL name the binaries; LOOPD_KEEP=1 keeps the temp directories.
+
 Python 3 standard library only.
 """
 import http.client

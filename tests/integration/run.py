@@ -16,6 +16,7 @@ import faulthandler
 import glob
 import importlib
 import os
+import shutil
 import sys
 import threading
 import time
@@ -54,11 +55,14 @@ class Result(unittest.TestResult):
         self.failed = {}          # name -> text
         self.skipped_ids = set()
         self.started = {}
+        self.silent = False
 
     def _name(self, test):
         return test.id() if hasattr(test, "id") else str(test)
 
     def _fail(self, test, err, kind, sub=None):
+        if self.silent:
+            return
         name = self._name(test)
         text = "".join(traceback.format_exception(*err)) \
             if isinstance(err, tuple) else str(err)
@@ -79,6 +83,8 @@ class Result(unittest.TestResult):
 
     def stopTest(self, test):
         super().stopTest(test)
+        if self.silent:
+            return
         name = self._name(test)
         if self.verbose:
             took = time.monotonic() - self.started.get(name, time.monotonic())
@@ -153,18 +159,21 @@ def select(names):
 
 
 def watchdog(result):
+    result.silent = True        # the main thread's tests fail from here on
     sys.stdout.write("\nrun.py: the suite took longer than %gs; stopping.\n"
                      % OVERALL_TIMEOUT)
     faulthandler.dump_traceback(file=sys.stdout, all_threads=True)
     sys.stdout.write(daemon_logs() + "\n")
+    passed = len(result.passed - set(result.failed))
+    failed = max(1, len(result.failed))
     for d in list(harness.LIVE):
         try:
             d.kill()
+            if not harness.KEEP:
+                shutil.rmtree(d.dir, ignore_errors=True)
         except Exception:
             pass
-    sys.stdout.write("integration: %d passed, %d failed\n"
-                     % (len(result.passed - set(result.failed)),
-                        max(1, len(result.failed))))
+    sys.stdout.write("integration: %d passed, %d failed\n" % (passed, failed))
     sys.stdout.flush()
     os._exit(1)
 
@@ -196,6 +205,9 @@ def main(argv):
         unittest.TestSuite(tests).run(result)
     finally:
         timer.cancel()
+        if result.silent:
+            # The watchdog is cleaning up and will end the process.
+            time.sleep(OVERALL_TIMEOUT)
         for d in list(harness.LIVE):
             d.close(check=False)
     sys.stdout.write("\n")
@@ -206,13 +218,15 @@ def main(argv):
     # A test that never reported (its class failed to set up) failed.
     failed = [i for i in ids if i not in passed and i not in skipped]
     # Failures outside tests: setUpClass/tearDownClass, imports.
-    extra = [k for k in result.failed if k not in ids]
+    # (A class that failed to set up is already counted through its tests.)
+    extra = [k for k in result.failed if k not in ids and not
+             k.startswith(("setUpClass ", "setUpModule "))]
     for i in failed:
         if i not in result.failed:
             result.failed[i] = "did not run (its class or module failed to " \
                                "set up)\n"
     nfailed = len(failed) + len(extra)
-    if result.failed:
+    if failed or extra:
         print("failures:")
         for k in list(failed) + extra:
             print("  " + k)

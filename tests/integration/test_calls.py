@@ -156,6 +156,7 @@ class CallsTest(DaemonTestCase):
         self.assertGreaterEqual(res["duration"], 0)
         self.assertNotIn("exception", c)
         self.assertNotIn("stdout_truncated", res)
+        self.assertEqual(c["attempts"], 1)
         self.assertGreaterEqual(c["started"], c["due"] - EPS)
         self.assertGreaterEqual(c["finished"], c["started"])
 
@@ -405,6 +406,37 @@ class CallsTest(DaemonTestCase):
         self.assertNotEqual(c["id"], a.body["id"])
         for i in (a.body["id"], c["id"]):
             self.d.request("DELETE", "/v1/calls/" + i)
+
+
+class RetryTest(DaemonTestCase):
+
+    def test_failing_command_is_retried_with_backoff(self):
+        log = self.d.path("attempts.log")
+        c = self.d.schedule({"soon": True, "retry": {
+            "attempts": 3, "backoff": 0.2, "max_backoff": 0.3},
+            "command": sh('date +%s.%N >> "$1"; exit 5', log)})
+        self.assertEqual(c["attempts"], 0)
+        done = self.d.wait_done(c["id"], timeout=10)
+        self.assertEqual(done["attempts"], 3)
+        self.assertEqual(done["exception"]["type"], "CommandFailed")
+        self.assertEqual(done["exception"]["exit_code"], 5)
+        with open(log) as f:
+            times = [float(x) for x in f.read().split()]
+        self.assertEqual(len(times), 3)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        # Delay before attempt n+1: between half and all of
+        # backoff * 2^(n-1), capped at max_backoff.
+        self.assertGreaterEqual(gaps[0], 0.1 - 0.01)
+        self.assertLess(gaps[0], 0.2 + LATE)
+        self.assertGreaterEqual(gaps[1], 0.15 - 0.01)
+        self.assertLess(gaps[1], 0.3 + LATE)
+
+    def test_succeeding_command_is_not_retried(self):
+        c = self.d.schedule({"soon": True, "retry": {"attempts": 3,
+                                                     "backoff": 0.1},
+                             "command": TRUE})
+        done = self.d.wait_done(c["id"])
+        self.assertEqual((done["state"], done["attempts"]), ("finished", 1))
 
 
 class ListTest(DaemonTestCase):

@@ -180,6 +180,35 @@ class WaiterCapTest(DaemonTestCase):
         r = self.d.request("GET", "/v1/futures/%s?wait=5" % c["id"])
         self.assertEqual(r.body["state"], "finished")
 
+    def test_waiters_that_hang_up_free_their_slot(self):
+        c = self.d.schedule({"after": 3600, "command": TRUE})
+        path = "/v1/futures/%s?wait=8" % c["id"]
+        for _ in range(3):
+            with self.d.begin("GET", path) as p:
+                self.assertFalse(p.replied(0.05))
+        # All three clients left: their slots must come back (bounded),
+        # long before the 8 s wait would have ended.
+        t0 = time.monotonic()
+        held = []
+
+        def slot_free():
+            p = self.d.begin("GET", path)
+            if p.replied(0.05):
+                r = p.response()
+                self.assertIn(r.status, (429, 503), r.body)
+                return False
+            held.append(p)
+            return True
+        try:
+            for _ in range(3):
+                self.d.wait_until(slot_free, timeout=5, interval=0.05,
+                                  what="a hung-up waiter to be cleaned up")
+            self.assertLess(time.monotonic() - t0, 5)
+        finally:
+            for p in held:
+                p.close()
+        self.d.request("DELETE", "/v1/calls/" + c["id"])
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -265,6 +265,32 @@ class FuturesTest(FuturesBase):
             self.assertEqual(fh.read().split(), ["callback", "soon"])
         self.assertLessEqual(c["started"], s["started"])
 
+    def test_callbacks_queue_as_soon_calls_when_the_future_is_done(self):
+        # One command slot, held by a blocker: a soon call accepted before
+        # the future is done starts before its callback, one accepted after
+        # starts after it (asyncio: the callback is call_soon'ed at done).
+        log = self.d.path("cb-queue.log")
+        release = self.d.path("cb-release")
+        f = self.new()
+        cb = self.add_callback(f["id"], sh(APPEND), args=["callback", log])
+        blocker = self.d.schedule({"soon": True, "command": sh(
+            'while [ ! -e "$1" ]; do sleep 0.01; done', release,
+            timeout=20)})
+        self.d.wait_until(
+            lambda: self.d.call(blocker["id"])["phase"] == "running",
+            what="the blocker to run")
+        s1 = self.d.schedule({"soon": True, "args": ["before", log],
+                              "command": sh(APPEND)})
+        self.set_result(f["id"], 1)
+        s2 = self.d.schedule({"soon": True, "args": ["after", log],
+                              "command": sh(APPEND)})
+        open(release, "w").close()
+        for c in (blocker, s1, cb, s2):
+            self.d.wait_done(c["id"])
+        with open(log) as fh:
+            self.assertEqual(fh.read().split(), ["before", "callback",
+                                                 "after"])
+
     def test_remove_callback(self):
         f = self.new()
         flag = self.d.path("removed-ran")
@@ -281,6 +307,32 @@ class FuturesTest(FuturesBase):
         r = self.d.request("DELETE", "/v1/futures/%s/callbacks/%s"
                            % (f["id"], kept["id"]))
         self.assertEqual((r.status, r.body), (200, {"removed": 0}))
+
+    def test_cancel_a_waiting_callback(self):
+        f = self.new()
+        flag = self.d.path("cancelled-callback-ran")
+        cb = self.add_callback(f["id"], sh('touch "$1"', flag))
+        later = self.add_callback(f["id"], TRUE)
+        waiting = self.d.call_ids("phase=waiting")
+        self.assertIn(cb["id"], waiting)
+        r = self.d.request("DELETE", "/v1/calls/" + cb["id"])
+        self.assertEqual((r.status, r.body), (200, {"cancelled": True}))
+        self.assertEqual(self.d.call(cb["id"])["state"], "cancelled")
+        self.assertNotIn(cb["id"], self.d.call_ids("phase=waiting"))
+        self.set_result(f["id"], 1)
+        self.d.wait_done(later["id"])
+        self.assertFalse(os.path.exists(flag), "a cancelled callback ran")
+        self.assertEqual(self.d.call(cb["id"])["state"], "cancelled")
+
+    def test_callback_on_a_cancelled_call(self):
+        c = self.d.schedule({"after": 3600, "command": TRUE})
+        cb = self.add_callback(c["id"], sh(SHOW))
+        self.assertEqual(self.d.request("DELETE", "/v1/calls/" +
+                                        c["id"]).body, {"cancelled": True})
+        cb = self.d.wait_done(cb["id"])
+        first, rest = cb["result"]["stdout"].split("\n", 1)
+        self.assertEqual(first.split()[:2], [c["id"], "cancelled"])
+        self.assertEqual(json.loads(rest)["state"], "cancelled")
 
     def test_bad_callbacks(self):
         f = self.new()
