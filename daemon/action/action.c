@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 #include <math.h>
 
@@ -219,12 +220,13 @@ utf8_string(const char *b, size_t len)
 	return s;
 }
 
-/* The result or exception object of a command outcome. */
+/* The result or exception object of a command outcome; step says what a
+ * failed spawn was doing. */
 static json_t *
-command_outcome(const struct command_result *res, const char *argv0, int *is_exc)
+command_outcome(const struct command_result *res, const char *step, int *is_exc)
 {
 	json_t *o = json_object();
-	char msg[300];
+	char msg[1024];
 	const char *type = NULL;
 
 	if (o == NULL)
@@ -232,8 +234,7 @@ command_outcome(const struct command_result *res, const char *argv0, int *is_exc
 	*is_exc = 1;
 	if (res->spawn_error != 0) {
 		type = "SpawnError";
-		snprintf(msg, sizeof(msg), "cannot run %s: %s", argv0 ? argv0 : "command",
-		    strerror(res->spawn_error));
+		snprintf(msg, sizeof(msg), "cannot %s: %s", step, strerror(res->spawn_error));
 	} else if (res->timed_out) {
 		type = "TimeoutError";
 		snprintf(msg, sizeof(msg), "timed out; %s", res->signal ?
@@ -403,26 +404,37 @@ command_started_hook(uint64_t id, void *arg)
 		sched_started(c);
 }
 
+/* What a failed spawn of call c was trying to do, for its message: the
+ * working directory if that is what is missing, else running argv[0]. */
+static void
+spawn_step(struct future *c, char *buf, size_t len)
+{
+	json_t *spec = view_load(c->spec), *cmd = json_object_get(spec, "command");
+	const char *cwd = json_string_value(json_object_get(cmd, "cwd"));
+	const char *a0 = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
+	struct stat sb;
+
+	if (cwd != NULL && (stat(cwd, &sb) == -1 || !S_ISDIR(sb.st_mode)))
+		snprintf(buf, len, "change to directory %s", cwd);
+	else
+		snprintf(buf, len, "run %s", a0 ? a0 : "the command");
+	json_decref(spec);
+}
+
 /* id's process is done. */
 static void
 command_done_hook(uint64_t id, struct command_result *res, void *arg)
 {
 	struct future *c = future_find(id);
-	int is_exc;
+	int is_exc = 1;
 	json_t *o;
-	char *argv0 = NULL;
+	char step[600] = "";
 
 	if (c == NULL)
 		return;
-	if (res->spawn_error != 0) {
-		json_t *spec = view_load(c->spec);
-		const char *a0 = json_string_value(json_array_get(json_object_get(
-		    json_object_get(spec, "command"), "argv"), 0));
-		argv0 = a0 ? strdup(a0) : NULL;
-		json_decref(spec);
-	}
-	o = command_outcome(res, argv0, &is_exc);
-	free(argv0);
+	if (res->spawn_error != 0)
+		spawn_step(c, step, sizeof(step));
+	o = command_outcome(res, step, &is_exc);
 	/* A failure or a timeout may be tried again; a spawn error will not
 	 * mend itself. */
 	if (is_exc && o != NULL && res->spawn_error == 0 && action_retry(c, o)) {

@@ -70,6 +70,9 @@ LIVE = set()
 
 Response = namedtuple("Response", "status headers body")
 
+SANITIZER_REPORT = re.compile(
+    r"ERROR: (Address|Leak|Memory|Thread)Sanitizer[^\n]*|runtime error: [^\n]*")
+
 
 def _json_loads(text):
     def bad_constant(name):
@@ -483,6 +486,11 @@ class Daemon:
             f.close()
         self._files = []
         LIVE.discard(self)
+        # A sanitizer build reports into the log; any report is a failure,
+        # however the daemon ended (kill -9 included).
+        report = SANITIZER_REPORT.search(self.log())
+        if report and problem is None:
+            problem = "sanitizer report in loopd's log: %s" % report.group(0)
         if check and problem:
             raise AssertionError("%s:\n%s" % (problem, self.log_tail()))
         return self.returncode
