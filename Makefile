@@ -8,7 +8,7 @@
 # Project flags live in LOOPD_CFLAGS so a user's CFLAGS/LDFLAGS add to them
 # instead of replacing them.
 
-PKGS      := libevent libmicrohttpd jansson libcurl sqlite3 libsystemd
+PKGS      := libevent libmicrohttpd jansson libcurl gnutls sqlite3 libsystemd
 BUILD     ?= build
 CC        ?= cc
 CFLAGS    ?= -O2 -g

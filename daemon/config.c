@@ -13,11 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/action/netpolicy.h"
 #include "daemon/log.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
-enum ctype { C_STRING, C_LISTEN, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_LEVEL };
+enum ctype { C_STRING, C_LISTEN, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_NETS,
+    C_LEVEL };
 
 struct key {
 	const char *name;
@@ -43,6 +45,11 @@ static const struct key keys[] = {
 	K(max_output, C_SIZE, "1M"),
 	K(max_commands, C_COUNT, "64"),
 	K(max_webhooks, C_COUNT, "256"),
+	K(webhook_max_per_host, C_COUNT, "16"),
+	K(webhook_attempts, C_COUNT, "5"),
+	K(webhook_timeout, C_DURATION, "30s"),
+	K(webhook_allow, C_NETS, ""),
+	K(webhook_deny, C_NETS, ""),
 	K(kill_grace, C_DURATION, "5s"),
 	K(retry_backoff, C_DURATION, "1s"),
 	K(retry_max_backoff, C_DURATION, "5m"),
@@ -169,10 +176,17 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 			return "expected a duration such as 30s, 500ms or 1h30m";
 		*(int64_t *)p = us;
 		return NULL;
-	case C_LIST: {
+	case C_LIST:
+	case C_NETS: {
 		char **v;
+		const char *bad;
 		if (parse_list(value, &v) == -1)
 			return "out of memory";
+		if (k->type == C_NETS && !netpolicy_valid(v, &bad)) {
+			list_free(v);
+			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
+			    "private or link-local";
+		}
 		list_free(*(char ***)p);
 		*(char ***)p = v;
 		return NULL;
@@ -302,8 +316,9 @@ config_check(const struct config *cfg)
 		    "listen address %s\n", cfg->listen);
 		errors++;
 	}
-	if (cfg->max_commands == 0) {
-		fprintf(stderr, "config: max_commands must be at least 1\n");
+	if (cfg->max_commands == 0 || cfg->max_webhooks == 0 || cfg->webhook_attempts == 0) {
+		fprintf(stderr, "config: max_commands, max_webhooks and webhook_attempts "
+		    "must be at least 1\n");
 		errors++;
 	}
 	if (cfg->max_wait <= 0 || cfg->horizon <= 0) {
@@ -324,7 +339,7 @@ config_free(struct config *cfg)
 		void *p = (char *)cfg + keys[i].off;
 		if (keys[i].type == C_STRING || keys[i].type == C_LISTEN)
 			free(*(char **)p);
-		else if (keys[i].type == C_LIST)
+		else if (keys[i].type == C_LIST || keys[i].type == C_NETS)
 			list_free(*(char ***)p);
 	}
 	memset(cfg, 0, sizeof(*cfg));

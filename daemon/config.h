@@ -26,6 +26,11 @@ struct config {
 	uint64_t max_output;
 	uint64_t max_commands;
 	uint64_t max_webhooks;
+	uint64_t webhook_max_per_host;
+	uint64_t webhook_attempts;
+	int64_t webhook_timeout;
+	char **webhook_allow;		/* NULL: anywhere not denied */
+	char **webhook_deny;
 	int64_t kill_grace;
 	int64_t retry_backoff;
 	int64_t retry_max_backoff;

@@ -175,7 +175,8 @@ reload(void)
 	hl = http_limits_of(&m.cfg);
 	future_set_limits(&fl);
 	sched_set_horizon(m.cfg.horizon);
-	action_configure(&m.cfg);
+	if (action_configure(&m.cfg) == -1)
+		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
 	api_configure(m.base, &m.cfg);
 	sd_notify(0, "READY=1");

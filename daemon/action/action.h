@@ -14,8 +14,9 @@ struct sched_actions;
 
 /* Set up the executors; fills *ops for sched_init. 0 or -1. */
 int action_init(struct event_base *base, const struct config *cfg, struct sched_actions *ops);
-/* Apply a (re)loaded config: policy and limits. */
-void action_configure(const struct config *cfg);
+/* Apply a (re)loaded config: policy and limits. 0, or -1 if a file it
+ * names (the signing secret) cannot be read; the old one is kept then. */
+int action_configure(const struct config *cfg);
 /* Stop everything still running. */
 void action_shutdown(void);
 /* Whether a command with this argv[0] may run; *why says why not. */

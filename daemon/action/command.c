@@ -492,14 +492,14 @@ command_find(uint64_t id, int *queued)
 	return NULL;
 }
 
-void
+int
 command_abort(uint64_t id)
 {
 	int queued;
 	struct child *c = command_find(id, &queued);
 
 	if (c == NULL)
-		return;
+		return 0;
 	c->res.aborted = 1;
 	if (queued) {
 		TAILQ_REMOVE(&cs.queued, c, link);
@@ -507,6 +507,7 @@ command_abort(uint64_t id)
 		child_finish(c);
 	} else
 		child_terminate(c);
+	return 1;
 }
 
 void

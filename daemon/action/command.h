@@ -68,8 +68,9 @@ void command_set_limits(const struct command_limits *limits);
  * spawn failure is reported through hooks.done like any other outcome. */
 void command_run(uint64_t id, struct command_spec *spec);
 /* Stop id's command: a queued one ends at once (aborted), a running one
- * gets SIGTERM then SIGKILL. No-op for unknown ids. */
-void command_abort(uint64_t id);
+ * gets SIGTERM then SIGKILL; either way done() reports it. 1 if id was
+ * known, 0 otherwise. */
+int command_abort(uint64_t id);
 /* Free a spec and everything it owns. Accepts NULL. */
 void command_spec_free(struct command_spec *spec);
 /* Children running, and commands waiting for a slot. */

@@ -33,11 +33,6 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	struct future *c;
 	int existed;
 
-	if (req->action == PROTO_WEBHOOK) {
-		http_reply_problem(r, 501, NULL,
-		    "webhook: webhook actions are not available in this build yet");
-		return;
-	}
 	if (req->action == PROTO_COMMAND && !action_command_allowed(json_string_value(
 	    json_array_get(json_object_get(req->action_obj, "argv"), 0)), &why)) {
 		http_reply_problem(r, 403, NULL, "command.argv[0]: %s", why);

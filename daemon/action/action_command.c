@@ -1,0 +1,247 @@
+/*
+ * action_command: a call's command: its spec turned into argv, environment
+ * and stdin for the executor, and the executor's outcome turned into the
+ * result or exception of API.md §3.
+ */
+#include <sys/stat.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "daemon/action/action.h"
+#include "daemon/action/action_int.h"
+#include "daemon/action/command.h"
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/sched.h"
+#include "daemon/view.h"
+#include "proto/codec.h"
+
+/* "K=V" */
+static char *
+env_entry(const char *k, const char *v)
+{
+	char *s;
+
+	return asprintf(&s, "%s=%s", k, v) == -1 ? NULL : s;
+}
+
+/* Build the executor's spec for call c from its stored spec. NULL with
+ * *why set when it cannot run. */
+static struct command_spec *
+command_from_spec(struct future *c, const char **why)
+{
+	struct command_spec *cs;
+	struct proto_command pc;
+	struct proto_error perr = { "" };
+	json_t *spec = view_load(c->spec), *args, *a, *target_json = NULL;
+	struct future *target = NULL;
+	size_t i, argc = 0, envc = 0;
+	const char *k;
+	char id[20];
+
+	*why = "out of memory";
+	if ((cs = calloc(1, sizeof(*cs))) == NULL || spec == NULL)
+		goto fail;
+	if (proto_decode_command(json_object_get(spec, "command"), &pc, &perr) == -1) {
+		*why = "the stored command is invalid";
+		goto fail;
+	}
+	if (!action_command_allowed(json_string_value(json_array_get(pc.argv, 0)), why))
+		goto fail;
+	*why = "out of memory";
+	json_array_foreach(pc.argv, i, a)
+		if (action_strv_push(&cs->argv, &argc, strdup(json_string_value(a))) == -1)
+			goto fail;
+	args = json_object_get(spec, "args");
+	json_array_foreach(args, i, a)
+		if (action_strv_push(&cs->argv, &argc, json_is_string(a) ?
+		    strdup(json_string_value(a)) :
+		    proto_encode(a)) == -1)
+			goto fail;
+	if (pc.env != NULL)
+		json_object_foreach(pc.env, k, a)
+			if (action_strv_push(&cs->env, &envc, env_entry(k, json_string_value(a))) == -1)
+				goto fail;
+	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
+		goto fail;
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(c->target)) != NULL) {
+		if (action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
+		    action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
+		    future_state_name(target->state))) == -1)
+			goto fail;
+		if (pc.stdin_data == NULL && (target_json = view_object(target)) != NULL) {
+			cs->stdin_data = proto_encode(target_json);
+			cs->stdin_len = cs->stdin_data ? strlen(cs->stdin_data) : 0;
+		}
+	}
+	if (pc.cwd != NULL && (cs->cwd = strdup(pc.cwd)) == NULL)
+		goto fail;
+	if (pc.stdin_data != NULL) {
+		if ((cs->stdin_data = malloc(pc.stdin_len + 1)) == NULL)
+			goto fail;
+		memcpy(cs->stdin_data, pc.stdin_data, pc.stdin_len + 1);
+		cs->stdin_len = pc.stdin_len;
+	}
+	cs->timeout = clock_from_seconds(pc.timeout);
+	json_decref(target_json);
+	json_decref(spec);
+	return cs;
+fail:
+	json_decref(target_json);
+	json_decref(spec);
+	command_spec_free(cs);
+	return NULL;
+}
+
+/* The result or exception object of a command outcome; step says what a
+ * failed spawn was doing. */
+static json_t *
+command_outcome(const struct command_result *res, const char *step, int *is_exc)
+{
+	json_t *o = json_object();
+	char msg[1024];
+	const char *type = NULL;
+
+	if (o == NULL)
+		return NULL;
+	*is_exc = 1;
+	if (res->spawn_error != 0) {
+		type = "SpawnError";
+		snprintf(msg, sizeof(msg), "cannot %s: %s", step, strerror(res->spawn_error));
+	} else if (res->timed_out) {
+		type = "TimeoutError";
+		snprintf(msg, sizeof(msg), "timed out; %s", res->signal ?
+		    "terminated by a signal" : "exited after SIGTERM");
+	} else if (res->signal != 0) {
+		type = "CommandFailed";
+		snprintf(msg, sizeof(msg), "killed by signal %d (SIG%s)", res->signal,
+		    sigabbrev_np(res->signal) ? sigabbrev_np(res->signal) : "?");
+	} else if (res->exit_code != 0) {
+		type = "CommandFailed";
+		snprintf(msg, sizeof(msg), "exited with status %d", res->exit_code);
+	} else
+		*is_exc = 0;
+	if (type != NULL) {
+		json_object_set_new(o, "type", json_string(type));
+		json_object_set_new(o, "message", json_string(msg));
+	}
+	if (res->spawn_error == 0) {
+		json_object_set_new(o, "exit_code", res->signal ? json_null() :
+		    json_integer(res->exit_code));
+		if (res->signal)
+			json_object_set_new(o, "signal", json_integer(res->signal));
+		json_object_set_new(o, "stdout", action_utf8_string(res->out.data ? res->out.data : "",
+		    res->out.len));
+		json_object_set_new(o, "stderr", action_utf8_string(res->err.data ? res->err.data : "",
+		    res->err.len));
+		if (res->out.truncated)
+			json_object_set_new(o, "stdout_truncated", json_true());
+		if (res->err.truncated)
+			json_object_set_new(o, "stderr_truncated", json_true());
+		json_object_set_new(o, "duration", json_real(clock_to_seconds(res->duration)));
+	}
+	return o;
+}
+
+/* What a failed spawn of call c was trying to do, for its message: the
+ * working directory if that is what is missing, else running argv[0]. */
+static void
+spawn_step(struct future *c, char *buf, size_t len)
+{
+	json_t *spec = view_load(c->spec), *cmd = json_object_get(spec, "command");
+	const char *cwd = json_string_value(json_object_get(cmd, "cwd"));
+	const char *a0 = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
+	struct stat sb;
+
+	if (cwd != NULL && (stat(cwd, &sb) == -1 || !S_ISDIR(sb.st_mode)))
+		snprintf(buf, len, "change to directory %s", cwd);
+	else
+		snprintf(buf, len, "run %s", a0 ? a0 : "the command");
+	json_decref(spec);
+}
+
+/* The executor started id's process. */
+static void
+command_started_hook(uint64_t id, void *arg)
+{
+	struct future *c = future_find(id);
+
+	if (c != NULL)
+		sched_started(c);
+}
+
+/* id's process is done. */
+static void
+command_done_hook(uint64_t id, struct command_result *res, void *arg)
+{
+	struct future *c = future_find(id);
+	int is_exc = 1;
+	json_t *o;
+	char step[600] = "";
+
+	if (c == NULL)
+		return;
+	if (res->spawn_error != 0)
+		spawn_step(c, step, sizeof(step));
+	o = command_outcome(res, step, &is_exc);
+	/* A failure or a timeout may be tried again; a spawn error will not
+	 * mend itself. Commands have no retries unless the call asks. */
+	if (is_exc && o != NULL && res->spawn_error == 0 && action_retry(c, o, 1, -1)) {
+		json_decref(o);
+		return;
+	}
+	action_finish(id, o, is_exc);
+}
+
+void
+action_command_start(struct future *c)
+{
+	struct command_spec *cs;
+	const char *why;
+
+	if ((cs = command_from_spec(c, &why)) == NULL) {
+		action_fail(c, "SpawnError", why);
+		return;
+	}
+	command_run(c->id, cs);
+}
+
+/* The executor limits from the config. */
+static struct command_limits
+command_limits_of(const struct config *cfg)
+{
+	return (struct command_limits){ cfg->max_commands, cfg->max_output, cfg->kill_grace };
+}
+
+int
+action_command_init(struct event_base *base, const struct config *cfg)
+{
+	struct command_hooks hooks = { command_started_hook, command_done_hook, NULL };
+	struct command_limits limits = command_limits_of(cfg);
+
+	return command_init(base, &limits, &hooks);
+}
+
+void
+action_command_configure(const struct config *cfg)
+{
+	struct command_limits limits = command_limits_of(cfg);
+
+	command_set_limits(&limits);
+}
+
+int
+action_command_abort(uint64_t id)
+{
+	return command_abort(id);
+}
+
+void
+action_command_shutdown(void)
+{
+	command_shutdown();
+}

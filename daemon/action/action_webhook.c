@@ -1,0 +1,290 @@
+/*
+ * action_webhook: a call's webhook: its spec turned into a request (the
+ * body of API.md §3, Loop-Call-Id, and the Standard Webhooks signature
+ * when a secret is set) and the reply turned into a result or a
+ * WebhookFailed exception. Connection errors, timeouts, 408, 429 and 5xx
+ * are retried, honouring Retry-After; other replies are final.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "daemon/action/action_int.h"
+#include "daemon/action/netpolicy.h"
+#include "daemon/action/sign.h"
+#include "daemon/action/webhook.h"
+#include "daemon/config.h"
+#include "daemon/core/clock.h"
+#include "daemon/core/sched.h"
+#include "daemon/view.h"
+#include "proto/codec.h"
+
+static struct {
+	int64_t timeout;		/* when the call sets none */
+	int attempts;			/* when the call has no retry policy */
+} aw;
+
+/* "Name: value" */
+static char *
+header_line(const char *name, const char *value)
+{
+	char *s;
+
+	return asprintf(&s, "%s: %s", name, value) == -1 ? NULL : s;
+}
+
+/* The request body: the call's own, or {"call", ["future",] "args"}. */
+static char *
+webhook_body(struct future *c, const json_t *spec, const struct proto_webhook *pw)
+{
+	json_t *o;
+	struct future *target;
+	char id[20], *text;
+
+	if (pw->body != NULL)
+		return proto_encode(pw->body);
+	o = json_pack("{s:s, s:O}", "call", view_id(c, id), "args",
+	    json_object_get(spec, "args"));
+	if (o != NULL && c->trigger == TRIGGER_ON_DONE &&
+	    (target = future_find(c->target)) != NULL)
+		json_object_set_new(o, "future", view_object(target));
+	text = o ? proto_encode(o) : NULL;
+	json_decref(o);
+	return text;
+}
+
+/* Whether the user's headers name this one (case-insensitively). */
+static int
+has_header(const json_t *headers, const char *name)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)(uintptr_t)headers, k, v)
+		if (strcasecmp(k, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Build the executor's request for call c. NULL with *why set. */
+static struct webhook_spec *
+webhook_from_spec(struct future *c, const char **why)
+{
+	json_t *spec = view_load(c->spec), *v;
+	struct proto_webhook pw;
+	struct proto_error perr = { "" };
+	struct webhook_spec *ws = calloc(1, sizeof(*ws));
+	size_t n = 0;
+	const char *k;
+	char id[20], ts[24], *sig;
+	int64_t now_s = clock_unix_now() / CLOCK_US_PER_S;
+
+	*why = "out of memory";
+	if (ws == NULL || spec == NULL)
+		goto fail;
+	if (proto_decode_webhook(json_object_get(spec, "webhook"), &pw, &perr) == -1) {
+		*why = "the stored webhook is invalid";
+		goto fail;
+	}
+	if ((ws->url = strdup(pw.url)) == NULL || (ws->method = strdup(pw.method)) == NULL ||
+	    (ws->body = webhook_body(c, spec, &pw)) == NULL)
+		goto fail;
+	ws->body_len = strlen(ws->body);
+	ws->timeout = pw.timeout > 0 ? clock_from_seconds(pw.timeout) : aw.timeout;
+	view_id(c, id);
+	if (pw.headers != NULL)
+		json_object_foreach(pw.headers, k, v)
+			if (action_strv_push(&ws->headers, &n, header_line(k,
+			    json_string_value(v))) == -1)
+				goto fail;
+	if ((!has_header(pw.headers, "Content-Type") && action_strv_push(&ws->headers, &n,
+	    strdup("Content-Type: application/json")) == -1) ||
+	    action_strv_push(&ws->headers, &n, header_line("Loop-Call-Id", id)) == -1 ||
+	    action_strv_push(&ws->headers, &n, strdup("Expect:")) == -1)
+		goto fail;
+	if (sign_enabled()) {
+		/* webhook-id is the call id: the same on every attempt and after a
+		 * restart, so receivers can drop repeats. */
+		snprintf(ts, sizeof(ts), "%lld", (long long)now_s);
+		if ((sig = sign_signature(id, now_s, ws->body, ws->body_len)) == NULL ||
+		    action_strv_push(&ws->headers, &n, header_line("webhook-id", id)) == -1 ||
+		    action_strv_push(&ws->headers, &n, header_line("webhook-timestamp", ts)) == -1 ||
+		    action_strv_push(&ws->headers, &n, header_line("webhook-signature", sig)) == -1) {
+			free(sig);
+			goto fail;
+		}
+		free(sig);
+	}
+	json_decref(spec);
+	return ws;
+fail:
+	json_decref(spec);
+	webhook_spec_free(ws);
+	return NULL;
+}
+
+/* The reply's headers as an object (repeated names joined with ", "). */
+static json_t *
+headers_object(const struct webhook_result *r)
+{
+	json_t *o = json_object(), *old;
+	char *joined;
+
+	for (size_t i = 0; o != NULL && i < r->n_headers; i++) {
+		const char *name = r->headers[i].name, *value = r->headers[i].value;
+		if ((old = json_object_get(o, name)) != NULL &&
+		    asprintf(&joined, "%s, %s", json_string_value(old), value) != -1) {
+			json_object_set_new(o, name, action_utf8_string(joined, strlen(joined)));
+			free(joined);
+		} else
+			json_object_set_new(o, name, action_utf8_string(value, strlen(value)));
+	}
+	return o;
+}
+
+/* The reply body: parsed when the reply says it is JSON (and is whole),
+ * else a string. */
+static json_t *
+body_value(const struct webhook_result *r)
+{
+	const char *data = r->body.data ? r->body.data : "";
+	json_t *v = NULL;
+
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcmp(r->headers[i].name, "content-type") == 0 &&
+		    strstr(r->headers[i].value, "json") != NULL && !r->body.truncated)
+			v = json_loadb(data, r->body.len, JSON_DECODE_ANY, NULL);
+	return v != NULL ? v : action_utf8_string(data, r->body.len);
+}
+
+/* Result or WebhookFailed for a reply; *retryable tells whether another
+ * attempt may succeed. */
+static json_t *
+webhook_outcome(const struct webhook_result *r, const char *url, int *is_exc, int *retryable)
+{
+	json_t *o;
+	char msg[600];
+
+	*is_exc = 1;
+	*retryable = 0;
+	if (r->error != 0) {
+		*retryable = !r->refused;
+		return json_pack("{s:s, s:n, s:s, s:f}", "type", "WebhookFailed", "status",
+		    "message", r->message ? r->message : "request failed",
+		    "duration", clock_to_seconds(r->duration));
+	}
+	if (r->status >= 200 && r->status < 300) {
+		*is_exc = 0;
+		o = json_pack("{s:i, s:o, s:o, s:f}", "status", (json_int_t)r->status,
+		    "headers", headers_object(r), "body", body_value(r),
+		    "duration", clock_to_seconds(r->duration));
+	} else {
+		*retryable = r->status == 408 || r->status == 429 || r->status >= 500;
+		snprintf(msg, sizeof(msg), "%s answered HTTP %ld", url, r->status);
+		o = json_pack("{s:s, s:i, s:s, s:o, s:f}", "type", "WebhookFailed",
+		    "status", (json_int_t)r->status, "message", msg, "body", body_value(r),
+		    "duration", clock_to_seconds(r->duration));
+	}
+	if (o != NULL && r->body.truncated)
+		json_object_set_new(o, "body_truncated", json_true());
+	return o;
+}
+
+/* A request of call id went out. */
+static void
+webhook_started_hook(uint64_t id, void *arg)
+{
+	struct future *c = future_find(id);
+
+	if (c != NULL)
+		sched_started(c);
+}
+
+/* A request of call id got its reply (or failed). */
+static void
+webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
+{
+	struct future *c = future_find(id);
+	json_t *spec, *o;
+	int is_exc, retryable;
+	const char *k;
+	char url[512];
+
+	if (c == NULL)
+		return;
+	spec = view_load(c->spec);
+	k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
+	snprintf(url, sizeof(url), "%s", k ? k : "the webhook");
+	json_decref(spec);
+	o = webhook_outcome(r, url, &is_exc, &retryable);
+	if (is_exc && retryable && o != NULL && action_retry(c, o, aw.attempts, r->retry_after)) {
+		json_decref(o);
+		return;
+	}
+	action_finish(id, o, is_exc);
+}
+
+void
+action_webhook_start(struct future *c)
+{
+	struct webhook_spec *ws;
+	const char *why;
+
+	if ((ws = webhook_from_spec(c, &why)) == NULL) {
+		action_fail(c, "WebhookFailed", why);
+		return;
+	}
+	webhook_run(c->id, ws);
+}
+
+/* The executor limits from the config. */
+static struct webhook_limits
+webhook_limits_of(const struct config *cfg)
+{
+	return (struct webhook_limits){ cfg->max_webhooks, cfg->webhook_max_per_host,
+	    cfg->max_output };
+}
+
+int
+action_webhook_configure(const struct config *cfg)
+{
+	struct webhook_limits limits = webhook_limits_of(cfg);
+	int rc = 0;
+
+	aw.timeout = cfg->webhook_timeout;
+	aw.attempts = (int)cfg->webhook_attempts;
+	webhook_set_limits(&limits);
+	if (netpolicy_set(cfg->webhook_allow, cfg->webhook_deny) == -1)
+		rc = -1;
+	if (sign_load(cfg->signing_secret_file) == -1)
+		rc = -1;
+	return rc;
+}
+
+int
+action_webhook_init(struct event_base *base, const struct config *cfg)
+{
+	struct webhook_hooks hooks = { webhook_started_hook, webhook_done_hook, NULL };
+	struct webhook_limits limits = webhook_limits_of(cfg);
+
+	if (webhook_init(base, &limits, &hooks) == -1)
+		return -1;
+	return action_webhook_configure(cfg);
+}
+
+int
+action_webhook_abort(uint64_t id)
+{
+	return webhook_abort(id);
+}
+
+void
+action_webhook_shutdown(void)
+{
+	webhook_shutdown();
+	netpolicy_free();
+	sign_free();
+}
