@@ -136,10 +136,6 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 	enum log_level lvl;
 
 	switch (k->type) {
-	case C_LISTEN:
-		if (!listen_valid(value))
-			return "expected HOST:PORT (port 0 to 65535), [ADDR]:PORT or unix:/PATH";
-		/* FALLTHROUGH */
 	case C_STRING: {
 		char *s = strdup(value);
 		if (s == NULL)
@@ -177,11 +173,22 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 		*(int64_t *)p = us;
 		return NULL;
 	case C_LIST:
+	case C_LISTEN:
 	case C_NETS: {
 		char **v;
 		const char *bad;
 		if (parse_list(value, &v) == -1)
 			return "out of memory";
+		if (k->type == C_LISTEN) {
+			size_t i = 0;
+			while (v != NULL && v[i] != NULL && listen_valid(v[i]))
+				i++;
+			if (v == NULL || v[i] != NULL) {
+				list_free(v);
+				return "expected HOST:PORT (port 0 to 65535), [ADDR]:PORT or "
+				    "unix:/PATH, comma-separated";
+			}
+		}
 		if (k->type == C_NETS && !netpolicy_valid(v, &bad)) {
 			list_free(v);
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
@@ -311,11 +318,12 @@ config_check(const struct config *cfg)
 	int errors = 0;
 
 
-	if (!cfg->auth && !config_listen_is_local(cfg->listen)) {
-		fprintf(stderr, "config: auth = off is refused with the non-loopback "
-		    "listen address %s\n", cfg->listen);
-		errors++;
-	}
+	for (size_t i = 0; !cfg->auth && cfg->listen[i] != NULL; i++)
+		if (!config_listen_is_local(cfg->listen[i])) {
+			fprintf(stderr, "config: auth = off is refused with the non-loopback "
+			    "listen address %s\n", cfg->listen[i]);
+			errors++;
+		}
 	if (cfg->max_commands == 0 || cfg->max_webhooks == 0 || cfg->webhook_attempts == 0) {
 		fprintf(stderr, "config: max_commands, max_webhooks and webhook_attempts "
 		    "must be at least 1\n");
@@ -337,9 +345,10 @@ config_free(struct config *cfg)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		void *p = (char *)cfg + keys[i].off;
-		if (keys[i].type == C_STRING || keys[i].type == C_LISTEN)
+		if (keys[i].type == C_STRING)
 			free(*(char **)p);
-		else if (keys[i].type == C_LIST || keys[i].type == C_NETS)
+		else if (keys[i].type == C_LIST || keys[i].type == C_NETS ||
+		    keys[i].type == C_LISTEN)
 			list_free(*(char ***)p);
 	}
 	memset(cfg, 0, sizeof(*cfg));

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 struct config {
-	char *listen;			/* HOST:PORT, [V6]:PORT or unix:PATH */
+	char **listen;			/* HOST:PORT, [V6]:PORT or unix:PATH, each */
 	char *state_dir;
 	char *token_file;		/* empty: STATE_DIR/token */
 	int auth;

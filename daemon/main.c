@@ -44,7 +44,16 @@ static struct {
 	size_t n_ov;
 	struct config cfg;
 	struct event_base *base;
+	struct event *status_ev;	/* STATUS= for systemctl status */
+	struct event *watchdog_ev;	/* WATCHDOG=1 when WatchdogSec= is set */
+	int64_t watchdog_us;
+	unsigned reloads;
 } m;
+
+#define STATUS_US (5 * CLOCK_US_PER_S)
+
+static void status_cb(evutil_socket_t, short, void *);
+static void reload_mark(void);
 
 static void
 usage(FILE *f)
@@ -143,6 +152,16 @@ http_limits_of(const struct config *cfg)
 	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S) };
 }
 
+/* A reload is over, applied or not. */
+static void
+reload_done(void)
+{
+	reload_mark();
+	sd_notify(0, "READY=1");
+	if (m.status_ev != NULL)
+		status_cb(-1, 0, NULL);
+}
+
 /* SIGHUP: read the config again and apply what can change live. A bad
  * config is reported and the running one kept. */
 static void
@@ -157,7 +176,7 @@ reload(void)
 	if (config_build(&next) != 0) {
 		log_warnx("reload: configuration has errors; keeping the running one");
 		config_free(&next);
-		sd_notify(0, "READY=1");
+		reload_done();
 		return;
 	}
 	if (strcmp(next.state_dir, m.cfg.state_dir) != 0)
@@ -165,7 +184,7 @@ reload(void)
 	if (next.auth && token_setup(&next) == -1) {
 		log_warnx("reload: token unreadable; keeping the running configuration");
 		config_free(&next);
-		sd_notify(0, "READY=1");
+		reload_done();
 		return;
 	}
 	config_free(&m.cfg);
@@ -179,7 +198,7 @@ reload(void)
 		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
 	api_configure(m.base, &m.cfg);
-	sd_notify(0, "READY=1");
+	reload_done();
 	log_info("reloaded");
 }
 
@@ -194,6 +213,78 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("received SIG%s, shutting down", sigabbrev_np((int)sig));
 	sd_notify(0, "STOPPING=1");
 	event_base_loopbreak(m.base);
+}
+
+/* Tell systemd what we hold (shown by systemctl status). */
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = clock_timeval(STATUS_US);
+
+	sd_notifyf(0, "STATUS=%zu calls and %zu futures pending, %zu commands running, "
+	    "%zu waiters%s", future_count_pending_kind(FUTURE_CALL),
+	    future_count_pending_kind(FUTURE_PLAIN), sched_count_dispatched(), http_held(),
+	    store_writable() ? "" : "; store NOT writable");
+	evtimer_add(m.status_ev, &tv);
+}
+
+/* The loop is alive: tell the watchdog, at a third of its period. */
+static void
+watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = clock_timeval(m.watchdog_us / 3);
+
+	sd_notify(0, "WATCHDOG=1");
+	evtimer_add(m.watchdog_ev, &tv);
+}
+
+/* Start the service-manager timers (no-ops without systemd). */
+static void
+service_start(void)
+{
+	uint64_t usec;
+
+	if ((m.status_ev = evtimer_new(m.base, status_cb, NULL)) != NULL)
+		status_cb(-1, 0, NULL);
+	if (sd_watchdog_enabled(1, &usec) > 0 && usec > 0 &&
+	    (m.watchdog_ev = evtimer_new(m.base, watchdog_cb, NULL)) != NULL) {
+		m.watchdog_us = (int64_t)usec;
+		watchdog_cb(-1, 0, NULL);
+	}
+}
+
+/* Stop them. */
+static void
+service_stop(void)
+{
+	if (m.status_ev != NULL)
+		event_free(m.status_ev);
+	if (m.watchdog_ev != NULL)
+		event_free(m.watchdog_ev);
+	m.status_ev = m.watchdog_ev = NULL;
+}
+
+/* Count a finished reload where ExecReload= can see it:
+ * $RUNTIME_DIRECTORY/reloads holds the number of reloads done. */
+static void
+reload_mark(void)
+{
+	const char *dir = getenv("RUNTIME_DIRECTORY");
+	char path[4200], tmp[4300];
+	FILE *f;
+
+	m.reloads++;
+	if (dir == NULL || *dir == '\0')
+		return;
+	snprintf(path, sizeof(path), "%.*s/reloads", (int)strcspn(dir, ":"), dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((f = fopen(tmp, "we")) == NULL) {
+		log_warn("%s", tmp);
+		return;
+	}
+	fprintf(f, "%u\n", m.reloads);
+	if (fclose(f) != 0 || rename(tmp, path) == -1)
+		log_warn("%s", path);
 }
 
 /* The store committed (or failed to): release the replies it held. */
@@ -235,6 +326,7 @@ main(int argc, char **argv)
 	struct http_limits hl;
 	int64_t anchor_loop, anchor_unix;
 	long restored;
+	int nfds, fds[8];
 	int ch, check_only = 0;
 	char *eq;
 
@@ -289,6 +381,12 @@ main(int argc, char **argv)
 	    event_base_priority_init(m.base, 2) == -1)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
+	/* Handlers first: a signal that comes while we start is handled once
+	 * the loop runs, not by the default action. */
+	for (int i = 0; i < 3; i++)
+		if ((sigs[i] = evsignal_new(m.base, signums[i], signal_cb, NULL)) == NULL ||
+		    event_add(sigs[i], NULL) == -1)
+			fatalx("cannot handle signals");
 
 	/* Loop time continues from the stored anchor. Then the objects come
 	 * back, the scheduler puts pending ones in place (changes from here
@@ -308,16 +406,19 @@ main(int argc, char **argv)
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
 	http_set_commit_hook(store_dirty, store_fault);
-	if (http_start(m.base, (char *[]){ m.cfg.listen, NULL }, &hl, api_dispatch) == -1)
-		fatalx("cannot listen on %s", m.cfg.listen);
-	for (int i = 0; i < 3; i++)
-		if ((sigs[i] = evsignal_new(m.base, signums[i], signal_cb, NULL)) == NULL ||
-		    event_add(sigs[i], NULL) == -1)
-			fatalx("cannot handle signals");
+	if ((nfds = sd_listen_fds(1)) < 0)
+		fatalx("sockets from the service manager: %s", strerror(-nfds));
+	for (int i = 0; i < nfds && i < 8; i++)
+		fds[i] = SD_LISTEN_FDS_START + i;
+	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
+	    api_dispatch) == -1)
+		fatalx("cannot listen");
+	service_start();
 
 	sd_notify(0, "READY=1");
 	log_info("ready: state in %s", m.cfg.state_dir);
 	event_base_dispatch(m.base);
+	service_stop();
 
 	store_flush();		/* releases replies waiting for a commit */
 	http_stop();

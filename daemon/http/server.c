@@ -34,6 +34,7 @@ struct http_listener {
 	struct MHD_Daemon *mhd;
 	int fd;
 	int is_unix;
+	int inherited;			/* from systemd: not ours to unlink */
 	char *unix_path;
 	struct event *io_ev;		/* MHD's epoll fd is readable */
 	struct event *timer_ev;		/* MHD's own timeouts */
@@ -530,10 +531,69 @@ bad:
 	return -1;
 }
 
-int
-http_start(struct event_base *base, char **listen, const struct http_limits *limits,
-    http_dispatch_fn dispatch)
+/* Serve HTTP on l->fd, a listening socket: MHD in external epoll mode,
+ * its epoll fd watched by the loop. */
+static int
+listener_start(struct http_listener *l, const char *what)
 {
+	const union MHD_DaemonInfo *info;
+	const struct http_limits *lim = &hs.limits;
+
+	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL, http_access, l,
+	    MHD_OPTION_LISTEN_SOCKET, l->fd,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_connection, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(lim->max_connections + CONNECTION_SLACK),
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->is_unix || lim->max_connections_per_ip == 0 ?
+	    0u : (unsigned)(lim->max_connections_per_ip + CONNECTION_SLACK),
+	    MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_timeout,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+	    MHD_OPTION_END);
+	if (l->mhd == NULL) {
+		log_warnx("listen %s: cannot start the HTTP server", what);
+		return -1;
+	}
+	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	l->io_ev = event_new(hs.base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
+	l->timer_ev = evtimer_new(hs.base, listener_cb, l);
+	if (l->io_ev == NULL || l->timer_ev == NULL || event_add(l->io_ev, NULL) == -1)
+		return -1;
+	listener_run(l);
+	return 0;
+}
+
+/* Take a listening socket we were handed (systemd socket activation). */
+static int
+listener_inherit(struct http_listener *l, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int flags;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
+		log_warn("inherited socket %d", fd);
+		return -1;
+	}
+	l->is_unix = ss.ss_family == AF_UNIX;
+	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
+		log_warn("inherited socket %d", fd);
+		return -1;
+	}
+	l->fd = fd;
+	l->inherited = 1;
+	log_info("listening on socket %d from the service manager (%s)", fd,
+	    l->is_unix ? "unix" : "tcp");
+	return 0;
+}
+
+int
+http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
+    const struct http_limits *limits, http_dispatch_fn dispatch)
+{
+	size_t n = 0;
+
 	memset(&hs, 0, sizeof(hs));
 	hs.base = base;
 	hs.limits = *limits;
@@ -542,39 +602,28 @@ http_start(struct event_base *base, char **listen, const struct http_limits *lim
 	idmap_init(&hs.per_addr);
 	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
 		return -1;
-	for (size_t i = 0; listen != NULL && listen[i] != NULL; i++) {
+	while (listen != NULL && listen[n] != NULL)
+		n++;
+	if (nfds > 0)
+		n = nfds;	/* sockets handed to us replace the listen key */
+	if (n > MAX_LISTENERS) {
+		log_warnx("listen: at most %d addresses", MAX_LISTENERS);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
 		struct http_listener *l = &hs.listeners[hs.n];
-		const union MHD_DaemonInfo *info;
+		char what[32];
 
-		if (hs.n == MAX_LISTENERS) {
-			log_warnx("listen: at most %d addresses", MAX_LISTENERS);
-			return -1;
-		}
-		if ((l->fd = listen_socket(listen[i], l)) == -1)
+		l->fd = -1;
+		if (nfds > 0) {
+			snprintf(what, sizeof(what), "fd %d", fds[i]);
+			if (listener_inherit(l, fds[i]) == -1)
+				return -1;
+		} else if ((l->fd = listen_socket(listen[i], l)) == -1)
 			return -1;
 		hs.n++;
-		l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		    MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL, http_access, l,
-		    MHD_OPTION_LISTEN_SOCKET, l->fd,
-		    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-		    MHD_OPTION_NOTIFY_CONNECTION, http_connection, NULL,
-		    MHD_OPTION_CONNECTION_LIMIT,
-		    (unsigned)(limits->max_connections + CONNECTION_SLACK),
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->is_unix || limits->max_connections_per_ip == 0 ?
-		    0u : (unsigned)(limits->max_connections_per_ip + CONNECTION_SLACK),
-		    MHD_OPTION_CONNECTION_TIMEOUT, limits->idle_timeout,
-		    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-		    MHD_OPTION_END);
-		if (l->mhd == NULL) {
-			log_warnx("listen %s: cannot start the HTTP server", listen[i]);
+		if (listener_start(l, nfds > 0 ? what : listen[i]) == -1)
 			return -1;
-		}
-		info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-		l->io_ev = event_new(base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
-		l->timer_ev = evtimer_new(base, listener_cb, l);
-		if (l->io_ev == NULL || l->timer_ev == NULL || event_add(l->io_ev, NULL) == -1)
-			return -1;
-		listener_run(l);
 	}
 	return 0;
 }

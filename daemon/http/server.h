@@ -60,10 +60,12 @@ struct http_req {
 /* Route the request: set a reply with http_reply_*, or hold it. */
 typedef void (*http_dispatch_fn)(struct http_req *r);
 
-/* Listen on each address of listen (HOST:PORT, [V6]:PORT; port 0 picks a
- * free one), logging "listening on http://HOST:PORT". 0 or -1. */
-int http_start(struct event_base *base, char **listen, const struct http_limits *limits,
-    http_dispatch_fn dispatch);
+/* Listen on each address of listen (HOST:PORT, [V6]:PORT, unix:PATH;
+ * port 0 picks a free one), logging "listening on http://HOST:PORT" - or,
+ * when nfds > 0, on the listening sockets fds handed over by the service
+ * manager instead. 0 or -1. */
+int http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
+    const struct http_limits *limits, http_dispatch_fn dispatch);
 /* Answer every held request (hold_expire), flush, and stop listening. */
 void http_stop(void);
 void http_set_limits(const struct http_limits *limits);
