@@ -51,6 +51,7 @@ static const struct key keys[] = {
 	K(webhook_allow, C_NETS, ""),
 	K(webhook_deny, C_NETS, ""),
 	K(kill_grace, C_DURATION, "5s"),
+	K(drain_grace, C_DURATION, "30s"),
 	K(retry_backoff, C_DURATION, "1s"),
 	K(retry_max_backoff, C_DURATION, "5m"),
 	K(max_pending, C_COUNT, "10000000"),

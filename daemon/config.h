@@ -32,6 +32,7 @@ struct config {
 	char **webhook_allow;		/* NULL: anywhere not denied */
 	char **webhook_deny;
 	int64_t kill_grace;
+	int64_t drain_grace;
 	int64_t retry_backoff;
 	int64_t retry_max_backoff;
 	uint64_t max_pending;

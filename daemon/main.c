@@ -48,7 +48,11 @@ static struct {
 	struct event *watchdog_ev;	/* WATCHDOG=1 when WatchdogSec= is set */
 	int64_t watchdog_us;
 	unsigned reloads;
+	struct event *drain_ev;		/* polls the drain on SIGTERM */
+	int64_t drain_until;
 } m;
+
+#define DRAIN_POLL_US 20000
 
 #define STATUS_US (5 * CLOCK_US_PER_S)
 
@@ -202,7 +206,25 @@ reload(void)
 	log_info("reloaded");
 }
 
-/* SIGTERM, SIGINT and SIGHUP, delivered through the loop. */
+/* Draining: stop once nothing runs any more, or the grace is over. */
+static void
+drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval tv = clock_timeval(DRAIN_POLL_US);
+	size_t running = sched_count_dispatched();
+
+	if (running == 0 || clock_loop_now() >= m.drain_until) {
+		if (running > 0)
+			log_warnx("drain: %zu calls still running after drain_grace; stopping "
+			    "them", running);
+		event_base_loopbreak(m.base);
+		return;
+	}
+	evtimer_add(m.drain_ev, &tv);
+}
+
+/* SIGTERM, SIGINT and SIGHUP, delivered through the loop. SIGTERM and
+ * SIGINT drain (see drain_grace); a second one stops at once. */
 static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -210,9 +232,22 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		reload();
 		return;
 	}
-	log_info("received SIG%s, shutting down", sigabbrev_np((int)sig));
+	if (m.drain_ev != NULL) {
+		log_info("received SIG%s again: stopping now", sigabbrev_np((int)sig));
+		event_base_loopbreak(m.base);
+		return;
+	}
+	log_info("received SIG%s: draining (%zu calls running), then stopping",
+	    sigabbrev_np((int)sig), sched_count_dispatched());
 	sd_notify(0, "STOPPING=1");
-	event_base_loopbreak(m.base);
+	http_quiesce();
+	sched_pause();
+	m.drain_until = clock_loop_now() + m.cfg.drain_grace;
+	if ((m.drain_ev = evtimer_new(m.base, drain_cb, NULL)) == NULL) {
+		event_base_loopbreak(m.base);
+		return;
+	}
+	drain_cb(-1, 0, NULL);
 }
 
 /* Tell systemd what we hold (shown by systemctl status). */
@@ -419,6 +454,8 @@ main(int argc, char **argv)
 	log_info("ready: state in %s", m.cfg.state_dir);
 	event_base_dispatch(m.base);
 	service_stop();
+	if (m.drain_ev != NULL)
+		event_free(m.drain_ev);
 
 	store_flush();		/* releases replies waiting for a commit */
 	http_stop();

@@ -514,11 +514,24 @@ void
 command_shutdown(void)
 {
 	struct child *c;
+	int64_t deadline;
 
 	while ((c = TAILQ_FIRST(&cs.queued)) != NULL) {
 		TAILQ_REMOVE(&cs.queued, c, link);
 		child_free(c);
 	}
+	/* What still runs gets SIGTERM, a short grace, then SIGKILL. Their
+	 * calls stay "running" in the store: the next start settles them. */
+	TAILQ_FOREACH(c, &cs.running, link)
+		child_signal(c, SIGTERM);
+	deadline = clock_loop_now() + (cs.limits.kill_grace < 2000000 ? cs.limits.kill_grace : 2000000);
+	TAILQ_FOREACH(c, &cs.running, link)
+		while (!c->exited && clock_loop_now() < deadline) {
+			if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
+				c->exited = 1;
+			else
+				usleep(10000);
+		}
 	while ((c = TAILQ_FIRST(&cs.running)) != NULL) {
 		TAILQ_REMOVE(&cs.running, c, link);
 		child_signal(c, SIGKILL);

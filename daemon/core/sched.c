@@ -31,6 +31,7 @@ static struct {
 	int clock_fd;			/* tells us when the wall clock is set */
 	struct event *clock_ev;
 	size_t dispatched;
+	int paused;			/* draining: start nothing more */
 	struct sched_stats stats;
 } ss;
 
@@ -385,6 +386,13 @@ sched_stats(void)
 	return &ss.stats;
 }
 
+void
+sched_pause(void)
+{
+	ss.paused = 1;
+	evtimer_del(ss.timer_ev);
+}
+
 size_t
 sched_count_dispatched(void)
 {
@@ -399,7 +407,7 @@ sched_arm(void)
 	int64_t due, left;
 	struct timeval tv;
 
-	if (ss.timer_ev == NULL)
+	if (ss.timer_ev == NULL || ss.paused)
 		return;
 	if (timerq_peek(&ss.timers, &due) == NULL) {
 		evtimer_del(ss.timer_ev);
@@ -425,6 +433,8 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 	struct future *f;
 	size_t n;
 
+	if (ss.paused)
+		return;
 	while ((node = timerq_peek(&ss.timers, &due)) != NULL && due <= now) {
 		timerq_remove(&ss.timers, node);
 		f = FUTURE_OF(node);

@@ -82,6 +82,9 @@ struct sched_stats {
 /* Counters since start. */
 const struct sched_stats *sched_stats(void);
 
+/* Start no more calls (draining for shutdown); those due stay pending. */
+void sched_pause(void);
+
 /* Calls handed to the action layer and not finished. */
 size_t sched_count_dispatched(void);
 

@@ -55,6 +55,7 @@ static struct {
 	size_t n_held;
 	size_t n_live;			/* requests between start and completion */
 	size_t n_conns;			/* open connections, all listeners */
+	int draining;			/* http_quiesce was called */
 	struct idmap per_addr;		/* client address hash -> open connections */
 } hs;
 
@@ -368,7 +369,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (r->too_large)
 			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
 			    hs.limits.max_body);
-		else
+		else if (hs.draining) {
+			http_reply_problem(r, 503, NULL, "loopd is shutting down");
+			r->close = 1;
+		} else
 			hs.dispatch(r);
 		if (r->reply != NULL && r->status < 300 && hs.commit_pending != NULL &&
 		    hs.commit_pending()) {
@@ -645,11 +649,10 @@ http_limits(void)
 	return &hs.limits;
 }
 
-void
-http_stop(void)
+/* Answer every held request with what it would get at its deadline. */
+static void
+http_expire_held(void)
 {
-	/* Every suspended connection gets its answer before MHD stops. */
-	http_commit_done(1);
 	while (hs.held != NULL) {
 		struct http_req *r = hs.held;
 		held_unlink(r);
@@ -660,6 +663,36 @@ http_stop(void)
 		r->stage = STAGE_HELD;
 		MHD_resume_connection(r->conn);
 	}
+	if (hs.kick_ev != NULL)
+		event_active(hs.kick_ev, 0, 0);
+}
+
+void
+http_quiesce(void)
+{
+	hs.draining = 1;
+	for (size_t i = 0; i < hs.n; i++) {
+		struct http_listener *l = &hs.listeners[i];
+		MHD_socket fd = l->mhd ? MHD_quiesce_daemon(l->mhd) : MHD_INVALID_SOCKET;
+		if (fd != MHD_INVALID_SOCKET && fd == l->fd) {
+			close(l->fd);
+			l->fd = -1;
+		}
+		if (l->unix_path != NULL) {
+			unlink(l->unix_path);
+			free(l->unix_path);
+			l->unix_path = NULL;
+		}
+	}
+	http_expire_held();
+}
+
+void
+http_stop(void)
+{
+	/* Every suspended connection gets its answer before MHD stops. */
+	http_commit_done(1);
+	http_expire_held();
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */

@@ -66,6 +66,9 @@ typedef void (*http_dispatch_fn)(struct http_req *r);
  * manager instead. 0 or -1. */
 int http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
     const struct http_limits *limits, http_dispatch_fn dispatch);
+/* Stop accepting connections and answer every held request now; later
+ * requests on open connections get 503 and a close. */
+void http_quiesce(void);
 /* Answer every held request (hold_expire), flush, and stop listening. */
 void http_stop(void);
 void http_set_limits(const struct http_limits *limits);
