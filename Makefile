@@ -85,6 +85,29 @@ integration: all
 deps:
 	scripts/deps
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: binaries, config (kept if
+# present), systemd units and sysusers/tmpfiles snippets, man pages and
+# bash completion. The unit refers to $(PREFIX) paths.
+SYSTEMD_UNITDIR ?= /lib/systemd/system
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/loopd \
+	  $(DESTDIR)/etc/loopd $(DESTDIR)$(SYSTEMD_UNITDIR) \
+	  $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d \
+	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(BUILD)/loopd $(BUILD)/loopctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 systemd/loopd-reload $(DESTDIR)$(PREFIX)/libexec/loopd/
+	test -e $(DESTDIR)/etc/loopd/loopd.conf || \
+	  install -m 0644 etc/loopd.conf $(DESTDIR)/etc/loopd/loopd.conf
+	sed 's|/usr/local|$(PREFIX)|g' systemd/loopd.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/loopd.service
+	install -m 0644 systemd/loopd.socket $(DESTDIR)$(SYSTEMD_UNITDIR)/
+	install -m 0644 systemd/loopd.sysusers $(DESTDIR)/usr/lib/sysusers.d/loopd.conf
+	install -m 0644 systemd/loopd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/loopd.conf
+	install -m 0644 man/loopctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 man/loopd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 completion/loopctl.bash \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/loopctl
+
 clean:
 	rm -rf build
 
