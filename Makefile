@@ -73,7 +73,39 @@ $(BUILD)/obj/%.o: %.c
 # The OpenAPI document is embedded in the daemon (.incbin).
 $(BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
 
-check: unit integration
+# libFuzzer (clang) over the request decoder and the routes: a short run in
+# `make check`, as long as you like with `make fuzz FUZZ_TIME=600`. New
+# inputs that libFuzzer finds go to build/fuzz/corpus, never into the tree.
+FUZZ_CC    ?= clang
+FUZZ_TIME  ?= 600
+FUZZ_SMOKE ?= 15
+FUZZ_BUILD := build/fuzz
+FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -O1 -g
+FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PROTO_SRC) $(CORE_SRC) \
+              $(filter-out daemon/main.c,$(DAEMON_SRC)))
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(filter-out -MMD -MP,$(LOOPD_CFLAGS)) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+
+$(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_OBJ)
+	$(FUZZ_CC) $(filter-out -MMD -MP,$(LOOPD_CFLAGS)) -fsanitize=fuzzer,address,undefined \
+	  -fno-omit-frame-pointer -O1 -g -o $@ $^ $(LOOPD_LIBS)
+
+.PHONY: fuzz fuzz-smoke
+fuzz fuzz-smoke: $(FUZZ_BUILD)/fuzz_api
+	@mkdir -p $(FUZZ_BUILD)/corpus
+	@$(FUZZ_BUILD)/fuzz_api -max_total_time=$(if $(filter fuzz-smoke,$@),$(FUZZ_SMOKE),$(FUZZ_TIME)) \
+	  -max_len=4096 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_BUILD)/ $(FUZZ_BUILD)/corpus tests/fuzz/corpus \
+	  > $(FUZZ_BUILD)/fuzz.log 2>&1; rc=$$?; \
+	  if [ $$rc -eq 0 ]; then grep -E 'stat::(number_of_executed_units|new_units)' $(FUZZ_BUILD)/fuzz.log; \
+	  else tail -60 $(FUZZ_BUILD)/fuzz.log; fi; \
+	  echo "fuzz: $$([ $$rc -eq 0 ] && echo 1 passed, 0 failed || echo 0 passed, 1 failed)"; exit $$rc
+
+check: unit integration fuzz-smoke
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)

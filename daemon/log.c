@@ -38,7 +38,7 @@ log_enabled(enum log_level level)
 }
 
 /* Print one line: "loopd: [level] message[: strerror]". */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vline(enum log_level level, int err, const char *fmt, va_list ap)
 {
 	static const char *tags[] = { "error", "warn", "info", "debug" };

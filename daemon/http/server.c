@@ -433,7 +433,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 /* Route MHD's own messages to our log. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char msg[512];
@@ -783,16 +783,20 @@ http_resume(struct http_req *r)
 	event_active(hs.kick_ev, 0, 0);
 }
 
+/* Requests without a connection come from the fuzzer (tests/fuzz/):
+ * they have no headers and no query. */
+
 const char *
 http_header(struct http_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+	return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
 }
 
 const char *
 http_query(struct http_req *r, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+	return r->conn ? MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name) :
+	    NULL;
 }
 
 struct unknown_arg {
@@ -818,6 +822,8 @@ http_query_unknown(struct http_req *r, const char *const *known)
 {
 	struct unknown_arg u = { known, NULL };
 
+	if (r->conn == NULL)
+		return NULL;
 	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_check, &u);
 	return u.found;
 }
@@ -825,7 +831,7 @@ http_query_unknown(struct http_req *r, const char *const *known)
 int
 http_is_local_socket(struct http_req *r)
 {
-	return r->listener->is_unix;
+	return r->listener == NULL || r->listener->is_unix;
 }
 
 void
