@@ -189,6 +189,7 @@ http_request(struct http *h, const char *method, const char *path,
 	struct curl_slist *hdrs = NULL;
 	char cerr[CURL_ERROR_SIZE] = "";
 	char *url, *data = NULL;
+	const char *cacert;
 	json_error_t jerr;
 	json_t *j = NULL;
 	long status = 0;
@@ -205,6 +206,9 @@ http_request(struct http *h, const char *method, const char *path,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "loopctl");
+	/* A daemon with its own certificate (tls_cert): trust its CA. */
+	if ((cacert = getenv("LOOP_CACERT")) != NULL && *cacert != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, cacert);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)HTTP_CONNECT_MS);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
 	    (long)((hold + HTTP_SLACK_S) * 1000));

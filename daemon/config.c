@@ -59,6 +59,8 @@ static const struct key keys[] = {
 	K(max_connections, C_COUNT, "1024"),
 	K(max_connections_per_ip, C_COUNT, "256"),
 	K(idle_timeout, C_DURATION, "60s"),
+	K(tls_cert, C_STRING, ""),
+	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -332,6 +334,10 @@ config_check(const struct config *cfg)
 	}
 	if (cfg->max_wait <= 0 || cfg->horizon <= 0) {
 		fprintf(stderr, "config: max_wait and horizon must be positive\n");
+		errors++;
+	}
+	if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {
+		fprintf(stderr, "config: tls_cert and tls_key go together\n");
 		errors++;
 	}
 	if (*cfg->state_dir == '\0') {

@@ -40,6 +40,8 @@ struct config {
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	int64_t idle_timeout;
+	char *tls_cert;
+	char *tls_key;
 	int log_level;
 };
 

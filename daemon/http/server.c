@@ -47,6 +47,7 @@ static struct {
 	struct http_listener listeners[MAX_LISTENERS];
 	size_t n;
 	struct event *kick_ev;		/* run MHD on the next turn */
+	char *tls_cert, *tls_key;	/* PEM text, kept while MHD runs */
 	struct http_req *held;		/* doubly-linked list of held requests */
 	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
 	struct http_req **commit_tail;
@@ -528,7 +529,7 @@ listen_socket(const char *addr, struct http_listener *l)
 		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
 		snprintf(shown, sizeof(shown), "%s:%u", a, ntohs(s4->sin_port));
 	}
-	log_info("listening on http://%s", shown);
+	log_info("listening on %s://%s", hs.tls_cert != NULL ? "https" : "http", shown);
 	return fd;
 bad:
 	log_warnx("listen %s: expected HOST:PORT, [ADDR]:PORT or unix:PATH", addr);
@@ -542,18 +543,30 @@ listener_start(struct http_listener *l, const char *what)
 {
 	const union MHD_DaemonInfo *info;
 	const struct http_limits *lim = &hs.limits;
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	    MHD_USE_TURBO;
+	int tls = hs.tls_cert != NULL && !l->is_unix;
+	struct MHD_OptionItem opts[] = {
+		{ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL },
+		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_connection, NULL },
+		{ MHD_OPTION_CONNECTION_LIMIT,
+		    (intptr_t)(lim->max_connections + CONNECTION_SLACK), NULL },
+		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		    l->is_unix || lim->max_connections_per_ip == 0 ? 0 :
+		    (intptr_t)(lim->max_connections_per_ip + CONNECTION_SLACK), NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)lim->idle_timeout, NULL },
+		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL },
+		/* TLS (TCP only: a Unix socket's protection is its file mode). */
+		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs.tls_cert },
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs.tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
-	l->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, NULL, NULL, http_access, l,
-	    MHD_OPTION_LISTEN_SOCKET, l->fd,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL,
-	    MHD_OPTION_NOTIFY_CONNECTION, http_connection, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)(lim->max_connections + CONNECTION_SLACK),
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, l->is_unix || lim->max_connections_per_ip == 0 ?
-	    0u : (unsigned)(lim->max_connections_per_ip + CONNECTION_SLACK),
-	    MHD_OPTION_CONNECTION_TIMEOUT, lim->idle_timeout,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-	    MHD_OPTION_END);
+	if (tls)
+		flags |= MHD_USE_TLS;
+	l->mhd = MHD_start_daemon(flags, 0, NULL, NULL, http_access, l,
+	    MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (l->mhd == NULL) {
 		log_warnx("listen %s: cannot start the HTTP server", what);
 		return -1;
@@ -565,6 +578,39 @@ listener_start(struct http_listener *l, const char *what)
 		return -1;
 	listener_run(l);
 	return 0;
+}
+
+/* Read a whole PEM file; NULL (logged) on error. */
+static char *
+read_pem(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0, n;
+
+	if (f == NULL) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	for (;;) {
+		char *b = realloc(buf, len + 4097);
+		if (b == NULL)
+			break;
+		buf = b;
+		if ((n = fread(buf + len, 1, 4096, f)) == 0)
+			break;
+		len += n;
+		if (len > 1 << 20)
+			break;
+	}
+	fclose(f);
+	if (buf == NULL || len == 0 || len > 1 << 20) {
+		log_warnx("%s: not a PEM file of a reasonable size", path);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
 }
 
 /* Take a listening socket we were handed (systemd socket activation). */
@@ -605,6 +651,9 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	hs.commit_tail = &hs.commit_head;
 	idmap_init(&hs.per_addr);
 	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
+		return -1;
+	if (limits->tls_cert != NULL && ((hs.tls_cert = read_pem(limits->tls_cert)) == NULL ||
+	    (hs.tls_key = read_pem(limits->tls_key)) == NULL))
 		return -1;
 	while (listen != NULL && listen[n] != NULL)
 		n++;
@@ -719,6 +768,10 @@ http_stop(void)
 	}
 	if (hs.kick_ev != NULL)
 		event_free(hs.kick_ev);
+	if (hs.tls_key != NULL)
+		explicit_bzero(hs.tls_key, strlen(hs.tls_key));
+	free(hs.tls_key);
+	free(hs.tls_cert);
 	idmap_free(&hs.per_addr);
 	memset(&hs, 0, sizeof(hs));
 }

@@ -25,6 +25,8 @@ struct http_limits {
 	size_t max_connections;
 	size_t max_connections_per_ip;
 	unsigned idle_timeout;		/* seconds */
+	const char *tls_cert;		/* PEM files: TLS on TCP listeners; NULL: */
+	const char *tls_key;		/* plain HTTP */
 };
 
 /* A request. Handlers see it between dispatch and reply. */

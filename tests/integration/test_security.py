@@ -119,3 +119,76 @@ class StallTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class TLSTest(unittest.TestCase):
+
+    def test_https_listener(self):
+        import http.client
+        import shutil
+        import ssl
+        import subprocess
+        import tempfile
+        if shutil.which("openssl") is None:
+            self.skipTest("openssl not installed")
+        tmp = tempfile.mkdtemp(prefix="loopd-it-tls-")
+        cert, key = os.path.join(tmp, "c.pem"), os.path.join(tmp, "k.pem")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=localhost",
+                            "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2",
+                            "-keyout", key, "-out", cert], capture_output=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        loopd = os.environ.get("LOOPD", os.path.join(
+            os.path.dirname(__file__), "..", "..", "build", "loopd"))
+        log_path = os.path.join(tmp, "log")
+        state = os.path.join(tmp, "state")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen([loopd, "--state-dir", state, "--listen", "127.0.0.1:0",
+                                     "-o", "tls_cert=" + cert, "-o", "tls_key=" + key],
+                                    stderr=log)
+        try:
+            port = []
+            def listening():
+                with open(log_path) as f:
+                    m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", f.read())
+                if m:
+                    port.append(int(m.group(1)))
+                return bool(m)
+            from harness import wait_until
+            wait_until(listening, timeout=10, what="loopd listening on https")
+            with open(os.path.join(state, "token")) as f:
+                token = f.read().strip()
+            ctx = ssl.create_default_context(cafile=cert)
+            c = http.client.HTTPSConnection("127.0.0.1", port[0], context=ctx, timeout=10)
+            c.request("GET", "/v1/time", headers={"Authorization": "Bearer " + token})
+            resp = c.getresponse()
+            self.assertEqual(resp.status, 200)
+            self.assertIn(b"loop_time", resp.read())
+            c.close()
+            # Plain HTTP on that port gets no HTTP answer.
+            s = socket.create_connection(("127.0.0.1", port[0]), timeout=5)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                data = s.recv(100)
+            except OSError:
+                data = b""
+            s.close()
+            self.assertFalse(data.startswith(b"HTTP/1.1 200"), data)
+            # loopctl trusts the daemon's CA through LOOP_CACERT.
+            loopctl = os.environ.get("LOOPCTL", os.path.join(os.path.dirname(loopd), "loopctl"))
+            env = dict(os.environ, LOOP_URL="https://127.0.0.1:%d" % port[0],
+                       LOOP_TOKEN=token, LOOP_CACERT=cert)
+            env.pop("LOOP_TOKEN_FILE", None)
+            r = subprocess.run([loopctl, "time"], env=env, capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("loop_time", r.stdout)
+            env.pop("LOOP_CACERT")
+            r = subprocess.run([loopctl, "time"], env=env, capture_output=True, text=True,
+                               timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            rc = proc.wait(15)
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(rc, 0)
