@@ -117,9 +117,6 @@ class StallTest(unittest.TestCase):
                     s.close()
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class TLSTest(unittest.TestCase):
 
@@ -192,3 +189,7 @@ class TLSTest(unittest.TestCase):
             rc = proc.wait(15)
             shutil.rmtree(tmp, ignore_errors=True)
         self.assertEqual(rc, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()
