@@ -50,7 +50,7 @@ CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 LIB_OBJ    := $(PROTO_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit golden integration clean deps install bench
+.PHONY: all check unit golden integration clean deps install bench valgrind
 all: $(BUILD)/loopd $(BUILD)/loopctl
 ifneq ($(BUILD),build)
 	@mkdir -p build && ln -sf $(abspath $(BUILD)/loopd) build/loopd && ln -sf $(abspath $(BUILD)/loopctl) build/loopctl
@@ -113,6 +113,11 @@ unit: $(UNIT_BIN)
 integration: all
 	LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
 	  $(PYTHON) tests/integration/run.py $(TESTS)
+
+# The integration suite with loopd under valgrind's memcheck.
+valgrind: all
+	LOOPD=$(abspath tests/valgrind-loopd) LOOPD_REAL=$(abspath $(BUILD)/loopd) \
+	  LOOPCTL=$(abspath $(BUILD)/loopctl) $(PYTHON) tests/integration/run.py $(TESTS)
 
 deps:
 	scripts/deps

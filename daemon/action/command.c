@@ -174,6 +174,9 @@ child_timer(struct child *c, int stage, int64_t us)
 	struct timeval tv = clock_timeval(us);
 
 	c->stage = stage;
+	/* libevent adds tv to the time cached at the start of this loop
+	 * turn; a spawn may have taken a while since: count from now. */
+	event_base_update_cache_time(cs.base);
 	evtimer_add(c->timer_ev, &tv);
 }
 

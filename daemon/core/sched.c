@@ -420,6 +420,7 @@ sched_arm(void)
 		return;
 	}
 	tv = clock_timeval(left);
+	event_base_update_cache_time(ss.base);	/* tv counts from now */
 	evtimer_add(ss.timer_ev, &tv);
 }
 

@@ -70,6 +70,9 @@ LIVE = set()
 
 Response = namedtuple("Response", "status headers body")
 
+# `make valgrind` runs loopd under memcheck (tests/valgrind-loopd).
+UNDER_VALGRIND = "valgrind" in os.path.basename(os.environ.get("LOOPD", ""))
+
 SANITIZER_REPORT = re.compile(
     r"ERROR: (Address|Leak|Memory|Thread)Sanitizer[^\n]*|runtime error: [^\n]*")
 
