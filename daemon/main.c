@@ -441,7 +441,6 @@ main(int argc, char **argv)
 	sched_recover();
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
-	http_set_commit_hook(store_dirty, store_fault);
 	if ((nfds = sd_listen_fds(1)) < 0)
 		fatalx("sockets from the service manager: %s", strerror(-nfds));
 	for (int i = 0; i < nfds && i < 8; i++)
@@ -449,6 +448,8 @@ main(int argc, char **argv)
 	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
 	    api_dispatch) == -1)
 		fatalx("cannot listen");
+	/* After http_start, which starts from a clean slate. */
+	http_set_commit_hook(store_dirty, store_fault);
 	service_start();
 
 	sd_notify(0, "READY=1");

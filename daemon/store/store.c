@@ -451,7 +451,7 @@ store_close(void)
 int
 store_dirty(void)
 {
-	return st.n_dirty > 0;
+	return st.n_dirty > 0 && st.fault == NULL;
 }
 
 int

@@ -34,7 +34,9 @@ int store_start(struct event_base *base, store_commit_fn fn, void *arg);
 void store_flush(void);
 /* Commit what is pending now and close. */
 void store_close(void);
-/* Whether changes are waiting for a commit. */
+/* Whether changes are waiting for a commit that can happen: while the
+ * store is faulted, replies are not held for the retries (writes are
+ * refused with 503 then, and reads need not wait). */
 int store_dirty(void);
 /* Whether the store accepts writes (no disk-full or read-only fault). */
 int store_writable(void);
