@@ -51,10 +51,8 @@ LIB_OBJ    := $(PROTO_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all check unit golden integration clean deps install bench valgrind
+# A SANITIZE= build lives in build/san, apart from the plain one.
 all: $(BUILD)/loopd $(BUILD)/loopctl
-ifneq ($(BUILD),build)
-	@mkdir -p build && ln -sf $(abspath $(BUILD)/loopd) build/loopd && ln -sf $(abspath $(BUILD)/loopctl) build/loopctl
-endif
 
 $(BUILD)/loopd: $(PROTO_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
