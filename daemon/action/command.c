@@ -67,6 +67,7 @@ static struct {
 static void command_sigchld_cb(evutil_socket_t, short, void *);
 static void command_start(struct child *c);
 static void command_maybe_done(struct child *c);
+static void command_start_queued(void);
 
 int
 command_init(struct event_base *base, const struct command_limits *limits,
@@ -88,12 +89,7 @@ void
 command_set_limits(const struct command_limits *limits)
 {
 	cs.limits = *limits;
-	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
-		struct child *c = TAILQ_FIRST(&cs.queued);
-		TAILQ_REMOVE(&cs.queued, c, link);
-		cs.n_queued--;
-		command_start(c);
-	}
+	command_start_queued();
 }
 
 /* Free a NULL-terminated string vector. */
@@ -159,12 +155,7 @@ child_finish(struct child *c)
 	}
 	cs.hooks.done(c->id, &c->res, cs.hooks.arg);
 	child_free(c);
-	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
-		struct child *next = TAILQ_FIRST(&cs.queued);
-		TAILQ_REMOVE(&cs.queued, next, link);
-		cs.n_queued--;
-		command_start(next);
-	}
+	command_start_queued();
 }
 
 /* Arm c's timer for stage after us microseconds. */
@@ -447,6 +438,18 @@ command_start(struct child *c)
 	if (c->spec->timeout > 0)
 		child_timer(c, STAGE_TIMEOUT, c->spec->timeout);
 	cs.hooks.started(c->id, cs.hooks.arg);
+}
+
+/* Start queued commands while slots are free, in start order. */
+static void
+command_start_queued(void)
+{
+	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
+		struct child *c = TAILQ_FIRST(&cs.queued);
+		TAILQ_REMOVE(&cs.queued, c, link);
+		cs.n_queued--;
+		command_start(c);
+	}
 }
 
 void

@@ -46,6 +46,7 @@ static struct {
 
 static void webhook_check_done(void);
 static void webhook_start(struct hook *h);
+static void webhook_start_queued(void);
 
 /* Free the result's owned memory. */
 static void
@@ -294,12 +295,7 @@ webhook_check_done(void)
 		}
 		ws.hooks.done(h->id, &h->res, ws.hooks.arg);
 		hook_free(h);
-		while (ws.n_queued > 0 && ws.n_running < ws.limits.max_running) {
-			struct hook *next = TAILQ_FIRST(&ws.queued);
-			TAILQ_REMOVE(&ws.queued, next, link);
-			ws.n_queued--;
-			webhook_start(next);
-		}
+		webhook_start_queued();
 	}
 }
 
@@ -356,6 +352,18 @@ fail:
 	h->res.retry_after = -1;
 	ws.hooks.done(h->id, &h->res, ws.hooks.arg);
 	hook_free(h);
+}
+
+/* Start queued requests while slots are free, in start order. */
+static void
+webhook_start_queued(void)
+{
+	while (ws.n_queued > 0 && ws.n_running < ws.limits.max_running) {
+		struct hook *h = TAILQ_FIRST(&ws.queued);
+		TAILQ_REMOVE(&ws.queued, h, link);
+		ws.n_queued--;
+		webhook_start(h);
+	}
 }
 
 void
@@ -429,12 +437,7 @@ webhook_set_limits(const struct webhook_limits *limits)
 	curl_multi_setopt(ws.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)limits->max_per_host);
 	/* Idle connections kept for reuse. */
 	curl_multi_setopt(ws.multi, CURLMOPT_MAXCONNECTS, (long)limits->max_running);
-	while (ws.n_queued > 0 && ws.n_running < ws.limits.max_running) {
-		struct hook *next = TAILQ_FIRST(&ws.queued);
-		TAILQ_REMOVE(&ws.queued, next, link);
-		ws.n_queued--;
-		webhook_start(next);
-	}
+	webhook_start_queued();
 }
 
 void
