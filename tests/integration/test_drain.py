@@ -3,8 +3,11 @@ starts no new calls (they stay stored and run at the next start), lets
 running commands finish within drain_grace, and exits 0; what outlives the
 grace is stopped and settled at the next start."""
 
+import collections
+import http.client
 import os
 import signal
+import threading
 import time
 import unittest
 
@@ -94,6 +97,69 @@ class DrainTest(unittest.TestCase):
             d.wait_until(refused, timeout=5, what="new connections refused")
             open(flag, "w").close()
             self.assertEqual(d.wait_exit(15), 0, d.log_tail())
+
+    def test_sigterm_under_load_loses_nothing(self):
+        # Eight clients post as fast as they can; SIGTERM comes mid-stream.
+        # Every 201 must be there after the restart and run exactly once.
+        with Daemon() as d:
+            log = d.path("ran.log")
+            cmd = sh('echo "$2" >> "$1"', log)
+            acked, lock, stop = {}, threading.Lock(), threading.Event()
+            other = collections.Counter()
+
+            def client(k):
+                s = d.session(timeout=10)
+                seq = 0
+                try:
+                    while not stop.is_set():
+                        tag = "t%d-%d" % (k, seq)
+                        seq += 1
+                        try:
+                            r = s.request("POST", "/v1/calls", body={
+                                "after": 1.5, "name": tag, "args": [tag],
+                                "command": cmd})
+                        except (OSError, http.client.HTTPException):
+                            return          # the daemon stopped accepting
+                        if r.status is None:
+                            return          # ... or closed the connection
+                        with lock:
+                            if r.status == 201:
+                                acked[tag] = r.body["id"]
+                            else:
+                                other[r.status] += 1
+                                return
+                finally:
+                    s.close()
+
+            ts = [threading.Thread(target=client, args=(k,), daemon=True)
+                  for k in range(8)]
+            for t in ts:
+                t.start()
+            d.wait_until(lambda: len(acked) >= 300, timeout=10,
+                         what="300 acknowledged calls")
+            d.signal(signal.SIGTERM)
+            self.assertEqual(d.wait_exit(15), 0, d.log_tail())
+            stop.set()
+            for t in ts:
+                t.join(15)
+            # Refusals while draining are 503s, nothing else.
+            self.assertEqual(set(other) - {503}, set(), other)
+            d.start()
+            ids = set(d.call_ids())
+            lost = [t for t, i in acked.items() if i not in ids]
+            self.assertEqual(lost, [], "acknowledged calls lost")
+            def all_ran():
+                try:
+                    with open(log) as f:
+                        return len(f.read().split()) >= len(acked)
+                except FileNotFoundError:
+                    return False
+            d.wait_until(all_ran, timeout=30, what="every call to run")
+            with open(log) as f:
+                ran = collections.Counter(f.read().split())
+            self.assertEqual([t for t, n in ran.items() if n > 1], [])
+            for tag in acked:
+                self.assertEqual(ran[tag], 1, tag)
 
 
 if __name__ == "__main__":

@@ -117,6 +117,32 @@ class StallTest(unittest.TestCase):
                     s.close()
 
 
+    def test_total_connection_limit_answers_clearly(self):
+        with Daemon(opts={"max_connections": "20", "idle_timeout": "60s"}) as d:
+            held = []
+            try:
+                for _ in range(20):
+                    held.append(socket.create_connection(("127.0.0.1", d.port)))
+                def over():
+                    s = socket.create_connection(("127.0.0.1", d.port), timeout=5)
+                    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+                    data = b""
+                    try:
+                        while b"\r\n\r\n" not in data:
+                            chunk = s.recv(4096)
+                            if not chunk:
+                                break
+                            data += chunk
+                    finally:
+                        s.close()
+                    return data.startswith(b"HTTP/1.1 503")
+                d.wait_until(over, timeout=10, what="a connection over the limit told 503")
+            finally:
+                for s in held:
+                    s.close()
+            d.wait_until(lambda: d.request("GET", "/healthz").status == 200, timeout=10,
+                         what="connections to free up")
+
 
 class TLSTest(unittest.TestCase):
 
