@@ -446,10 +446,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < nfds && i < 8; i++)
 		fds[i] = SD_LISTEN_FDS_START + i;
 	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
-	    api_dispatch) == -1)
+	    &(struct http_hooks){ api_dispatch, store_dirty, store_fault }) == -1)
 		fatalx("cannot listen");
-	/* After http_start, which starts from a clean slate. */
-	http_set_commit_hook(store_dirty, store_fault);
 	service_start();
 
 	sd_notify(0, "READY=1");

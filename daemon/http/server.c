@@ -43,7 +43,7 @@ struct http_listener {
 static struct {
 	struct event_base *base;
 	struct http_limits limits;
-	http_dispatch_fn dispatch;
+	struct http_hooks hooks;
 	struct http_listener listeners[MAX_LISTENERS];
 	size_t n;
 	struct event *kick_ev;		/* run MHD on the next turn */
@@ -51,8 +51,6 @@ static struct {
 	struct http_req *held;		/* doubly-linked list of held requests */
 	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
 	struct http_req **commit_tail;
-	int (*commit_pending)(void);
-	const char *(*commit_why)(void);
 	size_t n_held;
 	size_t n_live;			/* requests between start and completion */
 	size_t n_conns;			/* open connections, all listeners */
@@ -374,9 +372,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			http_reply_problem(r, 503, NULL, "loopd is shutting down");
 			r->close = 1;
 		} else
-			hs.dispatch(r);
-		if (r->reply != NULL && r->status < 300 && hs.commit_pending != NULL &&
-		    hs.commit_pending()) {
+			hs.hooks.dispatch(r);
+		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
+		    hs.hooks.commit_pending()) {
 			/* Acknowledge only what is on disk: wait for the commit
 			 * at the start of the next loop turn. */
 			r->stage = STAGE_COMMIT;
@@ -574,9 +572,10 @@ listener_start(struct http_listener *l, const char *what)
 	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	l->io_ev = event_new(hs.base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
 	l->timer_ev = evtimer_new(hs.base, listener_cb, l);
+	/* MHD runs from the loop only (its epoll fd is readable as soon as a
+	 * client connects): nothing is served while the daemon still starts. */
 	if (l->io_ev == NULL || l->timer_ev == NULL || event_add(l->io_ev, NULL) == -1)
 		return -1;
-	listener_run(l);
 	return 0;
 }
 
@@ -640,14 +639,14 @@ listener_inherit(struct http_listener *l, int fd)
 
 int
 http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
-    const struct http_limits *limits, http_dispatch_fn dispatch)
+    const struct http_limits *limits, const struct http_hooks *hooks)
 {
 	size_t n = 0;
 
 	memset(&hs, 0, sizeof(hs));
 	hs.base = base;
 	hs.limits = *limits;
-	hs.dispatch = dispatch;
+	hs.hooks = *hooks;
 	hs.commit_tail = &hs.commit_head;
 	idmap_init(&hs.per_addr);
 	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
@@ -888,13 +887,6 @@ http_is_local_socket(struct http_req *r)
 }
 
 void
-http_set_commit_hook(int (*pending)(void), const char *(*why)(void))
-{
-	hs.commit_pending = pending;
-	hs.commit_why = why;
-}
-
-void
 http_commit_done(int ok)
 {
 	struct http_req *r;
@@ -906,7 +898,7 @@ http_commit_done(int ok)
 		r->commit_next = NULL;
 		if (!ok && strcmp(r->method, "GET") != 0)
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
-			    hs.commit_why ? hs.commit_why() : "store error");
+			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
 		MHD_resume_connection(r->conn);
 	}
 	hs.commit_tail = &hs.commit_head;

@@ -59,15 +59,23 @@ struct http_req {
 	struct http_req *hold_next, *hold_prev;
 };
 
-/* Route the request: set a reply with http_reply_*, or hold it. */
-typedef void (*http_dispatch_fn)(struct http_req *r);
+/* What the server calls: dispatch routes a request (a reply with
+ * http_reply_*, or a hold); commit_pending says whether changes await the
+ * store's commit - a 2xx made while they do is held until
+ * http_commit_done(), and commit_why says why one failed. The commit hooks
+ * may be NULL (nothing to wait for). */
+struct http_hooks {
+	void (*dispatch)(struct http_req *r);
+	int (*commit_pending)(void);
+	const char *(*commit_why)(void);
+};
 
 /* Listen on each address of listen (HOST:PORT, [V6]:PORT, unix:PATH;
  * port 0 picks a free one), logging "listening on http://HOST:PORT" - or,
  * when nfds > 0, on the listening sockets fds handed over by the service
- * manager instead. 0 or -1. */
+ * manager instead. No request is served before the loop runs. 0 or -1. */
 int http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
-    const struct http_limits *limits, http_dispatch_fn dispatch);
+    const struct http_limits *limits, const struct http_hooks *hooks);
 /* Stop accepting connections and answer every held request now; later
  * requests on open connections get 503 and a close. */
 void http_quiesce(void);
@@ -96,10 +104,8 @@ const char *http_query_unknown(struct http_req *r, const char *const *known);
 /* Whether r came over a Unix socket (no token needed). */
 int http_is_local_socket(struct http_req *r);
 
-/* Durable replies: pending() says whether changes await a commit. A 2xx
- * reply made while they do is held until http_commit_done(); ok = 0 turns
- * the 2xx of a request that changed something into a 503. */
-void http_set_commit_hook(int (*pending)(void), const char *(*why)(void));
+/* The store committed: send the held 2xx replies; ok = 0 turns those of
+ * requests that changed something into a 503. */
 void http_commit_done(int ok);
 
 /* Replies sent so far, by route, method and status: fn is called once
