@@ -112,6 +112,12 @@ integration: all
 	LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
 	  $(PYTHON) tests/integration/run.py $(TESTS)
 
+# Benchmarks: one table, and bench/results.json (bench/README.md explains
+# every figure). make bench BENCH="await --quick" runs a part.
+bench: all
+	$(MAKE) -C bench
+	bench/run --no-build $(BENCH)
+
 # The integration suite with loopd under valgrind's memcheck.
 valgrind: all
 	LOOPD=$(abspath tests/valgrind-loopd) LOOPD_REAL=$(abspath $(BUILD)/loopd) \
