@@ -21,6 +21,7 @@ import json
 import math
 import os
 import select
+import socket
 import shutil
 import subprocess
 import sys
@@ -217,6 +218,73 @@ class Loopd:
         return args
 
 
+NGINX_CONF = """
+worker_processes 1;
+master_process off;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            default_type application/json;
+            return 200 '{{}}';
+        }}
+    }}
+}}
+"""
+
+
+class _Nginx:
+    """nginx with one worker answering every request with 200 '{}': the
+    ceiling for HTTP throughput, and a fast keep-alive webhook receiver.
+    A context manager giving its base URL, or None if it cannot be had."""
+
+    def __init__(self, ctx):
+        self.ctx, self.p = ctx, None
+
+    def __enter__(self):
+        nginx = self.ctx.ensure_pkg("nginx", "nginx-light", "nginx")
+        if nginx is None:
+            return None
+        d = tempfile.mkdtemp(prefix="nginx-", dir=self.ctx.tmp)
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(NGINX_CONF.format(dir=d, port=port))
+        self.p = subprocess.Popen([nginx, "-c", conf, "-p", d, "-e", os.path.join(d, "error.log")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return "http://127.0.0.1:%d" % port
+            except OSError:
+                if self.p.poll() is not None or time.monotonic() > deadline:
+                    log("nginx did not start: %s" % self.p.stderr.read().decode()[-500:])
+                    return None
+                time.sleep(0.02)
+
+    def __exit__(self, *exc):
+        if self.p is not None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
 class Context:
     def __init__(self, args):
         self.args = args
@@ -239,6 +307,9 @@ class Context:
             raise BenchError("%s exited %d: %s" % (name, p.returncode,
                                                   (p.stderr.decode().strip() or p.stdout.decode())[-2000:]))
         return json.loads(lines[-1])
+
+    def nginx(self):
+        return _Nginx(self)
 
     def ensure_pkg(self, cmd, *pkgs):
         """The path of cmd, installing Debian packages (in order, first that

@@ -10,9 +10,7 @@ machine, when nginx can be installed.
 """
 import os
 import re
-import socket
 import subprocess
-import tempfile
 import time
 
 from harness import BenchError, log
@@ -53,69 +51,12 @@ def wrk(ctx, wrk_bin, url, duration, token=None):
     return out
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-NGINX_CONF = """
-worker_processes 1;
-master_process off;
-daemon off;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    keepalive_requests 1000000;
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            default_type application/json;
-            return 200 '{{}}';
-        }}
-    }}
-}}
-"""
-
-
 def nginx_ceiling(ctx, wrk_bin, duration):
-    nginx = ctx.ensure_pkg("nginx", "nginx-light", "nginx")
-    if nginx is None:
-        log("schedule: nginx could not be installed; no ceiling")
-        return None
-    d = tempfile.mkdtemp(prefix="nginx-", dir=ctx.tmp)
-    port = free_port()
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(dir=d, port=port))
-    p = subprocess.Popen([nginx, "-c", conf, "-p", d, "-e", os.path.join(d, "error.log")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if p.poll() is not None or time.monotonic() > deadline:
-                    log("schedule: nginx did not start: %s" % p.stderr.read().decode()[-500:])
-                    return None
-                time.sleep(0.02)
-        return wrk(ctx, wrk_bin, "http://127.0.0.1:%d/v1/calls" % port, duration)
-    finally:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    with ctx.nginx() as url:
+        if url is None:
+            log("schedule: nginx could not be had; no ceiling")
+            return None
+        return wrk(ctx, wrk_bin, url + "/v1/calls", duration)
 
 
 def run(ctx):

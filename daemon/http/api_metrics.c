@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/action/command.h"
+#include "daemon/action/webhook.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
@@ -106,6 +107,10 @@ api_metrics(struct http_req *r, struct api_args *a)
 	    (double)command_running());
 	family(&o, "loopd_commands_queued", "gauge", "Commands waiting for a slot.",
 	    (double)command_queued());
+	family(&o, "loopd_webhooks_running", "gauge", "Webhook requests in flight.",
+	    (double)webhook_running());
+	family(&o, "loopd_webhooks_queued", "gauge", "Webhook requests waiting for a slot.",
+	    (double)webhook_queued());
 	family(&o, "loopd_connections", "gauge", "Open HTTP connections.",
 	    (double)http_connections());
 	family(&o, "loopd_store_writable", "gauge", "1 when the store accepts writes.",
