@@ -22,17 +22,38 @@ struct poll {
 	struct event *timer;
 };
 
+/* The encoding of the last done future answered to a long-poll. A done
+ * future never changes, so the thousands of waiters one result wakes share
+ * one encoding instead of making one each. */
+static struct {
+	uint64_t id;
+	char *text;
+} done_cache;
+
 /* Answer a long-poll with the object as it stands now. */
 static void
 poll_answer(struct http_req *r)
 {
 	struct poll *p = r->hold;
 	struct future *f = future_find(p->id);
+	json_t *o;
 
-	if (f != NULL)
-		api_reply_object(r, 200, f);
-	else
+	if (f == NULL) {
 		http_reply_problem(r, 404, NULL, "the future was forgotten (retention)");
+		return;
+	}
+	if (!future_done(f)) {
+		api_reply_object(r, 200, f);
+		return;
+	}
+	if (done_cache.id != f->id || done_cache.text == NULL) {
+		free(done_cache.text);
+		done_cache.text = (o = view_object(f)) ? proto_encode(o) : NULL;
+		done_cache.id = f->id;
+		json_decref(o);
+	}
+	http_reply_text(r, 200, "application/json",
+	    done_cache.text ? strdup(done_cache.text) : NULL);
 }
 
 /* The future is done, or the wait is over: answer and resume. */

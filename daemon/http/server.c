@@ -554,6 +554,10 @@ listener_start(struct http_listener *l, const char *what)
 		    l->is_unix || lim->max_connections_per_ip == 0 ? 0 :
 		    (intptr_t)(lim->max_connections_per_ip + CONNECTION_SLACK), NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)lim->idle_timeout, NULL },
+		/* Per-connection pool for headers and buffers (bodies are
+		 * streamed to us, replies are not copied into it): 16 KiB, not
+		 * 32, halves what each idle keep-alive connection holds. */
+		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(16 * 1024), NULL },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL },
 		/* TLS (TCP only: a Unix socket's protection is its file mode). */
 		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs.tls_cert },
