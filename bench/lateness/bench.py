@@ -11,9 +11,8 @@ whether `started` follows due order (API.md §3 ordering rule 2).
 """
 import json
 import time
-import urllib.parse
 
-from harness import BenchError, pct
+from harness import BenchError, list_calls, pct
 
 TITLE = "lateness of 2,000 `true` calls due over 2 s (started - due)"
 
@@ -36,18 +35,7 @@ def run(ctx):
                     'loopd_calls_finished_total{outcome="exception"}')
         m = d.wait_metric(lambda m: sum(m.get(k, 0) for k in done_key) >= count,
                           lead + spread + 60, "%d calls to finish" % count, every=0.1)
-        calls, token = [], ""
-        while True:
-            q = {"name": NAME, "page_size": 1000}
-            if token:
-                q["page_token"] = token
-            st, page = d.get("/v1/calls?" + urllib.parse.urlencode(q))
-            if st != 200:
-                raise BenchError("GET /v1/calls: %s %s" % (st, page))
-            calls += page["items"]
-            token = page.get("next_page_token") or ""
-            if not token:
-                break
+        calls = list_calls(d, NAME)
     finally:
         d.stop()
     if len(calls) != count:

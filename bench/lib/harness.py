@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCH = os.path.dirname(HERE)
@@ -346,6 +347,23 @@ class Context:
             log("kept %s" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def list_calls(d, name):
+    """Every call named name, through the paged GET /v1/calls."""
+    calls, token = [], ""
+    while True:
+        q = {"name": name, "page_size": 1000}
+        if token:
+            q["page_token"] = token
+        st, page = d.get("/v1/calls?" + urllib.parse.urlencode(q))
+        if st != 200:
+            raise BenchError("GET /v1/calls: %s %s" % (st, page))
+        calls += page["items"]
+        token = page.get("next_page_token") or ""
+        if not token:
+            return calls
+
 
 
 def pct(values, q):

@@ -14,26 +14,10 @@ lateness while 1,000 webhooks are in flight.
 import asyncio
 import json
 import threading
-import urllib.parse
 
-from harness import BenchError, log, pct
+from harness import BenchError, list_calls, log, pct
 
 TITLE = "webhook deliveries/s, and lateness with 1,000 webhooks in flight"
-
-
-def list_calls(d, name):
-    calls, token = [], ""
-    while True:
-        q = {"name": name, "page_size": 1000}
-        if token:
-            q["page_token"] = token
-        st, page = d.get("/v1/calls?" + urllib.parse.urlencode(q))
-        if st != 200:
-            raise BenchError("GET /v1/calls: %s %s" % (st, page))
-        calls += page["items"]
-        token = page.get("next_page_token") or ""
-        if not token:
-            return calls
 
 
 def post_at(ctx, d, count, base, step, body, conns=16):

@@ -49,6 +49,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 from collections import namedtuple
@@ -792,6 +793,59 @@ def read_response(sock, method="GET"):
 
 
 # -- helpers for tests ---------------------------------------------------------
+
+class PostStream:
+    """`threads` clients posting calls as fast as they can until stop(),
+    each on its own keep-alive connection. body(tag) makes the request for
+    a tag ("t<client>-<seq>"). After stop(): acked maps tag -> call id for
+    every 201; unacked holds tags whose POST got no reply; other lists
+    (tag, status, body) of any other reply. A client stops at its first
+    failure."""
+
+    def __init__(self, daemon, threads, body):
+        self.d, self.body = daemon, body
+        self.acked, self.unacked, self.other = {}, set(), []
+        self.lock, self._stop = threading.Lock(), threading.Event()
+        self.threads = [threading.Thread(target=self._client, args=(k,), daemon=True)
+                        for k in range(threads)]
+
+    def _client(self, k):
+        s = self.d.session(timeout=10)
+        seq = 0
+        try:
+            while not self._stop.is_set():
+                tag = "t%d-%d" % (k, seq)
+                seq += 1
+                try:
+                    r = s.request("POST", "/v1/calls", body=self.body(tag))
+                except (OSError, http.client.HTTPException):
+                    r = None
+                with self.lock:
+                    if r is None or r.status is None:
+                        self.unacked.add(tag)
+                        return
+                    if r.status != 201:
+                        self.other.append((tag, r.status, r.body))
+                        return
+                    self.acked[tag] = r.body["id"]
+        finally:
+            s.close()
+
+    def start(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def count(self):
+        with self.lock:
+            return len(self.acked)
+
+    def stop(self, timeout=15):
+        self._stop.set()
+        for t in self.threads:
+            t.join(timeout)
+        return not any(t.is_alive() for t in self.threads)
+
 
 def sh(script, *args, **fields):
     """A command action running script with /bin/sh -c."""

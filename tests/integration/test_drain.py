@@ -4,14 +4,12 @@ running commands finish within drain_grace, and exits 0; what outlives the
 grace is stopped and settled at the next start."""
 
 import collections
-import http.client
 import os
 import signal
-import threading
 import time
 import unittest
 
-from harness import Daemon, sh
+from harness import Daemon, PostStream, sh
 
 
 class DrainTest(unittest.TestCase):
@@ -104,46 +102,16 @@ class DrainTest(unittest.TestCase):
         with Daemon() as d:
             log = d.path("ran.log")
             cmd = sh('echo "$2" >> "$1"', log)
-            acked, lock, stop = {}, threading.Lock(), threading.Event()
-            other = collections.Counter()
-
-            def client(k):
-                s = d.session(timeout=10)
-                seq = 0
-                try:
-                    while not stop.is_set():
-                        tag = "t%d-%d" % (k, seq)
-                        seq += 1
-                        try:
-                            r = s.request("POST", "/v1/calls", body={
-                                "after": 1.5, "name": tag, "args": [tag],
-                                "command": cmd})
-                        except (OSError, http.client.HTTPException):
-                            return          # the daemon stopped accepting
-                        if r.status is None:
-                            return          # ... or closed the connection
-                        with lock:
-                            if r.status == 201:
-                                acked[tag] = r.body["id"]
-                            else:
-                                other[r.status] += 1
-                                return
-                finally:
-                    s.close()
-
-            ts = [threading.Thread(target=client, args=(k,), daemon=True)
-                  for k in range(8)]
-            for t in ts:
-                t.start()
-            d.wait_until(lambda: len(acked) >= 300, timeout=10,
+            stream = PostStream(d, 8, lambda tag: {
+                "after": 1.5, "name": tag, "args": [tag], "command": cmd}).start()
+            d.wait_until(lambda: stream.count() >= 300, timeout=10,
                          what="300 acknowledged calls")
             d.signal(signal.SIGTERM)
             self.assertEqual(d.wait_exit(15), 0, d.log_tail())
-            stop.set()
-            for t in ts:
-                t.join(15)
-            # Refusals while draining are 503s, nothing else.
-            self.assertEqual(set(other) - {503}, set(), other)
+            self.assertTrue(stream.stop(), "a client thread hung")
+            acked = stream.acked
+            # Refusals while draining are 503s (or a closed connection).
+            self.assertEqual([o for o in stream.other if o[1] != 503], [])
             d.start()
             ids = set(d.call_ids())
             lost = [t for t, i in acked.items() if i not in ids]

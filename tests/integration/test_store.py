@@ -14,7 +14,6 @@ Commands log their runs by appending one short line (< PIPE_BUF, so atomic)
 to a file; "exactly once" is checked on those lines.
 """
 import collections
-import http.client
 import json
 import os
 import shutil
@@ -26,7 +25,7 @@ import time
 import unittest
 
 import harness
-from harness import Daemon, assert_problem, run_loopd, sh
+from harness import Daemon, PostStream, assert_problem, run_loopd, sh
 
 TRUE = {"argv": ["true"]}
 
@@ -178,53 +177,19 @@ class CrashTest(unittest.TestCase):
         with Daemon() as d:
             log = d.path("ran.log")
             cmd = sh('echo "$2" >> "$1"', log)
-            acked = {}              # tag -> id, for every 201
-            unacked = set()         # tags whose POST got no reply
-            odd = []                # any other reply
-            lock = threading.Lock()
-            stop = threading.Event()
-
-            def client(k):
-                s = d.session(timeout=10)
-                seq = 0
-                try:
-                    while not stop.is_set():
-                        tag = "t%d-%d" % (k, seq)
-                        seq += 1
-                        try:
-                            r = s.request("POST", "/v1/calls", body={
-                                "after": 2.0, "name": tag, "args": [tag],
-                                "command": cmd})
-                        except (OSError, http.client.HTTPException):
-                            r = None
-                        with lock:
-                            if r is None or r.status is None:
-                                unacked.add(tag)
-                                return
-                            if r.status != 201:
-                                odd.append((tag, r.status, r.body))
-                                return
-                            acked[tag] = r.body["id"]
-                finally:
-                    s.close()
-
-            ts = [threading.Thread(target=client, args=(k,), daemon=True)
-                  for k in range(threads)]
+            stream = PostStream(d, threads, lambda tag: {
+                "after": 2.0, "name": tag, "args": [tag], "command": cmd}).start()
             t0 = time.monotonic()
-            for t in ts:
-                t.start()
             # Kill mid-stream: after a good number of acknowledgements,
             # and well before the first call (2 s) could fall due.
             while time.monotonic() - t0 < 1.0:
-                with lock:
-                    if len(acked) >= 500 or odd:
+                with stream.lock:
+                    if len(stream.acked) >= 500 or stream.other:
                         break
                 time.sleep(0.002)
             d.kill()
-            stop.set()
-            for t in ts:
-                t.join(15)
-                self.assertFalse(t.is_alive(), "a client thread hung")
+            self.assertTrue(stream.stop(), "a client thread hung")
+            acked, unacked, odd = stream.acked, stream.unacked, stream.other
             self.assertEqual(odd, [], "replies other than 201")
             self.assertGreater(len(acked), 0, "no POST was acknowledged")
             self.assertEqual(read_lines(log), [], "calls ran before the kill")
