@@ -178,18 +178,18 @@ retry_delay(double backoff, double max_backoff, uint32_t n)
 	return (int64_t)(d * 1e6 * (0.5 + 0.5 * (r / 4294967296.0)));
 }
 
-/* Run call c's action (again). */
+/* Run call c's action (again), parsing its stored spec once for the
+ * executor's glue. */
 static void
 action_run(struct future *c)
 {
 	json_t *spec = view_load(c->spec);
-	int is_command = json_object_get(spec, "command") != NULL;
 
-	json_decref(spec);
-	if (is_command)
-		action_command_start(c);
+	if (json_object_get(spec, "command") != NULL)
+		action_command_start(c, spec);
 	else
-		action_webhook_start(c);
+		action_webhook_start(c, spec);
+	json_decref(spec);
 }
 
 /* A retry's backoff is over: try again. */

@@ -29,15 +29,15 @@ env_entry(const char *k, const char *v)
 	return asprintf(&s, "%s=%s", k, v) == -1 ? NULL : s;
 }
 
-/* Build the executor's spec for call c from its stored spec. NULL with
- * *why set when it cannot run. */
+/* Build the executor's spec for call c from its parsed stored spec (NULL
+ * if it could not be parsed). NULL with *why set when it cannot run. */
 static struct command_spec *
-command_from_spec(struct future *c, const char **why)
+command_from_spec(struct future *c, json_t *spec, const char **why)
 {
 	struct command_spec *cs;
 	struct proto_command pc;
 	struct proto_error perr = { "" };
-	json_t *spec = view_load(c->spec), *args, *a, *target_json = NULL;
+	json_t *args, *a, *target_json = NULL;
 	struct future *target = NULL;
 	size_t i, argc = 0, envc = 0;
 	const char *k;
@@ -88,11 +88,9 @@ command_from_spec(struct future *c, const char **why)
 	}
 	cs->timeout = clock_from_seconds(pc.timeout);
 	json_decref(target_json);
-	json_decref(spec);
 	return cs;
 fail:
 	json_decref(target_json);
-	json_decref(spec);
 	command_spec_free(cs);
 	return NULL;
 }
@@ -198,12 +196,12 @@ command_done_hook(uint64_t id, struct command_result *res, void *arg)
 }
 
 void
-action_command_start(struct future *c)
+action_command_start(struct future *c, json_t *spec)
 {
 	struct command_spec *cs;
 	const char *why;
 
-	if ((cs = command_from_spec(c, &why)) == NULL) {
+	if ((cs = command_from_spec(c, spec, &why)) == NULL) {
 		action_fail(c, "SpawnError", why);
 		return;
 	}

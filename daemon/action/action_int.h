@@ -32,14 +32,16 @@ int action_strv_push(char ***v, size_t *n, char *s);
 /* Commands (action_command.c). */
 int action_command_init(struct event_base *base, const struct config *cfg);
 void action_command_configure(const struct config *cfg);
-void action_command_start(struct future *c);
+/* Run call c's command; spec is its parsed stored spec (borrowed). */
+void action_command_start(struct future *c, json_t *spec);
 int action_command_abort(uint64_t id);
 void action_command_shutdown(void);
 
 /* Webhooks (action_webhook.c). */
 int action_webhook_init(struct event_base *base, const struct config *cfg);
 int action_webhook_configure(const struct config *cfg);
-void action_webhook_start(struct future *c);
+/* Send call c's webhook; spec is its parsed stored spec (borrowed). */
+void action_webhook_start(struct future *c, json_t *spec);
 int action_webhook_abort(uint64_t id);
 void action_webhook_shutdown(void);
 

@@ -69,11 +69,12 @@ has_header(const json_t *headers, const char *name)
 	return 0;
 }
 
-/* Build the executor's request for call c. NULL with *why set. */
+/* Build the executor's request for call c from its parsed stored spec
+ * (NULL if it could not be parsed). NULL with *why set. */
 static struct webhook_spec *
-webhook_from_spec(struct future *c, const char **why)
+webhook_from_spec(struct future *c, json_t *spec, const char **why)
 {
-	json_t *spec = view_load(c->spec), *v;
+	json_t *v;
 	struct proto_webhook pw;
 	struct proto_error perr = { "" };
 	struct webhook_spec *ws = calloc(1, sizeof(*ws));
@@ -118,10 +119,8 @@ webhook_from_spec(struct future *c, const char **why)
 		}
 		free(sig);
 	}
-	json_decref(spec);
 	return ws;
 fail:
-	json_decref(spec);
 	webhook_spec_free(ws);
 	return NULL;
 }
@@ -211,14 +210,18 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 	json_t *spec, *o;
 	int is_exc, retryable;
 	const char *k;
-	char url[512];
+	char url[512] = "the webhook";
 
 	if (c == NULL)
 		return;
-	spec = view_load(c->spec);
-	k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
-	snprintf(url, sizeof(url), "%s", k ? k : "the webhook");
-	json_decref(spec);
+	if (r->error == 0 && (r->status < 200 || r->status >= 300)) {
+		/* Only a refusing reply's message names the URL. */
+		spec = view_load(c->spec);
+		k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
+		if (k != NULL)
+			snprintf(url, sizeof(url), "%s", k);
+		json_decref(spec);
+	}
 	o = webhook_outcome(r, url, &is_exc, &retryable);
 	if (is_exc && retryable && o != NULL && action_retry(c, o, aw.attempts, r->retry_after)) {
 		json_decref(o);
@@ -228,12 +231,12 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 }
 
 void
-action_webhook_start(struct future *c)
+action_webhook_start(struct future *c, json_t *spec)
 {
 	struct webhook_spec *ws;
 	const char *why;
 
-	if ((ws = webhook_from_spec(c, &why)) == NULL) {
+	if ((ws = webhook_from_spec(c, spec, &why)) == NULL) {
 		action_fail(c, "WebhookFailed", why);
 		return;
 	}
