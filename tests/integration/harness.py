@@ -847,6 +847,13 @@ class PostStream:
         return not any(t.is_alive() for t in self.threads)
 
 
+def hold_until(path, then="", **fields):
+    """A command action that runs until the file path exists (then runs
+    `then`): it holds a command slot for as long as a test needs."""
+    return sh('while [ ! -e "$1" ]; do sleep 0.01; done' + ("; " + then if then else ""),
+              path, **fields)
+
+
 def sh(script, *args, **fields):
     """A command action running script with /bin/sh -c."""
     cmd = {"argv": ["/bin/sh", "-c", script, "sh"] + list(args)}

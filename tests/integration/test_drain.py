@@ -9,7 +9,7 @@ import signal
 import time
 import unittest
 
-from harness import Daemon, PostStream, sh
+from harness import Daemon, PostStream, hold_until, sh
 
 
 class DrainTest(unittest.TestCase):
@@ -18,8 +18,8 @@ class DrainTest(unittest.TestCase):
         with Daemon(opts={"drain_grace": "20s"}) as d:
             flag = d.path("go")
             # Runs until the test says so; then prints and exits 0.
-            running = d.schedule({"soon": True, "command": sh(
-                'while [ ! -e "$1" ]; do sleep 0.02; done; echo finished', flag)})
+            running = d.schedule({"soon": True,
+                                  "command": hold_until(flag, "echo finished")})
             d.wait_until(lambda: d.call(running["id"])["phase"] == "running",
                          what="the command to start")
             later = d.schedule({"after": 0.3, "command": sh("echo ran")})
@@ -75,8 +75,7 @@ class DrainTest(unittest.TestCase):
     def test_no_new_connections_while_draining(self):
         with Daemon(opts={"drain_grace": "20s"}) as d:
             flag = d.path("go")
-            d.schedule({"soon": True, "command": sh(
-                'while [ ! -e "$1" ]; do sleep 0.02; done', flag)})
+            d.schedule({"soon": True, "command": hold_until(flag)})
             with d.session() as s:
                 self.assertEqual(s.request("GET", "/v1/time").status, 200)
                 d.signal(signal.SIGTERM)

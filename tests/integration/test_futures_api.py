@@ -7,7 +7,7 @@ import os
 import time
 import unittest
 
-from harness import (DaemonTestCase, FUTURE_ID_RE, ID_RE, assert_problem,
+from harness import (DaemonTestCase, FUTURE_ID_RE, ID_RE, assert_problem, hold_until,
                      sh)
 
 TRUE = {"argv": ["true"]}
@@ -273,9 +273,8 @@ class FuturesTest(FuturesBase):
         release = self.d.path("cb-release")
         f = self.new()
         cb = self.add_callback(f["id"], sh(APPEND), args=["callback", log])
-        blocker = self.d.schedule({"soon": True, "command": sh(
-            'while [ ! -e "$1" ]; do sleep 0.01; done', release,
-            timeout=20)})
+        blocker = self.d.schedule({"soon": True,
+                                   "command": hold_until(release, timeout=20)})
         self.d.wait_until(
             lambda: self.d.call(blocker["id"])["phase"] == "running",
             what="the blocker to run")

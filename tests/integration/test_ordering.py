@@ -7,7 +7,7 @@ import os
 import random
 import unittest
 
-from harness import DaemonTestCase, sh
+from harness import DaemonTestCase, hold_until, sh
 
 APPEND = 'echo "$1" >> "$2"'
 
@@ -99,9 +99,8 @@ class OrderingTest(DaemonTestCase):
         # first.
         log = self.d.path("soon-vs-timed.log")
         release = self.d.path("release")
-        blocker = self.d.schedule({"soon": True, "command": sh(
-            'while [ ! -e "$1" ]; do sleep 0.01; done', release,
-            timeout=20)})
+        blocker = self.d.schedule({"soon": True,
+                                   "command": hold_until(release, timeout=20)})
         self.d.wait_until(
             lambda: self.d.call(blocker["id"])["phase"] == "running",
             what="the blocker to run")
