@@ -29,8 +29,7 @@ static struct {
 	struct future_persist persist;
 	uint64_t next_id;
 	uint64_t wake_gen;		/* generation of waiters queued now */
-	size_t pending;
-	size_t pending_kind[2];		/* by enum future_kind */
+	size_t pending_kind[2];		/* pending objects, by enum future_kind */
 } fs;
 
 static void future_wake_cb(evutil_socket_t, short, void *);
@@ -136,7 +135,7 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 {
 	struct future *f;
 
-	if (fs.limits.max_pending != 0 && fs.pending >= fs.limits.max_pending) {
+	if (fs.limits.max_pending != 0 && future_count_pending() >= fs.limits.max_pending) {
 		core_error_set(err, CORE_EFULL, "too many pending objects (max_pending = %zu)",
 		    fs.limits.max_pending);
 		return NULL;
@@ -158,7 +157,6 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	TAILQ_INIT(&f->callbacks);
 	TAILQ_INIT(&f->waiters);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
-	fs.pending++;
 	fs.pending_kind[kind]++;
 	future_touch(f);
 	return f;
@@ -206,8 +204,7 @@ future_restore(struct future *t)
 		if (TAILQ_FIRST(&fs.done) == f)
 			future_retain_arm();
 	} else {
-		fs.pending++;
-		fs.pending_kind[f->kind]++;
+			fs.pending_kind[f->kind]++;
 	}
 	return f;
 }
@@ -255,7 +252,6 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	if (f->kind == FUTURE_CALL)
 		f->phase = CALL_DONE;
 	sched_forget(f);
-	fs.pending--;
 	fs.pending_kind[f->kind]--;
 	future_touch(f);
 
@@ -427,7 +423,6 @@ void
 future_discard(struct future *f)
 {
 	assert(f->state == FUTURE_PENDING && TAILQ_EMPTY(&f->waiters));
-	fs.pending--;
 	fs.pending_kind[f->kind]--;
 	future_unlink(f);
 }
@@ -467,7 +462,7 @@ future_retain_cb(evutil_socket_t fd, short what, void *arg)
 size_t
 future_count_pending(void)
 {
-	return fs.pending;
+	return fs.pending_kind[FUTURE_PLAIN] + fs.pending_kind[FUTURE_CALL];
 }
 
 size_t
