@@ -84,7 +84,7 @@ FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PROTO_SRC) $(CORE_SRC) \
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(filter-out -MMD -MP,$(LOOPD_CFLAGS)) $(FUZZ_FLAGS) -c -o $@ $<
+	$(FUZZ_CC) $(LOOPD_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
 
@@ -152,4 +152,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

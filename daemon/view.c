@@ -3,9 +3,13 @@
  */
 #include "daemon/view.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
 
 char *
 view_id(const struct future *f, char *buf)
@@ -19,59 +23,107 @@ view_load(const char *text)
 	return text ? json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
 }
 
-/* Set key to a loop time in seconds. */
-static int
-set_time(json_t *o, const char *key, int64_t us)
+/* Append ,"key":<seconds> for a loop time. */
+static void
+put_time(struct jsonbuf *b, const char *key, int64_t us)
 {
-	return json_object_set_new(o, key, json_real(clock_to_seconds(us)));
+	jsonbuf_char(b, ',');
+	jsonbuf_key(b, key);
+	jsonbuf_seconds(b, us);
+}
+
+/* Append ,"key":"value". */
+static void
+put_string(struct jsonbuf *b, const char *key, const char *value)
+{
+	jsonbuf_char(b, ',');
+	jsonbuf_key(b, key);
+	jsonbuf_string(b, value, strlen(value));
+}
+
+/* Append ,"key":<stored JSON text> (null if there is none). */
+static void
+put_stored(struct jsonbuf *b, const char *key, const char *text)
+{
+	jsonbuf_char(b, ',');
+	jsonbuf_key(b, key);
+	if (text != NULL)
+		jsonbuf_raw(b, text, strlen(text));
+	else
+		jsonbuf_raw(b, "null", 4);
+}
+
+/* Append the members of a stored spec object ({"command":...}). The
+ * stored text is our own canonical dump, so its members are spliced as
+ * they are instead of being parsed and encoded again. */
+static void
+put_spec(struct jsonbuf *b, const char *spec)
+{
+	size_t n = spec ? strlen(spec) : 0;
+
+	if (n > 2 && spec[0] == '{' && spec[n - 1] == '}') {
+		jsonbuf_char(b, ',');
+		jsonbuf_raw(b, spec + 1, n - 2);
+	}
+}
+
+void
+view_write(struct jsonbuf *b, const struct future *f)
+{
+	char id[20];
+
+	view_id(f, id);
+	jsonbuf_raw(b, "{\"id\":", 6);
+	jsonbuf_string(b, id, strlen(id));
+	put_string(b, "kind", f->kind == FUTURE_CALL ? "call" : "future");
+	put_string(b, "state", future_state_name(f->state));
+	if (f->name != NULL)
+		put_string(b, "name", f->name);
+	put_time(b, "created", f->created);
+	if (f->kind == FUTURE_CALL) {
+		put_string(b, "phase", call_phase_name(f->phase));
+		put_string(b, "trigger", call_trigger_name(f->trigger));
+		if (f->trigger == TRIGGER_ON_DONE)
+			put_string(b, "on_done", proto_id_format(f->target,
+			    f->target_kind == FUTURE_CALL ? 'c' : 'f', id));
+		if (f->trigger != TRIGGER_ON_DONE || f->phase != CALL_WAITING) {
+			put_time(b, "due", f->due);
+			put_time(b, "due_unix", f->due_unix);
+		}
+		if (f->started != 0)
+			put_time(b, "started", f->started);
+		jsonbuf_raw(b, ",\"attempts\":", 12);
+		jsonbuf_int(b, f->attempts);
+		if (f->late)
+			jsonbuf_raw(b, ",\"late\":true", 12);
+		put_spec(b, f->spec);
+	} else if (f->due != 0 && f->state == FUTURE_PENDING)
+		put_time(b, "timeout_at", f->due);
+	if (f->state != FUTURE_PENDING)
+		put_time(b, "finished", f->finished);
+	if (f->state == FUTURE_FINISHED)
+		put_stored(b, f->has_exception ? "exception" : "result", f->outcome);
+	else if (f->state == FUTURE_PENDING && f->outcome != NULL)
+		put_stored(b, "last_error", f->outcome);
+	jsonbuf_char(b, '}');
+}
+
+char *
+view_text(const struct future *f)
+{
+	struct jsonbuf b;
+
+	jsonbuf_init(&b);
+	view_write(&b, f);
+	return jsonbuf_finish(&b);
 }
 
 json_t *
 view_object(const struct future *f)
 {
-	json_t *o = json_object(), *spec;
-	char id[20];
-	int e = 0;
+	char *text = view_text(f);
+	json_t *o = view_load(text);
 
-	if (o == NULL)
-		return NULL;
-	e |= json_object_set_new(o, "id", json_string(view_id(f, id)));
-	e |= json_object_set_new(o, "kind", json_string(f->kind == FUTURE_CALL ? "call" : "future"));
-	e |= json_object_set_new(o, "state", json_string(future_state_name(f->state)));
-	if (f->name != NULL)
-		e |= json_object_set_new(o, "name", json_string(f->name));
-	e |= set_time(o, "created", f->created);
-	if (f->kind == FUTURE_CALL) {
-		e |= json_object_set_new(o, "phase", json_string(call_phase_name(f->phase)));
-		e |= json_object_set_new(o, "trigger", json_string(call_trigger_name(f->trigger)));
-		if (f->trigger == TRIGGER_ON_DONE)
-			e |= json_object_set_new(o, "on_done",
-			    json_string(proto_id_format(f->target,
-			    f->target_kind == FUTURE_CALL ? 'c' : 'f', id)));
-		if (f->trigger != TRIGGER_ON_DONE || f->phase != CALL_WAITING) {
-			e |= set_time(o, "due", f->due);
-			e |= json_object_set_new(o, "due_unix", json_real(f->due_unix / 1e6));
-		}
-		if (f->started != 0)
-			e |= set_time(o, "started", f->started);
-		e |= json_object_set_new(o, "attempts", json_integer(f->attempts));
-		if (f->late)
-			e |= json_object_set_new(o, "late", json_true());
-		if ((spec = view_load(f->spec)) != NULL)
-			e |= json_object_update(o, spec);
-		json_decref(spec);
-	} else if (f->due != 0 && f->state == FUTURE_PENDING)
-		e |= set_time(o, "timeout_at", f->due);
-	if (f->state != FUTURE_PENDING)
-		e |= set_time(o, "finished", f->finished);
-	if (f->state == FUTURE_FINISHED)
-		e |= json_object_set_new(o, f->has_exception ? "exception" : "result",
-		    f->outcome ? view_load(f->outcome) : json_null());
-	else if (f->state == FUTURE_PENDING && f->outcome != NULL)
-		e |= json_object_set_new(o, "last_error", view_load(f->outcome));
-	if (e != 0) {
-		json_decref(o);
-		return NULL;
-	}
+	free(text);
 	return o;
 }

@@ -9,7 +9,13 @@
 
 struct future;
 
-/* The call or future object; NULL on ENOMEM. */
+struct jsonbuf;
+
+/* Append the call or future object as JSON text. */
+void view_write(struct jsonbuf *b, const struct future *f);
+/* The object as JSON text (the caller frees it); NULL on ENOMEM. */
+char *view_text(const struct future *f);
+/* The object as a JSON value; NULL on ENOMEM. */
 json_t *view_object(const struct future *f);
 /* The id string of f ("c_…" or "f_…") into buf (19 bytes). */
 char *view_id(const struct future *f, char *buf);

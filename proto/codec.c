@@ -3,6 +3,7 @@
  * encoding, problem documents and ids.
  */
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -665,16 +666,22 @@ proto_id_format(unsigned long long id, char kind, char *buf)
 	return buf;
 }
 
-#define WIRE_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(16))
-
 char *
 proto_dump(const json_t *v)
 {
-	return json_dumps(v, WIRE_FLAGS | JSON_SORT_KEYS);
+	struct jsonbuf b;
+
+	jsonbuf_init(&b);
+	jsonbuf_value(&b, v, 1);
+	return jsonbuf_finish(&b);
 }
 
 char *
 proto_encode(const json_t *v)
 {
-	return json_dumps(v, WIRE_FLAGS);
+	struct jsonbuf b;
+
+	jsonbuf_init(&b);
+	jsonbuf_value(&b, v, 0);
+	return jsonbuf_finish(&b);
 }

@@ -15,6 +15,7 @@
 #include "daemon/http/api.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
 
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 1000
@@ -76,13 +77,16 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	p.name = req->name;
 	p.idem_key = req->idempotency_key;
 
-	if ((canon = proto_call_canonical(req)) == NULL ||
-	    (canon_text = proto_dump(canon)) == NULL ||
+	/* The digest of what the request means is only compared when a
+	 * retry names the same idempotency key. */
+	if ((p.idem_key != NULL && ((canon = proto_call_canonical(req)) == NULL ||
+	    (canon_text = proto_dump(canon)) == NULL)) ||
 	    (spec = proto_call_spec(req)) == NULL || (p.spec = proto_dump(spec)) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		goto out;
 	}
-	p.idem_digest = idmap_hash_bytes(canon_text, strlen(canon_text));
+	if (canon_text != NULL)
+		p.idem_digest = idmap_hash_bytes(canon_text, strlen(canon_text));
 	if ((c = sched_call(&p, &existed, &err)) == NULL)
 		api_core_error(r, &err);
 	else
@@ -163,9 +167,9 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	const char *token = http_query(r, "page_token"), *bad;
 	int want_state = -1, want_phase = -1;
 	unsigned long long after = 0, page = PAGE_DEFAULT;
-	json_t *items, *reply;
 	struct future *f, *last = NULL;
-	char *end, id[20];
+	struct jsonbuf b;
+	char *end, *text, id[20];
 	size_t n = 0;
 
 	if ((bad = http_query_unknown(r, known)) != NULL) {
@@ -197,10 +201,8 @@ api_calls_list(struct http_req *r, struct api_args *a)
 			return;
 		}
 	}
-	if ((items = json_array()) == NULL) {
-		http_reply_problem(r, 503, NULL, "out of memory");
-		return;
-	}
+	jsonbuf_init(&b);
+	jsonbuf_raw(&b, "{\"items\":[", 10);
 	for (f = future_first_after(after); f != NULL; f = future_next(f)) {
 		if (f->kind != FUTURE_CALL || (want_state >= 0 && f->state != want_state) ||
 		    (want_phase >= 0 && f->phase != want_phase) ||
@@ -208,11 +210,18 @@ api_calls_list(struct http_req *r, struct api_args *a)
 			continue;
 		if (n == page)
 			break;		/* one more exists: there is a next page */
-		json_array_append_new(items, view_object(f));
+		if (n > 0)
+			jsonbuf_char(&b, ',');
+		view_write(&b, f);
 		last = f;
 		n++;
 	}
 	snprintf(id, sizeof(id), "%016llx", last ? (unsigned long long)last->id : 0ULL);
-	reply = json_pack("{s:o, s:s}", "items", items, "next_page_token", f != NULL ? id : "");
-	http_reply_json(r, 200, reply);
+	jsonbuf_raw(&b, "],\"next_page_token\":", 20);
+	jsonbuf_string(&b, f != NULL ? id : "", f != NULL ? strlen(id) : 0);
+	jsonbuf_char(&b, '}');
+	if ((text = jsonbuf_finish(&b)) == NULL)
+		http_reply_problem(r, 503, NULL, "out of memory");
+	else
+		http_reply_text(r, 200, "application/json", text);
 }

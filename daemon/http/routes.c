@@ -191,13 +191,13 @@ api_core_error(struct http_req *r, const struct core_error *err)
 void
 api_reply_object(struct http_req *r, int status, const struct future *f)
 {
-	json_t *o = view_object(f);
+	char *text = view_text(f);
 
-	if (o == NULL) {
+	if (text == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
-	http_reply_json(r, status, o);
+	http_reply_text(r, status, "application/json", text);
 }
 
 int
