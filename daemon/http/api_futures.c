@@ -36,7 +36,6 @@ poll_answer(struct http_req *r)
 {
 	struct poll *p = r->hold;
 	struct future *f = future_find(p->id);
-	json_t *o;
 
 	if (f == NULL) {
 		http_reply_problem(r, 404, NULL, "the future was forgotten (retention)");
@@ -48,9 +47,8 @@ poll_answer(struct http_req *r)
 	}
 	if (done_cache.id != f->id || done_cache.text == NULL) {
 		free(done_cache.text);
-		done_cache.text = (o = view_object(f)) ? proto_encode(o) : NULL;
+		done_cache.text = view_text(f);
 		done_cache.id = f->id;
-		json_decref(o);
 	}
 	http_reply_text(r, 200, "application/json",
 	    done_cache.text ? strdup(done_cache.text) : NULL);

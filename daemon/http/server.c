@@ -3,6 +3,7 @@
  */
 #include "daemon/http/server.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -27,6 +28,8 @@
 /* MHD's own hard limits sit this far above ours, so that a connection over
  * our limit is still accepted and told why (503), not silently dropped. */
 #define CONNECTION_SLACK 64
+/* Replies resumed per loop turn (see kick_cb). */
+#define RESUME_SLICE 128
 
 enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
 
@@ -47,16 +50,20 @@ static struct {
 	struct http_listener listeners[MAX_LISTENERS];
 	size_t n;
 	struct event *kick_ev;		/* run MHD on the next turn */
+	int gone_fd;			/* epoll set: held clients hanging up */
+	struct event *gone_ev;
 	char *tls_cert, *tls_key;	/* PEM text, kept while MHD runs */
 	struct http_req *held;		/* doubly-linked list of held requests */
 	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
 	struct http_req **commit_tail;
+	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
+	struct http_req **resume_tail;
 	size_t n_held;
 	size_t n_live;			/* requests between start and completion */
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
 	struct idmap per_addr;		/* client address hash -> open connections */
-} hs;
+} hs = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
  * exist, so a short array searched linearly does. */
@@ -109,6 +116,10 @@ http_connections(void)
 struct http_conn {
 	uint64_t addr;			/* hash of the client address; 0: Unix */
 	const char *over;		/* why it is over a limit, or NULL */
+	int fd;
+	int registered;			/* in hs.gone_fd's set */
+	int armed;			/* ... and not fired since (one-shot) */
+	struct http_req *held;		/* the request held on it, or NULL */
 };
 
 /* Run one listener's MHD and re-arm its timer. */
@@ -134,12 +145,62 @@ listener_cb(evutil_socket_t fd, short what, void *arg)
 	listener_run(arg);
 }
 
-/* Run every listener: after resumes, which MHD does not notice alone. */
+/* Stop watching a held request's socket for a hang-up: no system call,
+ * the (one-shot) registration stays with the connection. */
+static void
+held_unwatch(struct http_req *r)
+{
+	if (r->hc != NULL) {
+		r->hc->held = NULL;
+		r->hc = NULL;
+	}
+}
+
+/* Queue a suspended request whose reply is ready for resuming. */
+static void
+resume_later(struct http_req *r)
+{
+	if (r->resume_queued)
+		return;
+	r->resume_queued = 1;
+	r->resume_next = NULL;
+	*hs.resume_tail = r;
+	hs.resume_tail = &r->resume_next;
+	event_active(hs.kick_ev, 0, 0);
+}
+
+/* Hand up to max queued requests back to MHD (0: all). Returns how many
+ * are still queued. */
+static size_t
+resume_some(size_t max)
+{
+	struct http_req *r;
+
+	for (size_t n = 0; (r = hs.resume_head) != NULL && (max == 0 || n < max); n++) {
+		if ((hs.resume_head = r->resume_next) == NULL)
+			hs.resume_tail = &hs.resume_head;
+		r->resume_next = NULL;
+		r->resume_queued = 0;
+		held_unwatch(r);
+		MHD_resume_connection(r->conn);
+	}
+	return hs.resume_head != NULL;
+}
+
+/* Resume a slice of the queued replies and run every listener (MHD does
+ * not notice resumes alone). A result that wakes ten thousand waiters is
+ * sent RESUME_SLICE at a time, each slice on its own loop turn: the first
+ * waiters hear at once instead of after the last one is resumed, and
+ * timers and new requests are served between slices. */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
+	int more = resume_some(RESUME_SLICE) > 0;
+
 	for (size_t i = 0; i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
+	if (more)
+		event_active(hs.kick_ev, 0, 0);
 }
 
 /* Queue r's reply on its connection. */
@@ -178,14 +239,12 @@ req_send(struct http_req *r)
 	return ret;
 }
 
-/* Take r off the held list. */
+/* Take r off the held list. Its hang-up watch stays until MHD has the
+ * connection back (resume_some): removing ten thousand of them at once
+ * would delay every reply of a wake by as many system calls. */
 static void
 held_unlink(struct http_req *r)
 {
-	if (r->gone_ev != NULL) {
-		event_free(r->gone_ev);
-		r->gone_ev = NULL;
-	}
 	if (!r->held)
 		return;
 	if (r->hold_prev != NULL)
@@ -203,10 +262,8 @@ held_unlink(struct http_req *r)
  * we do: release the hold now (its waiter and timer go with the request)
  * instead of keeping them until the wait times out. */
 static void
-gone_cb(evutil_socket_t fd, short what, void *arg)
+held_gone(struct http_req *r)
 {
-	struct http_req *r = arg;
-
 	log_debug("%s %s: client hung up while held", r->method, r->path);
 	if (r->hold_cleanup != NULL) {
 		r->hold_cleanup(r);
@@ -217,20 +274,44 @@ gone_cb(evutil_socket_t fd, short what, void *arg)
 	http_resume(r);		/* MHD then fails the write and closes */
 }
 
-/* Watch a held request's socket for the client hanging up. */
+/* Hang-ups on held connections (hs.gone_fd is readable). */
+static void
+gone_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct epoll_event ev[64];
+	int n = epoll_wait(hs.gone_fd, ev, 64, 0);
+
+	for (int i = 0; i < n; i++) {
+		struct http_conn *hc = ev[i].data.ptr;
+		hc->armed = 0;
+		if (hc->held != NULL && hc->held->held)
+			held_gone(hc->held);
+	}
+}
+
+/* Watch a held request's socket for the client hanging up. Hang-ups are
+ * watched in an epoll set of our own, one-shot, and a connection stays
+ * in it until it closes: holding again costs no system call while the
+ * registration is armed, and releasing a hold never costs one, which
+ * keeps waking ten thousand waiters to a send each. */
 static void
 held_watch(struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	struct http_conn *hc = ci ? ci->socket_context : NULL;
+	struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLONESHOT };
 
-	if (ci == NULL)
+	if (hc == NULL || hc->fd < 0 || hs.gone_fd < 0)
 		return;
-	r->gone_ev = event_new(hs.base, ci->connect_fd, EV_CLOSED, gone_cb, r);
-	if (r->gone_ev != NULL && event_add(r->gone_ev, NULL) == -1) {
-		event_free(r->gone_ev);
-		r->gone_ev = NULL;
-	}
+	hc->held = r;
+	r->hc = hc;
+	if (hc->armed)
+		return;
+	ev.data.ptr = hc;
+	if (epoll_ctl(hs.gone_fd, hc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, hc->fd,
+	    &ev) == 0)
+		hc->registered = hc->armed = 1;
 }
 
 /* A stable key for the client's address (without the port). */
@@ -259,12 +340,15 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
     enum MHD_ConnectionNotificationCode code)
 {
 	struct http_conn *hc = *socket_context;
+	const union MHD_ConnectionInfo *ci;
 	uintptr_t n;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((hc = calloc(1, sizeof(*hc))) == NULL)
 			return;
 		*socket_context = hc;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		hc->fd = ci ? ci->connect_fd : -1;
 		hs.n_conns++;
 		if ((hc->addr = conn_addr_key(conn)) != 0) {
 			n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
@@ -281,6 +365,10 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	}
 	if (hc == NULL)
 		return;
+	if (hc->held != NULL)
+		hc->held->hc = NULL;
+	if (hc->registered)
+		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
 	if (hc->addr != 0) {
 		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
@@ -410,6 +498,21 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	}
 }
 
+/* Take r off the resume queue (MHD closed its connection first). */
+static void
+resume_drop(struct http_req *r)
+{
+	struct http_req **pp = &hs.resume_head;
+
+	while (*pp != NULL && *pp != r)
+		pp = &(*pp)->resume_next;
+	if (*pp == NULL)
+		return;
+	if ((*pp = r->resume_next) == NULL)
+		hs.resume_tail = pp;
+	r->resume_queued = 0;
+}
+
 /* A request is over (replied, or the client went away). */
 static void
 http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -420,6 +523,9 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	if (r->resume_queued)
+		resume_drop(r);
+	held_unwatch(r);
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
@@ -648,12 +754,17 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	size_t n = 0;
 
 	memset(&hs, 0, sizeof(hs));
+	hs.gone_fd = -1;
 	hs.base = base;
 	hs.limits = *limits;
 	hs.hooks = *hooks;
 	hs.commit_tail = &hs.commit_head;
+	hs.resume_tail = &hs.resume_head;
 	idmap_init(&hs.per_addr);
-	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
+	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
+	    (hs.gone_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (hs.gone_ev = event_new(base, hs.gone_fd, EV_READ | EV_PERSIST, gone_cb,
+	    NULL)) == NULL || event_add(hs.gone_ev, NULL) == -1)
 		return -1;
 	if (limits->tls_cert != NULL && ((hs.tls_cert = read_pem(limits->tls_cert)) == NULL ||
 	    (hs.tls_key = read_pem(limits->tls_key)) == NULL))
@@ -713,10 +824,8 @@ http_expire_held(void)
 		if (r->reply == NULL)
 			http_reply_problem(r, 503, NULL, "loopd is shutting down");
 		r->stage = STAGE_HELD;
-		MHD_resume_connection(r->conn);
+		resume_later(r);
 	}
-	if (hs.kick_ev != NULL)
-		event_active(hs.kick_ev, 0, 0);
 }
 
 void
@@ -745,6 +854,7 @@ http_stop(void)
 	/* Every suspended connection gets its answer before MHD stops. */
 	http_commit_done(1);
 	http_expire_held();
+	resume_some(0);
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */
@@ -771,12 +881,17 @@ http_stop(void)
 	}
 	if (hs.kick_ev != NULL)
 		event_free(hs.kick_ev);
+	if (hs.gone_ev != NULL)
+		event_free(hs.gone_ev);
+	if (hs.gone_fd != -1)
+		close(hs.gone_fd);
 	if (hs.tls_key != NULL)
 		explicit_bzero(hs.tls_key, strlen(hs.tls_key));
 	free(hs.tls_key);
 	free(hs.tls_cert);
 	idmap_free(&hs.per_addr);
 	memset(&hs, 0, sizeof(hs));
+	hs.gone_fd = -1;
 }
 
 void
@@ -835,8 +950,7 @@ http_resume(struct http_req *r)
 	if (!r->held)
 		return;
 	held_unlink(r);
-	MHD_resume_connection(r->conn);
-	event_active(hs.kick_ev, 0, 0);
+	resume_later(r);
 }
 
 /* Requests without a connection come from the fuzzer (tests/fuzz/):
@@ -903,10 +1017,9 @@ http_commit_done(int ok)
 		if (!ok && strcmp(r->method, "GET") != 0)
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
 			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
-		MHD_resume_connection(r->conn);
+		resume_later(r);
 	}
 	hs.commit_tail = &hs.commit_head;
-	event_active(hs.kick_ev, 0, 0);
 }
 
 size_t

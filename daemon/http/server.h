@@ -55,7 +55,9 @@ struct http_req {
 	void (*hold_cleanup)(struct http_req *r);
 	int held;			/* on the server's held list */
 	struct http_req *commit_next;	/* waiting for the store's commit */
-	struct event *gone_ev;		/* the held client hung up */
+	struct http_req *resume_next;	/* on the resume queue */
+	int resume_queued;
+	struct http_conn *hc;		/* its connection, while held */
 	struct http_req *hold_next, *hold_prev;
 };
 

@@ -2,6 +2,7 @@
 API.md §4, the part a call needs: GET /v1/futures/{id} on a call and the
 ?wait=S long-poll (`await call`). The rest of §4 is in test_futures_api.py.
 """
+import select
 import time
 import unittest
 
@@ -188,6 +189,32 @@ class WaiterCapTest(DaemonTestCase):
                 self.assertFalse(p.replied(0.05))
         # All three clients left: their slots must come back (bounded),
         # long before the 8 s wait would have ended.
+        self.assert_slots_come_back(path, 3)
+        self.d.request("DELETE", "/v1/calls/" + c["id"])
+
+    def test_hang_up_on_a_connection_held_before(self):
+        # One keep-alive connection is held and answered twice (its hang-up
+        # watch stays registered in between), then held again and closed
+        # by the client: its slot must still come back at once.
+        c = self.d.schedule({"after": 3600, "command": TRUE})
+        keep = {"Connection": "keep-alive"}
+        s = self.d.connect()
+        for _ in range(2):
+            s.sendall(self.d.http_bytes(
+                "GET", "/v1/futures/%s?wait=0.05" % c["id"], headers=keep))
+            r = read_response(s)
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.body["state"], "pending")
+        s.sendall(self.d.http_bytes(
+            "GET", "/v1/futures/%s?wait=8" % c["id"], headers=keep))
+        readable, _, _ = select.select([s], [], [], 0.1)
+        self.assertEqual(readable, [], "the third long-poll was not held")
+        s.close()
+        self.assert_slots_come_back("/v1/futures/%s?wait=8" % c["id"], 3)
+        self.d.request("DELETE", "/v1/calls/" + c["id"])
+
+    def assert_slots_come_back(self, path, n):
+        """Hold n waiters on path (max_waiters = n), each within 5 s."""
         t0 = time.monotonic()
         held = []
 
@@ -200,14 +227,13 @@ class WaiterCapTest(DaemonTestCase):
             held.append(p)
             return True
         try:
-            for _ in range(3):
+            for _ in range(n):
                 self.d.wait_until(slot_free, timeout=5, interval=0.05,
                                   what="a hung-up waiter to be cleaned up")
             self.assertLess(time.monotonic() - t0, 5)
         finally:
             for p in held:
                 p.close()
-        self.d.request("DELETE", "/v1/calls/" + c["id"])
 
 
 if __name__ == "__main__":
