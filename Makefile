@@ -26,7 +26,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
         -Wno-unused-parameter -Werror
 LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
-LOOPD_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm
+LOOPD_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 ifneq ($(SANITIZE),)
 LOOPD_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all

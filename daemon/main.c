@@ -325,9 +325,9 @@ reload_mark(void)
 
 /* The store committed (or failed to): release the replies it held. */
 static void
-commit_done(int ok, void *arg)
+commit_done(int ok, uint64_t seq, void *arg)
 {
-	http_commit_done(ok);
+	http_commit_done(ok, seq);
 }
 
 /* Let thousands of long-polls hold a socket each. */
@@ -446,7 +446,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < nfds && i < 8; i++)
 		fds[i] = SD_LISTEN_FDS_START + i;
 	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
-	    &(struct http_hooks){ api_dispatch, store_dirty, store_fault }) == -1)
+	    &(struct http_hooks){ api_dispatch, store_pending, store_fault }) == -1)
 		fatalx("cannot listen");
 	service_start();
 

@@ -540,6 +540,40 @@ fail_spec:
 	return NULL;
 }
 
+char *
+proto_call_spec_text(const struct proto_call_req *req)
+{
+	struct jsonbuf b;
+	json_t *spec;
+	char *text;
+
+	if (req->action != PROTO_COMMAND) {
+		/* A webhook's method default goes inside its object. */
+		if ((spec = proto_call_spec(req)) == NULL)
+			return NULL;
+		text = proto_dump(spec);
+		json_decref(spec);
+		return text;
+	}
+	/* The keys in sorted order, as proto_dump() would write them. */
+	jsonbuf_init(&b);
+	jsonbuf_raw(&b, "{\"args\":", 8);
+	if (req->args != NULL)
+		jsonbuf_value(&b, req->args, 1);
+	else
+		jsonbuf_raw(&b, "[]", 2);
+	jsonbuf_raw(&b, ",\"command\":", 11);
+	jsonbuf_value(&b, req->action_obj, 1);
+	jsonbuf_raw(&b, ",\"on_restart\":", 14);
+	jsonbuf_string(&b, req->on_restart, strlen(req->on_restart));
+	if (req->retry_obj != NULL) {
+		jsonbuf_raw(&b, ",\"retry\":", 9);
+		jsonbuf_value(&b, req->retry_obj, 1);
+	}
+	jsonbuf_char(&b, '}');
+	return jsonbuf_finish(&b);
+}
+
 /* Make every integer in v a real, so 1 and 1.0 (the same JSON number)
  * have one canonical form. Returns 0 or -1. */
 static int
@@ -662,7 +696,13 @@ proto_id_parse(const char *s, char *kind)
 char *
 proto_id_format(unsigned long long id, char kind, char *buf)
 {
-	snprintf(buf, 19, "%c_%016llx", kind, id);
+	static const char hex[] = "0123456789abcdef";
+
+	buf[0] = kind;
+	buf[1] = '_';
+	for (int i = 17; i >= 2; i--, id >>= 4)
+		buf[i] = hex[id & 15];
+	buf[18] = '\0';
 	return buf;
 }
 

@@ -113,6 +113,9 @@ json_t *proto_call_canonical(const struct proto_call_req *req);
 /* What a call runs: {"command"|"webhook": ..., "args": [...], "retry":
  * ..., "on_restart": ...}. The daemon keeps this as the call's spec. */
 json_t *proto_call_spec(const struct proto_call_req *req);
+/* The same, dumped as proto_dump() would (without building it for a
+ * command); NULL on ENOMEM. */
+char *proto_call_spec_text(const struct proto_call_req *req);
 
 /* An RFC 9457 problem document. type is a short name ("BadRequest"). */
 json_t *proto_problem(int status, const char *type, const char *detail);

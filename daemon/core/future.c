@@ -118,9 +118,14 @@ future_touch(struct future *f)
 }
 
 void
-future_mark_clean(struct future *f)
+future_mark_saving(struct future *f)
 {
 	f->dirty = 0;
+}
+
+void
+future_mark_clean(struct future *f)
+{
 	f->stored = 1;
 }
 

@@ -84,7 +84,7 @@ struct future {
 /* Where durable changes go (the store). changed() is told the id of an
  * object whose durable state changed (or that was forgotten: it is then
  * no longer found), at most once until the store calls
- * future_mark_clean(). */
+ * future_mark_saving(). */
 struct future_persist {
 	void (*changed)(uint64_t id, void *arg);
 	void *arg;
@@ -107,7 +107,10 @@ void future_set_limits(const struct future_limits *limits);
 void future_set_persist(const struct future_persist *p);
 /* Tell the store that f changed. */
 void future_touch(struct future *f);
-/* The store has saved f. */
+/* The store has taken f's state for a commit: a later change is told
+ * again. */
+void future_mark_saving(struct future *f);
+/* That commit succeeded: the store holds a row for f. */
 void future_mark_clean(struct future *f);
 /* Re-create an object from the store: t's fields are copied and its
  * strings taken. Objects must come in id order. The scheduler then

@@ -28,7 +28,7 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 {
 	struct sched_call_params p = { 0 };
 	struct core_error err = { CORE_OK, "" };
-	json_t *canon = NULL, *spec = NULL;
+	json_t *canon = NULL;
 	char *canon_text = NULL;
 	const char *hdr = http_header(r, "Idempotency-Key"), *why;
 	struct future *c;
@@ -81,7 +81,7 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	 * retry names the same idempotency key. */
 	if ((p.idem_key != NULL && ((canon = proto_call_canonical(req)) == NULL ||
 	    (canon_text = proto_dump(canon)) == NULL)) ||
-	    (spec = proto_call_spec(req)) == NULL || (p.spec = proto_dump(spec)) == NULL) {
+	    (p.spec = proto_call_spec_text(req)) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		goto out;
 	}
@@ -95,7 +95,6 @@ out:
 	free(p.spec);
 	free(canon_text);
 	json_decref(canon);
-	json_decref(spec);
 }
 
 /* POST /v1/calls */

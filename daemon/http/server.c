@@ -462,9 +462,9 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		} else
 			hs.hooks.dispatch(r);
 		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
-		    hs.hooks.commit_pending()) {
+		    (r->commit_seq = hs.hooks.commit_pending()) != 0) {
 			/* Acknowledge only what is on disk: wait for the commit
-			 * at the start of the next loop turn. */
+			 * that will hold what this request saw or did. */
 			r->stage = STAGE_COMMIT;
 			r->commit_next = NULL;
 			*hs.commit_tail = r;
@@ -852,7 +852,7 @@ void
 http_stop(void)
 {
 	/* Every suspended connection gets its answer before MHD stops. */
-	http_commit_done(1);
+	http_commit_done(1, UINT64_MAX);
 	http_expire_held();
 	resume_some(0);
 	for (size_t i = 0; i < hs.n; i++) {
@@ -1005,21 +1005,20 @@ http_is_local_socket(struct http_req *r)
 }
 
 void
-http_commit_done(int ok)
+http_commit_done(int ok, uint64_t seq)
 {
 	struct http_req *r;
 
-	if (hs.commit_head == NULL)
-		return;
-	while ((r = hs.commit_head) != NULL) {
-		hs.commit_head = r->commit_next;
+	/* Commits end in order and requests wait in order. */
+	while ((r = hs.commit_head) != NULL && r->commit_seq <= seq) {
+		if ((hs.commit_head = r->commit_next) == NULL)
+			hs.commit_tail = &hs.commit_head;
 		r->commit_next = NULL;
 		if (!ok && strcmp(r->method, "GET") != 0)
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
 			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
 		resume_later(r);
 	}
-	hs.commit_tail = &hs.commit_head;
 }
 
 size_t

@@ -55,6 +55,7 @@ struct http_req {
 	void (*hold_cleanup)(struct http_req *r);
 	int held;			/* on the server's held list */
 	struct http_req *commit_next;	/* waiting for the store's commit */
+	uint64_t commit_seq;		/* ... this one */
 	struct http_req *resume_next;	/* on the resume queue */
 	int resume_queued;
 	struct http_conn *hc;		/* its connection, while held */
@@ -62,13 +63,14 @@ struct http_req {
 };
 
 /* What the server calls: dispatch routes a request (a reply with
- * http_reply_*, or a hold); commit_pending says whether changes await the
- * store's commit - a 2xx made while they do is held until
- * http_commit_done(), and commit_why says why one failed. The commit hooks
- * may be NULL (nothing to wait for). */
+ * http_reply_*, or a hold); commit_pending gives the number of the store
+ * commit that will make the current state durable (0: it is) - a 2xx made
+ * then is held until http_commit_done() reports that commit, and
+ * commit_why says why one failed. The commit hooks may be NULL (nothing
+ * to wait for). */
 struct http_hooks {
 	void (*dispatch)(struct http_req *r);
-	int (*commit_pending)(void);
+	uint64_t (*commit_pending)(void);
 	const char *(*commit_why)(void);
 };
 
@@ -106,9 +108,10 @@ const char *http_query_unknown(struct http_req *r, const char *const *known);
 /* Whether r came over a Unix socket (no token needed). */
 int http_is_local_socket(struct http_req *r);
 
-/* The store committed: send the held 2xx replies; ok = 0 turns those of
- * requests that changed something into a 503. */
-void http_commit_done(int ok);
+/* The store's commit number seq is over: send the 2xx replies held for
+ * it or an earlier one; ok = 0 turns those of requests that changed
+ * something into a 503. */
+void http_commit_done(int ok, uint64_t seq);
 
 /* Replies sent so far, by route, method and status: fn is called once
  * per combination. */

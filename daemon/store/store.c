@@ -3,9 +3,11 @@
  */
 #include "daemon/store/store.h"
 
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,11 +129,7 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		return -1;
 	}
 	sqlite3_extended_result_codes(st.db, 1);
-	/* loopd.lock already keeps every other loopd out, so SQLite need not
-	 * take file locks per transaction or share the WAL index in memory:
-	 * exclusive mode saves a handful of system calls on every commit. */
 	if (sqlite3_busy_timeout(st.db, 5000) != SQLITE_OK ||
-	    exec_sql("PRAGMA locking_mode = EXCLUSIVE") == -1 ||
 	    exec_sql("PRAGMA journal_mode = WAL") == -1 ||
 	    exec_sql("PRAGMA synchronous = FULL") == -1 ||
 	    exec_sql("PRAGMA foreign_keys = OFF") == -1 || store_migrate() == -1) {
@@ -217,6 +215,45 @@ store_load(void)
 	return rc == SQLITE_DONE ? n : -1;
 }
 
+static void store_changed(uint64_t id, void *arg);
+
+/* One object's row as it stood when its batch was handed to the writer:
+ * the loop goes on changing the object while the row is written. */
+struct row {
+	uint64_t id;
+	int gone;			/* forgotten: delete the row */
+	uint8_t kind, state, phase, trigger, flags, target_kind;
+	uint32_t attempts;
+	int64_t created, finished, due, due_unix, started;
+	uint64_t target, idem_digest;
+	char *name, *spec, *outcome, *idem_key;
+};
+
+/* What one commit writes. */
+struct batch {
+	struct row *rows;
+	size_t n, cap;
+	uint64_t seq;			/* commits are numbered from 1 */
+	int64_t next_id, anchor_loop, anchor_unix;
+	int rc;				/* the writer's SQLite result */
+};
+
+/* The writer thread and what it shares with the loop. The loop hands it
+ * one batch at a time and touches the database only while the writer is
+ * idle (start-up, a synchronous flush, close). */
+static struct {
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* work to do, or work done */
+	int have_work, work_done, quit;
+	int efd;			/* eventfd: the loop hears "done" */
+	struct event *done_ev;
+	struct batch b;
+	int busy;			/* b is the writer's */
+	uint64_t seq_last;		/* the last batch handed over */
+} wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
+
 /* Bind a string or NULL. */
 static void
 bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -227,33 +264,32 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
-/* Write one object's row. Returns an SQLite code. */
+/* Write one row. Returns an SQLite code. */
 static int
-store_write(const struct future *f)
+store_write(const struct row *w)
 {
 	sqlite3_stmt *s = st.upsert;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)f->id);
-	sqlite3_bind_int(s, 2, f->kind);
-	sqlite3_bind_int(s, 3, f->state);
-	sqlite3_bind_int(s, 4, f->phase);
-	sqlite3_bind_int(s, 5, f->trigger);
-	sqlite3_bind_int(s, 6, (f->has_exception ? F_EXCEPTION : 0) | (f->late ? F_LATE : 0) |
-	    (f->cancel_requested ? F_CANCEL : 0));
-	sqlite3_bind_int64(s, 7, f->attempts);
-	sqlite3_bind_int64(s, 8, f->created);
-	sqlite3_bind_int64(s, 9, f->finished);
-	sqlite3_bind_int64(s, 10, f->due);
-	sqlite3_bind_int64(s, 11, f->due_unix);
-	sqlite3_bind_int64(s, 12, f->started);
-	sqlite3_bind_int64(s, 13, (sqlite3_int64)f->target);
-	sqlite3_bind_int(s, 14, f->target_kind);
-	bind_text(s, 15, f->name);
-	bind_text(s, 16, f->spec);
-	bind_text(s, 17, f->outcome);
-	bind_text(s, 18, f->idem_key);
-	sqlite3_bind_int64(s, 19, (sqlite3_int64)f->idem_digest);
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)w->id);
+	sqlite3_bind_int(s, 2, w->kind);
+	sqlite3_bind_int(s, 3, w->state);
+	sqlite3_bind_int(s, 4, w->phase);
+	sqlite3_bind_int(s, 5, w->trigger);
+	sqlite3_bind_int(s, 6, w->flags);
+	sqlite3_bind_int64(s, 7, w->attempts);
+	sqlite3_bind_int64(s, 8, w->created);
+	sqlite3_bind_int64(s, 9, w->finished);
+	sqlite3_bind_int64(s, 10, w->due);
+	sqlite3_bind_int64(s, 11, w->due_unix);
+	sqlite3_bind_int64(s, 12, w->started);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)w->target);
+	sqlite3_bind_int(s, 14, w->target_kind);
+	bind_text(s, 15, w->name);
+	bind_text(s, 16, w->spec);
+	bind_text(s, 17, w->outcome);
+	bind_text(s, 18, w->idem_key);
+	sqlite3_bind_int64(s, 19, (sqlite3_int64)w->idem_digest);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -284,24 +320,23 @@ store_meta(const char *key, int64_t v)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Write every change in one transaction. Returns an SQLite code. */
+/* Write a batch in one transaction. Returns an SQLite code. Runs on the
+ * writer thread, or on the loop while the writer is idle. */
 static int
-store_commit(void)
+store_commit(const struct batch *b)
 {
 	int rc = SQLITE_OK;
 
 	if (sqlite3_exec(st.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sqlite3_extended_errcode(st.db);
-	for (size_t i = 0; i < st.n_dirty && rc == SQLITE_OK; i++) {
-		struct future *f = future_find(st.dirty[i]);
-		rc = f != NULL ? store_write(f) : store_delete(st.dirty[i]);
-	}
+	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
+		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : store_write(&b->rows[i]);
 	if (rc == SQLITE_OK)
-		rc = store_meta("next_id", (int64_t)future_peek_next_id());
+		rc = store_meta("next_id", b->next_id);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_loop", clock_loop_now());
+		rc = store_meta("anchor_loop", b->anchor_loop);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_unix", clock_unix_now());
+		rc = store_meta("anchor_unix", b->anchor_unix);
 	if (rc == SQLITE_OK && sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = sqlite3_extended_errcode(st.db);
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st.db))
@@ -309,23 +344,100 @@ store_commit(void)
 	return rc;
 }
 
-/* The commit failed: objects never stored were never acknowledged, so
- * they go; the rest stay dirty for the retry. */
-static void
-store_drop_unsaved(void)
+/* A copy of a string that may be NULL; 0 or -1. */
+static int
+copy_text(char **to, const char *from)
 {
-	size_t kept = 0, n = st.n_dirty;
-	uint64_t *ids = st.dirty;
+	*to = NULL;
+	return from == NULL || (*to = strdup(from)) != NULL ? 0 : -1;
+}
 
-	for (size_t i = 0; i < n; i++) {
-		struct future *f = future_find(ids[i]);
-		if (f != NULL && f->stored == 0)
-			future_drop(f);
-		/* A dropped object stays listed: its (absent) row is deleted
-		 * by the next commit, harmlessly. */
-		ids[kept++] = ids[i];
+/* Free a batch's rows' strings and empty it. */
+static void
+batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free(b->rows[i].name);
+		free(b->rows[i].spec);
+		free(b->rows[i].outcome);
+		free(b->rows[i].idem_key);
 	}
-	st.n_dirty = kept;
+	b->n = 0;
+}
+
+/* Fill batch b from the dirty list: every changed object's row as it is
+ * now. Memory running out here is fatal: the changes are acknowledged
+ * only once written, and could be neither written nor refused. */
+static void
+batch_fill(struct batch *b)
+{
+	if (b->cap < st.n_dirty) {
+		struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
+		if (v == NULL)
+			fatalx("store: out of memory for a commit");
+		b->rows = v;
+		b->cap = st.n_dirty;
+	}
+	for (size_t i = 0; i < st.n_dirty; i++) {
+		struct future *f = future_find(st.dirty[i]);
+		struct row *w = &b->rows[b->n++];
+
+		memset(w, 0, sizeof(*w));
+		w->id = st.dirty[i];
+		if ((w->gone = f == NULL))
+			continue;
+		w->kind = f->kind;
+		w->state = f->state;
+		w->phase = f->phase;
+		w->trigger = f->trigger;
+		w->flags = (uint8_t)((f->has_exception ? F_EXCEPTION : 0) |
+		    (f->late ? F_LATE : 0) | (f->cancel_requested ? F_CANCEL : 0));
+		w->attempts = f->attempts;
+		w->created = f->created;
+		w->finished = f->finished;
+		w->due = f->due;
+		w->due_unix = f->due_unix;
+		w->started = f->started;
+		w->target = f->target;
+		w->target_kind = f->target_kind;
+		w->idem_digest = f->idem_digest;
+		if (copy_text(&w->name, f->name) == -1 || copy_text(&w->spec, f->spec) == -1 ||
+		    copy_text(&w->outcome, f->outcome) == -1 ||
+		    copy_text(&w->idem_key, f->idem_key) == -1)
+			fatalx("store: out of memory for a commit");
+		future_mark_saving(f);
+	}
+	b->next_id = (int64_t)future_peek_next_id();
+	b->anchor_loop = clock_loop_now();
+	b->anchor_unix = clock_unix_now();
+	b->seq = ++wr.seq_last;
+	st.n_dirty = 0;
+	st.anchor_due = 0;
+}
+
+/* The writer thread: commit each batch handed over, then tell the loop. */
+static void *
+writer_main(void *arg)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&wr.mu);
+	for (;;) {
+		while (!wr.have_work && !wr.quit)
+			pthread_cond_wait(&wr.cv, &wr.mu);
+		if (!wr.have_work)
+			break;
+		pthread_mutex_unlock(&wr.mu);
+		wr.b.rc = store_commit(&wr.b);
+		pthread_mutex_lock(&wr.mu);
+		wr.have_work = 0;
+		wr.work_done = 1;
+		pthread_cond_broadcast(&wr.cv);
+		/* An eventfd write fails only if the counter would overflow. */
+		(void)!write(wr.efd, &one, sizeof(one));
+	}
+	pthread_mutex_unlock(&wr.mu);
+	return NULL;
 }
 
 /* Schedule the timer for a retry or the next anchor refresh. */
@@ -337,50 +449,118 @@ store_timer(int64_t us)
 	evtimer_add(st.timer_ev, &tv);
 }
 
-/* Commit the turn's changes, then tell the HTTP layer. */
+/* The batch in wr.b was written (or not): update the objects and tell the
+ * HTTP layer which replies can go. */
 static void
-store_flush_cb(evutil_socket_t fd, short what, void *arg)
+batch_done(void)
 {
-	int rc, was_faulty = st.fault != NULL;
+	struct batch *b = &wr.b;
+	int rc = b->rc, was_faulty = st.fault != NULL;
 
-	if (st.n_dirty == 0 && !st.anchor_due) {
-		st.commit_fn(1, st.commit_arg);
-		return;
-	}
-	rc = store_commit();
-	st.anchor_due = 0;
+	wr.busy = 0;
 	if (rc == SQLITE_OK) {
-		for (size_t i = 0; i < st.n_dirty; i++) {
-			struct future *f = future_find(st.dirty[i]);
+		for (size_t i = 0; i < b->n; i++) {
+			struct future *f = b->rows[i].gone ? NULL : future_find(b->rows[i].id);
 			if (f != NULL)
 				future_mark_clean(f);
 		}
-		st.n_dirty = 0;
+		batch_clear(b);
 		if (was_faulty)
 			log_info("store: writable again");
 		st.fault = NULL;
-		st.commit_fn(1, st.commit_arg);
+		st.commit_fn(1, b->seq, st.commit_arg);
+	} else {
+		if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC ||
+		    rc == SQLITE_CORRUPT)
+			fatalx("store: %s: stopping rather than acknowledge what may not be "
+			    "stored", sqlite3_errstr(rc));
+		st.fault = (rc & 0xff) == SQLITE_FULL ? "the disk is full" :
+		    (rc & 0xff) == SQLITE_READONLY ? "the store is read-only" :
+		    "the store cannot be written";
+		if (!was_faulty)
+			log_warnx("store: commit failed: %s (%s); writes get 503 until it "
+			    "recovers", sqlite3_errstr(rc), st.fault);
+		/* Objects never stored were never acknowledged: they go. The
+		 * rest (and forgotten ones) are written again by the retry. */
+		for (size_t i = 0; i < b->n; i++) {
+			struct future *f = b->rows[i].gone ? NULL : future_find(b->rows[i].id);
+			if (f != NULL && !f->stored)
+				future_drop(f);
+			if ((f = future_find(b->rows[i].id)) != NULL)
+				future_touch(f);
+			else
+				store_changed(b->rows[i].id, NULL);
+		}
+		batch_clear(b);
+		st.commit_fn(0, b->seq, st.commit_arg);
+		store_timer(RETRY_US);
+	}
+	if (st.n_dirty > 0 && st.fault == NULL)
+		event_active(st.flush_ev, 0, 0);
+}
+
+/* The writer finished a batch. */
+static void
+writer_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t n;
+	int done;
+
+	if (read(wr.efd, &n, sizeof(n)) == -1)
+		return;
+	pthread_mutex_lock(&wr.mu);
+	done = wr.work_done;
+	wr.work_done = 0;
+	pthread_mutex_unlock(&wr.mu);
+	if (done && wr.busy)
+		batch_done();
+}
+
+/* Wait for the writer to finish its batch, if it has one. */
+static void
+writer_wait(void)
+{
+	if (!wr.busy)
+		return;
+	pthread_mutex_lock(&wr.mu);
+	while (!wr.work_done)
+		pthread_cond_wait(&wr.cv, &wr.mu);
+	wr.work_done = 0;
+	pthread_mutex_unlock(&wr.mu);
+	batch_done();
+}
+
+/* Hand the turn's changes to the writer; without a writer thread (it is
+ * stopping), commit them here. The commit runs while the loop goes on:
+ * replies wait for their batch's number (store_pending). */
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (wr.busy || (st.n_dirty == 0 && !st.anchor_due))
+		return;
+	batch_fill(&wr.b);
+	wr.busy = 1;
+	if (!wr.running) {
+		wr.b.rc = store_commit(&wr.b);
+		batch_done();
 		return;
 	}
-	if (rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_DIR_FSYNC || rc == SQLITE_CORRUPT)
-		fatalx("store: %s: stopping rather than acknowledge what may not be stored",
-		    sqlite3_errstr(rc));
-	st.fault = (rc & 0xff) == SQLITE_FULL ? "the disk is full" :
-	    (rc & 0xff) == SQLITE_READONLY ? "the store is read-only" :
-	    "the store cannot be written";
-	if (!was_faulty)
-		log_warnx("store: commit failed: %s (%s); writes get 503 until it recovers",
-		    sqlite3_errstr(rc), st.fault);
-	store_drop_unsaved();
-	st.commit_fn(0, st.commit_arg);
-	store_timer(RETRY_US);
+	pthread_mutex_lock(&wr.mu);
+	wr.have_work = 1;
+	pthread_cond_signal(&wr.cv);
+	pthread_mutex_unlock(&wr.mu);
 }
 
 void
 store_flush(void)
 {
-	if (st.flush_ev != NULL)
+	if (st.flush_ev == NULL)
+		return;
+	writer_wait();
+	if (st.n_dirty > 0 || st.anchor_due) {
 		store_flush_cb(-1, 0, NULL);
+		writer_wait();
+	}
 }
 
 /* Retry after a fault; otherwise refresh the loop-time anchor. */
@@ -405,7 +585,7 @@ store_changed(uint64_t id, void *arg)
 		st.cap_dirty = cap;
 	}
 	st.dirty[st.n_dirty++] = id;
-	if (st.n_dirty == 1)
+	if (st.n_dirty == 1 && st.flush_ev != NULL)
 		event_active(st.flush_ev, 0, 0);
 }
 
@@ -421,6 +601,15 @@ store_start(struct event_base *base, store_commit_fn fn, void *arg)
 	if (st.flush_ev == NULL || st.timer_ev == NULL ||
 	    event_priority_set(st.flush_ev, 0) == -1)
 		return -1;
+	if ((wr.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (wr.done_ev = event_new(base, wr.efd, EV_READ | EV_PERSIST, writer_done_cb,
+	    NULL)) == NULL || event_priority_set(wr.done_ev, 0) == -1 ||
+	    event_add(wr.done_ev, NULL) == -1 ||
+	    pthread_create(&wr.thread, NULL, writer_main, NULL) != 0) {
+		log_warn("store: cannot start the writer thread");
+		return -1;
+	}
+	wr.running = 1;
 	future_set_persist(&p);
 	st.anchor_due = 1;
 	event_active(st.flush_ev, 0, 0);
@@ -431,16 +620,36 @@ store_start(struct event_base *base, store_commit_fn fn, void *arg)
 void
 store_close(void)
 {
-	if (st.db != NULL && (st.n_dirty > 0 || st.flush_ev != NULL)) {
-		int rc = store_commit();
-		if (rc != SQLITE_OK)
-			log_warnx("store: final commit failed: %s", sqlite3_errstr(rc));
+	if (wr.running) {
+		writer_wait();
+		pthread_mutex_lock(&wr.mu);
+		wr.quit = 1;
+		pthread_cond_signal(&wr.cv);
+		pthread_mutex_unlock(&wr.mu);
+		pthread_join(wr.thread, NULL);
+		wr.running = 0;
+	}
+	if (st.db != NULL && st.flush_ev != NULL) {
+		batch_fill(&wr.b);
+		if ((wr.b.rc = store_commit(&wr.b)) != SQLITE_OK)
+			log_warnx("store: final commit failed: %s", sqlite3_errstr(wr.b.rc));
+		batch_clear(&wr.b);
 	}
 	future_set_persist(NULL);
 	if (st.flush_ev != NULL)
 		event_free(st.flush_ev);
 	if (st.timer_ev != NULL)
 		event_free(st.timer_ev);
+	if (wr.done_ev != NULL)
+		event_free(wr.done_ev);
+	if (wr.efd != -1)
+		close(wr.efd);
+	free(wr.b.rows);
+	memset(&wr.b, 0, sizeof(wr.b));
+	wr.done_ev = NULL;
+	wr.efd = -1;
+	wr.busy = wr.have_work = wr.work_done = wr.quit = 0;
+	wr.seq_last = 0;
 	sqlite3_finalize(st.upsert);
 	sqlite3_finalize(st.delete);
 	sqlite3_finalize(st.meta);
@@ -452,10 +661,14 @@ store_close(void)
 	st.lock_fd = -1;
 }
 
-int
-store_dirty(void)
+uint64_t
+store_pending(void)
 {
-	return st.n_dirty > 0 && st.fault == NULL;
+	if (st.fault != NULL)
+		return 0;
+	if (st.n_dirty > 0)
+		return wr.seq_last + 1;	/* the next batch */
+	return wr.busy ? wr.seq_last : 0;
 }
 
 int

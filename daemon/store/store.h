@@ -7,6 +7,11 @@
  * commit returns, so a 2xx means "on disk". The loop-time anchor and the
  * next id go into the same transaction.
  *
+ * The commits run on a writer thread of their own: the loop snapshots
+ * the changed objects' rows, hands them over and goes on serving while
+ * SQLite writes and waits for fsync. Changes made meanwhile form the next
+ * batch, handed over as soon as the writer is free.
+ *
  * Faults: a full disk or a read-only store makes the store unwritable
  * (writes get 503, reads go on) and the commit is retried every second;
  * an fsync failure stops the daemon rather than acknowledge what may not
@@ -19,8 +24,9 @@
 
 struct event_base;
 
-/* Called after each commit attempt: ok = 1 when everything is stored. */
-typedef void (*store_commit_fn)(int ok, void *arg);
+/* Called after each commit attempt, for commit number seq: ok = 1 when
+ * everything in it is stored. */
+typedef void (*store_commit_fn)(int ok, uint64_t seq, void *arg);
 
 /* Open (creating or migrating) STATE_DIR/loopd.db and lock it against a
  * second daemon. Sets the loop-time anchor (-1: none yet). 0 or -1. */
@@ -34,10 +40,11 @@ int store_start(struct event_base *base, store_commit_fn fn, void *arg);
 void store_flush(void);
 /* Commit what is pending now and close. */
 void store_close(void);
-/* Whether changes are waiting for a commit that can happen: while the
- * store is faulted, replies are not held for the retries (writes are
+/* The number of the commit that will make the current state durable,
+ * or 0 if it is already (a reply made now waits for that commit). While
+ * the store is faulted, replies are not held for the retries (writes are
  * refused with 503 then, and reads need not wait). */
-int store_dirty(void);
+uint64_t store_pending(void);
 /* Whether the store accepts writes (no disk-full or read-only fault). */
 int store_writable(void);
 /* Why it does not, for error messages. */

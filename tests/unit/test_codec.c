@@ -390,7 +390,7 @@ test_spec(void)
 	struct proto_error err = { "" };
 	struct proto_call_req req;
 	json_t *body = proto_parse(text, strlen(text), MAX_DEPTH, &err), *spec;
-	char *dump;
+	char *dump, *stext;
 
 	if (!CHECK(body != NULL && proto_decode_call(body, 1, &req, &err) == 0)) {
 		fprintf(stderr, "  %s\n", err.detail);
@@ -407,11 +407,48 @@ test_spec(void)
 	dump = spec ? proto_dump(spec) : NULL;
 	CHECK_STR_EQ(dump, "{\"args\":[1],\"on_restart\":\"fail\",\"retry\":{\"attempts\":3},"
 	    "\"webhook\":{\"method\":\"POST\",\"url\":\"https://h/x\"}}");
+	stext = proto_call_spec_text(&req);
+	CHECK_STR_EQ(stext, dump);
+	free(stext);
 	/* The spec is a copy: the request body is untouched. */
 	CHECK(json_object_get(json_object_get(body, "webhook"), "method") == NULL);
 	free(dump);
 	json_decref(spec);
 	json_decref(body);
+}
+
+/* A command's spec text, written directly, is the dump of its spec. */
+static void
+test_spec_text(void)
+{
+	static const char *const bodies[] = {
+		"{\"soon\":true,\"command\":{\"argv\":[\"true\"]}}",
+		"{\"after\":1,\"command\":{\"argv\":[\"a\",\"\\u00e9\\n\"],\"env\":{\"Z\":\"1\","
+		    "\"A\":\"2\"},\"timeout\":2.5,\"cwd\":\"/\"},\"args\":[{\"b\":1,\"a\":[1.5]}],"
+		    "\"retry\":{\"attempts\":2,\"backoff\":0.5},\"on_restart\":\"fail\"}",
+		"{\"at\":3,\"command\":{\"stdin\":\"x\",\"argv\":[\"/bin/echo\",\"\"]}}",
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct proto_error err = { "" };
+		struct proto_call_req req;
+		json_t *body = proto_parse(bodies[i], strlen(bodies[i]), MAX_DEPTH, &err), *spec;
+		char *want, *got;
+
+		if (!CHECK(body != NULL && proto_decode_call(body, 1, &req, &err) == 0)) {
+			fprintf(stderr, "  %s: %s\n", bodies[i], err.detail);
+			json_decref(body);
+			continue;
+		}
+		spec = proto_call_spec(&req);
+		want = spec ? proto_dump(spec) : NULL;
+		got = proto_call_spec_text(&req);
+		CHECK(want != NULL);
+		CHECK_STR_EQ(got, want);
+		free(want);
+		free(got);
+		json_decref(spec);
+		json_decref(body);
+	}
 }
 
 static void
@@ -500,6 +537,7 @@ main(void)
 		golden_suite(&suites[i], update);
 	test_canonical();
 	test_spec();
+	test_spec_text();
 	test_ids();
 	test_problem();
 	test_depth();
