@@ -601,10 +601,12 @@ store_start(struct event_base *base, store_commit_fn fn, void *arg)
 	if (st.flush_ev == NULL || st.timer_ev == NULL ||
 	    event_priority_set(st.flush_ev, 0) == -1)
 		return -1;
+	/* "done" runs at the default priority: libevent serves one priority
+	 * per turn, and two priority-0 events in turn (done, then the flush
+	 * it re-arms) could hold timers back under load. */
 	if ((wr.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
 	    (wr.done_ev = event_new(base, wr.efd, EV_READ | EV_PERSIST, writer_done_cb,
-	    NULL)) == NULL || event_priority_set(wr.done_ev, 0) == -1 ||
-	    event_add(wr.done_ev, NULL) == -1 ||
+	    NULL)) == NULL || event_add(wr.done_ev, NULL) == -1 ||
 	    pthread_create(&wr.thread, NULL, writer_main, NULL) != 0) {
 		log_warn("store: cannot start the writer thread");
 		return -1;
