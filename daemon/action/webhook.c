@@ -1,5 +1,25 @@
 /*
  * webhook: curl multi + libevent.
+ *
+ * A request passes two queues of ours before curl sees it. Past
+ * max_running started requests it waits, not started, in start order
+ * (`queued`). Once admitted it is started (hooks.started) and joins its
+ * host's FIFO (`waiting`); it is handed to curl only while the host has
+ * fewer than max_per_host requests in curl. So curl's own pending list
+ * stays empty: curl 7.88 walks it on every removal, which took 40% of the
+ * loop with 20,000 requests due at once to one host. A host is the URL's
+ * lower-case host name and port, the key of curl's connection cache, so
+ * curl never has to hold one back and hosts never wait on each other
+ * (CURLMOPT_MAX_HOST_CONNECTIONS stays set as a backstop, for a proxy).
+ *
+ * An attempt's timeout counts from its start, time spent waiting for a
+ * connection included, as when curl held it; curl gets what is left. A
+ * request that runs out of time while waiting fails then, with a timeout,
+ * without being sent.
+ *
+ * Callbacks (started, done) run only where this file holds no pointer
+ * it still needs afterwards; a request that cannot be handed to curl is
+ * reported on the next loop turn.
  */
 #include "daemon/action/webhook.h"
 
@@ -15,12 +35,25 @@
 
 #include "daemon/action/netpolicy.h"
 #include "daemon/core/clock.h"
+#include "daemon/core/idmap.h"
 #include "daemon/log.h"
 
+enum hook_state {
+	HOOK_QUEUED,		/* in ws.queued: not started */
+	HOOK_WAITING,		/* in its host's waiting list: started */
+	HOOK_SENDING,		/* in ws.sending and in curl */
+	HOOK_FAILED,		/* in ws.failed: reported next turn */
+};
+
+struct host;
+
 struct hook {
-	TAILQ_ENTRY(hook) link;
+	TAILQ_ENTRY(hook) link;		/* in the list of its state */
 	uint64_t id;
+	enum hook_state state;
 	struct webhook_spec *spec;
+	struct host *host;		/* waiting or sending */
+	struct event *deadline_ev;	/* waiting: its timeout */
 	CURL *easy;
 	struct curl_slist *headers;
 	struct webhook_result res;
@@ -28,6 +61,16 @@ struct hook {
 	int64_t t_start;
 };
 TAILQ_HEAD(hook_list, hook);
+
+/* Requests started to one host and port; freed when it has none. */
+struct host {
+	LIST_ENTRY(host) link;		/* ws.host_list */
+	struct host *next;		/* another key with the same hash */
+	uint64_t hash;
+	struct hook_list waiting;	/* in start order */
+	size_t n_sending;		/* in curl */
+	char key[];
+};
 
 /* One socket curl asked us to watch. */
 struct sock {
@@ -40,13 +83,16 @@ static struct {
 	struct webhook_hooks hooks;
 	CURLM *multi;
 	struct event *timer_ev;
-	struct hook_list running, queued;
-	size_t n_running, n_queued;
+	struct event *kick_ev;		/* reports failures, admits: next turn */
+	struct idmap by_id;		/* id -> hook */
+	struct idmap hosts;		/* hash of key -> first host with it */
+	LIST_HEAD(, host) host_list;
+	struct hook_list queued, sending, failed;
+	size_t n_queued, n_waiting, n_sending;
 } ws;
 
 static void webhook_check_done(void);
-static void webhook_start(struct hook *h);
-static void webhook_start_queued(void);
+static void webhook_admit(void);
 
 /* Free the result's owned memory. */
 static void
@@ -79,6 +125,8 @@ webhook_spec_free(struct webhook_spec *spec)
 static void
 hook_free(struct hook *h)
 {
+	if (h->deadline_ev != NULL)
+		event_free(h->deadline_ev);
 	if (h->easy != NULL)
 		curl_easy_cleanup(h->easy);
 	curl_slist_free_all(h->headers);
@@ -266,48 +314,169 @@ retry_after(const struct webhook_result *r)
 	return -1;
 }
 
-/* Collect what curl says is finished. */
-static void
-webhook_check_done(void)
+/* The host key of url: its lower-case host name and port (the default of
+ * its scheme when it names none), as curl's connection cache keys
+ * connections; "" when curl cannot parse it (curl then fails the request
+ * itself). NULL when out of memory. */
+static char *
+host_key(const char *url)
 {
-	CURLMsg *msg;
-	int left;
+	CURLU *u = curl_url();
+	char *host = NULL, *port = NULL, *key = NULL;
+	CURLUcode rc;
 
-	while ((msg = curl_multi_info_read(ws.multi, &left)) != NULL) {
-		struct hook *h = NULL;
-
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-		curl_multi_remove_handle(ws.multi, h->easy);
-		TAILQ_REMOVE(&ws.running, h, link);
-		ws.n_running--;
-		h->res.duration = clock_loop_now() - h->t_start;
-		if (msg->data.result == CURLE_OK) {
-			curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->res.status);
-			h->res.retry_after = retry_after(&h->res);
-		} else {
-			h->res.error = (int)msg->data.result;
-			h->res.message = h->res.refused ?
-			    "the destination address is refused by the webhook network policy" :
-			    *h->errbuf ? h->errbuf : curl_easy_strerror(msg->data.result);
-			h->res.retry_after = -1;
-		}
-		ws.hooks.done(h->id, &h->res, ws.hooks.arg);
-		hook_free(h);
-		webhook_start_queued();
-	}
+	if (u == NULL)
+		return NULL;
+	rc = curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME);
+#ifdef CURLU_PUNYCODE
+	/* An IDN host goes to curl's cache as punycode. */
+	if (rc == CURLUE_OK && curl_url_get(u, CURLUPART_HOST, &host, CURLU_PUNYCODE) != CURLUE_OK)
+		host = NULL;
+#endif
+	if (rc == CURLUE_OK && host == NULL)
+		rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT);
+	if (rc == CURLUE_OUT_OF_MEMORY)
+		key = NULL;
+	else if (rc != CURLUE_OK)
+		key = strdup("");
+	else if (asprintf(&key, "%s:%s", host, port) == -1)
+		key = NULL;
+	for (char *p = key; p != NULL && *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return key;
 }
 
-/* Set up h's easy handle and add it to the multi handle. */
+/* The hash table key of a host key (never 0, which idmap reserves). */
+static uint64_t
+host_hash(const char *key)
+{
+	uint64_t hash = idmap_hash_bytes(key, strlen(key));
+
+	return hash != 0 ? hash : 1;
+}
+
+/* The host for key, made when there is none; NULL when out of memory. */
+static struct host *
+host_get(const char *key)
+{
+	uint64_t hash = host_hash(key);
+	struct host *first = idmap_get(&ws.hosts, hash), *hs;
+	size_t len = strlen(key);
+
+	for (hs = first; hs != NULL; hs = hs->next)
+		if (strcmp(hs->key, key) == 0)
+			return hs;
+	if ((hs = calloc(1, sizeof(*hs) + len + 1)) == NULL)
+		return NULL;
+	memcpy(hs->key, key, len + 1);
+	hs->hash = hash;
+	TAILQ_INIT(&hs->waiting);
+	if (first != NULL) {
+		hs->next = first->next;
+		first->next = hs;
+	} else if (idmap_put(&ws.hosts, hash, hs) == -1) {
+		free(hs);
+		return NULL;
+	}
+	LIST_INSERT_HEAD(&ws.host_list, hs, link);
+	return hs;
+}
+
+/* Forget host hs if nothing is started to it any more. */
 static void
-webhook_start(struct hook *h)
+host_put(struct host *hs)
+{
+	struct host *first, **pp;
+
+	if (hs->n_sending > 0 || !TAILQ_EMPTY(&hs->waiting))
+		return;
+	first = idmap_get(&ws.hosts, hs->hash);
+	if (first == hs) {
+		/* Delete, then put: the put after a delete never grows the
+		 * table, so it cannot fail. */
+		idmap_del(&ws.hosts, hs->hash);
+		if (hs->next != NULL)
+			idmap_put(&ws.hosts, hs->hash, hs->next);
+	} else {
+		for (pp = &first->next; *pp != hs; pp = &(*pp)->next)
+			;
+		*pp = hs->next;
+	}
+	LIST_REMOVE(hs, link);
+	free(hs);
+}
+
+/* Whether host hs may have one more request in curl. */
+static int
+host_has_room(const struct host *hs)
+{
+	/* 0 is no cap, as for curl. */
+	return ws.limits.max_per_host == 0 || hs->n_sending < ws.limits.max_per_host;
+}
+
+/* Set h aside as failed with curl error code and msg (which may be
+ * h->errbuf); it is reported on the next loop turn. */
+static void
+hook_fail(struct hook *h, int code, const char *msg)
+{
+	h->state = HOOK_FAILED;
+	h->host = NULL;
+	h->res.error = code;
+	h->res.message = msg;
+	h->res.retry_after = -1;
+	h->res.duration = clock_loop_now() - h->t_start;
+	TAILQ_INSERT_TAIL(&ws.failed, h, link);
+	event_active(ws.kick_ev, EV_TIMEOUT, 0);
+}
+
+/* Fill h's result: its time ran out while it waited for a connection. */
+static void
+hook_timed_out(struct hook *h)
+{
+	h->res.error = CURLE_OPERATION_TIMEDOUT;
+	h->res.duration = clock_loop_now() - h->t_start;
+	h->res.retry_after = -1;
+	snprintf(h->errbuf, sizeof(h->errbuf), "Timed out after %lld milliseconds waiting "
+	    "for a connection to the host (webhook_max_per_host = %zu)",
+	    (long long)(h->res.duration / 1000), ws.limits.max_per_host);
+	h->res.message = h->errbuf;
+}
+
+/* Report how h ended to its owner, and free it. */
+static void
+hook_report(struct hook *h)
+{
+	if (idmap_get(&ws.by_id, h->id) == h)
+		idmap_del(&ws.by_id, h->id);
+	ws.hooks.done(h->id, &h->res, ws.hooks.arg);
+	hook_free(h);
+}
+
+/* Hand waiting h to curl for host hs with what is left of its time: its
+ * easy handle is made now. On failure h is set aside (hook_fail). */
+static void
+hook_send(struct hook *h, struct host *hs)
 {
 	struct webhook_spec *s = h->spec;
+	int64_t left = h->t_start + s->timeout - clock_loop_now();
+	long ms = left > 0 ? (long)((left + 999) / 1000) : 1;
 	CURL *e;
-	long ms = (long)(s->timeout / 1000);
 
-	h->t_start = clock_loop_now();
+	if (h->deadline_ev != NULL) {
+		/* It waited: its time may be up before its timer said so. */
+		event_free(h->deadline_ev);
+		h->deadline_ev = NULL;
+		if (left <= 0) {
+			hook_timed_out(h);
+			hook_fail(h, h->res.error, h->res.message);
+			return;
+		}
+	}
 	if ((e = h->easy = curl_easy_init()) == NULL)
 		goto fail;
 	for (size_t i = 0; s->headers != NULL && s->headers[i] != NULL; i++) {
@@ -330,8 +499,8 @@ webhook_start(struct hook *h)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms > 0 ? ms : 1L);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms > 0 ? ms : 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
 	if (strcmp(s->method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(s->method, "GET") != 0 || s->body != NULL)
@@ -342,27 +511,154 @@ webhook_start(struct hook *h)
 	}
 	if (curl_multi_add_handle(ws.multi, e) != CURLM_OK)
 		goto fail;
-	TAILQ_INSERT_TAIL(&ws.running, h, link);
-	ws.n_running++;
-	ws.hooks.started(h->id, ws.hooks.arg);
+	h->state = HOOK_SENDING;
+	h->host = hs;
+	hs->n_sending++;
+	TAILQ_INSERT_TAIL(&ws.sending, h, link);
+	ws.n_sending++;
 	return;
 fail:
-	h->res.error = CURLE_OUT_OF_MEMORY;
-	h->res.message = "out of memory";
-	h->res.retry_after = -1;
-	ws.hooks.done(h->id, &h->res, ws.hooks.arg);
-	hook_free(h);
+	hook_fail(h, CURLE_OUT_OF_MEMORY, "out of memory");
 }
 
-/* Start queued requests while slots are free, in start order. */
-static void
-webhook_start_queued(void)
+/* Take sending h out of curl; returns its host, one request lighter. */
+static struct host *
+hook_unsend(struct hook *h)
 {
-	while (ws.n_queued > 0 && ws.n_running < ws.limits.max_running) {
-		struct hook *h = TAILQ_FIRST(&ws.queued);
+	struct host *hs = h->host;
+
+	curl_multi_remove_handle(ws.multi, h->easy);
+	TAILQ_REMOVE(&ws.sending, h, link);
+	ws.n_sending--;
+	hs->n_sending--;
+	h->host = NULL;
+	return hs;
+}
+
+/* Hand host hs's waiting requests to curl while it has room, in start
+ * order; then forget hs if nothing is left. Calls no callback. */
+static void
+host_pump(struct host *hs)
+{
+	struct hook *h;
+
+	while (host_has_room(hs) && (h = TAILQ_FIRST(&hs->waiting)) != NULL) {
+		TAILQ_REMOVE(&hs->waiting, h, link);
+		ws.n_waiting--;
+		hook_send(h, hs);
+	}
+	host_put(hs);
+}
+
+/* A waiting request's time ran out before its host had room. */
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hook *h = arg;
+	struct host *hs = h->host;
+
+	TAILQ_REMOVE(&hs->waiting, h, link);
+	ws.n_waiting--;
+	h->host = NULL;
+	host_put(hs);
+	hook_timed_out(h);
+	hook_report(h);
+	webhook_admit();
+}
+
+/* Start h (admitted): it joins its host's requests and goes to curl if
+ * the host has room; then the owner hears it started. */
+static void
+webhook_begin(struct hook *h)
+{
+	uint64_t id = h->id;
+	struct host *hs = NULL;
+	struct timeval tv;
+	char *key;
+
+	h->t_start = clock_loop_now();
+	if ((key = host_key(h->spec->url)) == NULL || (hs = host_get(key)) == NULL) {
+		free(key);
+		hook_fail(h, CURLE_OUT_OF_MEMORY, "out of memory");
+		return;
+	}
+	free(key);
+	if (!TAILQ_EMPTY(&hs->waiting) || !host_has_room(hs)) {
+		/* Behind others: wait, at most until its time is up. */
+		if ((h->deadline_ev = evtimer_new(ws.base, deadline_cb, h)) == NULL) {
+			host_put(hs);
+			hook_fail(h, CURLE_OUT_OF_MEMORY, "out of memory");
+			return;
+		}
+		tv = clock_timeval(h->t_start + h->spec->timeout - clock_loop_now());
+		evtimer_add(h->deadline_ev, &tv);
+	}
+	h->state = HOOK_WAITING;
+	h->host = hs;
+	TAILQ_INSERT_TAIL(&hs->waiting, h, link);
+	ws.n_waiting++;
+	host_pump(hs);
+	ws.hooks.started(id, ws.hooks.arg);
+}
+
+/* Start queued requests in start order while fewer than max_running are
+ * started (waiting for their host or sending). */
+static void
+webhook_admit(void)
+{
+	struct hook *h;
+
+	while (ws.n_waiting + ws.n_sending < ws.limits.max_running &&
+	    (h = TAILQ_FIRST(&ws.queued)) != NULL) {
 		TAILQ_REMOVE(&ws.queued, h, link);
 		ws.n_queued--;
-		webhook_start(h);
+		webhook_begin(h);
+	}
+}
+
+/* Next loop turn after a failure or an abort: report the failed, then
+ * start what now fits. */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct hook *h;
+
+	while ((h = TAILQ_FIRST(&ws.failed)) != NULL) {
+		TAILQ_REMOVE(&ws.failed, h, link);
+		hook_report(h);
+	}
+	webhook_admit();
+}
+
+/* Collect what curl says is finished. */
+static void
+webhook_check_done(void)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(ws.multi, &left)) != NULL) {
+		struct hook *h = NULL;
+		CURLcode result = msg->data.result;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&h);
+		h->res.duration = clock_loop_now() - h->t_start;
+		if (result == CURLE_OK) {
+			curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &h->res.status);
+			h->res.retry_after = retry_after(&h->res);
+		} else {
+			h->res.error = (int)result;
+			h->res.message = h->res.refused ?
+			    "the destination address is refused by the webhook network policy" :
+			    *h->errbuf ? h->errbuf : curl_easy_strerror(result);
+			h->res.retry_after = -1;
+		}
+		/* The host's next request goes before the callback runs. */
+		host_pump(hook_unsend(h));
+		hook_report(h);
+		webhook_admit();
 	}
 }
 
@@ -371,44 +667,53 @@ webhook_run(uint64_t id, struct webhook_spec *spec)
 {
 	struct hook *h = calloc(1, sizeof(*h));
 
-	if (h == NULL) {
+	if (h == NULL || idmap_put(&ws.by_id, id, h) == -1) {
 		struct webhook_result r = { .error = CURLE_OUT_OF_MEMORY,
 		    .message = "out of memory", .retry_after = -1 };
+		free(h);
 		webhook_spec_free(spec);
 		ws.hooks.done(id, &r, ws.hooks.arg);
 		return;
 	}
 	h->id = id;
 	h->spec = spec;
-	if (ws.n_running < ws.limits.max_running) {
-		webhook_start(h);
-		return;
-	}
+	h->state = HOOK_QUEUED;
 	TAILQ_INSERT_TAIL(&ws.queued, h, link);
 	ws.n_queued++;
+	webhook_admit();
 }
 
 int
 webhook_abort(uint64_t id)
 {
-	struct hook *h;
+	struct hook *h = idmap_del(&ws.by_id, id);
+	struct host *hs;
 
-	TAILQ_FOREACH(h, &ws.queued, link)
-		if (h->id == id) {
-			TAILQ_REMOVE(&ws.queued, h, link);
-			ws.n_queued--;
-			hook_free(h);
-			return 1;
-		}
-	TAILQ_FOREACH(h, &ws.running, link)
-		if (h->id == id) {
-			curl_multi_remove_handle(ws.multi, h->easy);
-			TAILQ_REMOVE(&ws.running, h, link);
-			ws.n_running--;
-			hook_free(h);
-			return 1;
-		}
-	return 0;
+	if (h == NULL)
+		return 0;
+	switch (h->state) {
+	case HOOK_QUEUED:
+		TAILQ_REMOVE(&ws.queued, h, link);
+		ws.n_queued--;
+		break;
+	case HOOK_WAITING:
+		hs = h->host;
+		TAILQ_REMOVE(&hs->waiting, h, link);
+		ws.n_waiting--;
+		h->host = NULL;
+		host_put(hs);
+		break;
+	case HOOK_SENDING:
+		host_pump(hook_unsend(h));
+		break;
+	case HOOK_FAILED:
+		TAILQ_REMOVE(&ws.failed, h, link);
+		break;
+	}
+	hook_free(h);
+	/* A slot may be free: the next queued one starts next turn. */
+	event_active(ws.kick_ev, EV_TIMEOUT, 0);
+	return 1;
 }
 
 int
@@ -418,11 +723,16 @@ webhook_init(struct event_base *base, const struct webhook_limits *limits,
 	memset(&ws, 0, sizeof(ws));
 	ws.base = base;
 	ws.hooks = *hooks;
-	TAILQ_INIT(&ws.running);
+	idmap_init(&ws.by_id);
+	idmap_init(&ws.hosts);
+	LIST_INIT(&ws.host_list);
 	TAILQ_INIT(&ws.queued);
+	TAILQ_INIT(&ws.sending);
+	TAILQ_INIT(&ws.failed);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (ws.multi = curl_multi_init()) == NULL ||
-	    (ws.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL)
+	    (ws.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL ||
+	    (ws.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
 		return -1;
 	curl_multi_setopt(ws.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(ws.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -433,31 +743,55 @@ webhook_init(struct event_base *base, const struct webhook_limits *limits,
 void
 webhook_set_limits(const struct webhook_limits *limits)
 {
+	struct host *hs, *next;
+
 	ws.limits = *limits;
+	/* A backstop: our own per-host queue keeps curl under it. */
 	curl_multi_setopt(ws.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)limits->max_per_host);
 	/* Idle connections kept for reuse. */
 	curl_multi_setopt(ws.multi, CURLMOPT_MAXCONNECTS, (long)limits->max_running);
-	webhook_start_queued();
+	for (hs = LIST_FIRST(&ws.host_list); hs != NULL; hs = next) {
+		next = LIST_NEXT(hs, link);
+		host_pump(hs);		/* may free hs, nothing else */
+	}
+	webhook_admit();
 }
 
 void
 webhook_shutdown(void)
 {
+	struct host *hs;
 	struct hook *h;
 
 	while ((h = TAILQ_FIRST(&ws.queued)) != NULL) {
 		TAILQ_REMOVE(&ws.queued, h, link);
 		hook_free(h);
 	}
-	while ((h = TAILQ_FIRST(&ws.running)) != NULL) {
-		curl_multi_remove_handle(ws.multi, h->easy);
-		TAILQ_REMOVE(&ws.running, h, link);
+	while ((h = TAILQ_FIRST(&ws.failed)) != NULL) {
+		TAILQ_REMOVE(&ws.failed, h, link);
 		hook_free(h);
 	}
+	while ((h = TAILQ_FIRST(&ws.sending)) != NULL) {
+		curl_multi_remove_handle(ws.multi, h->easy);
+		TAILQ_REMOVE(&ws.sending, h, link);
+		hook_free(h);
+	}
+	while ((hs = LIST_FIRST(&ws.host_list)) != NULL) {
+		while ((h = TAILQ_FIRST(&hs->waiting)) != NULL) {
+			TAILQ_REMOVE(&hs->waiting, h, link);
+			hook_free(h);
+		}
+		LIST_REMOVE(hs, link);
+		free(hs);
+	}
+	idmap_free(&ws.by_id);
+	idmap_free(&ws.hosts);
 	if (ws.multi != NULL)
 		curl_multi_cleanup(ws.multi);
 	if (ws.timer_ev != NULL)
 		event_free(ws.timer_ev);
+	if (ws.kick_ev != NULL)
+		event_free(ws.kick_ev);
 	curl_global_cleanup();
 	memset(&ws, 0, sizeof(ws));
 }
@@ -465,7 +799,13 @@ webhook_shutdown(void)
 size_t
 webhook_running(void)
 {
-	return ws.n_running;
+	return ws.n_sending;
+}
+
+size_t
+webhook_host_queued(void)
+{
+	return ws.n_waiting;
 }
 
 size_t

@@ -3,8 +3,10 @@
  * multi interface driven by libevent (socket and timer callbacks): many in
  * flight, none blocking the loop, connections reused. Redirects are not
  * followed. Every connection is checked against the network policy on the
- * address it is about to use. At most `max_running` run at once; the rest
- * wait in start order.
+ * address it is about to use. At most `max_running` are started at once;
+ * the rest wait in start order. A started request is sent once its host
+ * (host and port) has fewer than `max_per_host` in flight, in start order
+ * per host; its timeout counts from its start.
  */
 #ifndef LOOPD_ACTION_WEBHOOK_H
 #define LOOPD_ACTION_WEBHOOK_H
@@ -43,8 +45,8 @@ struct webhook_result {
 };
 
 struct webhook_limits {
-	size_t max_running;
-	size_t max_per_host;
+	size_t max_running;	/* started at once */
+	size_t max_per_host;	/* in flight to one host and port; 0: no cap */
 	size_t max_output;	/* reply body bytes kept */
 };
 
@@ -64,7 +66,11 @@ void webhook_run(uint64_t id, struct webhook_spec *spec);
 int webhook_abort(uint64_t id);
 void webhook_spec_free(struct webhook_spec *spec);
 void webhook_shutdown(void);
+/* Requests in flight (in curl). */
 size_t webhook_running(void);
+/* Requests started and waiting for a connection to their host. */
+size_t webhook_host_queued(void);
+/* Requests not started: past max_running. */
 size_t webhook_queued(void);
 
 #endif

@@ -109,6 +109,9 @@ api_metrics(struct http_req *r, struct api_args *a)
 	    (double)command_queued());
 	family(&o, "loopd_webhooks_running", "gauge", "Webhook requests in flight.",
 	    (double)webhook_running());
+	family(&o, "loopd_webhooks_host_queued", "gauge",
+	    "Webhook requests started and waiting for a connection to their host.",
+	    (double)webhook_host_queued());
 	family(&o, "loopd_webhooks_queued", "gauge", "Webhook requests waiting for a slot.",
 	    (double)webhook_queued());
 	family(&o, "loopd_connections", "gauge", "Open HTTP connections.",

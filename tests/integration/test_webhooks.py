@@ -743,6 +743,123 @@ class PerHostCapTest(WebhookCase):
         self.assertLessEqual(rx.max_in_flight, 2)
 
 
+
+def metric(d, name):
+    """One unlabelled sample of GET /metrics, as a number."""
+    r = d.request("GET", "/metrics")
+    for line in r.body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError("no %s in /metrics" % name)
+
+
+class HostQueueTest(WebhookCase):
+    """loopd holds a started webhook until its host (host and port) has
+    fewer than webhook_max_per_host in flight: per host, in start order."""
+    opts = dict(FAST, webhook_max_per_host="2")
+
+    def start(self, rx, n, **fields):
+        ids = [self.d.schedule({"soon": True, "webhook": hook(rx.url, **fields),
+                                "args": [i], "retry": {"attempts": 1}})["id"]
+               for i in range(n)]
+        return ids, {cid: i for i, cid in enumerate(ids)}
+
+    def test_hosts_apart_and_start_order_per_host(self):
+        slow = self.receiver(default={"hold": True, "status": 200, "json": {}})
+        fast = self.receiver()
+        ids, order = self.start(slow, 6)
+        held = slow.wait_requests(2)
+        self.d.wait_until(lambda: metric(self.d, "loopd_webhooks_host_queued") == 4,
+                          what="4 webhooks waiting for the slow host")
+        # Started, though not sent: started is when loopd began the action.
+        for cid in ids:
+            self.assertEqual(self.d.call(cid)["phase"], "running")
+        self.assertEqual(metric(self.d, "loopd_webhooks_running"), 2)
+        # Another host is not held behind the slow host's queue.
+        t0 = time.monotonic()
+        fids, _ = self.start(fast, 4)
+        for cid in fids:
+            self.assertEqual(self.d.wait_done(cid, timeout=5)["result"]["status"], 200)
+        self.assertLess(time.monotonic() - t0, 3)
+        self.assertLessEqual(fast.max_in_flight, 2)
+        self.assertEqual(slow.count(), 2)
+        # Each answer lets exactly the next one in start order go.
+        by_idx = {order[r.json()["call"]]: r for r in held}
+        self.assertEqual(set(by_idx), {0, 1})
+        for nxt in (2, 3, 4, 5):
+            by_idx[nxt - 2].release.set()
+            r = slow.wait_requests(nxt + 1)[nxt]
+            self.assertEqual(order[r.json()["call"]], nxt, "out of start order")
+            by_idx[nxt] = r
+        by_idx[4].release.set()
+        by_idx[5].release.set()
+        started = [self.d.wait_done(cid)["started"] for cid in ids]
+        self.assertEqual(started, sorted(started))
+        self.assertLessEqual(slow.max_in_flight, 2)
+        self.d.wait_until(lambda: metric(self.d, "loopd_webhooks_host_queued") == 0,
+                          what="no webhook waiting")
+
+    def test_time_waiting_for_the_host_counts(self):
+        rx = self.receiver(default={"hold": True, "status": 200, "json": {}})
+        ids, _ = self.start(rx, 2, timeout=20)
+        held = rx.wait_requests(2)
+        t0 = time.monotonic()
+        late = self.d.schedule({"soon": True, "webhook": hook(rx.url, timeout=0.4),
+                                "retry": {"attempts": 1}})
+        # It times out while waiting, not only once a connection frees.
+        done = self.d.wait_done(late["id"], timeout=3)
+        self.assertLess(time.monotonic() - t0, 2.5)
+        e = self.assertFailed(done, None)
+        self.assertRegex(e["message"], TIMEOUT_MSG)
+        self.assertGreaterEqual(e["duration"], 0.4 - 0.02)
+        self.assertEqual(rx.count(), 2, "the timed-out webhook was sent")
+        for r in held:
+            r.release.set()
+        for cid in ids:
+            self.assertEqual(self.d.wait_done(cid)["result"]["status"], 200)
+        self.assertEqual(rx.count(), 2)
+
+    def test_cancel_while_waiting_for_the_host(self):
+        rx = self.receiver(default={"hold": True, "status": 200, "json": {}})
+        ids, order = self.start(rx, 5)
+        held = rx.wait_requests(2)
+        self.d.wait_until(lambda: metric(self.d, "loopd_webhooks_host_queued") == 3,
+                          what="3 webhooks waiting")
+        r = self.d.request("DELETE", "/v1/calls/" + ids[3])
+        self.assertEqual((r.status, r.body), (200, {"cancelled": True}))
+        done = self.d.wait_done(ids[3], timeout=2)
+        self.assertEqual(done["state"], "cancelled", done)
+        self.assertEqual(metric(self.d, "loopd_webhooks_host_queued"), 2)
+        for r in held:
+            r.release.set()
+        reqs = rx.wait_requests(4)
+        self.assertEqual([order[q.json()["call"]] for q in reqs[2:]], [2, 4])
+        for q in reqs[2:]:
+            q.release.set()
+        for i in (0, 1, 2, 4):
+            self.assertEqual(self.d.wait_done(ids[i])["result"]["status"], 200)
+        time.sleep(0.2)
+        self.assertEqual(rx.count(), 4, "the cancelled webhook was sent")
+        self.assertEqual(self.d.call(ids[3])["state"], "cancelled")
+
+
+class CapCancelTest(WebhookCase):
+    opts = dict(FAST, max_webhooks="1")
+
+    def test_cancel_lets_the_next_one_start(self):
+        rx = self.receiver(default={"hold": True, "status": 200, "json": {}})
+        a = self.d.schedule({"soon": True, "webhook": hook(rx.url + "/a")})
+        b = self.d.schedule({"soon": True, "webhook": hook(rx.url + "/b")})
+        ra, = rx.wait_requests(1)
+        self.assertEqual(self.d.call(b["id"])["phase"], "scheduled")
+        r = self.d.request("DELETE", "/v1/calls/" + a["id"])
+        self.assertEqual((r.status, r.body), (200, {"cancelled": True}))
+        rb = rx.wait_requests(2, timeout=3)[1]
+        self.assertEqual(rb.path, "/b")
+        rb.release.set()
+        self.assertEqual(self.d.wait_done(b["id"])["result"]["status"], 200)
+        self.assertEqual(self.d.wait_done(a["id"])["state"], "cancelled")
+
 # -- 10. signatures ----------------------------------------------------------------
 
 class SigningTest(WebhookCase):
