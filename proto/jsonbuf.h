@@ -29,6 +29,9 @@ void jsonbuf_free(struct jsonbuf *b);
 /* The NUL-terminated text (the caller frees it), or NULL if a write
  * failed; b is empty afterwards. */
 char *jsonbuf_finish(struct jsonbuf *b);
+/* The same, in an allocation of the text's own size: for text that is
+ * kept (a doubling buffer leaves up to half of itself unused). */
+char *jsonbuf_finish_fit(struct jsonbuf *b);
 
 /* Append raw bytes (already JSON). */
 void jsonbuf_raw(struct jsonbuf *b, const char *s, size_t n);
