@@ -70,7 +70,8 @@ put_spec(struct jsonbuf *b, const char *spec)
 void
 view_write(struct jsonbuf *b, const struct future *f)
 {
-	char id[20];
+	const char *spec;
+	char id[20], *tmp;
 
 	view_id(f, id);
 	jsonbuf_raw(b, "{\"id\":", 6);
@@ -96,7 +97,10 @@ view_write(struct jsonbuf *b, const struct future *f)
 		jsonbuf_int(b, f->attempts);
 		if (f->late)
 			jsonbuf_raw(b, ",\"late\":true", 12);
-		put_spec(b, f->spec);
+		if ((spec = future_spec(f, &tmp)) == NULL)
+			jsonbuf_fail(b);
+		put_spec(b, spec);
+		free(tmp);
 	} else if (f->due != 0 && f->state == FUTURE_PENDING)
 		put_time(b, "timeout_at", f->due);
 	if (f->state != FUTURE_PENDING)

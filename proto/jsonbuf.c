@@ -55,6 +55,12 @@ jsonbuf_finish_fit(struct jsonbuf *b)
 	return text;
 }
 
+void
+jsonbuf_fail(struct jsonbuf *b)
+{
+	b->failed = 1;
+}
+
 /* Room for n more bytes: 1, or 0 once failed. */
 static int
 jsonbuf_room(struct jsonbuf *b, size_t n)

@@ -33,6 +33,9 @@ char *jsonbuf_finish(struct jsonbuf *b);
  * kept (a doubling buffer leaves up to half of itself unused). */
 char *jsonbuf_finish_fit(struct jsonbuf *b);
 
+/* Mark b failed (a part of the text could not be had): later writes do
+ * nothing and jsonbuf_finish() returns NULL. */
+void jsonbuf_fail(struct jsonbuf *b);
 /* Append raw bytes (already JSON). */
 void jsonbuf_raw(struct jsonbuf *b, const char *s, size_t n);
 /* Append one character (the slow path grows the buffer). */

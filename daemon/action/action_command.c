@@ -150,7 +150,7 @@ command_outcome(const struct command_result *res, const char *step, int *is_exc)
 static void
 spawn_step(struct future *c, char *buf, size_t len)
 {
-	json_t *spec = view_load(c->spec), *cmd = json_object_get(spec, "command");
+	json_t *spec = action_spec(c), *cmd = json_object_get(spec, "command");
 	const char *cwd = json_string_value(json_object_get(cmd, "cwd"));
 	const char *a0 = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
 	struct stat sb;

@@ -216,7 +216,7 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 		return;
 	if (r->error == 0 && (r->status < 200 || r->status >= 300)) {
 		/* Only a refusing reply's message names the URL. */
-		spec = view_load(c->spec);
+		spec = action_spec(c);
 		k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
 		if (k != NULL)
 			snprintf(url, sizeof(url), "%s", k);

@@ -117,11 +117,49 @@ future_touch(struct future *f)
 	fs.persist.changed(f->id, fs.persist.arg);
 }
 
+/* Whether f's spec may wait in the store: a pending call waiting for
+ * its time or for its future. Calls on the ready FIFO are about to start,
+ * and calls handed to the action layer need theirs. */
+static int
+future_spec_evictable(const struct future *f)
+{
+	return f->kind == FUTURE_CALL && f->state == FUTURE_PENDING && !f->dispatched &&
+	    (f->phase == CALL_WAITING ||
+	    (f->phase == CALL_SCHEDULED && timerq_queued(&f->tq)));
+}
+
 void
 future_mark_clean(struct future *f)
 {
 	f->dirty = 0;
 	f->stored = 1;
+	if (f->spec != NULL && fs.persist.load_spec != NULL && future_spec_evictable(f)) {
+		free(f->spec);
+		f->spec = NULL;
+	}
+}
+
+const char *
+future_spec(const struct future *f, char **tmp)
+{
+	*tmp = NULL;
+	if (f->spec != NULL || f->kind != FUTURE_CALL || !f->stored ||
+	    fs.persist.load_spec == NULL)
+		return f->spec;
+	*tmp = fs.persist.load_spec(f->id, fs.persist.arg);
+	return *tmp;
+}
+
+int
+future_spec_hold(struct future *f)
+{
+	char *tmp;
+
+	if (future_spec(f, &tmp) == NULL)
+		return -1;
+	if (tmp != NULL)
+		f->spec = tmp;
+	return 0;
 }
 
 struct future *

@@ -68,7 +68,9 @@ struct future {
 	struct timerq_node tq;
 	uint64_t target;		/* on_done: the future awaited */
 	char *name;
-	char *spec;			/* call: its action, opaque to the core */
+	char *spec;			/* call: its action, opaque to the core;
+					 * NULL while it waits in the store (read
+					 * it with future_spec) */
 	char *outcome;			/* done: result or exception; a pending
 					 * call being retried: its last error */
 	char *idem_key;			/* call: idempotency key, if any */
@@ -84,9 +86,15 @@ struct future {
 /* Where durable changes go (the store). changed() is told the id of an
  * object whose durable state changed (or that was forgotten: it is then
  * no longer found), at most once until the store calls
- * future_mark_clean(). */
+ * future_mark_clean(). load_spec() reads a stored call's spec back: a new
+ * string, or NULL (out of memory, I/O error). With load_spec, the spec of
+ * a stored call waiting for its time or its future is freed from memory
+ * (it may wait for months; most are never looked at before they run) and
+ * read back when it is needed; the store must then keep a stored spec
+ * when an object is written again with a NULL one. */
 struct future_persist {
 	void (*changed)(uint64_t id, void *arg);
+	char *(*load_spec)(uint64_t id, void *arg);
 	void *arg;
 };
 
@@ -107,8 +115,15 @@ void future_set_limits(const struct future_limits *limits);
 void future_set_persist(const struct future_persist *p);
 /* Tell the store that f changed. */
 void future_touch(struct future *f);
-/* The store has saved f. */
+/* The store has saved f (a waiting call's spec may then leave memory). */
 void future_mark_clean(struct future *f);
+/* A call's spec: f->spec, or a copy read back from the store, returned
+ * in *tmp too for the caller to free (*tmp is NULL otherwise). NULL if it
+ * cannot be read, or f has none (a plain future). */
+const char *future_spec(const struct future *f, char **tmp);
+/* Keep a call's spec in memory until it is done (it is starting: its
+ * action, retries and result need it). 0, or -1 if it cannot be read. */
+int future_spec_hold(struct future *f);
 /* Re-create an object from the store: t's fields are copied and its
  * strings taken. Objects must come in id order. The scheduler then
  * places pending ones (sched_recover). NULL on ENOMEM. */

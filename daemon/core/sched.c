@@ -461,6 +461,9 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		ss.ready_len--;
 		f->dispatched = 1;
 		ss.dispatched++;
+		/* Read its spec back from the store once, for the action and
+		 * its retries; if that fails the action layer says so. */
+		future_spec_hold(f);
 		ss.actions.start(ss.actions.arg, f);
 	}
 	if (!TAILQ_EMPTY(&ss.ready))

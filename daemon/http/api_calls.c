@@ -221,7 +221,7 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	jsonbuf_string(&b, f != NULL ? id : "", f != NULL ? strlen(id) : 0);
 	jsonbuf_char(&b, '}');
 	if ((text = jsonbuf_finish(&b)) == NULL)
-		http_reply_problem(r, 503, NULL, "out of memory");
+		http_reply_problem(r, 503, NULL, "out of memory, or the store cannot be read");
 	else
 		http_reply_text(r, 200, "application/json", text);
 }

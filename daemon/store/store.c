@@ -35,13 +35,17 @@ static const char *migrations[] = {
 	"  outcome TEXT, idem_key TEXT, idem_digest INTEGER NOT NULL);",
 };
 
+/* store_load's query names these by number. */
+_Static_assert(FUTURE_CALL == 1 && FUTURE_PENDING == 0 && CALL_SCHEDULED == 0 &&
+    CALL_WAITING == 1, "store_load: enum values changed");
+
 /* Bits of the flags column. */
 enum { F_EXCEPTION = 1, F_LATE = 2, F_CANCEL = 4 };
 
 static struct {
 	sqlite3 *db;
 	int lock_fd;
-	sqlite3_stmt *upsert, *delete, *meta;
+	sqlite3_stmt *upsert, *delete, *meta, *spec;
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
 	struct event *flush_ev;		/* priority 0: runs first next turn */
@@ -138,9 +142,22 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		log_warnx("store: %s is not usable", path);
 		return -1;
 	}
+	/* A NULL spec never replaces a stored one: the core frees the spec
+	 * of a waiting call once it is stored, and writes it again as NULL
+	 * (and a spec never changes, so rows already stored get NULL). */
 	if (sqlite3_prepare_v2(st.db,
-	    "INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, state = excluded.state,"
+	    " phase = excluded.phase, trigger = excluded.trigger, flags = excluded.flags,"
+	    " attempts = excluded.attempts, created = excluded.created,"
+	    " finished = excluded.finished, due = excluded.due, due_unix = excluded.due_unix,"
+	    " started = excluded.started, target = excluded.target,"
+	    " target_kind = excluded.target_kind, name = excluded.name,"
+	    " spec = COALESCE(excluded.spec, spec), outcome = excluded.outcome,"
+	    " idem_key = excluded.idem_key, idem_digest = excluded.idem_digest",
 	    -1, &st.upsert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st.db, "SELECT spec FROM objects WHERE id = ?", -1, &st.spec,
+	    NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st.db, "DELETE FROM objects WHERE id = ?", -1, &st.delete,
 	    NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
@@ -170,7 +187,13 @@ store_load(void)
 	int rc;
 
 	future_set_next_id((uint64_t)query_int("SELECT value FROM meta WHERE key = 'next_id'", 1));
-	if (sqlite3_prepare_v2(st.db, "SELECT * FROM objects ORDER BY id", -1, &s,
+	/* The spec of a call waiting for its time or its future stays on
+	 * disk (future_spec reads it back when needed): it is most of what
+	 * a waiting call weighs, and start-up need not copy it. */
+	if (sqlite3_prepare_v2(st.db, "SELECT id, kind, state, phase, trigger, flags,"
+	    " attempts, created, finished, due, due_unix, started, target, target_kind, name,"
+	    " CASE WHEN kind = 1 AND state = 0 AND phase IN (0, 1) THEN NULL ELSE spec END,"
+	    " outcome, idem_key, idem_digest FROM objects ORDER BY id", -1, &s,
 	    NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -250,13 +273,32 @@ store_write(const struct future *f)
 	sqlite3_bind_int64(s, 13, (sqlite3_int64)f->target);
 	sqlite3_bind_int(s, 14, f->target_kind);
 	bind_text(s, 15, f->name);
-	bind_text(s, 16, f->spec);
+	bind_text(s, 16, f->stored ? NULL : f->spec);
 	bind_text(s, 17, f->outcome);
 	bind_text(s, 18, f->idem_key);
 	sqlite3_bind_int64(s, 19, (sqlite3_int64)f->idem_digest);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* future_persist.load_spec: a stored call's spec, as a new string. */
+static char *
+store_load_spec(uint64_t id, void *arg)
+{
+	sqlite3_stmt *s = st.spec;
+	char *spec = NULL;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		spec = column_text(s, 0);
+	if (spec == NULL)
+		log_warnx("store: cannot read back the action of c_%016llx: %s",
+		    (unsigned long long)id, rc == SQLITE_ROW ? "out of memory" :
+		    rc == SQLITE_DONE ? "not stored" : sqlite3_errstr(rc));
+	sqlite3_reset(s);
+	return spec;
 }
 
 /* Delete a forgotten object's row. */
@@ -412,7 +454,7 @@ store_changed(uint64_t id, void *arg)
 int
 store_start(struct event_base *base, store_commit_fn fn, void *arg)
 {
-	struct future_persist p = { store_changed, NULL };
+	struct future_persist p = { store_changed, store_load_spec, NULL };
 
 	st.commit_fn = fn;
 	st.commit_arg = arg;
@@ -444,6 +486,7 @@ store_close(void)
 	sqlite3_finalize(st.upsert);
 	sqlite3_finalize(st.delete);
 	sqlite3_finalize(st.meta);
+	sqlite3_finalize(st.spec);
 	sqlite3_close(st.db);
 	if (st.lock_fd != -1)
 		close(st.lock_fd);

@@ -29,6 +29,7 @@ struct start {
 	int64_t started;	/* loop time, from sched_started */
 	int64_t due;
 	int64_t unix_now;	/* wall time at the start */
+	int has_spec;		/* its spec was in memory */
 };
 
 static struct {
@@ -53,7 +54,8 @@ fake_start(void *arg, struct future *c)
 	fx.in_start = 1;
 	sched_started(c);
 	if (fx.n < MAX_LOG)
-		fx.log[fx.n++] = (struct start){ c->id, c->started, c->due, clock_unix_now() };
+		fx.log[fx.n++] = (struct start){ c->id, c->started, c->due, clock_unix_now(),
+		    c->spec != NULL };
 	if (!fx.hold)
 		sched_finish(c, strdup("{}"), 0);
 	fx.in_start = 0;
@@ -1053,6 +1055,129 @@ out:
 	teardown();
 }
 
+/* A fake store for the spec tests: it keeps each object's first spec. */
+#define FAKE_IDS 64
+static struct {
+	char *spec[FAKE_IDS];		/* by id */
+	uint64_t dirty[MAX_LOG];
+	size_t n_dirty;
+	int fail;			/* load_spec fails */
+	int loads;
+} fk;
+
+/* future_persist.changed: remember the id for the next commit. */
+static void
+fake_changed(uint64_t id, void *arg)
+{
+	if (fk.n_dirty < MAX_LOG)
+		fk.dirty[fk.n_dirty++] = id;
+}
+
+/* future_persist.load_spec: a copy of the stored spec. */
+static char *
+fake_load_spec(uint64_t id, void *arg)
+{
+	fk.loads++;
+	if (fk.fail || id >= FAKE_IDS || fk.spec[id] == NULL)
+		return NULL;
+	return strdup(fk.spec[id]);
+}
+
+/* Commit: store what changed (a NULL spec keeps the stored one). */
+static void
+fake_commit(void)
+{
+	for (size_t i = 0; i < fk.n_dirty; i++) {
+		struct future *f = future_find(fk.dirty[i]);
+
+		if (f == NULL || f->id >= FAKE_IDS)
+			continue;
+		if (fk.spec[f->id] == NULL && f->spec != NULL)
+			fk.spec[f->id] = strdup(f->spec);
+		future_mark_clean(f);
+	}
+	fk.n_dirty = 0;
+}
+
+/* Whether f's spec reads back as the one call_full gives. */
+static int
+spec_reads_back(const struct future *f)
+{
+	char *tmp;
+	const char *spec = future_spec(f, &tmp);
+	int ok = spec != NULL && strcmp(spec, "{\"command\":{\"argv\":[\"true\"]}}") == 0;
+
+	free(tmp);
+	return ok;
+}
+
+/* With a store, the spec of a stored call waiting for its time or its
+ * future leaves memory and is read back when viewed and, once, when the
+ * call starts; ready, running and done calls keep theirs. Without
+ * load_spec nothing leaves. */
+static void
+test_spec_eviction(void)
+{
+	struct future_persist only_changed = { fake_changed, NULL, NULL };
+	struct future_persist p = { fake_changed, fake_load_spec, NULL };
+	struct future *a, *b, *w, *cw, *x;
+	char *tmp;
+	int loads;
+
+	memset(&fk, 0, sizeof(fk));
+	setup(0, 3650LL * 86400 * SEC);
+	future_set_persist(&only_changed);
+	x = call(TRIGGER_AFTER, 10 * SEC, 0);
+	fake_commit();
+	if (!CHECK(x != NULL))
+		goto out;
+	CHECK(x->spec != NULL);			/* no load_spec: kept */
+
+	future_set_persist(&p);
+	fx.hold = 1;
+	a = call(TRIGGER_AFTER, 50 * MS, 0);
+	b = call(TRIGGER_SOON, 0, 0);
+	w = future_new(NULL, 0, &(struct core_error){ CORE_OK, "" });
+	cw = w ? call(TRIGGER_ON_DONE, 0, w->id) : NULL;
+	if (!CHECK(a != NULL && b != NULL && cw != NULL))
+		goto out;
+	CHECK(a->spec != NULL && cw->spec != NULL);	/* not stored yet */
+	fake_commit();
+	CHECK(a->spec == NULL && cw->spec == NULL);
+	CHECK(b->spec != NULL);			/* on the ready FIFO */
+	CHECK(spec_reads_back(a) && spec_reads_back(cw));
+	CHECK(a->spec == NULL);			/* a view does not keep it */
+
+	/* Starting reads it back once and keeps it while running. */
+	loads = fk.loads;
+	CHECK(run_until_started(2, 2000));
+	CHECK_INT_EQ(fk.loads, loads + 1);
+	CHECK(fx.n == 2 && fx.log[0].id == b->id && fx.log[1].id == a->id &&
+	    fx.log[0].has_spec && fx.log[1].has_spec);
+	fake_commit();
+	CHECK(a->spec != NULL && b->spec != NULL);
+	sched_finish(a, strdup("{}"), 0);
+	fake_commit();
+	CHECK(a->state == FUTURE_FINISHED && a->spec != NULL);
+
+	/* A store that cannot be read: no spec, and nothing kept. */
+	fk.fail = 1;
+	CHECK(future_spec(cw, &tmp) == NULL && tmp == NULL);
+	CHECK(future_spec_hold(cw) == -1 && cw->spec == NULL);
+	fk.fail = 0;
+
+	/* Cancelled while its spec waits in the store: still readable. */
+	CHECK_INT_EQ(sched_cancel(cw), 1);
+	fake_commit();
+	CHECK(cw->state == FUTURE_CANCELLED && spec_reads_back(cw));
+	sched_finish(b, strdup("{}"), 0);
+out:
+	future_set_persist(NULL);
+	teardown();
+	for (int i = 0; i < FAKE_IDS; i++)
+		free(fk.spec[i]);
+}
+
 /* Done objects are forgotten after the retention period, pending ones
  * never. */
 static void
@@ -1103,5 +1228,6 @@ main(void)
 	test_horizon();
 	test_retention();
 	test_recover();
+	test_spec_eviction();
 	return check_summary();
 }
