@@ -78,15 +78,15 @@ view_write(struct jsonbuf *b, const struct future *f)
 	jsonbuf_string(b, id, strlen(id));
 	put_string(b, "kind", f->kind == FUTURE_CALL ? "call" : "future");
 	put_string(b, "state", future_state_name(f->state));
-	if (f->name != NULL)
-		put_string(b, "name", f->name);
+	if (future_name(f) != NULL)
+		put_string(b, "name", future_name(f));
 	put_time(b, "created", f->created);
 	if (f->kind == FUTURE_CALL) {
 		put_string(b, "phase", call_phase_name(f->phase));
 		put_string(b, "trigger", call_trigger_name(f->trigger));
 		if (f->trigger == TRIGGER_ON_DONE)
-			put_string(b, "on_done", proto_id_format(f->target,
-			    f->target_kind == FUTURE_CALL ? 'c' : 'f', id));
+			put_string(b, "on_done", proto_id_format(future_target(f),
+			    future_target_kind(f) == FUTURE_CALL ? 'c' : 'f', id));
 		if (f->trigger != TRIGGER_ON_DONE || f->phase != CALL_WAITING) {
 			put_time(b, "due", f->due);
 			put_time(b, "due_unix", f->due_unix);

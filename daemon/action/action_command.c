@@ -68,7 +68,7 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 				goto fail;
 	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
 		goto fail;
-	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(c->target)) != NULL) {
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL) {
 		if (action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
 		    action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
 		    future_state_name(target->state))) == -1)

@@ -173,7 +173,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 
 	*existed = 0;
 	if (p->idem_key != NULL && (c = future_idem_find(p->idem_key)) != NULL) {
-		if (c->idem_digest != p->idem_digest) {
+		if (c->x->idem_digest != p->idem_digest) {
 			core_error_set(err, CORE_EMISMATCH,
 			    "idempotency key reused with a different request (first: %016llx)",
 			    (unsigned long long)c->id);
@@ -186,14 +186,20 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		core_error_set(err, CORE_ENOTFOUND, "on_done: no such future");
 		return NULL;
 	}
+	/* The target's list of callbacks, before anything is changed. */
+	if (target != NULL && !future_done(target) && future_ext(target) == NULL) {
+		core_error_set(err, CORE_ENOMEM, "out of memory");
+		return NULL;
+	}
 	if ((c = future_alloc(FUTURE_CALL, p->name, err)) == NULL)
 		return NULL;
 	c->trigger = (uint8_t)p->trigger;
-	if (sched_due(p, now, c, err) == -1 ||
-	    (p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1)) {
+	if (sched_due(p, now, c, err) == -1)
+		goto fail;
+	if ((p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1) ||
+	    (target != NULL && future_ext(c) == NULL)) {
 		core_error_set(err, CORE_ENOMEM, "out of memory");
-		future_discard(c);
-		return NULL;
+		goto fail;
 	}
 	c->spec = p->spec;
 	p->spec = NULL;
@@ -204,13 +210,13 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		break;
 	case TRIGGER_ON_DONE:
 		assert(target != NULL);
-		c->target = target->id;
-		c->target_kind = target->kind;
+		c->x->target = target->id;
+		c->x->target_kind = target->kind;
 		if (future_done(target))
 			sched_ready_push(c);
 		else {
 			c->phase = CALL_WAITING;
-			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+			TAILQ_INSERT_TAIL(&target->x->callbacks, c, link);
 		}
 		break;
 	default:
@@ -219,14 +225,16 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 			core_error_set(err, CORE_ENOMEM, "out of memory");
 			p->spec = c->spec;	/* not taken after all */
 			c->spec = NULL;
-			future_discard(c);
-			return NULL;
+			goto fail;
 		}
 		sched_arm();
 		break;
 	}
 	ss.stats.scheduled++;
 	return c;
+fail:
+	future_discard(c);
+	return NULL;
 }
 
 int
@@ -245,8 +253,8 @@ sched_cancel(struct future *c)
 		return 1;
 	}
 	if (c->phase == CALL_WAITING) {
-		if ((target = future_find(c->target)) != NULL)
-			TAILQ_REMOVE(&target->callbacks, c, link);
+		if ((target = future_find(future_target(c))) != NULL)
+			TAILQ_REMOVE(&target->x->callbacks, c, link);
 	} else if (!timerq_queued(&c->tq)) {
 		TAILQ_REMOVE(&ss.ready, c, link);
 		ss.ready_len--;
@@ -262,7 +270,7 @@ sched_remove_callback(struct future *target, uint64_t cid)
 	struct future *c = future_find(cid);
 
 	if (c == NULL || c->kind != FUTURE_CALL || c->trigger != TRIGGER_ON_DONE ||
-	    c->target != target->id)
+	    future_target(c) != target->id)
 		return -1;
 	if (future_done(c) || c->dispatched)
 		return 0;
@@ -312,9 +320,11 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
 		future_touch(c);
 	}
 	if (c->phase == CALL_WAITING) {
-		target = future_find(c->target);
+		/* future_restore made room for the list on the target. */
+		target = future_find(future_target(c));
 		if (target != NULL && !future_done(target)) {
-			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+			assert(target->x != NULL);
+			TAILQ_INSERT_TAIL(&target->x->callbacks, c, link);
 			return;
 		}
 		sched_ready_push(c);		/* its future finished meanwhile */

@@ -198,9 +198,11 @@ store_load(void)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct future t;
+		struct future_ext tx;
 		int64_t flags = sqlite3_column_int64(s, 5);
 
 		memset(&t, 0, sizeof(t));
+		memset(&tx, 0, sizeof(tx));
 		t.id = (uint64_t)sqlite3_column_int64(s, 0);
 		t.kind = (uint8_t)sqlite3_column_int(s, 1);
 		t.state = (uint8_t)sqlite3_column_int(s, 2);
@@ -215,22 +217,22 @@ store_load(void)
 		t.due = sqlite3_column_int64(s, 9);
 		t.due_unix = sqlite3_column_int64(s, 10);
 		t.started = sqlite3_column_int64(s, 11);
-		t.target = (uint64_t)sqlite3_column_int64(s, 12);
-		t.target_kind = (uint8_t)sqlite3_column_int(s, 13);
-		t.name = column_text(s, 14);
+		tx.target = (uint64_t)sqlite3_column_int64(s, 12);
+		tx.target_kind = (uint8_t)sqlite3_column_int(s, 13);
+		tx.name = column_text(s, 14);
 		t.spec = column_text(s, 15);
 		t.outcome = column_text(s, 16);
-		t.idem_key = column_text(s, 17);
-		t.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);
+		tx.idem_key = column_text(s, 17);
+		tx.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);
 		if (t.id == 0 || t.kind > FUTURE_CALL || t.state > FUTURE_CANCELLED ||
 		    t.phase > CALL_DONE || t.trigger > TRIGGER_ON_DONE ||
-		    future_restore(&t) == NULL) {
+		    future_restore(&t, &tx) == NULL) {
 			log_warnx("store: object %llu is damaged or memory ran out",
 			    (unsigned long long)t.id);
-			free(t.name);
+			free(tx.name);
 			free(t.spec);
 			free(t.outcome);
-			free(t.idem_key);
+			free(tx.idem_key);
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -270,13 +272,13 @@ store_write(const struct future *f)
 	sqlite3_bind_int64(s, 10, f->due);
 	sqlite3_bind_int64(s, 11, f->due_unix);
 	sqlite3_bind_int64(s, 12, f->started);
-	sqlite3_bind_int64(s, 13, (sqlite3_int64)f->target);
-	sqlite3_bind_int(s, 14, f->target_kind);
-	bind_text(s, 15, f->name);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)future_target(f));
+	sqlite3_bind_int(s, 14, future_target_kind(f));
+	bind_text(s, 15, future_name(f));
 	bind_text(s, 16, f->stored ? NULL : f->spec);
 	bind_text(s, 17, f->outcome);
-	bind_text(s, 18, f->idem_key);
-	sqlite3_bind_int64(s, 19, (sqlite3_int64)f->idem_digest);
+	bind_text(s, 18, future_idem_key(f));
+	sqlite3_bind_int64(s, 19, (sqlite3_int64)future_idem_digest(f));
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
