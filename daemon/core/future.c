@@ -12,6 +12,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/slab.h"
 
 /* Objects freed per retention step: small, so the loop never stalls. */
 #define RETENTION_BATCH 512
@@ -19,6 +20,7 @@
 static struct {
 	struct event_base *base;
 	struct future_limits limits;
+	struct slab slab;		/* struct future */
 	struct idmap ids;
 	struct idmap idem;		/* hash of idempotency key -> call */
 	struct future_list all;		/* every object, id order */
@@ -44,6 +46,7 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	fs.limits = *limits;
 	fs.next_id = 1;
 	fs.wake_gen = 1;
+	slab_init(&fs.slab, sizeof(struct future));
 	idmap_init(&fs.ids);
 	idmap_init(&fs.idem);
 	TAILQ_INIT(&fs.all);
@@ -74,7 +77,7 @@ future_free(struct future *f)
 	}
 	free(f->spec);
 	free(f->outcome);
-	free(f);
+	slab_free(&fs.slab, f);
 }
 
 struct future_ext *
@@ -126,6 +129,7 @@ future_shutdown(void)
 		TAILQ_REMOVE(&fs.all, f, all);
 		future_free(f);
 	}
+	slab_destroy(&fs.slab);
 	idmap_free(&fs.ids);
 	idmap_free(&fs.idem);
 	if (fs.wake_ev != NULL)
@@ -221,7 +225,7 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 		    fs.limits.max_pending);
 		return NULL;
 	}
-	if ((f = calloc(1, sizeof(*f))) == NULL ||
+	if ((f = slab_alloc(&fs.slab)) == NULL ||
 	    (name != NULL && (future_ext(f) == NULL || (f->x->name = strdup(name)) == NULL)) ||
 	    idmap_put(&fs.ids, fs.next_id, f) == -1) {
 		if (f != NULL)
@@ -259,7 +263,7 @@ future_retain_insert(struct future *f)
 struct future *
 future_restore(struct future *t, struct future_ext *tx)
 {
-	struct future *f = malloc(sizeof(*f)), *target;
+	struct future *f = slab_alloc(&fs.slab), *target;
 	int ext = tx->name != NULL || tx->idem_key != NULL || tx->target != 0;
 
 	/* A waiting call joins its target's callbacks (sched_recover): make
@@ -269,14 +273,14 @@ future_restore(struct future *t, struct future_ext *tx)
 	    t->phase == CALL_WAITING ? future_find(tx->target) : NULL;
 	if (f == NULL || (target != NULL && future_ext(target) == NULL) ||
 	    idmap_put(&fs.ids, t->id, f) == -1) {
-		free(f);
+		slab_free(&fs.slab, f);
 		return NULL;
 	}
 	*f = *t;
 	f->x = NULL;
 	if (ext && future_ext(f) == NULL) {
 		idmap_del(&fs.ids, t->id);
-		free(f);
+		slab_free(&fs.slab, f);
 		return NULL;
 	}
 	if (ext) {
