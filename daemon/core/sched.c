@@ -44,6 +44,14 @@ static void sched_run_cb(evutil_socket_t, short, void *);
 static void sched_clock_cb(evutil_socket_t, short, void *);
 static void sched_arm(void);
 
+/* The timer queue's tie-break: the acceptance order, which is id order. */
+static uint64_t
+sched_seq(const struct timerq_node *node)
+{
+	return ((const struct future *)(const void *)((const char *)node -
+	    offsetof(struct future, tq)))->id;
+}
+
 /* Ask the kernel to report wall-clock steps on clock_fd: an absolute
  * CLOCK_REALTIME timer with CANCEL_ON_SET fails its read with ECANCELED
  * whenever the clock is set. */
@@ -66,7 +74,7 @@ sched_init(struct event_base *base, const struct sched_actions *actions, int64_t
 	ss.base = base;
 	ss.actions = *actions;
 	ss.horizon = horizon;
-	timerq_init(&ss.timers);
+	timerq_init(&ss.timers, sched_seq);
 	TAILQ_INIT(&ss.ready);
 	ss.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
 	ss.timer_ev = evtimer_new(base, sched_run_cb, NULL);
@@ -116,7 +124,7 @@ sched_ready_push(struct future *call)
 int
 sched_arm_timeout(struct future *f)
 {
-	if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+	if (timerq_push(&ss.timers, &f->tq, f->due) == -1)
 		return -1;
 	sched_arm();
 	return 0;
@@ -221,7 +229,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		break;
 	default:
 		c->phase = CALL_SCHEDULED;
-		if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1) {
+		if (timerq_push(&ss.timers, &c->tq, c->due) == -1) {
 			core_error_set(err, CORE_ENOMEM, "out of memory");
 			p->spec = c->spec;	/* not taken after all */
 			c->spec = NULL;
@@ -340,7 +348,7 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
 		c->late = 1;
 		future_touch(c);
 	}
-	if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1)
+	if (timerq_push(&ss.timers, &c->tq, c->due) == -1)
 		sched_ready_push(c);		/* out of memory: run it now */
 }
 
@@ -358,7 +366,7 @@ sched_recover(void)
 			continue;
 		if (f->kind == FUTURE_CALL)
 			sched_recover_call(f, now, unix_now);
-		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due) == -1)
 			future_settle(f, FUTURE_CANCELLED, NULL, 0);
 	}
 	sched_arm();
@@ -459,7 +467,7 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 			int64_t left = f->due_unix - clock_unix_now();
 			if (left > 0) {
 				f->due = now + left;
-				if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == 0)
+				if (timerq_push(&ss.timers, &f->tq, f->due) == 0)
 					continue;
 			}
 		}
