@@ -70,22 +70,23 @@ put_spec(struct jsonbuf *b, const char *spec)
 void
 view_write(struct jsonbuf *b, const struct future *f)
 {
-	char id[20];
+	const char *spec;
+	char id[20], *tmp;
 
 	view_id(f, id);
 	jsonbuf_raw(b, "{\"id\":", 6);
 	jsonbuf_string(b, id, strlen(id));
 	put_string(b, "kind", f->kind == FUTURE_CALL ? "call" : "future");
 	put_string(b, "state", future_state_name(f->state));
-	if (f->name != NULL)
-		put_string(b, "name", f->name);
+	if (future_name(f) != NULL)
+		put_string(b, "name", future_name(f));
 	put_time(b, "created", f->created);
 	if (f->kind == FUTURE_CALL) {
 		put_string(b, "phase", call_phase_name(f->phase));
 		put_string(b, "trigger", call_trigger_name(f->trigger));
 		if (f->trigger == TRIGGER_ON_DONE)
-			put_string(b, "on_done", proto_id_format(f->target,
-			    f->target_kind == FUTURE_CALL ? 'c' : 'f', id));
+			put_string(b, "on_done", proto_id_format(future_target(f),
+			    future_target_kind(f) == FUTURE_CALL ? 'c' : 'f', id));
 		if (f->trigger != TRIGGER_ON_DONE || f->phase != CALL_WAITING) {
 			put_time(b, "due", f->due);
 			put_time(b, "due_unix", f->due_unix);
@@ -96,7 +97,10 @@ view_write(struct jsonbuf *b, const struct future *f)
 		jsonbuf_int(b, f->attempts);
 		if (f->late)
 			jsonbuf_raw(b, ",\"late\":true", 12);
-		put_spec(b, f->spec);
+		if ((spec = future_spec(f, &tmp)) == NULL)
+			jsonbuf_fail(b);
+		put_spec(b, spec);
+		free(tmp);
 	} else if (f->due != 0 && f->state == FUTURE_PENDING)
 		put_time(b, "timeout_at", f->due);
 	if (f->state != FUTURE_PENDING)

@@ -11,11 +11,14 @@ struct future;
 
 struct jsonbuf;
 
-/* Append the call or future object as JSON text. */
+/* Append the call or future object as JSON text. If a call's spec cannot
+ * be read back from the store, b is marked failed: never a call object
+ * without its action. */
 void view_write(struct jsonbuf *b, const struct future *f);
-/* The object as JSON text (the caller frees it); NULL on ENOMEM. */
+/* The object as JSON text (the caller frees it); NULL on ENOMEM or when
+ * the store cannot be read. */
 char *view_text(const struct future *f);
-/* The object as a JSON value; NULL on ENOMEM. */
+/* The object as a JSON value; NULL as for view_text. */
 json_t *view_object(const struct future *f);
 /* The id string of f ("c_…" or "f_…") into buf (19 bytes). */
 char *view_id(const struct future *f, char *buf);

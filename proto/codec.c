@@ -713,7 +713,7 @@ proto_dump(const json_t *v)
 
 	jsonbuf_init(&b);
 	jsonbuf_value(&b, v, 1);
-	return jsonbuf_finish(&b);
+	return jsonbuf_finish_fit(&b);
 }
 
 char *

@@ -127,7 +127,8 @@ unsigned long long proto_id_parse(const char *s, char *kind);
 /* Format an id of kind 'c' or 'f' into buf (at least 19 bytes). */
 char *proto_id_format(unsigned long long id, char kind, char *buf);
 
-/* Dump compactly with sorted keys (the canonical form); NULL on ENOMEM. */
+/* Dump compactly with sorted keys (the canonical form), in an allocation
+ * of its own size (stored text); NULL on ENOMEM. */
 char *proto_dump(const json_t *v);
 /* Dump compactly for the wire: reals with at most 16 significant digits,
  * so loop times read 1234.567891, not 1234.5678910000001. */

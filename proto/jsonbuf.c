@@ -39,6 +39,28 @@ jsonbuf_finish(struct jsonbuf *b)
 	return text;
 }
 
+char *
+jsonbuf_finish_fit(struct jsonbuf *b)
+{
+	size_t len = b->len + 1, cap = b->cap;
+	char *text = jsonbuf_finish(b), *fit;
+
+	/* A copy, not realloc: shrinking in place would leave a small hole
+	 * after every kept text, which later allocations rarely fill. */
+	if (text != NULL && len < cap && (fit = malloc(len)) != NULL) {
+		memcpy(fit, text, len);
+		free(text);
+		text = fit;
+	}
+	return text;
+}
+
+void
+jsonbuf_fail(struct jsonbuf *b)
+{
+	b->failed = 1;
+}
+
 /* Room for n more bytes: 1, or 0 once failed. */
 static int
 jsonbuf_room(struct jsonbuf *b, size_t n)

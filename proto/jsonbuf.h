@@ -29,7 +29,13 @@ void jsonbuf_free(struct jsonbuf *b);
 /* The NUL-terminated text (the caller frees it), or NULL if a write
  * failed; b is empty afterwards. */
 char *jsonbuf_finish(struct jsonbuf *b);
+/* The same, in an allocation of the text's own size: for text that is
+ * kept (a doubling buffer leaves up to half of itself unused). */
+char *jsonbuf_finish_fit(struct jsonbuf *b);
 
+/* Mark b failed (a part of the text could not be had): later writes do
+ * nothing and jsonbuf_finish() returns NULL. */
+void jsonbuf_fail(struct jsonbuf *b);
 /* Append raw bytes (already JSON). */
 void jsonbuf_raw(struct jsonbuf *b, const char *s, size_t n);
 /* Append one character (the slow path grows the buffer). */

@@ -138,6 +138,16 @@ action_utf8_string(const char *b, size_t len)
 	return s;
 }
 
+json_t *
+action_spec(const struct future *c)
+{
+	char *tmp;
+	json_t *spec = view_load(future_spec(c, &tmp));
+
+	free(tmp);
+	return spec;
+}
+
 void
 action_finish(uint64_t id, json_t *o, int is_exc)
 {
@@ -183,9 +193,12 @@ retry_delay(double backoff, double max_backoff, uint32_t n)
 static void
 action_run(struct future *c)
 {
-	json_t *spec = view_load(c->spec);
+	json_t *spec = action_spec(c);
 
-	if (json_object_get(spec, "command") != NULL)
+	if (spec == NULL)
+		action_fail(c, "InternalError",
+		    "the call's action could not be read back from the store");
+	else if (json_object_get(spec, "command") != NULL)
 		action_command_start(c, spec);
 	else
 		action_webhook_start(c, spec);
@@ -209,7 +222,7 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 int
 action_retry(struct future *c, const json_t *failure, int default_attempts, int64_t delay_us)
 {
-	json_t *spec = view_load(c->spec), *retry = json_object_get(spec, "retry"), *v;
+	json_t *spec = action_spec(c), *retry = json_object_get(spec, "retry"), *v;
 	json_int_t attempts = default_attempts;
 	double backoff = (double)as.backoff / 1e6, max_backoff = (double)as.max_backoff / 1e6;
 	struct retry *rt = NULL;
@@ -275,7 +288,7 @@ action_start(void *arg, struct future *c)
 static int
 action_interrupted(void *arg, struct future *c)
 {
-	json_t *spec = view_load(c->spec);
+	json_t *spec = action_spec(c);
 	int command = json_object_get(spec, "command") != NULL;
 	const char *on_restart = json_string_value(json_object_get(spec, "on_restart"));
 	int rerun = !command || (on_restart != NULL && strcmp(on_restart, "rerun") == 0);

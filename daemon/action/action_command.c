@@ -68,7 +68,7 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 				goto fail;
 	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
 		goto fail;
-	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(c->target)) != NULL) {
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL) {
 		if (action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
 		    action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
 		    future_state_name(target->state))) == -1)
@@ -150,7 +150,7 @@ command_outcome(const struct command_result *res, const char *step, int *is_exc)
 static void
 spawn_step(struct future *c, char *buf, size_t len)
 {
-	json_t *spec = view_load(c->spec), *cmd = json_object_get(spec, "command");
+	json_t *spec = action_spec(c), *cmd = json_object_get(spec, "command");
 	const char *cwd = json_string_value(json_object_get(cmd, "cwd"));
 	const char *a0 = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
 	struct stat sb;

@@ -14,6 +14,9 @@ struct config;
 struct event_base;
 struct future;
 
+/* Call c's spec, parsed (read back from the store if it waits there);
+ * NULL if it cannot be had. The caller decrefs it. */
+json_t *action_spec(const struct future *c);
 /* Finish call id with JSON value o (consumed). */
 void action_finish(uint64_t id, json_t *o, int is_exc);
 /* Fail call c with an exception of type and message. */

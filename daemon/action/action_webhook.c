@@ -49,7 +49,7 @@ webhook_body(struct future *c, const json_t *spec, const struct proto_webhook *p
 	o = json_pack("{s:s, s:O}", "call", view_id(c, id), "args",
 	    json_object_get(spec, "args"));
 	if (o != NULL && c->trigger == TRIGGER_ON_DONE &&
-	    (target = future_find(c->target)) != NULL)
+	    (target = future_find(future_target(c))) != NULL)
 		json_object_set_new(o, "future", view_object(target));
 	text = o ? proto_encode(o) : NULL;
 	json_decref(o);
@@ -216,7 +216,7 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 		return;
 	if (r->error == 0 && (r->status < 200 || r->status >= 300)) {
 		/* Only a refusing reply's message names the URL. */
-		spec = view_load(c->spec);
+		spec = action_spec(c);
 		k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
 		if (k != NULL)
 			snprintf(url, sizeof(url), "%s", k);

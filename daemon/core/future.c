@@ -12,6 +12,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/slab.h"
 
 /* Objects freed per retention step: small, so the loop never stalls. */
 #define RETENTION_BATCH 512
@@ -19,6 +20,7 @@
 static struct {
 	struct event_base *base;
 	struct future_limits limits;
+	struct slab slab;		/* struct future */
 	struct idmap ids;
 	struct idmap idem;		/* hash of idempotency key -> call */
 	struct future_list all;		/* every object, id order */
@@ -44,6 +46,7 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	fs.limits = *limits;
 	fs.next_id = 1;
 	fs.wake_gen = 1;
+	slab_init(&fs.slab, sizeof(struct future));
 	idmap_init(&fs.ids);
 	idmap_init(&fs.idem);
 	TAILQ_INIT(&fs.all);
@@ -67,11 +70,54 @@ future_set_limits(const struct future_limits *limits)
 static void
 future_free(struct future *f)
 {
-	free(f->name);
+	if (f->x != NULL) {
+		free(f->x->name);
+		free(f->x->idem_key);
+		free(f->x);
+	}
 	free(f->spec);
 	free(f->outcome);
-	free(f->idem_key);
-	free(f);
+	slab_free(&fs.slab, f);
+}
+
+struct future_ext *
+future_ext(struct future *f)
+{
+	if (f->x == NULL && (f->x = calloc(1, sizeof(*f->x))) != NULL) {
+		TAILQ_INIT(&f->x->callbacks);
+		TAILQ_INIT(&f->x->waiters);
+	}
+	return f->x;
+}
+
+const char *
+future_name(const struct future *f)
+{
+	return f->x != NULL ? f->x->name : NULL;
+}
+
+const char *
+future_idem_key(const struct future *f)
+{
+	return f->x != NULL ? f->x->idem_key : NULL;
+}
+
+uint64_t
+future_idem_digest(const struct future *f)
+{
+	return f->x != NULL ? f->x->idem_digest : 0;
+}
+
+uint64_t
+future_target(const struct future *f)
+{
+	return f->x != NULL ? f->x->target : 0;
+}
+
+enum future_kind
+future_target_kind(const struct future *f)
+{
+	return f->x != NULL ? f->x->target_kind : FUTURE_PLAIN;
 }
 
 void
@@ -83,6 +129,7 @@ future_shutdown(void)
 		TAILQ_REMOVE(&fs.all, f, all);
 		future_free(f);
 	}
+	slab_destroy(&fs.slab);
 	idmap_free(&fs.ids);
 	idmap_free(&fs.idem);
 	if (fs.wake_ev != NULL)
@@ -117,6 +164,17 @@ future_touch(struct future *f)
 	fs.persist.changed(f->id, fs.persist.arg);
 }
 
+/* Whether f's spec may wait in the store: a pending call waiting for
+ * its time or for its future. Calls on the ready FIFO are about to start,
+ * and calls handed to the action layer need theirs. */
+static int
+future_spec_evictable(const struct future *f)
+{
+	return f->kind == FUTURE_CALL && f->state == FUTURE_PENDING && !f->dispatched &&
+	    (f->phase == CALL_WAITING ||
+	    (f->phase == CALL_SCHEDULED && timerq_queued(&f->tq)));
+}
+
 void
 future_mark_saving(struct future *f)
 {
@@ -127,6 +185,33 @@ void
 future_mark_clean(struct future *f)
 {
 	f->stored = 1;
+	if (f->spec != NULL && fs.persist.load_spec != NULL && future_spec_evictable(f)) {
+		free(f->spec);
+		f->spec = NULL;
+	}
+}
+
+const char *
+future_spec(const struct future *f, char **tmp)
+{
+	*tmp = NULL;
+	if (f->spec != NULL || f->kind != FUTURE_CALL || !f->stored ||
+	    fs.persist.load_spec == NULL)
+		return f->spec;
+	*tmp = fs.persist.load_spec(f->id, fs.persist.arg);
+	return *tmp;
+}
+
+int
+future_spec_hold(struct future *f)
+{
+	char *tmp;
+
+	if (future_spec(f, &tmp) == NULL)
+		return -1;
+	if (tmp != NULL)
+		f->spec = tmp;
+	return 0;
 }
 
 struct future *
@@ -145,12 +230,11 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 		    fs.limits.max_pending);
 		return NULL;
 	}
-	if ((f = calloc(1, sizeof(*f))) == NULL ||
-	    (name != NULL && (f->name = strdup(name)) == NULL) ||
+	if ((f = slab_alloc(&fs.slab)) == NULL ||
+	    (name != NULL && (future_ext(f) == NULL || (f->x->name = strdup(name)) == NULL)) ||
 	    idmap_put(&fs.ids, fs.next_id, f) == -1) {
 		if (f != NULL)
-			free(f->name);
-		free(f);
+			future_free(f);
 		core_error_set(err, CORE_ENOMEM, "out of memory");
 		return NULL;
 	}
@@ -159,8 +243,6 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	f->state = FUTURE_PENDING;
 	f->created = clock_loop_now();
 	timerq_node_init(&f->tq);
-	TAILQ_INIT(&f->callbacks);
-	TAILQ_INIT(&f->waiters);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	fs.pending_kind[kind]++;
 	future_touch(f);
@@ -184,23 +266,42 @@ future_retain_insert(struct future *f)
 }
 
 struct future *
-future_restore(struct future *t)
+future_restore(struct future *t, struct future_ext *tx)
 {
-	struct future *f = malloc(sizeof(*f));
+	struct future *f = slab_alloc(&fs.slab), *target;
+	int ext = tx->name != NULL || tx->idem_key != NULL || tx->target != 0;
 
-	if (f == NULL || idmap_put(&fs.ids, t->id, f) == -1) {
-		free(f);
+	/* A waiting call joins its target's callbacks (sched_recover): make
+	 * room for the list now, while running out of memory can still
+	 * stop start-up. */
+	target = t->kind == FUTURE_CALL && t->state == FUTURE_PENDING &&
+	    t->phase == CALL_WAITING ? future_find(tx->target) : NULL;
+	if (f == NULL || (target != NULL && future_ext(target) == NULL) ||
+	    idmap_put(&fs.ids, t->id, f) == -1) {
+		slab_free(&fs.slab, f);
 		return NULL;
 	}
 	*f = *t;
+	f->x = NULL;
+	if (ext && future_ext(f) == NULL) {
+		idmap_del(&fs.ids, t->id);
+		slab_free(&fs.slab, f);
+		return NULL;
+	}
+	if (ext) {
+		f->x->name = tx->name;
+		f->x->idem_key = tx->idem_key;
+		f->x->idem_digest = tx->idem_digest;
+		f->x->target = tx->target;
+		f->x->target_kind = tx->target_kind;
+	}
 	memset(t, 0, sizeof(*t));
+	memset(tx, 0, sizeof(*tx));
 	f->dirty = 0;
 	f->stored = 1;
 	timerq_node_init(&f->tq);
-	TAILQ_INIT(&f->callbacks);
-	TAILQ_INIT(&f->waiters);
-	if (f->idem_key != NULL)
-		idmap_put(&fs.idem, idem_hash(f->idem_key), f);
+	if (future_idem_key(f) != NULL)
+		idmap_put(&fs.idem, idem_hash(f->x->idem_key), f);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	if (f->id >= fs.next_id)
 		fs.next_id = f->id + 1;
@@ -261,14 +362,14 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	future_touch(f);
 
 	/* Done-callbacks go onto the ready queue in registration order. */
-	while ((cb = TAILQ_FIRST(&f->callbacks)) != NULL) {
-		TAILQ_REMOVE(&f->callbacks, cb, link);
+	while (f->x != NULL && (cb = TAILQ_FIRST(&f->x->callbacks)) != NULL) {
+		TAILQ_REMOVE(&f->x->callbacks, cb, link);
 		sched_ready_push(cb);
 	}
 	/* Waiters are detached now and called next turn, so one may wait
 	 * again without seeing this list. */
-	while ((w = TAILQ_FIRST(&f->waiters)) != NULL) {
-		TAILQ_REMOVE(&f->waiters, w, link);
+	while (f->x != NULL && (w = TAILQ_FIRST(&f->x->waiters)) != NULL) {
+		TAILQ_REMOVE(&f->x->waiters, w, link);
 		w->f = NULL;
 		w->woken = fs.wake_gen;
 		TAILQ_INSERT_TAIL(&fs.wake, w, link);
@@ -323,7 +424,7 @@ future_cancel(struct future *f)
 	return 1;
 }
 
-void
+int
 future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void *),
     void *arg)
 {
@@ -334,17 +435,20 @@ future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void
 		w->woken = fs.wake_gen;
 		TAILQ_INSERT_TAIL(&fs.wake, w, link);
 		event_active(fs.wake_ev, 0, 0);
-		return;
+		return 0;
 	}
+	if (future_ext(f) == NULL)
+		return -1;
 	w->f = f;
-	TAILQ_INSERT_TAIL(&f->waiters, w, link);
+	TAILQ_INSERT_TAIL(&f->x->waiters, w, link);
+	return 0;
 }
 
 void
 waiter_remove(struct waiter *w)
 {
 	if (w->f != NULL) {
-		TAILQ_REMOVE(&w->f->waiters, w, link);
+		TAILQ_REMOVE(&w->f->x->waiters, w, link);
 		w->f = NULL;
 	} else if (w->woken) {
 		TAILQ_REMOVE(&fs.wake, w, link);
@@ -390,20 +494,20 @@ future_idem_find(const char *key)
 {
 	struct future *f = idmap_get(&fs.idem, idem_hash(key));
 
-	return f != NULL && strcmp(f->idem_key, key) == 0 ? f : NULL;
+	return f != NULL && strcmp(f->x->idem_key, key) == 0 ? f : NULL;
 }
 
 int
 future_idem_set(struct future *f, const char *key, uint64_t digest)
 {
-	if ((f->idem_key = strdup(key)) == NULL)
+	if (future_ext(f) == NULL || (f->x->idem_key = strdup(key)) == NULL)
 		return -1;
 	if (idmap_put(&fs.idem, idem_hash(key), f) == -1) {
-		free(f->idem_key);
-		f->idem_key = NULL;
+		free(f->x->idem_key);
+		f->x->idem_key = NULL;
 		return -1;
 	}
-	f->idem_digest = digest;
+	f->x->idem_digest = digest;
 	return 0;
 }
 
@@ -416,8 +520,8 @@ future_unlink(struct future *f)
 
 	TAILQ_REMOVE(&fs.all, f, all);
 	idmap_del(&fs.ids, f->id);
-	if (f->idem_key != NULL && idmap_get(&fs.idem, idem_hash(f->idem_key)) == f)
-		idmap_del(&fs.idem, idem_hash(f->idem_key));
+	if (future_idem_key(f) != NULL && idmap_get(&fs.idem, idem_hash(f->x->idem_key)) == f)
+		idmap_del(&fs.idem, idem_hash(f->x->idem_key));
 	future_free(f);
 	/* The store learns of a forgotten object by not finding it. */
 	if (!dirty && fs.persist.changed != NULL)
@@ -427,7 +531,7 @@ future_unlink(struct future *f)
 void
 future_discard(struct future *f)
 {
-	assert(f->state == FUTURE_PENDING && TAILQ_EMPTY(&f->waiters));
+	assert(f->state == FUTURE_PENDING && (f->x == NULL || TAILQ_EMPTY(&f->x->waiters)));
 	fs.pending_kind[f->kind]--;
 	future_unlink(f);
 }

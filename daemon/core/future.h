@@ -46,6 +46,20 @@ struct waiter {
 TAILQ_HEAD(waiter_list, waiter);
 TAILQ_HEAD(future_list, future);
 
+/* What most objects never use, allocated on first use: a name, an
+ * idempotency key, an on_done call's target, and what waits for the
+ * object (done-callbacks, waiters). A pending call that has none of them
+ * carries a NULL pointer instead (issue 7: memory per pending call). */
+struct future_ext {
+	char *name;
+	char *idem_key;			/* call: idempotency key, if any */
+	uint64_t idem_digest;		/* call: digest of the request body */
+	uint64_t target;		/* on_done: the future awaited */
+	uint8_t target_kind;		/* on_done: the awaited object's kind */
+	struct future_list callbacks;	/* calls to start once done */
+	struct waiter_list waiters;
+};
+
 struct future {
 	uint64_t id;
 	int64_t created;		/* loop time */
@@ -53,40 +67,42 @@ struct future {
 	int64_t due;			/* call: due loop time; future: timeout deadline */
 	int64_t due_unix;		/* call: due wall time */
 	int64_t started;		/* call: loop time started, 0 before */
+	uint32_t attempts;
+	struct timerq_node tq;
 	uint8_t kind;			/* enum future_kind */
 	uint8_t state;			/* enum future_state */
 	uint8_t phase;			/* enum call_phase */
 	uint8_t trigger;		/* enum call_trigger */
-	uint8_t has_exception;
-	uint8_t dispatched;		/* handed to the action layer */
-	uint8_t cancel_requested;
-	uint8_t late;			/* started late after a restart */
-	uint8_t target_kind;		/* on_done: the awaited object's kind */
-	uint8_t dirty;			/* changed since the store last saw it */
-	uint8_t stored;			/* the store holds a row for it */
-	uint32_t attempts;
-	struct timerq_node tq;
-	uint64_t target;		/* on_done: the future awaited */
-	char *name;
-	char *spec;			/* call: its action, opaque to the core */
+	unsigned int has_exception : 1;
+	unsigned int dispatched : 1;	/* handed to the action layer */
+	unsigned int cancel_requested : 1;
+	unsigned int late : 1;		/* started late after a restart */
+	unsigned int dirty : 1;		/* changed since the store last saw it */
+	unsigned int stored : 1;	/* the store holds a row for it */
+	char *spec;			/* call: its action, opaque to the core;
+					 * NULL while it waits in the store (read
+					 * it with future_spec) */
 	char *outcome;			/* done: result or exception; a pending
 					 * call being retried: its last error */
-	char *idem_key;			/* call: idempotency key, if any */
-	uint64_t idem_digest;		/* call: digest of the request body */
+	struct future_ext *x;		/* NULL until a rare field is set */
 	/* One link for the list the object is on at the time: the ready
 	 * FIFO, its target's callbacks, or the retention FIFO once done. */
 	TAILQ_ENTRY(future) link;
 	TAILQ_ENTRY(future) all;	/* every object, in id order */
-	struct future_list callbacks;	/* calls to start once done */
-	struct waiter_list waiters;
 };
 
 /* Where durable changes go (the store). changed() is told the id of an
  * object whose durable state changed (or that was forgotten: it is then
  * no longer found), at most once until the store calls
- * future_mark_saving(). */
+ * future_mark_saving(). load_spec() reads a stored call's spec back: a
+ * new string, or NULL (out of memory, I/O error). With load_spec, the spec
+ * of a stored call waiting for its time or its future is freed from
+ * memory (it may wait for months; most are never looked at before they
+ * run) and read back when it is needed; the store must then keep a stored
+ * spec when an object is written again with a NULL one. */
 struct future_persist {
 	void (*changed)(uint64_t id, void *arg);
+	char *(*load_spec)(uint64_t id, void *arg);
 	void *arg;
 };
 
@@ -110,14 +126,34 @@ void future_touch(struct future *f);
 /* The store has taken f's state for a commit: a later change is told
  * again. */
 void future_mark_saving(struct future *f);
-/* That commit succeeded: the store holds a row for f. */
+/* That commit succeeded: the store holds a row for f (a waiting call's
+ * spec may then leave memory). */
 void future_mark_clean(struct future *f);
-/* Re-create an object from the store: t's fields are copied and its
- * strings taken. Objects must come in id order. The scheduler then
- * places pending ones (sched_recover). NULL on ENOMEM. */
-struct future *future_restore(struct future *t);
+/* A call's spec: f->spec, or a copy read back from the store, returned
+ * in *tmp too for the caller to free (*tmp is NULL otherwise). NULL if it
+ * cannot be read, or f has none (a plain future). */
+const char *future_spec(const struct future *f, char **tmp);
+/* Keep a call's spec in memory until it is done (it is starting: its
+ * action, retries and result need it). 0, or -1 if it cannot be read. */
+int future_spec_hold(struct future *f);
+/* Re-create an object from the store: the fields of t and of tx (its
+ * out-of-line ones: name, idempotency key and digest, target) are copied
+ * and their strings taken. Objects must come in id order. The scheduler
+ * then places pending ones (sched_recover). NULL on ENOMEM. */
+struct future *future_restore(struct future *t, struct future_ext *tx);
 /* Forget a done object now (used when the store could not save it). */
 void future_drop(struct future *f);
+
+/* f's name, or NULL. */
+const char *future_name(const struct future *f);
+/* A call's idempotency key, or NULL. */
+const char *future_idem_key(const struct future *f);
+/* The digest recorded with the idempotency key (0 without one). */
+uint64_t future_idem_digest(const struct future *f);
+/* An on_done call: the id of the future it awaits (0 for other objects),
+ * and that future's kind. */
+uint64_t future_target(const struct future *f);
+enum future_kind future_target_kind(const struct future *f);
 
 /* The object with this id, or NULL. */
 struct future *future_find(uint64_t id);
@@ -142,8 +178,9 @@ int future_cancel(struct future *f);
 int future_done(const struct future *f);
 
 /* Register w to be called once f is done (on a later loop turn). If f is
- * already done, w is woken on the next turn. */
-void future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void *),
+ * already done, w is woken on the next turn. 0, or -1 on ENOMEM (w stays
+ * idle). */
+int future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void *),
     void *arg);
 /* Take w off whatever list it is on; safe on an idle waiter. */
 void waiter_remove(struct waiter *w);
@@ -168,6 +205,9 @@ const char *call_trigger_name(enum call_trigger t);
 int future_state_parse(const char *s);
 int call_phase_parse(const char *s);
 
+/* Internal to the core: f's out-of-line fields, allocated (zeroed) on
+ * first use; NULL on ENOMEM. */
+struct future_ext *future_ext(struct future *f);
 /* Internal to the core: settle f (done transition), with is_exc telling
  * which of result/exception value is; value may be NULL for cancel. */
 void future_settle(struct future *f, enum future_state state, char *value, int is_exc);

@@ -44,6 +44,14 @@ static void sched_run_cb(evutil_socket_t, short, void *);
 static void sched_clock_cb(evutil_socket_t, short, void *);
 static void sched_arm(void);
 
+/* The timer queue's tie-break: the acceptance order, which is id order. */
+static uint64_t
+sched_seq(const struct timerq_node *node)
+{
+	return ((const struct future *)(const void *)((const char *)node -
+	    offsetof(struct future, tq)))->id;
+}
+
 /* Ask the kernel to report wall-clock steps on clock_fd: an absolute
  * CLOCK_REALTIME timer with CANCEL_ON_SET fails its read with ECANCELED
  * whenever the clock is set. */
@@ -66,7 +74,7 @@ sched_init(struct event_base *base, const struct sched_actions *actions, int64_t
 	ss.base = base;
 	ss.actions = *actions;
 	ss.horizon = horizon;
-	timerq_init(&ss.timers);
+	timerq_init(&ss.timers, sched_seq);
 	TAILQ_INIT(&ss.ready);
 	ss.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
 	ss.timer_ev = evtimer_new(base, sched_run_cb, NULL);
@@ -116,7 +124,7 @@ sched_ready_push(struct future *call)
 int
 sched_arm_timeout(struct future *f)
 {
-	if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+	if (timerq_push(&ss.timers, &f->tq, f->due) == -1)
 		return -1;
 	sched_arm();
 	return 0;
@@ -173,7 +181,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 
 	*existed = 0;
 	if (p->idem_key != NULL && (c = future_idem_find(p->idem_key)) != NULL) {
-		if (c->idem_digest != p->idem_digest) {
+		if (c->x->idem_digest != p->idem_digest) {
 			core_error_set(err, CORE_EMISMATCH,
 			    "idempotency key reused with a different request (first: %016llx)",
 			    (unsigned long long)c->id);
@@ -186,14 +194,20 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		core_error_set(err, CORE_ENOTFOUND, "on_done: no such future");
 		return NULL;
 	}
+	/* The target's list of callbacks, before anything is changed. */
+	if (target != NULL && !future_done(target) && future_ext(target) == NULL) {
+		core_error_set(err, CORE_ENOMEM, "out of memory");
+		return NULL;
+	}
 	if ((c = future_alloc(FUTURE_CALL, p->name, err)) == NULL)
 		return NULL;
 	c->trigger = (uint8_t)p->trigger;
-	if (sched_due(p, now, c, err) == -1 ||
-	    (p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1)) {
+	if (sched_due(p, now, c, err) == -1)
+		goto fail;
+	if ((p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1) ||
+	    (target != NULL && future_ext(c) == NULL)) {
 		core_error_set(err, CORE_ENOMEM, "out of memory");
-		future_discard(c);
-		return NULL;
+		goto fail;
 	}
 	c->spec = p->spec;
 	p->spec = NULL;
@@ -204,29 +218,31 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		break;
 	case TRIGGER_ON_DONE:
 		assert(target != NULL);
-		c->target = target->id;
-		c->target_kind = target->kind;
+		c->x->target = target->id;
+		c->x->target_kind = target->kind;
 		if (future_done(target))
 			sched_ready_push(c);
 		else {
 			c->phase = CALL_WAITING;
-			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+			TAILQ_INSERT_TAIL(&target->x->callbacks, c, link);
 		}
 		break;
 	default:
 		c->phase = CALL_SCHEDULED;
-		if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1) {
+		if (timerq_push(&ss.timers, &c->tq, c->due) == -1) {
 			core_error_set(err, CORE_ENOMEM, "out of memory");
 			p->spec = c->spec;	/* not taken after all */
 			c->spec = NULL;
-			future_discard(c);
-			return NULL;
+			goto fail;
 		}
 		sched_arm();
 		break;
 	}
 	ss.stats.scheduled++;
 	return c;
+fail:
+	future_discard(c);
+	return NULL;
 }
 
 int
@@ -245,8 +261,8 @@ sched_cancel(struct future *c)
 		return 1;
 	}
 	if (c->phase == CALL_WAITING) {
-		if ((target = future_find(c->target)) != NULL)
-			TAILQ_REMOVE(&target->callbacks, c, link);
+		if ((target = future_find(future_target(c))) != NULL)
+			TAILQ_REMOVE(&target->x->callbacks, c, link);
 	} else if (!timerq_queued(&c->tq)) {
 		TAILQ_REMOVE(&ss.ready, c, link);
 		ss.ready_len--;
@@ -262,7 +278,7 @@ sched_remove_callback(struct future *target, uint64_t cid)
 	struct future *c = future_find(cid);
 
 	if (c == NULL || c->kind != FUTURE_CALL || c->trigger != TRIGGER_ON_DONE ||
-	    c->target != target->id)
+	    future_target(c) != target->id)
 		return -1;
 	if (future_done(c) || c->dispatched)
 		return 0;
@@ -312,9 +328,11 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
 		future_touch(c);
 	}
 	if (c->phase == CALL_WAITING) {
-		target = future_find(c->target);
+		/* future_restore made room for the list on the target. */
+		target = future_find(future_target(c));
 		if (target != NULL && !future_done(target)) {
-			TAILQ_INSERT_TAIL(&target->callbacks, c, link);
+			assert(target->x != NULL);
+			TAILQ_INSERT_TAIL(&target->x->callbacks, c, link);
 			return;
 		}
 		sched_ready_push(c);		/* its future finished meanwhile */
@@ -330,7 +348,7 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
 		c->late = 1;
 		future_touch(c);
 	}
-	if (timerq_push(&ss.timers, &c->tq, c->due, c->id) == -1)
+	if (timerq_push(&ss.timers, &c->tq, c->due) == -1)
 		sched_ready_push(c);		/* out of memory: run it now */
 }
 
@@ -348,7 +366,7 @@ sched_recover(void)
 			continue;
 		if (f->kind == FUTURE_CALL)
 			sched_recover_call(f, now, unix_now);
-		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due, f->id) == -1)
+		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due) == -1)
 			future_settle(f, FUTURE_CANCELLED, NULL, 0);
 	}
 	sched_arm();
@@ -449,7 +467,7 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 			int64_t left = f->due_unix - clock_unix_now();
 			if (left > 0) {
 				f->due = now + left;
-				if (timerq_push(&ss.timers, &f->tq, f->due, f->id) == 0)
+				if (timerq_push(&ss.timers, &f->tq, f->due) == 0)
 					continue;
 			}
 		}
@@ -461,6 +479,9 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		ss.ready_len--;
 		f->dispatched = 1;
 		ss.dispatched++;
+		/* Read its spec back from the store once, for the action and
+		 * its retries; if that fails the action layer says so. */
+		future_spec_hold(f);
 		ss.actions.start(ss.actions.arg, f);
 	}
 	if (!TAILQ_EMPTY(&ss.ready))

@@ -8,9 +8,9 @@
 
 /* Whether slot a sorts before slot b. */
 static int
-slot_less(const struct timerq_slot *a, const struct timerq_slot *b)
+slot_less(const struct timerq *q, const struct timerq_slot *a, const struct timerq_slot *b)
 {
-	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+	return a->due < b->due || (a->due == b->due && q->seq(a->node) < q->seq(b->node));
 }
 
 /* Put slot s at index i and tell its node. */
@@ -29,7 +29,7 @@ sift_up(struct timerq *q, uint32_t i)
 
 	while (i > 0) {
 		uint32_t parent = (i - 1) / 2;
-		if (!slot_less(&s, &q->v[parent]))
+		if (!slot_less(q, &s, &q->v[parent]))
 			break;
 		slot_set(q, i, q->v[parent]);
 		i = parent;
@@ -47,9 +47,9 @@ sift_down(struct timerq *q, uint32_t i)
 		uint32_t c = 2 * i + 1;
 		if (c >= q->n)
 			break;
-		if (c + 1 < q->n && slot_less(&q->v[c + 1], &q->v[c]))
+		if (c + 1 < q->n && slot_less(q, &q->v[c + 1], &q->v[c]))
 			c++;
-		if (!slot_less(&q->v[c], &s))
+		if (!slot_less(q, &q->v[c], &s))
 			break;
 		slot_set(q, i, q->v[c]);
 		i = c;
@@ -58,10 +58,11 @@ sift_down(struct timerq *q, uint32_t i)
 }
 
 void
-timerq_init(struct timerq *q)
+timerq_init(struct timerq *q, timerq_seq_fn seq)
 {
 	q->v = NULL;
 	q->n = q->cap = 0;
+	q->seq = seq;
 }
 
 void
@@ -70,7 +71,8 @@ timerq_free(struct timerq *q)
 	if (q == NULL)
 		return;
 	free(q->v);
-	timerq_init(q);
+	q->v = NULL;
+	q->n = q->cap = 0;
 }
 
 void
@@ -80,7 +82,7 @@ timerq_node_init(struct timerq_node *node)
 }
 
 int
-timerq_push(struct timerq *q, struct timerq_node *node, int64_t due, uint64_t seq)
+timerq_push(struct timerq *q, struct timerq_node *node, int64_t due)
 {
 	assert(node->idx == TIMERQ_NONE);
 	if (q->n == q->cap) {
@@ -94,7 +96,7 @@ timerq_push(struct timerq *q, struct timerq_node *node, int64_t due, uint64_t se
 		q->v = v;
 		q->cap = cap;
 	}
-	q->v[q->n] = (struct timerq_slot){ due, seq, node };
+	q->v[q->n] = (struct timerq_slot){ due, node };
 	node->idx = q->n++;
 	sift_up(q, node->idx);
 	return 0;
@@ -112,7 +114,7 @@ timerq_remove(struct timerq *q, struct timerq_node *node)
 	if (i == --q->n)
 		return;
 	slot_set(q, i, q->v[q->n]);
-	if (i > 0 && slot_less(&q->v[i], &q->v[(i - 1) / 2]))
+	if (i > 0 && slot_less(q, &q->v[i], &q->v[(i - 1) / 2]))
 		sift_up(q, i);
 	else
 		sift_down(q, i);

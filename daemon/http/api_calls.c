@@ -205,7 +205,7 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	for (f = future_first_after(after); f != NULL; f = future_next(f)) {
 		if (f->kind != FUTURE_CALL || (want_state >= 0 && f->state != want_state) ||
 		    (want_phase >= 0 && f->phase != want_phase) ||
-		    (name != NULL && (f->name == NULL || strcmp(f->name, name) != 0)))
+		    (name != NULL && (future_name(f) == NULL || strcmp(future_name(f), name) != 0)))
 			continue;
 		if (n == page)
 			break;		/* one more exists: there is a next page */
@@ -220,7 +220,7 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	jsonbuf_string(&b, f != NULL ? id : "", f != NULL ? strlen(id) : 0);
 	jsonbuf_char(&b, '}');
 	if ((text = jsonbuf_finish(&b)) == NULL)
-		http_reply_problem(r, 503, NULL, "out of memory");
+		http_reply_problem(r, 503, NULL, "out of memory, or the store cannot be read");
 	else
 		http_reply_text(r, 200, "application/json", text);
 }

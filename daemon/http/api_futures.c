@@ -126,9 +126,14 @@ api_futures_show(struct http_req *r, struct api_args *a)
 	}
 	p->r = r;
 	p->id = f->id;
+	if (future_wait(f, &p->w, poll_wake, p) == -1) {
+		event_free(p->timer);
+		free(p);
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
 	tv = clock_timeval(us);
 	evtimer_add(p->timer, &tv);
-	future_wait(f, &p->w, poll_wake, p);
 	http_hold(r, p, poll_answer, poll_cleanup);
 }
 

@@ -245,8 +245,10 @@ api_waitset(struct http_req *r, int gather)
 	}
 	for (i = 0; i < ws->n; i++) {
 		struct future *f = future_find(ws->ids[i]);
-		if (!future_done(f))
-			future_wait(f, &ws->w[i], waitset_wake, ws);
+		if (!future_done(f) && future_wait(f, &ws->w[i], waitset_wake, ws) == -1) {
+			http_reply_problem(r, 503, NULL, "out of memory");
+			goto out;
+		}
 	}
 	http_hold(r, ws, waitset_answer, waitset_cleanup);
 	ws = NULL;

@@ -194,7 +194,7 @@ api_reply_object(struct http_req *r, int status, const struct future *f)
 	char *text = view_text(f);
 
 	if (text == NULL) {
-		http_reply_problem(r, 503, NULL, "out of memory");
+		http_reply_problem(r, 503, NULL, "out of memory, or the store cannot be read");
 		return;
 	}
 	http_reply_text(r, status, "application/json", text);

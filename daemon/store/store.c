@@ -37,13 +37,18 @@ static const char *migrations[] = {
 	"  outcome TEXT, idem_key TEXT, idem_digest INTEGER NOT NULL);",
 };
 
+/* store_load's query names these by number. */
+_Static_assert(FUTURE_CALL == 1 && FUTURE_PENDING == 0 && CALL_SCHEDULED == 0 &&
+    CALL_WAITING == 1, "store_load: enum values changed");
+
 /* Bits of the flags column. */
 enum { F_EXCEPTION = 1, F_LATE = 2, F_CANCEL = 4 };
 
 static struct {
-	sqlite3 *db;
+	sqlite3 *db;			/* the writer's */
+	sqlite3 *rdb;			/* the loop's, to read specs back */
 	int lock_fd;
-	sqlite3_stmt *upsert, *delete, *meta;
+	sqlite3_stmt *upsert, *delete, *meta, *spec;
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
 	struct event *flush_ev;		/* priority 0: runs first next turn */
@@ -136,14 +141,37 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		log_warnx("store: %s is not usable", path);
 		return -1;
 	}
+	/* A NULL spec never replaces a stored one: the core frees the spec
+	 * of a waiting call once it is stored, and writes it again as NULL
+	 * (and a spec never changes, so rows already stored get NULL). */
 	if (sqlite3_prepare_v2(st.db,
-	    "INSERT OR REPLACE INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, state = excluded.state,"
+	    " phase = excluded.phase, trigger = excluded.trigger, flags = excluded.flags,"
+	    " attempts = excluded.attempts, created = excluded.created,"
+	    " finished = excluded.finished, due = excluded.due, due_unix = excluded.due_unix,"
+	    " started = excluded.started, target = excluded.target,"
+	    " target_kind = excluded.target_kind, name = excluded.name,"
+	    " spec = COALESCE(excluded.spec, spec), outcome = excluded.outcome,"
+	    " idem_key = excluded.idem_key, idem_digest = excluded.idem_digest",
 	    -1, &st.upsert, NULL) != SQLITE_OK ||
+
 	    sqlite3_prepare_v2(st.db, "DELETE FROM objects WHERE id = ?", -1, &st.delete,
 	    NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
 	    &st.meta, NULL) != SQLITE_OK) {
 		log_warnx("store: %s", sqlite3_errmsg(st.db));
+		return -1;
+	}
+	/* Specs are read back on the loop thread while the writer thread
+	 * commits on st.db, so through a connection of their own (WAL lets
+	 * it read every committed row while a write is under way). */
+	if (sqlite3_open_v2(path, &st.rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || sqlite3_busy_timeout(st.rdb, 5000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st.rdb, "SELECT spec FROM objects WHERE id = ?", -1, &st.spec,
+	    NULL) != SQLITE_OK) {
+		log_warnx("store: %s: %s", path, st.rdb ? sqlite3_errmsg(st.rdb) :
+		    "out of memory");
 		return -1;
 	}
 	*anchor_loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
@@ -168,14 +196,22 @@ store_load(void)
 	int rc;
 
 	future_set_next_id((uint64_t)query_int("SELECT value FROM meta WHERE key = 'next_id'", 1));
-	if (sqlite3_prepare_v2(st.db, "SELECT * FROM objects ORDER BY id", -1, &s,
+	/* The spec of a call waiting for its time or its future stays on
+	 * disk (future_spec reads it back when needed): it is most of what
+	 * a waiting call weighs, and start-up need not copy it. */
+	if (sqlite3_prepare_v2(st.db, "SELECT id, kind, state, phase, trigger, flags,"
+	    " attempts, created, finished, due, due_unix, started, target, target_kind, name,"
+	    " CASE WHEN kind = 1 AND state = 0 AND phase IN (0, 1) THEN NULL ELSE spec END,"
+	    " outcome, idem_key, idem_digest FROM objects ORDER BY id", -1, &s,
 	    NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct future t;
+		struct future_ext tx;
 		int64_t flags = sqlite3_column_int64(s, 5);
 
 		memset(&t, 0, sizeof(t));
+		memset(&tx, 0, sizeof(tx));
 		t.id = (uint64_t)sqlite3_column_int64(s, 0);
 		t.kind = (uint8_t)sqlite3_column_int(s, 1);
 		t.state = (uint8_t)sqlite3_column_int(s, 2);
@@ -190,22 +226,22 @@ store_load(void)
 		t.due = sqlite3_column_int64(s, 9);
 		t.due_unix = sqlite3_column_int64(s, 10);
 		t.started = sqlite3_column_int64(s, 11);
-		t.target = (uint64_t)sqlite3_column_int64(s, 12);
-		t.target_kind = (uint8_t)sqlite3_column_int(s, 13);
-		t.name = column_text(s, 14);
+		tx.target = (uint64_t)sqlite3_column_int64(s, 12);
+		tx.target_kind = (uint8_t)sqlite3_column_int(s, 13);
+		tx.name = column_text(s, 14);
 		t.spec = column_text(s, 15);
 		t.outcome = column_text(s, 16);
-		t.idem_key = column_text(s, 17);
-		t.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);
+		tx.idem_key = column_text(s, 17);
+		tx.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);
 		if (t.id == 0 || t.kind > FUTURE_CALL || t.state > FUTURE_CANCELLED ||
 		    t.phase > CALL_DONE || t.trigger > TRIGGER_ON_DONE ||
-		    future_restore(&t) == NULL) {
+		    future_restore(&t, &tx) == NULL) {
 			log_warnx("store: object %llu is damaged or memory ran out",
 			    (unsigned long long)t.id);
-			free(t.name);
+			free(tx.name);
 			free(t.spec);
 			free(t.outcome);
-			free(t.idem_key);
+			free(tx.idem_key);
 			sqlite3_finalize(s);
 			return -1;
 		}
@@ -293,6 +329,25 @@ store_write(const struct row *w)
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* future_persist.load_spec: a stored call's spec, as a new string. */
+static char *
+store_load_spec(uint64_t id, void *arg)
+{
+	sqlite3_stmt *s = st.spec;
+	char *spec = NULL;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		spec = column_text(s, 0);
+	if (spec == NULL)
+		log_warnx("store: cannot read back the action of c_%016llx: %s",
+		    (unsigned long long)id, rc == SQLITE_ROW ? "out of memory" :
+		    rc == SQLITE_DONE ? "not stored" : sqlite3_errstr(rc));
+	sqlite3_reset(s);
+	return spec;
 }
 
 /* Delete a forgotten object's row. */
@@ -398,12 +453,15 @@ batch_fill(struct batch *b)
 		w->due = f->due;
 		w->due_unix = f->due_unix;
 		w->started = f->started;
-		w->target = f->target;
-		w->target_kind = f->target_kind;
-		w->idem_digest = f->idem_digest;
-		if (copy_text(&w->name, f->name) == -1 || copy_text(&w->spec, f->spec) == -1 ||
+		w->target = future_target(f);
+		w->target_kind = future_target_kind(f);
+		w->idem_digest = future_idem_digest(f);
+		/* A spec never changes: once stored it is not written again
+		 * (the upsert keeps the stored one for a NULL). */
+		if (copy_text(&w->name, future_name(f)) == -1 ||
+		    copy_text(&w->spec, f->stored ? NULL : f->spec) == -1 ||
 		    copy_text(&w->outcome, f->outcome) == -1 ||
-		    copy_text(&w->idem_key, f->idem_key) == -1)
+		    copy_text(&w->idem_key, future_idem_key(f)) == -1)
 			fatalx("store: out of memory for a commit");
 		future_mark_saving(f);
 	}
@@ -592,7 +650,7 @@ store_changed(uint64_t id, void *arg)
 int
 store_start(struct event_base *base, store_commit_fn fn, void *arg)
 {
-	struct future_persist p = { store_changed, NULL };
+	struct future_persist p = { store_changed, store_load_spec, NULL };
 
 	st.commit_fn = fn;
 	st.commit_arg = arg;
@@ -655,7 +713,9 @@ store_close(void)
 	sqlite3_finalize(st.upsert);
 	sqlite3_finalize(st.delete);
 	sqlite3_finalize(st.meta);
+	sqlite3_finalize(st.spec);
 	sqlite3_close(st.db);
+	sqlite3_close(st.rdb);
 	if (st.lock_fd != -1)
 		close(st.lock_fd);
 	free(st.dirty);

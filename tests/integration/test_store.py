@@ -576,6 +576,107 @@ class InterruptedTest(unittest.TestCase):
                              "the interrupted command ran again")
 
 
+class SpecInStoreTest(unittest.TestCase):
+    """Issue 7: a call waiting for its time or its future keeps its action
+    (spec) only in the store; views, starts, retries, cancels and restarts
+    read it back, and a later write never loses it."""
+
+    ACTION = ("name", "args", "command", "retry", "on_restart")
+
+    def assert_action(self, got, posted, what):
+        for key in self.ACTION:
+            self.assertEqual(got.get(key), posted.get(key),
+                             "%s: %s" % (what, key))
+
+    def test_waiting_calls_show_and_run_their_action_across_kill_9(self):
+        with Daemon() as d:
+            x = "x" * 90
+            timed = d.schedule({
+                "after": 2.0, "name": "timed", "args": [1, "two", {"3": [4]}],
+                "on_restart": "rerun", "retry": {"attempts": 2, "backoff": 0.1},
+                "command": sh('printf "%s" "$1"', x)})
+            f = d.request("POST", "/v1/futures").body
+            cb = d.request("POST", "/v1/futures/%s/callbacks" % f["id"], body={
+                "name": "cb", "command": sh('printf "cb %s" "$1"', x)}).body
+            self.assertEqual((cb["phase"], cb["command"]["argv"][-1]),
+                             ("waiting", x))
+            listed = {c["id"]: c for c in d.list_calls()}
+            for c in (timed, cb):
+                self.assert_action(d.call(c["id"]), c, "GET " + c["id"])
+                self.assert_action(listed[c["id"]], c, "listed " + c["id"])
+            d.kill()
+            d.start()
+            listed = {c["id"]: c for c in d.list_calls()}
+            for c in (timed, cb):
+                self.assert_action(d.call(c["id"]), c, "after kill -9")
+                self.assert_action(listed[c["id"]], c, "listed after kill -9")
+            r = d.request("POST", "/v1/futures/%s/result" % f["id"],
+                          body={"result": 1})
+            self.assertEqual(r.status, 200, r.body)
+            got = d.wait_done(cb["id"])
+            self.assertEqual(got["state"], "finished", got)
+            self.assertEqual(got["result"]["stdout"], "cb " + x)
+            self.assert_action(got, cb, "callback done")
+            got = d.wait_done(timed["id"])
+            self.assertEqual(got["state"], "finished", got)
+            self.assertEqual(got["result"]["stdout"], x)
+            self.assert_action(got, timed, "timed done")
+            d.kill()
+            d.start()
+            for c in (timed, cb):
+                self.assert_action(d.call(c["id"]), c, "done, after kill -9")
+
+    def test_timed_call_retries_with_its_action(self):
+        with Daemon() as d:
+            log = d.path("tries.log")
+            c = d.schedule({"after": 0.3, "retry": {"attempts": 3, "backoff": 0.05},
+                            "command": sh('echo try >> "$1"; exit 3', log)})
+            got = d.wait_done(c["id"])
+            self.assertEqual(got["exception"]["type"], "CommandFailed", got)
+            self.assertEqual(got["attempts"], 3)
+            self.assertEqual(read_lines(log), ["try"] * 3)
+            self.assert_action(got, c, "retried")
+
+    def test_call_cancelled_while_waiting_keeps_its_action(self):
+        with Daemon() as d:
+            c = d.schedule({"after": 3600, "name": "c", "args": ["a"],
+                            "command": sh('exit 0', "y" * 90)})
+            f = d.request("POST", "/v1/futures").body
+            cb = d.request("POST", "/v1/futures/%s/callbacks" % f["id"],
+                           body={"command": TRUE}).body
+            r = d.request("DELETE", "/v1/calls/" + c["id"])
+            self.assertEqual((r.status, r.body), (200, {"cancelled": True}))
+            r = d.request("DELETE", "/v1/futures/%s/callbacks/%s"
+                          % (f["id"], cb["id"]))
+            self.assertEqual((r.status, r.body), (200, {"removed": 1}))
+            for how in ("now", "SIGTERM", "kill -9"):
+                if how == "SIGTERM":
+                    d.signal(signal.SIGTERM)
+                    self.assertEqual(d.wait_exit(), 0, d.log_tail())
+                    d.start()
+                elif how == "kill -9":
+                    d.kill()
+                    d.start()
+                for x in (c, cb):
+                    got = d.call(x["id"])
+                    self.assertEqual(got["state"], "cancelled", how)
+                    self.assert_action(got, x, "cancelled, " + how)
+
+    def test_idempotent_repeat_of_a_waiting_call_shows_its_action(self):
+        with Daemon() as d:
+            body = {"after": 3600, "command": TRUE, "idempotency_key": "k-7"}
+            first = d.schedule(body)
+            r = d.request("POST", "/v1/calls", body=body)
+            self.assertEqual(r.status, 200, r.body)
+            self.assertEqual(r.body["id"], first["id"])
+            self.assert_action(r.body, first, "repeat")
+            d.kill()
+            d.start()
+            r = d.request("POST", "/v1/calls", body=body)
+            self.assertEqual((r.status, r.body["id"]), (200, first["id"]))
+            self.assert_action(r.body, first, "repeat after kill -9")
+
+
 class FullDiskTest(unittest.TestCase):
     """The state directory on a small tmpfs, filled up."""
 

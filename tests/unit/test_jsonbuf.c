@@ -61,7 +61,7 @@ random_value(int depth)
 	case 0: return json_null();
 	case 1: return json_boolean(check_rand(2));
 	case 2: return json_integer((json_int_t)(check_rand(UINT64_MAX) -
-	    (check_rand(2) ? 0 : (uint64_t)INT64_MAX)));	/* wraps, unsigned */
+	    (check_rand(2) ? 0 : (uint64_t)INT64_MAX)));	/* unsigned: wraps, no UB */
 	case 3: return json_integer((json_int_t)check_rand(2000) - 1000);
 	case 4: return random_string();
 	case 5:

@@ -29,6 +29,7 @@ struct start {
 	int64_t started;	/* loop time, from sched_started */
 	int64_t due;
 	int64_t unix_now;	/* wall time at the start */
+	int has_spec;		/* its spec was in memory */
 };
 
 static struct {
@@ -53,7 +54,8 @@ fake_start(void *arg, struct future *c)
 	fx.in_start = 1;
 	sched_started(c);
 	if (fx.n < MAX_LOG)
-		fx.log[fx.n++] = (struct start){ c->id, c->started, c->due, clock_unix_now() };
+		fx.log[fx.n++] = (struct start){ c->id, c->started, c->due, clock_unix_now(),
+		    c->spec != NULL };
 	if (!fx.hold)
 		sched_finish(c, strdup("{}"), 0);
 	fx.in_start = 0;
@@ -364,8 +366,8 @@ test_done_callbacks(void)
 		if ((cb[i] = call(TRIGGER_ON_DONE, 0, f->id)) == NULL)
 			goto out;
 		CHECK_INT_EQ(cb[i]->phase, CALL_WAITING);
-		CHECK_INT_EQ(cb[i]->target, f->id);
-		CHECK_INT_EQ(cb[i]->target_kind, FUTURE_PLAIN);
+		CHECK_INT_EQ(future_target(cb[i]), f->id);
+		CHECK_INT_EQ(future_target_kind(cb[i]), FUTURE_PLAIN);
 	}
 	/* A soon call runs; the callbacks keep waiting. */
 	if ((x = call(TRIGGER_SOON, 0, 0)) == NULL)
@@ -409,7 +411,7 @@ test_done_callbacks(void)
 	for (size_t i = 0; i < 3; i++)
 		if ((tcb[i] = call(TRIGGER_ON_DONE, 0, tc->id)) == NULL)
 			goto out;
-	CHECK_INT_EQ(tcb[0]->target_kind, FUTURE_CALL);
+	CHECK_INT_EQ(future_target_kind(tcb[0]), FUTURE_CALL);
 	CHECK(run_until_started(1, 2000));
 	CHECK_INT_EQ(tc->phase, CALL_RUNNING);
 	run_for(10);
@@ -614,8 +616,8 @@ test_future_states(void)
 	CHECK(f->id != g->id && g->id != h->id);
 	CHECK(future_find(f->id) == f);
 	CHECK(future_find(999999) == NULL);
-	CHECK_STR_EQ(f->name, "f");
-	CHECK(g->name == NULL);
+	CHECK_STR_EQ(future_name(f), "f");
+	CHECK(future_name(g) == NULL);
 	CHECK_INT_EQ(f->kind, FUTURE_PLAIN);
 	CHECK_INT_EQ(f->state, FUTURE_PENDING);
 	CHECK(!future_done(f));
@@ -699,7 +701,7 @@ probe_cb(struct waiter *w, void *arg)
 	CHECK(w == &p->w && w->f == NULL && !w->woken);
 	if (p->rewait) {
 		p->rewait = 0;
-		future_wait(p->f, &p->w, probe_cb, p);
+		CHECK_INT_EQ(future_wait(p->f, &p->w, probe_cb, p), 0);
 	}
 }
 
@@ -709,7 +711,7 @@ probe_wait(struct probe *p, struct future *f)
 {
 	memset(p, 0, sizeof(*p));
 	p->f = f;
-	future_wait(f, &p->w, probe_cb, p);
+	CHECK_INT_EQ(future_wait(f, &p->w, probe_cb, p), 0);
 }
 
 /* Waiters are woken on a later loop turn, never inside the call that
@@ -750,7 +752,7 @@ test_waiters(void)
 	/* Waiting again from inside the callback works, once per wait. */
 	p3.rewait = 1;
 	p3.woken = 0;
-	future_wait(f, &p3.w, probe_cb, &p3);
+	CHECK_INT_EQ(future_wait(f, &p3.w, probe_cb, &p3), 0);
 	event_base_loop(fx.base, EVLOOP_NONBLOCK);
 	event_base_loop(fx.base, EVLOOP_NONBLOCK);
 	CHECK_INT_EQ(p3.woken, 2);
@@ -827,7 +829,7 @@ test_idempotency(void)
 	if (!CHECK(c1 != NULL))
 		goto out;
 	CHECK_INT_EQ(existed, 0);
-	CHECK_STR_EQ(c1->idem_key, "k1");
+	CHECK_STR_EQ(future_idem_key(c1), "k1");
 
 	c2 = call_full(TRIGGER_AFTER, 1 * SEC, 0, "k1", 42, &existed, &err);
 	CHECK(c2 == c1);
@@ -944,15 +946,19 @@ test_horizon(void)
 	teardown();
 }
 
-/* Restore one object as the store would (strings are taken). */
+/* Restore one object as the store would (strings are taken); target:
+ * an on_done call's future. */
 static struct future *
-restore(uint64_t id, enum future_kind kind, enum future_state state, enum call_phase phase,
-    enum call_trigger trigger, int64_t due)
+restore_on(uint64_t id, enum future_kind kind, enum future_state state, enum call_phase phase,
+    enum call_trigger trigger, int64_t due, uint64_t target)
 {
 	struct future t;
+	struct future_ext tx;
 	struct future *f;
 
 	memset(&t, 0, sizeof(t));
+	memset(&tx, 0, sizeof(tx));
+	tx.target = target;
 	t.id = id;
 	t.kind = (uint8_t)kind;
 	t.state = (uint8_t)state;
@@ -963,9 +969,17 @@ restore(uint64_t id, enum future_kind kind, enum future_state state, enum call_p
 	t.due_unix = clock_unix_now() + (due - clock_loop_now());
 	if (kind == FUTURE_CALL)
 		t.spec = strdup("{\"command\":{\"argv\":[\"true\"]}}");
-	if (!CHECK((f = future_restore(&t)) != NULL))
+	if (!CHECK((f = future_restore(&t, &tx)) != NULL))
 		free(t.spec);
 	return f;
+}
+
+/* Restore one object that awaits nothing. */
+static struct future *
+restore(uint64_t id, enum future_kind kind, enum future_state state, enum call_phase phase,
+    enum call_trigger trigger, int64_t due)
+{
+	return restore_on(id, kind, state, phase, trigger, due, 0);
 }
 
 /* After a restart: calls that fell due while the daemon was down are
@@ -985,18 +999,14 @@ test_recover(void)
 	f[2] = restore(2, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER, now - 3 * SEC);
 	f[3] = restore(3, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now - 5 * SEC);
 	f[4] = restore(4, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now + 30 * MS);
-	f[5] = restore(5, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0);
-	if (f[5] != NULL)
-		f[5]->target = 1;
+	f[5] = restore_on(5, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0, 1);
 	f[6] = restore(6, FUTURE_CALL, FUTURE_PENDING, CALL_RUNNING, TRIGGER_AT, now - 2 * SEC);
 	if (f[6] != NULL) {
 		f[6]->started = now - 1 * SEC;
 		f[6]->attempts = 1;
 	}
 	f[7] = restore(7, FUTURE_PLAIN, FUTURE_FINISHED, 0, 0, 0);
-	f[8] = restore(8, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0);
-	if (f[8] != NULL)
-		f[8]->target = 7;
+	f[8] = restore_on(8, FUTURE_CALL, FUTURE_PENDING, CALL_WAITING, TRIGGER_ON_DONE, 0, 7);
 	f[9] = restore(9, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AT, now - 5 * SEC);
 	f[10] = restore(10, FUTURE_PLAIN, FUTURE_PENDING, 0, 0, now + 20 * MS);
 	f[11] = restore(11, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER, now + 1 * SEC);
@@ -1053,6 +1063,169 @@ out:
 	teardown();
 }
 
+/* A fake store for the spec tests: it keeps each object's first spec. */
+#define FAKE_IDS 64
+static struct {
+	char *spec[FAKE_IDS];		/* by id */
+	uint64_t dirty[MAX_LOG];
+	size_t n_dirty;
+	int fail;			/* load_spec fails */
+	int loads;
+} fk;
+
+/* future_persist.changed: remember the id for the next commit. */
+static void
+fake_changed(uint64_t id, void *arg)
+{
+	if (fk.n_dirty < MAX_LOG)
+		fk.dirty[fk.n_dirty++] = id;
+}
+
+/* future_persist.load_spec: a copy of the stored spec. */
+static char *
+fake_load_spec(uint64_t id, void *arg)
+{
+	fk.loads++;
+	if (fk.fail || id >= FAKE_IDS || fk.spec[id] == NULL)
+		return NULL;
+	return strdup(fk.spec[id]);
+}
+
+/* Commit: store what changed (a NULL spec keeps the stored one). */
+static void
+fake_commit(void)
+{
+	for (size_t i = 0; i < fk.n_dirty; i++) {
+		struct future *f = future_find(fk.dirty[i]);
+
+		if (f == NULL || f->id >= FAKE_IDS)
+			continue;
+		if (fk.spec[f->id] == NULL && f->spec != NULL)
+			fk.spec[f->id] = strdup(f->spec);
+		future_mark_clean(f);
+	}
+	fk.n_dirty = 0;
+}
+
+/* Whether f's spec reads back as the one call_full gives. */
+static int
+spec_reads_back(const struct future *f)
+{
+	char *tmp;
+	const char *spec = future_spec(f, &tmp);
+	int ok = spec != NULL && strcmp(spec, "{\"command\":{\"argv\":[\"true\"]}}") == 0;
+
+	free(tmp);
+	return ok;
+}
+
+/* With a store, the spec of a stored call waiting for its time or its
+ * future leaves memory and is read back when viewed and, once, when the
+ * call starts; ready, running and done calls keep theirs. Without
+ * load_spec nothing leaves. */
+static void
+test_spec_eviction(void)
+{
+	struct future_persist only_changed = { fake_changed, NULL, NULL };
+	struct future_persist p = { fake_changed, fake_load_spec, NULL };
+	struct future *a, *b, *w, *cw, *x;
+	char *tmp;
+	int loads;
+
+	memset(&fk, 0, sizeof(fk));
+	setup(0, 3650LL * 86400 * SEC);
+	future_set_persist(&only_changed);
+	x = call(TRIGGER_AFTER, 10 * SEC, 0);
+	fake_commit();
+	if (!CHECK(x != NULL))
+		goto out;
+	CHECK(x->spec != NULL);			/* no load_spec: kept */
+
+	future_set_persist(&p);
+	fx.hold = 1;
+	a = call(TRIGGER_AFTER, 50 * MS, 0);
+	b = call(TRIGGER_SOON, 0, 0);
+	w = future_new(NULL, 0, &(struct core_error){ CORE_OK, "" });
+	cw = w ? call(TRIGGER_ON_DONE, 0, w->id) : NULL;
+	if (!CHECK(a != NULL && b != NULL && cw != NULL))
+		goto out;
+	CHECK(a->spec != NULL && cw->spec != NULL);	/* not stored yet */
+	fake_commit();
+	CHECK(a->spec == NULL && cw->spec == NULL);
+	CHECK(b->spec != NULL);			/* on the ready FIFO */
+	CHECK(spec_reads_back(a) && spec_reads_back(cw));
+	CHECK(a->spec == NULL);			/* a view does not keep it */
+
+	/* Starting reads it back once and keeps it while running. */
+	loads = fk.loads;
+	CHECK(run_until_started(2, 2000));
+	CHECK_INT_EQ(fk.loads, loads + 1);
+	CHECK(fx.n == 2 && fx.log[0].id == b->id && fx.log[1].id == a->id &&
+	    fx.log[0].has_spec && fx.log[1].has_spec);
+	fake_commit();
+	CHECK(a->spec != NULL && b->spec != NULL);
+	sched_finish(a, strdup("{}"), 0);
+	fake_commit();
+	CHECK(a->state == FUTURE_FINISHED && a->spec != NULL);
+
+	/* A store that cannot be read: no spec, and nothing kept. */
+	fk.fail = 1;
+	CHECK(future_spec(cw, &tmp) == NULL && tmp == NULL);
+	CHECK(future_spec_hold(cw) == -1 && cw->spec == NULL);
+	fk.fail = 0;
+
+	/* Cancelled while its spec waits in the store: still readable. */
+	CHECK_INT_EQ(sched_cancel(cw), 1);
+	fake_commit();
+	CHECK(cw->state == FUTURE_CANCELLED && spec_reads_back(cw));
+	sched_finish(b, strdup("{}"), 0);
+out:
+	future_set_persist(NULL);
+	teardown();
+	for (int i = 0; i < FAKE_IDS; i++)
+		free(fk.spec[i]);
+}
+
+/* A call or future with no name, idempotency key, target, callbacks or
+ * waiters carries no out-of-line part; the first of them allocates it. */
+static void
+test_out_of_line(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct sched_call_params p = {
+		.trigger = TRIGGER_AFTER, .when = 10 * SEC,
+		.spec = strdup("{\"command\":{\"argv\":[\"true\"]}}"),
+	};
+	struct future *c, *f, *cb;
+	struct probe pr;
+	int existed;
+
+	setup(0, 3650LL * 86400 * SEC);
+	CHECK(sizeof(struct future) <= 120);	/* issue 7: memory per pending call */
+	c = sched_call(&p, &existed, &err);
+	f = future_new(NULL, 0, &err);
+	if (!CHECK(c != NULL && f != NULL))
+		goto out;
+	CHECK(c->x == NULL && f->x == NULL);
+	CHECK(future_name(c) == NULL && future_target(c) == 0 && future_idem_key(c) == NULL);
+	p.trigger = TRIGGER_ON_DONE;
+	p.target = f->id;
+	p.spec = strdup("{\"command\":{\"argv\":[\"true\"]}}");
+	cb = sched_call(&p, &existed, &err);
+	if (!CHECK(cb != NULL))
+		goto out;
+	CHECK(cb->x != NULL && future_target(cb) == f->id && f->x != NULL);
+	CHECK(!TAILQ_EMPTY(&f->x->callbacks));
+	CHECK(c->x == NULL);
+	probe_wait(&pr, c);
+	CHECK(c->x != NULL && !TAILQ_EMPTY(&c->x->waiters));
+	waiter_remove(&pr.w);
+	CHECK(TAILQ_EMPTY(&c->x->waiters));
+out:
+	free(p.spec);
+	teardown();
+}
+
 /* Done objects are forgotten after the retention period, pending ones
  * never. */
 static void
@@ -1103,5 +1276,7 @@ main(void)
 	test_horizon();
 	test_retention();
 	test_recover();
+	test_spec_eviction();
+	test_out_of_line();
 	return check_summary();
 }

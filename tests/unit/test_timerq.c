@@ -18,6 +18,13 @@ struct item {
 
 #define ITEM_OF(node) ((struct item *)(void *)(node))
 
+/* The queue's tie-break: the item's own sequence. */
+static uint64_t
+item_seq(const struct timerq_node *node)
+{
+	return ((const struct item *)(const void *)node)->seq;
+}
+
 /* Whether (due a, seq a) sorts before (due b, seq b). */
 static int
 key_less(int64_t da, uint64_t sa, int64_t db, uint64_t sb)
@@ -36,7 +43,8 @@ heap_ok(const struct timerq *q)
 			return 0;
 		if (i > 0) {
 			const struct timerq_slot *p = &q->v[(i - 1) / 2];
-			if (key_less(s->due, s->seq, p->due, p->seq))
+			if (key_less(s->due, ITEM_OF(s->node)->seq, p->due,
+			    ITEM_OF(p->node)->seq))
 				return 0;
 		}
 	}
@@ -76,7 +84,7 @@ push(struct timerq *q, struct item *it, int64_t due, uint64_t seq)
 	it->due = due;
 	it->seq = seq;
 	it->removed = 0;
-	return timerq_push(q, &it->tq, due, seq);
+	return timerq_push(q, &it->tq, due);
 }
 
 static void
@@ -86,7 +94,8 @@ test_empty(void)
 	struct timerq_node node;
 	int64_t due = 42;
 
-	timerq_init(&q);
+	CHECK(sizeof(struct timerq_slot) == 16);	/* issue 7: memory per call */
+	timerq_init(&q, item_seq);
 	timerq_node_init(&node);
 	CHECK(timerq_peek(&q, &due) == NULL);
 	CHECK_INT_EQ(due, 42);
@@ -109,7 +118,7 @@ test_order(void)
 	struct timerq q;
 	int64_t due;
 
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < 10; i++) {
 		timerq_node_init(&it[i].tq);
 		CHECK_INT_EQ(push(&q, &it[i], dues[i], i + 1), 0);
@@ -145,7 +154,7 @@ test_ties(void)
 	static const uint64_t seqs[] = { 30, 10, 90, 20, 91, 11 };
 	static const size_t want[] = { 2, 4, 1, 5, 3, 0 };
 
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < 6; i++) {
 		timerq_node_init(&it[i].tq);
 		push(&q, &it[i], dues[i], seqs[i]);
@@ -171,7 +180,7 @@ test_remove(void)
 	int ok = 1;
 
 	check_srand(1);
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < N; i++) {
 		timerq_node_init(&it[i].tq);
 		push(&q, &it[i], (int64_t)check_rand(50), i);
@@ -230,7 +239,7 @@ test_remove_sift_up(void)
 	struct timerq q;
 	size_t n;
 
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < 11; i++) {
 		timerq_node_init(&it[i].tq);
 		push(&q, &it[i], dues[i], i);
@@ -255,7 +264,7 @@ test_update(void)
 	int ok = 1;
 
 	check_srand(2);
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < N; i++) {
 		timerq_node_init(&it[i].tq);
 		push(&q, &it[i], (int64_t)check_rand(1000), i);
@@ -310,7 +319,7 @@ test_rekey(void)
 	if (!CHECK(it != NULL))
 		return;
 	check_srand(3);
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < N; i++) {
 		timerq_node_init(&it[i].tq);
 		push(&q, &it[i], (int64_t)check_rand(100000), i);
@@ -352,7 +361,7 @@ test_vs_sorted(void)
 	if (!CHECK(it != NULL && ref != NULL))
 		goto out;
 	check_srand(4);
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t size = 1; size <= N; size = size * 3 + 1) {
 		for (size_t i = 0; i < size; i++) {
 			timerq_node_init(&it[i].tq);
@@ -389,7 +398,7 @@ test_random_ops(void)
 	int ok = 1;
 
 	check_srand(5);
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (size_t i = 0; i < N; i++) {
 		timerq_node_init(&it[i].tq);
 		it[i].removed = 1;	/* here: "not queued" */
@@ -475,7 +484,7 @@ test_million(void)
 	}
 
 	t0 = now_s();
-	timerq_init(&q);
+	timerq_init(&q, item_seq);
 	for (uint32_t i = 0; i < N; i++) {
 		timerq_node_init(&it[i].tq);
 		/* Dues within ~17 minutes in microseconds: some ties. */
