@@ -571,7 +571,7 @@ proto_call_spec_text(const struct proto_call_req *req)
 		jsonbuf_value(&b, req->retry_obj, 1);
 	}
 	jsonbuf_char(&b, '}');
-	return jsonbuf_finish(&b);
+	return jsonbuf_finish_fit(&b);	/* kept as the call's spec */
 }
 
 /* Make every integer in v a real, so 1 and 1.0 (the same JSON number)

@@ -145,17 +145,6 @@ listener_cb(evutil_socket_t fd, short what, void *arg)
 	listener_run(arg);
 }
 
-/* Stop watching a held request's socket for a hang-up: no system call,
- * the (one-shot) registration stays with the connection. */
-static void
-held_unwatch(struct http_req *r)
-{
-	if (r->hc != NULL) {
-		r->hc->held = NULL;
-		r->hc = NULL;
-	}
-}
-
 /* Queue a suspended request whose reply is ready for resuming. */
 static void
 resume_later(struct http_req *r)
@@ -181,7 +170,6 @@ resume_some(size_t max)
 			hs.resume_tail = &hs.resume_head;
 		r->resume_next = NULL;
 		r->resume_queued = 0;
-		held_unwatch(r);
 		MHD_resume_connection(r->conn);
 	}
 	return hs.resume_head != NULL;
@@ -239,12 +227,16 @@ req_send(struct http_req *r)
 	return ret;
 }
 
-/* Take r off the held list. Its hang-up watch stays until MHD has the
- * connection back (resume_some): removing ten thousand of them at once
- * would delay every reply of a wake by as many system calls. */
+/* Take r off the held list and stop watching its socket for a hang-up
+ * (no system call: the one-shot registration stays with the connection,
+ * see held_watch). */
 static void
 held_unlink(struct http_req *r)
 {
+	if (r->hc != NULL) {
+		r->hc->held = NULL;
+		r->hc = NULL;
+	}
 	if (!r->held)
 		return;
 	if (r->hold_prev != NULL)
@@ -284,7 +276,7 @@ gone_cb(evutil_socket_t fd, short what, void *arg)
 	for (int i = 0; i < n; i++) {
 		struct http_conn *hc = ev[i].data.ptr;
 		hc->armed = 0;
-		if (hc->held != NULL && hc->held->held)
+		if (hc->held != NULL)
 			held_gone(hc->held);
 	}
 }
@@ -525,7 +517,6 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 	if (r->resume_queued)
 		resume_drop(r);
-	held_unwatch(r);
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
