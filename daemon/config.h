@@ -23,6 +23,7 @@ struct config {
 	int64_t max_wait;
 	int64_t retention;
 	int64_t horizon;
+	int64_t claim_ahead;		/* claim timed calls this long ahead */
 	uint64_t max_output;
 	uint64_t max_commands;
 	uint64_t max_webhooks;

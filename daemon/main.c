@@ -199,6 +199,7 @@ reload(void)
 	hl = http_limits_of(&m.cfg);
 	future_set_limits(&fl);
 	sched_set_horizon(m.cfg.horizon);
+	sched_set_claim_ahead(m.cfg.claim_ahead);
 	if (action_configure(&m.cfg) == -1)
 		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
@@ -438,7 +439,8 @@ main(int argc, char **argv)
 	    sched_init(m.base, &ops, m.cfg.horizon) == -1 ||
 	    store_start(m.base, commit_done, NULL) == -1)
 		fatalx("cannot start the scheduler");
-	sched_recover();
+	sched_set_claim_ahead(m.cfg.claim_ahead);
+	sched_recover(anchor_loop + STORE_LEASE_US);
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
 	if ((nfds = sd_listen_fds(1)) < 0)

@@ -296,8 +296,8 @@ action_interrupted(void *arg, struct future *c)
 	json_decref(spec);
 	if (rerun)
 		return 1;
-	action_fail(c, "Interrupted", "loopd stopped while the command was running; "
-	    "it was not run again (on_restart: fail)");
+	action_fail(c, "Interrupted", "loopd stopped while the command was running or "
+	    "starting; it was not run again (on_restart: fail)");
 	return 0;
 }
 
@@ -310,6 +310,14 @@ action_abort(void *arg, struct future *c)
 		sched_finish(c, NULL, 0);	/* cancel_requested: ends cancelled */
 	else
 		action_command_abort(c->id);
+}
+
+/* sched_actions.claimed: the claim of a call that waits in an executor's
+ * queue holds again (only commands let theirs lapse there). */
+static void
+action_claimed(void *arg, struct future *c)
+{
+	action_command_claimed();
 }
 
 /* Take the policy and retry defaults from the config. */
@@ -332,6 +340,7 @@ action_init(struct event_base *base, const struct config *cfg, struct sched_acti
 	ops->start = action_start;
 	ops->abort = action_abort;
 	ops->interrupted = action_interrupted;
+	ops->claimed = action_claimed;
 	ops->arg = NULL;
 	if (action_command_init(base, cfg) == -1 || action_webhook_init(base, cfg) == -1)
 		return -1;

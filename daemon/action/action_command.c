@@ -162,6 +162,17 @@ spawn_step(struct future *c, char *buf, size_t len)
 	json_decref(spec);
 }
 
+/* The executor asks whether id, which waited for a slot, may start now:
+ * once its claim holds again (issue 12: it let its claim lapse while it
+ * waited, so a crash meanwhile does not count it as started). */
+static int
+command_may_start_hook(uint64_t id, void *arg)
+{
+	struct future *c = future_find(id);
+
+	return c == NULL || sched_claim_dispatched(c);
+}
+
 /* The executor started id's process. */
 static void
 command_started_hook(uint64_t id, void *arg)
@@ -205,7 +216,14 @@ action_command_start(struct future *c, json_t *spec)
 		action_fail(c, "SpawnError", why);
 		return;
 	}
-	command_run(c->id, cs);
+	if (command_run(c->id, cs) == 1 && c->phase != CALL_RUNNING)
+		sched_unclaim(c);	/* it waits for a slot: not started */
+}
+
+void
+action_command_claimed(void)
+{
+	command_kick();
 }
 
 /* The executor limits from the config. */
@@ -218,7 +236,8 @@ command_limits_of(const struct config *cfg)
 int
 action_command_init(struct event_base *base, const struct config *cfg)
 {
-	struct command_hooks hooks = { command_started_hook, command_done_hook, NULL };
+	struct command_hooks hooks = { command_may_start_hook, command_started_hook,
+	    command_done_hook, NULL };
 	struct command_limits limits = command_limits_of(cfg);
 
 	return command_init(base, &limits, &hooks);

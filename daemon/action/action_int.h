@@ -38,6 +38,8 @@ void action_command_configure(const struct config *cfg);
 /* Run call c's command; spec is its parsed stored spec (borrowed). */
 void action_command_start(struct future *c, json_t *spec);
 int action_command_abort(uint64_t id);
+/* A claim the command executor waited for holds: start what may. */
+void action_command_claimed(void);
 void action_command_shutdown(void);
 
 /* Webhooks (action_webhook.c). */

@@ -440,12 +440,29 @@ command_start(struct child *c)
 	cs.hooks.started(c->id, cs.hooks.arg);
 }
 
-/* Start queued commands while slots are free, in start order. */
+/* Start queued commands while slots are free, in start order. All that
+ * fit in the free slots are asked may_start first, so that their answers
+ * (claims, for the glue) come in one go; then the head starts while it
+ * may. */
 static void
 command_start_queued(void)
 {
+	size_t free_slots, asked = 0;
+	struct child *c;
+
+	if (cs.n_running >= cs.limits.max_running)
+		return;
+	free_slots = cs.limits.max_running - cs.n_running;
+	if (cs.hooks.may_start != NULL)
+		TAILQ_FOREACH(c, &cs.queued, link) {
+			if (asked++ == free_slots)
+				break;
+			(void)cs.hooks.may_start(c->id, cs.hooks.arg);
+		}
 	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
-		struct child *c = TAILQ_FIRST(&cs.queued);
+		c = TAILQ_FIRST(&cs.queued);
+		if (cs.hooks.may_start != NULL && !cs.hooks.may_start(c->id, cs.hooks.arg))
+			break;
 		TAILQ_REMOVE(&cs.queued, c, link);
 		cs.n_queued--;
 		command_start(c);
@@ -453,6 +470,12 @@ command_start_queued(void)
 }
 
 void
+command_kick(void)
+{
+	command_start_queued();
+}
+
+int
 command_run(uint64_t id, struct command_spec *spec)
 {
 	struct child *c;
@@ -461,7 +484,7 @@ command_run(uint64_t id, struct command_spec *spec)
 		struct command_result res = { .spawn_error = ENOMEM };
 		command_spec_free(spec);
 		cs.hooks.done(id, &res, cs.hooks.arg);
-		return;
+		return 0;
 	}
 	c->id = id;
 	c->spec = spec;
@@ -471,14 +494,15 @@ command_run(uint64_t id, struct command_spec *spec)
 	if ((c->timer_ev = evtimer_new(cs.base, child_timer_cb, c)) == NULL) {
 		c->res.spawn_error = ENOMEM;
 		child_finish(c);
-		return;
+		return 0;
 	}
-	if (cs.n_running < cs.limits.max_running) {
+	if (cs.n_queued == 0 && cs.n_running < cs.limits.max_running) {
 		command_start(c);
-		return;
+		return 0;
 	}
 	TAILQ_INSERT_TAIL(&cs.queued, c, link);
 	cs.n_queued++;
+	return 1;
 }
 
 /* The child (running or queued) for id, or NULL. */

@@ -51,8 +51,11 @@ struct command_limits {
 };
 
 /* Called when the child really starts, and once when it is done; the
- * result is only valid during the call. */
+ * result is only valid during the call. may_start (optional) is asked
+ * before a command that waited for a slot starts: 0 means not yet (it
+ * keeps its place; command_kick() asks again). */
 struct command_hooks {
+	int (*may_start)(uint64_t id, void *arg);
 	void (*started)(uint64_t id, void *arg);
 	void (*done)(uint64_t id, struct command_result *res, void *arg);
 	void *arg;
@@ -65,8 +68,11 @@ int command_init(struct event_base *base, const struct command_limits *limits,
 void command_shutdown(void);
 void command_set_limits(const struct command_limits *limits);
 /* Run spec for id (taking ownership of spec), now or when a slot frees. A
- * spawn failure is reported through hooks.done like any other outcome. */
-void command_run(uint64_t id, struct command_spec *spec);
+ * spawn failure is reported through hooks.done like any other outcome.
+ * Returns 1 if it waits for a slot, else 0. */
+int command_run(uint64_t id, struct command_spec *spec);
+/* Start what waits for a slot, if may_start now agrees. */
+void command_kick(void);
 /* Stop id's command: a queued one ends at once (aborted), a running one
  * gets SIGTERM then SIGKILL; either way done() reports it. 1 if id was
  * known, 0 otherwise. */

@@ -146,6 +146,19 @@ idem_hash(const char *key)
 	return idmap_hash_bytes(key, strlen(key)) | 1;
 }
 
+int
+future_persisted(void)
+{
+	return fs.persist.changed != NULL;
+}
+
+void
+future_renew(void)
+{
+	if (fs.persist.renew != NULL)
+		fs.persist.renew(fs.persist.arg);
+}
+
 void
 future_set_persist(const struct future_persist *p)
 {
@@ -165,13 +178,13 @@ future_touch(struct future *f)
 }
 
 /* Whether f's spec may wait in the store: a pending call waiting for
- * its time or for its future. Calls on the ready FIFO are about to start,
- * and calls handed to the action layer need theirs. */
+ * its time or for its future. Calls claimed to start soon, on the ready
+ * FIFO or handed to the action layer need theirs. */
 static int
 future_spec_evictable(const struct future *f)
 {
 	return f->kind == FUTURE_CALL && f->state == FUTURE_PENDING && !f->dispatched &&
-	    (f->phase == CALL_WAITING ||
+	    !f->claimed && (f->phase == CALL_WAITING ||
 	    (f->phase == CALL_SCHEDULED && timerq_queued(&f->tq)));
 }
 

@@ -79,6 +79,8 @@ struct future {
 	unsigned int late : 1;		/* started late after a restart */
 	unsigned int dirty : 1;		/* changed since the store last saw it */
 	unsigned int stored : 1;	/* the store holds a row for it */
+	unsigned int claimed : 1;	/* call: claimed to start (sched_claim) */
+	unsigned int claim_held : 1;	/* call: ... and the claim is durable */
 	char *spec;			/* call: its action, opaque to the core;
 					 * NULL while it waits in the store (read
 					 * it with future_spec) */
@@ -102,7 +104,13 @@ struct future {
  * spec when an object is written again with a NULL one. */
 struct future_persist {
 	void (*changed)(uint64_t id, void *arg);
+	/* A call was claimed (sched_claim): its claim travels with its row
+	 * through changed(), and the store answers with sched_claimed()
+	 * once it is durable. */
 	char *(*load_spec)(uint64_t id, void *arg);
+	/* Commit soon, even with nothing changed: the scheduler waits for
+	 * a fresh lease (sched_set_lease). Optional. */
+	void (*renew)(void *arg);
 	void *arg;
 };
 
@@ -121,6 +129,10 @@ void future_set_limits(const struct future_limits *limits);
 
 /* Send durable changes to p (NULL: nowhere). */
 void future_set_persist(const struct future_persist *p);
+/* Whether changes go to a store (else they are "durable" at once). */
+int future_persisted(void);
+/* Ask the store for a commit that renews its lease. */
+void future_renew(void);
 /* Tell the store that f changed. */
 void future_touch(struct future *f);
 /* The store has taken f's state for a commit: a later change is told

@@ -16,6 +16,16 @@
 #include "daemon/core/clock.h"
 #include "daemon/log.h"
 
+/* Work done per loop turn when much falls due at once (issue 12: a burst
+ * never blocks the loop): calls claimed or moved between queues, and the
+ * time spent starting calls, checked every START_CHECK starts. */
+#define SLICE_CLAIMS 2048
+#define SLICE_START_US 2000
+#define START_CHECK 16
+/* Ask the store to renew its lease this long before a claimed call is
+ * due, if the lease would not cover it (the store grants 100 ms). */
+#define RENEW_AHEAD 50000
+
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))
 
@@ -23,11 +33,17 @@ static struct {
 	struct event_base *base;
 	struct sched_actions actions;
 	int64_t horizon;
-	struct timerq timers;		/* timed calls and future timeouts */
+	int64_t claim_ahead;		/* claim timed calls this long before due */
+	int64_t lease_end;		/* calls may start until this loop time */
+	int renew_asked;		/* the store was asked to renew it */
+	struct timerq timers;		/* timed calls not yet claimed, by due */
+	struct timerq armed;		/* claimed timed calls, by due */
+	struct timerq timeouts;		/* plain futures' timeouts */
 	struct future_list ready;	/* calls to start, in order */
 	size_t ready_len;
 	struct event *ready_ev;		/* "run on the next turn" */
 	struct event *timer_ev;		/* the earliest deadline */
+	struct event *slice_ev;		/* the next slice, after I/O */
 	int clock_fd;			/* tells us when the wall clock is set */
 	struct event *clock_ev;
 	size_t dispatched;
@@ -74,12 +90,18 @@ sched_init(struct event_base *base, const struct sched_actions *actions, int64_t
 	ss.base = base;
 	ss.actions = *actions;
 	ss.horizon = horizon;
+	ss.claim_ahead = SCHED_CLAIM_AHEAD_DEFAULT;
+	ss.lease_end = INT64_MAX;	/* no store: nothing to wait for */
 	timerq_init(&ss.timers, sched_seq);
+	timerq_init(&ss.armed, sched_seq);
+	timerq_init(&ss.timeouts, sched_seq);
 	TAILQ_INIT(&ss.ready);
 	ss.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
 	ss.timer_ev = evtimer_new(base, sched_run_cb, NULL);
+	ss.slice_ev = evtimer_new(base, sched_run_cb, NULL);
 	ss.clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (ss.ready_ev == NULL || ss.timer_ev == NULL || ss.clock_fd == -1 ||
+	if (ss.ready_ev == NULL || ss.timer_ev == NULL || ss.slice_ev == NULL ||
+	    ss.clock_fd == -1 ||
 	    sched_watch_clock() == -1)
 		return -1;
 	ss.clock_ev = event_new(base, ss.clock_fd, EV_READ | EV_PERSIST, sched_clock_cb, NULL);
@@ -95,11 +117,15 @@ sched_shutdown(void)
 		event_free(ss.ready_ev);
 	if (ss.timer_ev != NULL)
 		event_free(ss.timer_ev);
+	if (ss.slice_ev != NULL)
+		event_free(ss.slice_ev);
 	if (ss.clock_ev != NULL)
 		event_free(ss.clock_ev);
 	if (ss.clock_fd > 0)
 		close(ss.clock_fd);
 	timerq_free(&ss.timers);
+	timerq_free(&ss.armed);
+	timerq_free(&ss.timeouts);
 	memset(&ss, 0, sizeof(ss));
 }
 
@@ -110,11 +136,105 @@ sched_set_horizon(int64_t horizon)
 }
 
 void
+sched_set_claim_ahead(int64_t ahead)
+{
+	ss.claim_ahead = ahead >= 0 ? ahead : 0;
+	sched_arm();
+}
+
+void
+sched_set_lease(int64_t end)
+{
+	if (end <= ss.lease_end && ss.lease_end != INT64_MAX)
+		return;
+	ss.lease_end = end;
+	ss.renew_asked = 0;
+	if (!TAILQ_EMPTY(&ss.ready))
+		event_active(ss.ready_ev, 0, 0);
+	sched_arm();
+}
+
+/* Ask the store for a commit that renews the lease, once. */
+static void
+sched_renew(void)
+{
+	if (ss.renew_asked)
+		return;
+	ss.renew_asked = 1;
+	future_renew();
+}
+
+/* The queue a future's timer node is on (or would be): plain futures'
+ * timeouts, claimed timed calls, or timed calls not yet claimed. */
+static struct timerq *
+sched_queue(const struct future *f)
+{
+	if (f->kind == FUTURE_PLAIN)
+		return &ss.timeouts;
+	return f->claimed ? &ss.armed : &ss.timers;
+}
+
+/* Claim call c to start: the claim is written with its row, and c may
+ * start only once that is durable (sched_claimed). Without a store the
+ * claim holds at once. */
+static void
+sched_claim(struct future *c)
+{
+	if (c->claimed)
+		return;
+	c->claimed = 1;
+	if (future_persisted())
+		future_touch(c);
+	else
+		c->claim_held = 1;
+}
+
+void
+sched_claimed(struct future *c, char *spec)
+{
+	if (!future_done(c) && c->spec == NULL && spec != NULL) {
+		c->spec = spec;		/* loaded with the claim, off the loop */
+		spec = NULL;
+	}
+	free(spec);
+	if (future_done(c) || !c->claimed || c->claim_held)
+		return;
+	c->claim_held = 1;
+	if (c->dispatched && ss.actions.claimed != NULL)
+		ss.actions.claimed(ss.actions.arg, c);
+	else if (!TAILQ_EMPTY(&ss.ready))
+		event_active(ss.ready_ev, 0, 0);
+}
+
+void
+sched_unclaim(struct future *c)
+{
+	if (!c->claimed)
+		return;
+	c->claimed = c->claim_held = 0;
+	future_touch(c);
+}
+
+int
+sched_claim_dispatched(struct future *c)
+{
+	sched_claim(c);
+	return c->claim_held;
+}
+
+int
+sched_claims_waiting(void)
+{
+	return ss.ready_len > 0 || timerq_len(&ss.armed) > 0;
+}
+
+void
 sched_ready_push(struct future *call)
 {
 	if (call->phase == CALL_WAITING)
 		call->due = clock_loop_now();	/* its future is done: due now */
 	call->phase = CALL_SCHEDULED;
+	sched_claim(call);
 	future_touch(call);
 	TAILQ_INSERT_TAIL(&ss.ready, call, link);
 	ss.ready_len++;
@@ -124,7 +244,7 @@ sched_ready_push(struct future *call)
 int
 sched_arm_timeout(struct future *f)
 {
-	if (timerq_push(&ss.timers, &f->tq, f->due) == -1)
+	if (timerq_push(&ss.timeouts, &f->tq, f->due) == -1)
 		return -1;
 	sched_arm();
 	return 0;
@@ -134,9 +254,19 @@ void
 sched_forget(struct future *f)
 {
 	if (timerq_queued(&f->tq)) {
-		timerq_remove(&ss.timers, &f->tq);
+		timerq_remove(sched_queue(f), &f->tq);
 		sched_arm();
 	}
+}
+
+/* Queue a timed call: claimed at once if it is due within the claim
+ * window, so the claim's commit lands before its time. 0 or -1. */
+static int
+sched_timer_push(struct future *c, int64_t now)
+{
+	if (c->due - now <= ss.claim_ahead)
+		sched_claim(c);
+	return timerq_push(sched_queue(c), &c->tq, c->due);
 }
 
 /* Work out a timed call's due loop time; -1 with err set if it is out of
@@ -229,7 +359,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		break;
 	default:
 		c->phase = CALL_SCHEDULED;
-		if (timerq_push(&ss.timers, &c->tq, c->due) == -1) {
+		if (sched_timer_push(c, now) == -1) {
 			core_error_set(err, CORE_ENOMEM, "out of memory");
 			p->spec = c->spec;	/* not taken after all */
 			c->spec = NULL;
@@ -260,6 +390,8 @@ sched_cancel(struct future *c)
 		ss.actions.abort(ss.actions.arg, c);
 		return 1;
 	}
+	/* A call claimed but not started never starts: its claim lapses
+	 * with the cancellation that is stored in its place. */
 	if (c->phase == CALL_WAITING) {
 		if ((target = future_find(future_target(c))) != NULL)
 			TAILQ_REMOVE(&target->x->callbacks, c, link);
@@ -313,19 +445,27 @@ sched_started(struct future *c)
 	future_touch(c);
 }
 
-/* Place one restored pending call. */
+/* Place one restored pending call. lease_end bounds when the last run
+ * could still start calls: a call claimed and due by then may have
+ * started (its start is written one commit later), one due after it
+ * cannot have. */
 static void
-sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
+sched_recover_call(struct future *c, int64_t now, int64_t unix_now, int64_t lease_end)
 {
 	struct future *target;
+	int was_claimed = c->claimed, maybe_started = c->phase == CALL_RUNNING ||
+	    (c->claimed && c->phase == CALL_SCHEDULED && c->due <= lease_end);
 
-	if (c->phase == CALL_RUNNING) {
-		/* Its action had started when the daemon stopped. */
+	/* Claims are this run's to make again. */
+	c->claimed = c->claim_held = 0;
+	if (maybe_started) {
 		if (!ss.actions.interrupted(ss.actions.arg, c))
 			return;
 		c->phase = CALL_SCHEDULED;
 		c->cancel_requested = 0;
 		future_touch(c);
+	} else if (was_claimed) {
+		future_touch(c);		/* the stored claim lapses */
 	}
 	if (c->phase == CALL_WAITING) {
 		/* future_restore made room for the list on the target. */
@@ -348,12 +488,12 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now)
 		c->late = 1;
 		future_touch(c);
 	}
-	if (timerq_push(&ss.timers, &c->tq, c->due) == -1)
+	if (sched_timer_push(c, now) == -1)
 		sched_ready_push(c);		/* out of memory: run it now */
 }
 
 void
-sched_recover(void)
+sched_recover(int64_t lease_end)
 {
 	int64_t now = clock_loop_now(), unix_now = clock_unix_now();
 	struct future *f, *next;
@@ -365,8 +505,8 @@ sched_recover(void)
 		if (future_done(f))
 			continue;
 		if (f->kind == FUTURE_CALL)
-			sched_recover_call(f, now, unix_now);
-		else if (f->due != 0 && timerq_push(&ss.timers, &f->tq, f->due) == -1)
+			sched_recover_call(f, now, unix_now, lease_end);
+		else if (f->due != 0 && timerq_push(&ss.timeouts, &f->tq, f->due) == -1)
 			future_settle(f, FUTURE_CANCELLED, NULL, 0);
 	}
 	sched_arm();
@@ -407,8 +547,21 @@ sched_stats(void)
 void
 sched_pause(void)
 {
+	struct timerq_node *node;
+	struct future *f;
+
 	ss.paused = 1;
 	evtimer_del(ss.timer_ev);
+	/* Nothing more starts: the claims of calls not started lapse, so the
+	 * next run does not take them for possibly started. */
+	TAILQ_FOREACH(f, &ss.ready, link)
+		sched_unclaim(f);
+	while ((node = timerq_pop(&ss.armed)) != NULL) {
+		f = FUTURE_OF(node);
+		sched_unclaim(f);
+		if (timerq_push(&ss.timers, node, f->due) == -1)
+			sched_ready_push(f);
+	}
 }
 
 size_t
@@ -417,21 +570,43 @@ sched_count_dispatched(void)
 	return ss.dispatched;
 }
 
-/* Arm the one timer for the earliest deadline, or run next turn if the
- * ready FIFO has work. */
+/* The earliest of the queues' deadlines, each as when it must be acted
+ * on: a call not yet claimed at its due time less the claim window. 0 if
+ * none is queued, with *at set otherwise. */
+static int
+sched_next_deadline(int64_t *at)
+{
+	int64_t due, best = INT64_MAX;
+
+	if (timerq_peek(&ss.timers, &due) != NULL)
+		best = due - ss.claim_ahead;
+	if (timerq_peek(&ss.armed, &due) != NULL) {
+		if (due > ss.lease_end && !ss.renew_asked)
+			due -= RENEW_AHEAD;	/* renew the lease first */
+		if (due < best)
+			best = due;
+	}
+	if (timerq_peek(&ss.timeouts, &due) != NULL && due < best)
+		best = due;
+	*at = best;
+	return best != INT64_MAX;
+}
+
+/* Arm the one timer for the earliest deadline, or run next turn if one
+ * has passed. */
 static void
 sched_arm(void)
 {
-	int64_t due, left;
+	int64_t at, left;
 	struct timeval tv;
 
 	if (ss.timer_ev == NULL || ss.paused)
 		return;
-	if (timerq_peek(&ss.timers, &due) == NULL) {
+	if (!sched_next_deadline(&at)) {
 		evtimer_del(ss.timer_ev);
 		return;
 	}
-	left = due - clock_loop_now();
+	left = at - clock_loop_now();
 	if (left <= 0) {
 		evtimer_del(ss.timer_ev);
 		event_active(ss.ready_ev, 0, 0);
@@ -442,50 +617,94 @@ sched_arm(void)
 	evtimer_add(ss.timer_ev, &tv);
 }
 
+/* Move what the clock has reached between the queues, at most budget
+ * nodes: timeouts cancel their futures, calls within the claim window are
+ * claimed, claimed calls that are due join the ready FIFO. Returns the
+ * budget left. */
+static int
+sched_advance(int64_t now, int budget)
+{
+	struct timerq_node *node;
+	struct future *f;
+	int64_t due, left;
+
+	while (budget > 0 && (node = timerq_peek(&ss.timeouts, &due)) != NULL && due <= now) {
+		timerq_remove(&ss.timeouts, node);
+		future_settle(FUTURE_OF(node), FUTURE_CANCELLED, NULL, 0);
+		budget--;
+	}
+	while (budget > 0 && (node = timerq_peek(&ss.timers, &due)) != NULL &&
+	    due - ss.claim_ahead <= now) {
+		timerq_remove(&ss.timers, node);
+		f = FUTURE_OF(node);
+		sched_claim(f);
+		if (timerq_push(&ss.armed, node, f->due) == -1) {
+			sched_ready_push(f);	/* out of memory: on the FIFO now */
+			continue;
+		}
+		budget--;
+	}
+	if (timerq_peek(&ss.armed, &due) != NULL && due > ss.lease_end &&
+	    due - RENEW_AHEAD <= now)
+		sched_renew();
+	while (budget > 0 && (node = timerq_peek(&ss.armed, &due)) != NULL && due <= now) {
+		timerq_remove(&ss.armed, node);
+		f = FUTURE_OF(node);
+		budget--;
+		if (f->trigger == TRIGGER_AT_UNIX &&
+		    (left = f->due_unix - clock_unix_now()) > 0) {
+			/* The wall clock drifted (slewed) against ours: wait
+			 * for the wall time itself, never start early. */
+			f->due = now + left;
+			if (timerq_push(&ss.armed, node, f->due) == 0)
+				continue;
+		}
+		sched_ready_push(f);
+	}
+	return budget;
+}
+
 /* One loop turn of the scheduler: due timers join the ready FIFO behind
- * what is already there, then every call that was ready is started. */
+ * what is already there, then the ready calls whose claims are durable
+ * start, in order, for a slice of time. */
 static void
 sched_run_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = clock_loop_now(), due;
-	struct timerq_node *node;
+	int64_t now = clock_loop_now(), until = now + SLICE_START_US;
 	struct future *f;
+	int more = 0;
 	size_t n;
 
 	if (ss.paused)
 		return;
-	while ((node = timerq_peek(&ss.timers, &due)) != NULL && due <= now) {
-		timerq_remove(&ss.timers, node);
-		f = FUTURE_OF(node);
-		if (f->kind == FUTURE_PLAIN) {
-			future_settle(f, FUTURE_CANCELLED, NULL, 0);	/* its timeout */
-			continue;
-		}
-		if (f->trigger == TRIGGER_AT_UNIX) {
-			/* The wall clock drifted (slewed) against ours: wait
-			 * for the wall time itself, never start early. */
-			int64_t left = f->due_unix - clock_unix_now();
-			if (left > 0) {
-				f->due = now + left;
-				if (timerq_push(&ss.timers, &f->tq, f->due) == 0)
-					continue;
-			}
-		}
-		sched_ready_push(f);
-	}
+	more = sched_advance(now, SLICE_CLAIMS) == 0;
 
-	for (n = ss.ready_len; n > 0 && (f = TAILQ_FIRST(&ss.ready)) != NULL; n--) {
+	/* The head waits for its claim (and the FIFO behind it, so order
+	 * holds); nothing starts past the store's lease, which a commit
+	 * renews. */
+	for (n = 0; (f = TAILQ_FIRST(&ss.ready)) != NULL && f->claim_held &&
+	    now <= ss.lease_end; n++) {
+		if (n > 0 && n % START_CHECK == 0 && (now = clock_loop_now()) > until) {
+			more = 1;
+			break;
+		}
 		TAILQ_REMOVE(&ss.ready, f, link);
 		ss.ready_len--;
 		f->dispatched = 1;
 		ss.dispatched++;
-		/* Read its spec back from the store once, for the action and
-		 * its retries; if that fails the action layer says so. */
+		/* Its spec came with the claim; read it back from the store
+		 * only if that failed. The action layer reports a failure. */
 		future_spec_hold(f);
 		ss.actions.start(ss.actions.arg, f);
 	}
-	if (!TAILQ_EMPTY(&ss.ready))
-		event_active(ss.ready_ev, 0, 0);
+	if (f != NULL && f->claim_held && now > ss.lease_end)
+		sched_renew();		/* a commit renews the lease */
+	if (more) {
+		/* A zero timer, not event_active: libevent runs what is made
+		 * active inside a callback in the same pass, before any I/O. */
+		struct timeval zero = { 0, 0 };
+		evtimer_add(ss.slice_ev, &zero);
+	}
 	sched_arm();
 }
 
@@ -500,6 +719,8 @@ sched_rekey(struct timerq_node *node, int64_t due, void *arg)
 	if (f->kind != FUTURE_CALL || f->trigger != TRIGGER_AT_UNIX)
 		return due;
 	f->due = f->due_unix + *delta;
+	if (f->claimed)
+		future_touch(f);	/* recovery judges a claim by its due */
 	return f->due;
 }
 
@@ -514,6 +735,7 @@ sched_clock_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	delta = clock_loop_now() - clock_unix_now();
 	timerq_rekey(&ss.timers, sched_rekey, &delta);
+	timerq_rekey(&ss.armed, sched_rekey, &delta);
 	if (sched_watch_clock() == -1)
 		log_warn("timerfd_settime");
 	log_info("wall clock was set; at_unix calls re-timed");

@@ -26,6 +26,9 @@ struct sched_actions {
 	/* After a restart, for a call whose action had started: finish it
 	 * (sched_finish) or return 1 to run it again. */
 	int (*interrupted)(void *arg, struct future *call);
+	/* Optional: the claim of a dispatched call that let it lapse while
+	 * waiting in an executor's queue (sched_unclaim) holds again. */
+	void (*claimed)(void *arg, struct future *call);
 	void *arg;
 };
 
@@ -63,8 +66,43 @@ void sched_finish(struct future *call, char *outcome, int is_exception);
 
 /* After future_restore of every stored object: put pending calls and
  * timeouts back in place. Calls that fell due while the daemon was down
- * are marked late and run at once, in due order. */
-void sched_recover(void);
+ * are marked late and run at once, in due order. A call that was claimed
+ * and due by lease_end (when the last run's lease on starting calls ran
+ * out) may have started: it is handled as interrupted. */
+void sched_recover(int64_t lease_end);
+
+/*
+ * The claim (issue 12: run once). No action starts before the fact that
+ * it may have started is durable. A call is claimed when it joins the
+ * ready FIFO (soon calls and done-callbacks: in the same commit that
+ * accepts them or settles their future) or, for timed calls, once its due
+ * time is within the claim window; the claim is written with the call's
+ * row, and the store reports it durable with sched_claimed(), passing the
+ * spec it read back in the same transaction, off the loop thread. The
+ * ready FIFO starts its head only once its claim holds.
+ *
+ * The store also grants a lease: every durable commit lets calls start
+ * until its loop time plus the store's lease, and nothing starts past it.
+ * After a crash, a claimed call due by the last lease's end may have
+ * started; any other claim simply lapses.
+ */
+#define SCHED_CLAIM_AHEAD_DEFAULT 250000	/* microseconds */
+/* Claim timed calls this long before they are due. */
+void sched_set_claim_ahead(int64_t ahead);
+/* The store renewed its lease: calls may start until loop time end. */
+void sched_set_lease(int64_t end);
+/* The store made call c's claim durable; spec is c's spec read back with
+ * it, or NULL (ownership passes). */
+void sched_claimed(struct future *c, char *spec);
+/* A dispatched call waits in an executor's queue, not started: its claim
+ * lapses, so a crash meanwhile does not count it as possibly started. */
+void sched_unclaim(struct future *c);
+/* Before such a call starts: 1 if its claim holds; else it is claimed
+ * again and 0 (actions.claimed is told when it holds). */
+int sched_claim_dispatched(struct future *c);
+/* Whether claimed calls wait to start (the store keeps the lease fresh
+ * while they do). */
+int sched_claims_waiting(void);
 
 /* Lateness histogram bounds (started - due), microseconds. */
 #define SCHED_LATENESS_BUCKETS 14

@@ -18,6 +18,7 @@
 
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
+#include "daemon/core/sched.h"
 #include "daemon/log.h"
 
 #define SCHEMA_VERSION 1
@@ -41,14 +42,15 @@ static const char *migrations[] = {
 _Static_assert(FUTURE_CALL == 1 && FUTURE_PENDING == 0 && CALL_SCHEDULED == 0 &&
     CALL_WAITING == 1, "store_load: enum values changed");
 
-/* Bits of the flags column. */
-enum { F_EXCEPTION = 1, F_LATE = 2, F_CANCEL = 4 };
+/* Bits of the flags column. F_CLAIM: claimed to start (sched.h). */
+enum { F_EXCEPTION = 1, F_LATE = 2, F_CANCEL = 4, F_CLAIM = 8 };
 
 static struct {
 	sqlite3 *db;			/* the writer's */
 	sqlite3 *rdb;			/* the loop's, to read specs back */
 	int lock_fd;
 	sqlite3_stmt *upsert, *delete, *meta, *spec;
+	sqlite3_stmt *claim_spec;	/* the writer's: a claimed call's spec */
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
 	struct event *flush_ev;		/* priority 0: runs first next turn */
@@ -57,6 +59,7 @@ static struct {
 	void *commit_arg;
 	const char *fault;		/* NULL when writable */
 	int anchor_due;			/* the anchor needs writing */
+	int renew_due;			/* ... to renew the lease */
 } st = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
@@ -159,7 +162,9 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 	    sqlite3_prepare_v2(st.db, "DELETE FROM objects WHERE id = ?", -1, &st.delete,
 	    NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
-	    &st.meta, NULL) != SQLITE_OK) {
+	    &st.meta, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st.db, "SELECT spec FROM objects WHERE id = ?", -1,
+	    &st.claim_spec, NULL) != SQLITE_OK) {
 		log_warnx("store: %s", sqlite3_errmsg(st.db));
 		return -1;
 	}
@@ -220,6 +225,7 @@ store_load(void)
 		t.has_exception = (flags & F_EXCEPTION) != 0;
 		t.late = (flags & F_LATE) != 0;
 		t.cancel_requested = (flags & F_CANCEL) != 0;
+		t.claimed = (flags & F_CLAIM) != 0;
 		t.attempts = (uint32_t)sqlite3_column_int64(s, 6);
 		t.created = sqlite3_column_int64(s, 7);
 		t.finished = sqlite3_column_int64(s, 8);
@@ -263,6 +269,8 @@ struct row {
 	int64_t created, finished, due, due_unix, started;
 	uint64_t target, idem_digest;
 	char *name, *spec, *outcome, *idem_key;
+	int want_spec;			/* claimed with its spec on disk */
+	char *claim_spec;		/* ... read back by the writer */
 };
 
 /* What one commit writes. */
@@ -272,6 +280,7 @@ struct batch {
 	uint64_t seq;			/* commits are numbered from 1 */
 	int64_t next_id, anchor_loop, anchor_unix;
 	int rc;				/* the writer's SQLite result */
+	int renew;			/* written to renew the lease */
 };
 
 /* The writer thread and what it shares with the loop. The loop hands it
@@ -375,10 +384,24 @@ store_meta(const char *key, int64_t v)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Read a claimed call's spec back for the loop (in the writer's
+ * transaction): it starts with no I/O on the loop. A failure leaves it
+ * NULL; the loop then reads it itself when the call starts. */
+static void
+store_read_claim_spec(struct row *w)
+{
+	sqlite3_stmt *s = st.claim_spec;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)w->id);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		w->claim_spec = column_text(s, 0);
+	sqlite3_reset(s);
+}
+
 /* Write a batch in one transaction. Returns an SQLite code. Runs on the
  * writer thread, or on the loop while the writer is idle. */
 static int
-store_commit(const struct batch *b)
+store_commit(struct batch *b)
 {
 	int rc = SQLITE_OK;
 
@@ -386,6 +409,9 @@ store_commit(const struct batch *b)
 		return sqlite3_extended_errcode(st.db);
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
 		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : store_write(&b->rows[i]);
+	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
+		if (b->rows[i].want_spec)
+			store_read_claim_spec(&b->rows[i]);
 	if (rc == SQLITE_OK)
 		rc = store_meta("next_id", b->next_id);
 	if (rc == SQLITE_OK)
@@ -416,6 +442,7 @@ batch_clear(struct batch *b)
 		free(b->rows[i].spec);
 		free(b->rows[i].outcome);
 		free(b->rows[i].idem_key);
+		free(b->rows[i].claim_spec);
 	}
 	b->n = 0;
 }
@@ -446,7 +473,9 @@ batch_fill(struct batch *b)
 		w->phase = f->phase;
 		w->trigger = f->trigger;
 		w->flags = (uint8_t)((f->has_exception ? F_EXCEPTION : 0) |
-		    (f->late ? F_LATE : 0) | (f->cancel_requested ? F_CANCEL : 0));
+		    (f->late ? F_LATE : 0) | (f->cancel_requested ? F_CANCEL : 0) |
+		    (f->claimed && !future_done(f) ? F_CLAIM : 0));
+		w->want_spec = f->claimed && !f->claim_held && f->spec == NULL && f->stored;
 		w->attempts = f->attempts;
 		w->created = f->created;
 		w->finished = f->finished;
@@ -469,8 +498,10 @@ batch_fill(struct batch *b)
 	b->anchor_loop = clock_loop_now();
 	b->anchor_unix = clock_unix_now();
 	b->seq = ++wr.seq_last;
+	b->renew = st.renew_due;
 	st.n_dirty = 0;
 	st.anchor_due = 0;
+	st.renew_due = 0;
 }
 
 /* The writer thread: commit each batch handed over, then tell the loop. */
@@ -518,11 +549,20 @@ batch_done(void)
 	wr.busy = 0;
 	if (rc == SQLITE_OK) {
 		for (size_t i = 0; i < b->n; i++) {
-			struct future *f = b->rows[i].gone ? NULL : future_find(b->rows[i].id);
-			if (f != NULL)
-				future_mark_clean(f);
+			struct row *w = &b->rows[i];
+			struct future *f = w->gone ? NULL : future_find(w->id);
+
+			if (f == NULL)
+				continue;
+			future_mark_clean(f);
+			if (w->flags & F_CLAIM) {
+				sched_claimed(f, w->claim_spec);
+				w->claim_spec = NULL;
+			}
 		}
 		batch_clear(b);
+		/* Calls may start until the lease this commit grants. */
+		sched_set_lease(b->anchor_loop + STORE_LEASE_US);
 		if (was_faulty)
 			log_info("store: writable again");
 		st.fault = NULL;
@@ -549,11 +589,13 @@ batch_done(void)
 			else
 				store_changed(b->rows[i].id, NULL);
 		}
+		if (b->renew)
+			st.renew_due = 1;
 		batch_clear(b);
 		st.commit_fn(0, b->seq, st.commit_arg);
 		store_timer(RETRY_US);
 	}
-	if (st.n_dirty > 0 && st.fault == NULL)
+	if ((st.n_dirty > 0 || st.renew_due) && st.fault == NULL)
 		event_active(st.flush_ev, 0, 0);
 }
 
@@ -595,7 +637,7 @@ static void
 store_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	if (wr.busy || (st.n_dirty == 0 && !st.anchor_due))
-		return;
+		return;	/* a busy writer's done event flushes what waits */
 	batch_fill(&wr.b);
 	wr.busy = 1;
 	if (!wr.running) {
@@ -630,6 +672,16 @@ store_timer_cb(evutil_socket_t fd, short what, void *arg)
 	store_timer(st.fault ? RETRY_US : ANCHOR_US);
 }
 
+/* future_persist.renew: commit soon, if only the anchor, for a lease. */
+static void
+store_renew(void *arg)
+{
+	if (st.renew_due || st.fault != NULL)
+		return;		/* asked already; a fault's retry renews it */
+	st.renew_due = st.anchor_due = 1;
+	event_active(st.flush_ev, 0, 0);
+}
+
 /* The core reports a changed (or forgotten) object. */
 static void
 store_changed(uint64_t id, void *arg)
@@ -650,7 +702,7 @@ store_changed(uint64_t id, void *arg)
 int
 store_start(struct event_base *base, store_commit_fn fn, void *arg)
 {
-	struct future_persist p = { store_changed, store_load_spec, NULL };
+	struct future_persist p = { store_changed, store_load_spec, store_renew, NULL };
 
 	st.commit_fn = fn;
 	st.commit_arg = arg;
@@ -714,6 +766,7 @@ store_close(void)
 	sqlite3_finalize(st.delete);
 	sqlite3_finalize(st.meta);
 	sqlite3_finalize(st.spec);
+	sqlite3_finalize(st.claim_spec);
 	sqlite3_close(st.db);
 	sqlite3_close(st.rdb);
 	if (st.lock_fd != -1)

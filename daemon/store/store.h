@@ -28,6 +28,11 @@ struct event_base;
  * everything in it is stored. */
 typedef void (*store_commit_fn)(int ok, uint64_t seq, void *arg);
 
+/* The lease a durable commit grants (sched.h): calls may start until its
+ * loop time plus this. After a crash, a claimed call due by the last
+ * stored anchor plus this may have started. */
+#define STORE_LEASE_US 100000
+
 /* Open (creating or migrating) STATE_DIR/loopd.db and lock it against a
  * second daemon. Sets the loop-time anchor (-1: none yet). 0 or -1. */
 int store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix);

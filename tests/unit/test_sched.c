@@ -40,6 +40,8 @@ static struct {
 	size_t n;
 	uint64_t aborted[MAX_LOG];
 	size_t n_aborted;
+	uint64_t interrupted[MAX_LOG];
+	size_t n_interrupted;
 	int in_start;			/* re-entrancy check */
 	int reentered;
 } fx;
@@ -69,10 +71,12 @@ fake_abort(void *arg, struct future *c)
 		fx.aborted[fx.n_aborted++] = c->id;
 }
 
-/* After a restart: a call that had started is run again. */
+/* After a restart: a call that had started is run again (logged). */
 static int
 fake_interrupted(void *arg, struct future *c)
 {
+	if (fx.n_interrupted < MAX_LOG)
+		fx.interrupted[fx.n_interrupted++] = c->id;
 	return 1;
 }
 
@@ -1021,7 +1025,7 @@ test_recover(void)
 	CHECK_INT_EQ(future_count_pending(), 11);
 	CHECK(future_peek_next_id() == 13);
 
-	sched_recover();
+	sched_recover(now);
 	CHECK_INT_EQ(fx.n, 0);			/* nothing starts inside */
 	CHECK_INT_EQ(f[11]->state, FUTURE_CANCELLED);
 	CHECK_INT_EQ(f[5]->phase, CALL_WAITING);
@@ -1071,6 +1075,7 @@ static struct {
 	size_t n_dirty;
 	int fail;			/* load_spec fails */
 	int loads;
+	int claims;			/* claims reported durable */
 } fk;
 
 /* future_persist.changed: remember the id for the next commit. */
@@ -1091,7 +1096,8 @@ fake_load_spec(uint64_t id, void *arg)
 	return strdup(fk.spec[id]);
 }
 
-/* Commit: store what changed (a NULL spec keeps the stored one). */
+/* Commit: store what changed (a NULL spec keeps the stored one); a
+ * claim is reported durable with the spec read back, as the store does. */
 static void
 fake_commit(void)
 {
@@ -1102,9 +1108,29 @@ fake_commit(void)
 			continue;
 		if (fk.spec[f->id] == NULL && f->spec != NULL)
 			fk.spec[f->id] = strdup(f->spec);
+		future_mark_saving(f);
 		future_mark_clean(f);
+		if (f->claimed) {
+			fk.claims++;
+			sched_claimed(f, f->spec == NULL && fk.spec[f->id] != NULL ?
+			    strdup(fk.spec[f->id]) : NULL);
+		}
 	}
 	fk.n_dirty = 0;
+}
+
+/* Run the loop, committing every few milliseconds, until n calls have
+ * started or ms pass; whether they did. */
+static int
+run_committing_until_started(size_t n, int64_t ms)
+{
+	int64_t deadline = clock_loop_now() + ms * MS;
+
+	while (fx.n < n && clock_loop_now() < deadline) {
+		fake_commit();
+		run_until_started(n, 5);
+	}
+	return fx.n >= n;
 }
 
 /* Whether f's spec reads back as the one call_full gives. */
@@ -1126,8 +1152,8 @@ spec_reads_back(const struct future *f)
 static void
 test_spec_eviction(void)
 {
-	struct future_persist only_changed = { fake_changed, NULL, NULL };
-	struct future_persist p = { fake_changed, fake_load_spec, NULL };
+	struct future_persist only_changed = { fake_changed, NULL, NULL, NULL };
+	struct future_persist p = { fake_changed, fake_load_spec, NULL, NULL };
 	struct future *a, *b, *w, *cw, *x;
 	char *tmp;
 	int loads;
@@ -1143,7 +1169,7 @@ test_spec_eviction(void)
 
 	future_set_persist(&p);
 	fx.hold = 1;
-	a = call(TRIGGER_AFTER, 50 * MS, 0);
+	a = call(TRIGGER_AFTER, 400 * MS, 0);	/* past the claim window */
 	b = call(TRIGGER_SOON, 0, 0);
 	w = future_new(NULL, 0, &(struct core_error){ CORE_OK, "" });
 	cw = w ? call(TRIGGER_ON_DONE, 0, w->id) : NULL;
@@ -1156,10 +1182,11 @@ test_spec_eviction(void)
 	CHECK(spec_reads_back(a) && spec_reads_back(cw));
 	CHECK(a->spec == NULL);			/* a view does not keep it */
 
-	/* Starting reads it back once and keeps it while running. */
+	/* The claim brings it back (off the loop, in the store), so the
+	 * start reads nothing; it is kept while running. */
 	loads = fk.loads;
-	CHECK(run_until_started(2, 2000));
-	CHECK_INT_EQ(fk.loads, loads + 1);
+	CHECK(run_committing_until_started(2, 2000));
+	CHECK_INT_EQ(fk.loads, loads);
 	CHECK(fx.n == 2 && fx.log[0].id == b->id && fx.log[1].id == a->id &&
 	    fx.log[0].has_spec && fx.log[1].has_spec);
 	fake_commit();
@@ -1259,6 +1286,174 @@ out:
 	teardown();
 }
 
+/* Whether id was handed to interrupted(). */
+static int
+was_interrupted(uint64_t id)
+{
+	for (size_t i = 0; i < fx.n_interrupted; i++)
+		if (fx.interrupted[i] == id)
+			return 1;
+	return 0;
+}
+
+/* Whether call arg has been claimed. */
+static int
+is_claimed(const void *arg)
+{
+	return ((const struct future *)arg)->claimed;
+}
+
+/* The claim (issue 12): with a store, nothing starts before its claim is
+ * durable. A soon call is claimed on acceptance, a timed call once it is
+ * within the claim window (its spec comes back with the claim), and a
+ * call cancelled after its claim never starts. */
+static void
+test_claim_gates_start(void)
+{
+	struct future_persist p = { fake_changed, fake_load_spec, NULL, NULL };
+	struct future *s, *t, *x, *far;
+	int64_t t0;
+
+	memset(&fk, 0, sizeof(fk));
+	setup(0, 3650LL * 86400 * SEC);
+	future_set_persist(&p);
+	sched_set_claim_ahead(100 * MS);
+	s = call(TRIGGER_SOON, 0, 0);
+	t = call(TRIGGER_AFTER, 300 * MS, 0);
+	x = call(TRIGGER_AFTER, 250 * MS, 0);
+	far = call(TRIGGER_AFTER, 3600 * SEC, 0);
+	if (!CHECK(s != NULL && t != NULL && x != NULL && far != NULL))
+		goto out;
+	t0 = clock_loop_now();
+	CHECK(s->claimed && !s->claim_held);	/* claimed with its acceptance */
+	CHECK(!t->claimed && !far->claimed);
+
+	/* Not durable: the soon call waits, however long. */
+	run_for(30);
+	CHECK_INT_EQ(fx.n, 0);
+	fake_commit();
+	CHECK(s->claim_held);
+	CHECK(run_until_started(1, 1000));
+	CHECK(fx.log[0].id == s->id);
+	CHECK(t->spec == NULL && x->spec == NULL);	/* stored, spec evicted */
+
+	/* Within the window: claimed ahead of time, spec loaded with the
+	 * claim, started on time with it in memory. */
+	run_until(is_claimed, t, 1000);
+	CHECK(t->claimed && clock_loop_now() < t->due);
+	CHECK(clock_loop_now() >= t->due - 100 * MS);
+	CHECK(x->claimed);
+	fake_commit();
+	CHECK(t->claim_held && t->spec != NULL);
+
+	/* Cancelled after its claim, before its time: it never starts. */
+	CHECK(x->claim_held && !x->dispatched);
+	CHECK_INT_EQ(sched_cancel(x), 1);
+	CHECK(run_committing_until_started(2, 2000));
+	CHECK(fx.log[1].id == t->id && fx.log[1].has_spec);
+	CHECK(fx.log[1].started >= t->due && fx.log[1].started >= t0 + 300 * MS);
+	run_for(20);
+	CHECK(log_index(x->id) < 0);
+	CHECK_INT_EQ(x->state, FUTURE_CANCELLED);
+	CHECK(!far->claimed);
+out:
+	future_set_persist(NULL);
+	teardown();
+	for (int i = 0; i < FAKE_IDS; i++)
+		free(fk.spec[i]);
+}
+
+/* The lease: nothing starts past the store's lease; a renewal lets the
+ * waiting calls go, in order. */
+static void
+test_lease(void)
+{
+	struct future *a, *b;
+
+	setup(0, 3650LL * 86400 * SEC);
+	sched_set_lease(clock_loop_now() - 1);
+	a = call(TRIGGER_SOON, 0, 0);
+	b = call(TRIGGER_AFTER, 10 * MS, 0);
+	if (!CHECK(a != NULL && b != NULL))
+		goto out;
+	run_for(50);
+	CHECK_INT_EQ(fx.n, 0);
+	sched_set_lease(clock_loop_now() + 10 * SEC);
+	CHECK(run_until_started(2, 1000));
+	CHECK(fx.log[0].id == a->id && fx.log[1].id == b->id);
+out:
+	teardown();
+}
+
+/* After a crash, a claimed call due by the last lease's end may have
+ * started: it goes to interrupted(); a claimed call due after it, and an
+ * unclaimed one, are scheduled again without. */
+static void
+test_claim_recover(void)
+{
+	struct future *maybe, *later, *plain;
+	int64_t now;
+
+	setup(0, 3650LL * 86400 * SEC);
+	now = clock_loop_now();
+	maybe = restore(1, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER,
+	    now - 2 * SEC);
+	later = restore(2, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER,
+	    now - 1 * SEC);
+	plain = restore(3, FUTURE_CALL, FUTURE_PENDING, CALL_SCHEDULED, TRIGGER_AFTER,
+	    now - 3 * SEC);
+	if (!CHECK(maybe != NULL && later != NULL && plain != NULL))
+		goto out;
+	maybe->claimed = later->claimed = 1;
+	sched_recover(now - 1500 * MS);		/* the lease ended between them */
+	CHECK(was_interrupted(maybe->id));
+	CHECK(!was_interrupted(later->id) && !was_interrupted(plain->id));
+	CHECK(run_until_started(3, 2000));
+	CHECK(later->late && plain->late);
+out:
+	teardown();
+}
+
+/* A burst: 100,000 calls due at once start in slices, so a timer due
+ * meanwhile runs before the burst is over. */
+static int burst_seen = -1;
+
+static void
+burst_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	burst_seen = (int)sched_stats()->started;
+}
+
+/* Whether nothing is pending. */
+static int
+none_pending(const void *arg)
+{
+	return future_count_pending() == 0;
+}
+
+static void
+test_burst_slices(void)
+{
+	struct event *ev;
+	struct timeval tv = { 0, 1000 };
+	size_t n = 100000;
+
+	setup(0, 3650LL * 86400 * SEC);
+	burst_seen = -1;
+	for (size_t i = 0; i < n; i++)
+		if (!CHECK(call(TRIGGER_SOON, 0, 0) != NULL))
+			goto out;
+	ev = evtimer_new(fx.base, burst_timer_cb, NULL);
+	evtimer_add(ev, &tv);
+	CHECK(run_until(none_pending, NULL, 10000));
+	CHECK_INT_EQ(sched_stats()->started, n);
+	if (!CHECK(burst_seen > 0 && (size_t)burst_seen < n))
+		fprintf(stderr, "  burst_seen %d\n", burst_seen);
+	event_free(ev);
+out:
+	teardown();
+}
+
 int
 main(void)
 {
@@ -1278,5 +1473,9 @@ main(void)
 	test_recover();
 	test_spec_eviction();
 	test_out_of_line();
+	test_claim_gates_start();
+	test_lease();
+	test_claim_recover();
+	test_burst_slices();
 	return check_summary();
 }
