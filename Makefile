@@ -112,6 +112,13 @@ integration: all
 	LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
 	  $(PYTHON) tests/integration/run.py $(TESTS)
 
+# The crash-testing harness, long: make chaos CYCLES=200 (make check runs
+# five cycles in tests/integration/test_chaos.py).
+CYCLES ?= 200
+.PHONY: chaos
+chaos: all
+	LOOPD=$(abspath $(BUILD)/loopd) $(PYTHON) tests/chaos/chaos.py --cycles $(CYCLES)
+
 # Benchmarks: one table, and bench/results.json (bench/README.md explains
 # every figure). make bench BENCH="await --quick" runs a part.
 bench: all
