@@ -1000,17 +1000,34 @@ http_is_local_socket(struct http_req *r)
 void
 http_commit_done(int ok, uint64_t seq)
 {
-	struct http_req *r;
+	struct http_req *r, *kept = NULL, **kept_tail = &kept;
 
-	/* Commits end in order and requests wait in order. */
+	/* Commits end in order and requests wait in order. After a failed
+	 * commit a 503 must mean "nothing happened": an object created by
+	 * the request (201) was dropped, so it gets one; a change to a stored
+	 * object stays in memory and the store's retry writes it, so its
+	 * reply waits for that commit instead (issue 12). */
 	while ((r = hs.commit_head) != NULL && r->commit_seq <= seq) {
 		if ((hs.commit_head = r->commit_next) == NULL)
 			hs.commit_tail = &hs.commit_head;
 		r->commit_next = NULL;
-		if (!ok && strcmp(r->method, "GET") != 0)
+		if (!ok && strcmp(r->method, "GET") != 0) {
+			if (r->status != 201) {
+				*kept_tail = r;
+				kept_tail = &r->commit_next;
+				continue;
+			}
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
 			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
+		}
 		resume_later(r);
+	}
+	if (kept != NULL) {
+		/* Back at the head, in order: the next commit releases them. */
+		*kept_tail = hs.commit_head;
+		if (hs.commit_head == NULL)
+			hs.commit_tail = kept_tail;
+		hs.commit_head = kept;
 	}
 }
 

@@ -824,6 +824,53 @@ class FullDiskTest(unittest.TestCase):
         d.stop()
 
 
+    def test_result_whose_commit_fails_waits_for_the_retry(self):
+        """A 503 means nothing happened (issue 12): a change to a stored
+        object whose commit fails stays in memory and is written by the
+        store's retry, so its reply waits for that commit."""
+        d = self.d
+        d.start()
+        filler = os.path.join(d.state_dir, "filler")
+        outcomes = []
+        for attempt in range(6):
+            fut = d.request("POST", "/v1/futures").body
+            self.fill(filler)
+            # Posted at once: its commit is the first to find no room
+            # (unless the anchor's commit found it first: then it is
+            # refused before anything changes).
+            pending = d.begin("POST", "/v1/futures/%s/result" % fut["id"],
+                              body={"result": attempt})
+            time.sleep(0.3)     # the state under test: a fault in progress
+            held = not pending.replied()
+            os.remove(filler)
+            r = pending.response()
+            outcomes.append((r.status, held))
+            d.wait_until(lambda: metric(d, "loopd_store_writable") == 1,
+                         timeout=5, what="loopd_store_writable 1")
+            g = d.get_json("/v1/futures/" + fut["id"])
+            if r.status == 200:
+                self.assertEqual((g["state"], g["result"]), ("finished", attempt))
+            else:
+                self.assertEqual(r.status, 503, r.body)
+                self.assertEqual(g["state"], "pending",
+                                 "answered 503, yet the result was set: %r" % g)
+                again = d.request("POST", "/v1/futures/%s/result" % fut["id"],
+                                  body={"result": attempt})
+                self.assertEqual(again.status, 200,
+                                 "a retry after 503 must succeed: %r" % again.body)
+            d.kill()
+            d.start()
+            g = d.get_json("/v1/futures/" + fut["id"])
+            self.assertEqual((g["state"], g.get("result")), ("finished", attempt),
+                             "attempt %d: %r" % (attempt, g))
+            if (200, True) in outcomes:
+                break
+        self.assertIn((200, True), outcomes,
+                      "no result reply was ever held across a failed commit: %r"
+                      % outcomes)
+        d.stop()
+
+
 class OpenFailureTest(unittest.TestCase):
 
     def run_loopd_on(self, state_dir):
