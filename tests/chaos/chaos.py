@@ -9,7 +9,9 @@ soon and a little later, each appending a unique tag to a file; futures
 created, resolved and given done-callbacks (commands that append a tag);
 webhooks to a local receiver that records each delivery's webhook-id and
 body. Meanwhile a nemesis, each cycle, lets the load run for a random
-while, sometimes freezes the daemon (SIGSTOP, then SIGCONT), and kills it
+while, sometimes freezes the daemon (SIGSTOP, then SIGCONT), fills its
+disk or makes its store read-only for a while (the state directory is a
+small tmpfs of the harness's own, when it may mount one), and kills it
 with SIGKILL at a random moment; the daemon is then started again on the
 same state directory. After the last cycle the load stops, every
 acknowledged call is awaited, and a checker verifies:
@@ -31,11 +33,13 @@ runs a long one; the integration suite runs a short one (test_chaos).
 LOOPD names the binary, as for the integration tests.
 """
 import argparse
+import contextlib
 import http.server
 import json
 import os
 import random
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -165,6 +169,71 @@ class Client(threading.Thread):
             time.sleep(self.rng.uniform(0.002, 0.02))
 
 
+class StateFS:
+    """The state directory on a tmpfs of its own (root only), so the
+    nemesis can fill it or remount it read-only. A no-op otherwise."""
+
+    SIZE = "64m"
+
+    def __init__(self, d):
+        self.path = d.state_dir
+        self.mounted = False
+        if os.geteuid() == 0:
+            r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" %
+                                self.SIZE, "loopd-chaos", self.path],
+                               capture_output=True)
+            self.mounted = r.returncode == 0
+        self.filler = os.path.join(self.path, "filler")
+
+    @contextlib.contextmanager
+    def full(self):
+        """The disk is full while inside."""
+        chunk = b"\0" * 65536
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    if os.write(fd, chunk) < len(chunk):
+                        break
+                except OSError:
+                    break
+            yield
+        finally:
+            os.close(fd)
+            os.remove(self.filler)
+
+    @contextlib.contextmanager
+    def read_only(self):
+        """The store is read-only while inside."""
+        subprocess.run(["mount", "-o", "remount,ro", self.path], capture_output=True)
+        try:
+            yield
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", self.path],
+                           capture_output=True)
+
+    def close(self):
+        if self.mounted:
+            if subprocess.run(["umount", self.path], capture_output=True).returncode:
+                subprocess.run(["umount", "-l", self.path], capture_output=True)
+
+
+def nemesis(d, fs, rng):
+    """One cycle's fault before the kill: none, a freeze, a full disk or a
+    read-only store, for a random while."""
+    faults = ["none", "freeze"] + (["full", "readonly"] if fs.mounted else [])
+    fault = rng.choice(faults)
+    if fault == "freeze":
+        d.signal(signal.SIGSTOP)    # frozen: clients time out
+        time.sleep(rng.uniform(0.05, 0.4))
+        d.signal(signal.SIGCONT)
+    elif fault in ("full", "readonly"):
+        with (fs.full() if fault == "full" else fs.read_only()):
+            time.sleep(rng.uniform(0.2, 1.2))
+    time.sleep(rng.uniform(0.0, 0.5))
+    return fault
+
+
 def pending(d, cid):
     """Whether call cid is stored and still pending."""
     r = d.request("GET", "/v1/calls/" + cid)
@@ -190,6 +259,8 @@ def run(cycles, seed, load, clients=4, log=print):
     ledger = Ledger()
     times = []
     tagfile = None
+    fs = StateFS(d)
+    faults = {}
     try:
         d.start()
         tagfile = d.path("tags")
@@ -202,11 +273,8 @@ def run(cycles, seed, load, clients=4, log=print):
             for w in workers:
                 w.start()
             time.sleep(rng.uniform(load / 2, load))
-            if rng.random() < 0.3:
-                d.signal(signal.SIGSTOP)    # frozen: clients time out
-                time.sleep(rng.uniform(0.05, 0.4))
-                d.signal(signal.SIGCONT)
-                time.sleep(rng.uniform(0.0, 0.3))
+            fault = nemesis(d, fs, rng)
+            faults[fault] = faults.get(fault, 0) + 1
             d.kill(children=False)
             stop.set()
             for w in workers:
@@ -215,17 +283,34 @@ def run(cycles, seed, load, clients=4, log=print):
             t = loop_time(d)
             if t is not None:
                 times.append(t)
-        # Let everything acknowledged finish.
+        # Settle the futures whose result never got through (the daemon was
+        # down or refused it), so their callbacks run; then let everything
+        # acknowledged finish.
+        for fid in ledger.futures:
+            if d.request("GET", "/v1/futures/" + fid).body.get("state") == "pending":
+                r = d.request("POST", "/v1/futures/%s/result" % fid,
+                              {"result": "final"})
+                if r.status != 200:
+                    log("could not settle %s: %s %r" % (fid, r.status, r.body))
         deadline = time.monotonic() + 60
         for cid, _ in list(ledger.calls.values()):
-            harness.wait_until(lambda: not pending(d, cid),
-                               timeout=max(1, deadline - time.monotonic()),
-                               what="call %s to finish" % cid)
+            try:
+                harness.wait_until(lambda: not pending(d, cid),
+                                   timeout=max(1, deadline - time.monotonic()),
+                                   what="call %s to finish" % cid)
+            except AssertionError:
+                log("call %s never finished: %r\n%s" % (
+                    cid, d.request("GET", "/v1/calls/" + cid).body, d.log_tail(40)))
+                raise
         t = loop_time(d)
         if t is not None:
             times.append(t)
+        log("faults before the kills: %s" % ", ".join(
+            "%s %d" % kv for kv in sorted(faults.items())))
         return check(d, ledger, receiver, tagfile, times, cycles, log)
     finally:
+        d.stop(check=False)
+        fs.close()
         d.close(check=False)
         receiver.close()
         harness.shutil.rmtree(os.path.dirname(secret), ignore_errors=True)
