@@ -103,7 +103,12 @@ fuzz fuzz-smoke: $(FUZZ_BUILD)/fuzz_api
 	  else tail -60 $(FUZZ_BUILD)/fuzz.log; fi; \
 	  echo "fuzz: $$([ $$rc -eq 0 ] && echo 1 passed, 0 failed || echo 0 passed, 1 failed)"; exit $$rc
 
-check: unit integration fuzz-smoke
+check: layers unit integration fuzz-smoke
+
+# No file includes a header of a layer above its own (scripts/check-layers).
+.PHONY: layers
+layers:
+	@scripts/check-layers --self-test && scripts/check-layers
 
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)

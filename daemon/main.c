@@ -23,6 +23,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
 #include "daemon/http/auth.h"
 #include "daemon/http/server.h"
@@ -328,6 +329,7 @@ reload_mark(void)
 static void
 commit_done(int ok, uint64_t seq, void *arg)
 {
+	waitset_commit_done(ok, seq);
 	http_commit_done(ok, seq);
 }
 
@@ -441,6 +443,7 @@ main(int argc, char **argv)
 		fatalx("cannot start the scheduler");
 	sched_set_claim_ahead(m.cfg.claim_ahead);
 	sched_recover(anchor_loop + STORE_LEASE_US);
+	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
 	if ((nfds = sd_listen_fds(1)) < 0)

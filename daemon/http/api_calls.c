@@ -11,14 +11,12 @@
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
+#include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
-
-#define PAGE_DEFAULT 100
-#define PAGE_MAX 1000
 
 /* Turn a decoded request into a call: policy, idempotency digest, spec,
  * then the scheduler. target is the awaited future for a done-callback
@@ -162,63 +160,70 @@ api_calls_list(struct http_req *r, struct api_args *a)
 		"state", "phase", "name", "page_size", "page_token", NULL,
 	};
 	const char *state = http_query(r, "state"), *phase = http_query(r, "phase");
-	const char *name = http_query(r, "name"), *size = http_query(r, "page_size");
-	const char *token = http_query(r, "page_token"), *bad;
-	int want_state = -1, want_phase = -1;
-	unsigned long long after = 0, page = PAGE_DEFAULT;
-	struct future *f, *last = NULL;
+	const char *size = http_query(r, "page_size"), *token = http_query(r, "page_token");
+	const char *bad;
+	struct core_error err = { CORE_OK, "" };
+	struct query q;
+	struct query_page *page;
 	struct jsonbuf b;
 	char *end, *text, id[20];
-	size_t n = 0;
+	unsigned long long n;
 
 	if ((bad = http_query_unknown(r, known)) != NULL) {
 		http_reply_problem(r, 400, NULL, "%.64s: unknown query parameter", bad);
 		return;
 	}
-	if (state != NULL && (want_state = future_state_parse(state)) == -1) {
+	query_init(&q);
+	q.kind = FUTURE_CALL;
+	q.name = http_query(r, "name");
+	if (state != NULL && (q.state = future_state_parse(state)) == -1) {
 		http_reply_problem(r, 400, NULL, "state: must be pending, finished or cancelled");
 		return;
 	}
-	if (phase != NULL && (want_phase = call_phase_parse(phase)) == -1) {
+	if (phase != NULL && (q.phase = call_phase_parse(phase)) == -1) {
 		http_reply_problem(r, 400, NULL,
 		    "phase: must be scheduled, waiting, running or done");
 		return;
 	}
 	if (size != NULL) {
 		errno = 0;
-		page = strtoull(size, &end, 10);
-		if (*size == '\0' || *end != '\0' || errno != 0 || page < 1 || page > PAGE_MAX) {
-			http_reply_problem(r, 400, NULL, "page_size: must be from 1 to %d", PAGE_MAX);
+		n = strtoull(size, &end, 10);
+		if (*size == '\0' || *end != '\0' || errno != 0 || n < 1 || n > QUERY_PAGE_MAX) {
+			http_reply_problem(r, 400, NULL, "page_size: must be from 1 to %d",
+			    QUERY_PAGE_MAX);
 			return;
 		}
+		q.page_size = (size_t)n;
 	}
 	if (token != NULL && *token != '\0') {
 		errno = 0;
-		after = strtoull(token, &end, 16);
+		q.after = strtoull(token, &end, 16);
 		if (*end != '\0' || errno != 0 || strlen(token) != 16) {
 			http_reply_problem(r, 400, NULL, "page_token: not a token from this list");
 			return;
 		}
 	}
+	if ((page = malloc(sizeof(*page))) == NULL) {
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return;
+	}
+	if (query_run(&q, page, &err) == -1) {
+		api_core_error(r, &err);
+		free(page);
+		return;
+	}
 	jsonbuf_init(&b);
 	jsonbuf_raw(&b, "{\"items\":[", 10);
-	for (f = future_first_after(after); f != NULL; f = future_next(f)) {
-		if (f->kind != FUTURE_CALL || (want_state >= 0 && f->state != want_state) ||
-		    (want_phase >= 0 && f->phase != want_phase) ||
-		    (name != NULL && (future_name(f) == NULL || strcmp(future_name(f), name) != 0)))
-			continue;
-		if (n == page)
-			break;		/* one more exists: there is a next page */
-		if (n > 0)
+	for (size_t i = 0; i < page->n; i++) {
+		if (i > 0)
 			jsonbuf_char(&b, ',');
-		view_write(&b, f);
-		last = f;
-		n++;
+		view_write(&b, page->items[i]);
 	}
-	snprintf(id, sizeof(id), "%016llx", last ? (unsigned long long)last->id : 0ULL);
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)page->next_after);
 	jsonbuf_raw(&b, "],\"next_page_token\":", 20);
-	jsonbuf_string(&b, f != NULL ? id : "", f != NULL ? strlen(id) : 0);
+	jsonbuf_string(&b, page->next_after ? id : "", page->next_after ? strlen(id) : 0);
 	jsonbuf_char(&b, '}');
+	free(page);
 	if ((text = jsonbuf_finish(&b)) == NULL)
 		http_reply_problem(r, 503, NULL, "out of memory, or the store cannot be read");
 	else

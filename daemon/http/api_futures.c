@@ -1,25 +1,22 @@
 /*
  * api_futures: /v1/futures routes, including the long-poll
- * GET /v1/futures/{id}?wait=S.
+ * GET /v1/futures/{id}?wait=S (a waitset of one, daemon/core/waitset).
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
-/* A long-poll on one future: a waiter and a deadline. */
-struct poll {
+/* A held long-poll: a waitset of one. */
+struct api_poll {
 	struct http_req *r;
-	uint64_t id;
-	struct waiter w;
-	struct event *timer;
+	struct waitset *ws;
 };
 
 /* The encoding of the last done future answered to a long-poll. A done
@@ -32,10 +29,9 @@ static struct {
 
 /* Answer a long-poll with the object as it stands now. */
 static void
-poll_answer(struct http_req *r)
+poll_answer(struct http_req *r, const struct waitset *ws)
 {
-	struct poll *p = r->hold;
-	struct future *f = future_find(p->id);
+	struct future *f = waitset_future(ws, 0);
 
 	if (f == NULL) {
 		http_reply_problem(r, 404, NULL, "the future was forgotten (retention)");
@@ -56,35 +52,39 @@ poll_answer(struct http_req *r)
 
 /* The future is done, or the wait is over: answer and resume. */
 static void
-poll_wake(struct waiter *w, void *arg)
+poll_ended(struct waitset *ws, void *arg)
 {
-	struct poll *p = arg;
+	struct api_poll *p = arg;
 
-	waiter_remove(&p->w);
-	evtimer_del(p->timer);
-	poll_answer(p->r);
+	poll_answer(p->r, ws);
 	http_resume(p->r);
 }
 
-/* The wait's deadline passed. */
+/* Shutdown wants an answer now. */
 static void
-poll_timeout_cb(evutil_socket_t fd, short what, void *arg)
+poll_expire(struct http_req *r)
 {
-	struct poll *p = arg;
+	struct api_poll *p = r->hold;
 
-	poll_wake(&p->w, p);
+	waitset_stop(p->ws);
+	poll_answer(r, p->ws);
 }
 
-/* The request is over: drop the waiter and the timer. */
+/* Free p. Accepts NULL. */
+static void
+poll_free(struct api_poll *p)
+{
+	if (p == NULL)
+		return;
+	waitset_free(p->ws);
+	free(p);
+}
+
+/* The request is over: drop the waitset. */
 static void
 poll_cleanup(struct http_req *r)
 {
-	struct poll *p = r->hold;
-
-	waiter_remove(&p->w);
-	if (p->timer != NULL)
-		event_free(p->timer);
-	free(p);
+	poll_free(r->hold);
 	r->hold = NULL;
 }
 
@@ -93,12 +93,14 @@ void
 api_futures_show(struct http_req *r, struct api_args *a)
 {
 	static const char *const known[] = { "wait", NULL };
+	struct core_error err = { CORE_OK, "" };
+	struct waitset_limits lim;
 	struct future *f;
-	struct poll *p;
+	struct api_poll *p;
 	double wait = 0;
 	int64_t us;
-	struct timeval tv;
 	const char *bad;
+	int rc;
 
 	if ((bad = http_query_unknown(r, known)) != NULL) {
 		http_reply_problem(r, 400, NULL, "%.64s: unknown query parameter", bad);
@@ -110,31 +112,28 @@ api_futures_show(struct http_req *r, struct api_args *a)
 		api_reply_object(r, 200, f);
 		return;
 	}
-	if (api_cfg->max_waiters != 0 && http_held() >= api_cfg->max_waiters) {
-		http_reply_problem(r, 429, NULL, "too many waiters (max_waiters = %llu)",
-		    (unsigned long long)api_cfg->max_waiters);
-		return;
-	}
-	us = clock_from_seconds(wait);
-	if (us < 0 || us > api_cfg->max_wait)
-		us = api_cfg->max_wait;		/* documented: capped, not refused */
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
-	    (p->timer = evtimer_new(api_base, poll_timeout_cb, p)) == NULL) {
+	    (p->ws = waitset_new(WAITSET_ALL_COMPLETED, 1)) == NULL) {
 		free(p);
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
 	p->r = r;
-	p->id = f->id;
-	if (future_wait(f, &p->w, poll_wake, p) == -1) {
-		event_free(p->timer);
-		free(p);
-		http_reply_problem(r, 503, NULL, "out of memory");
+	waitset_add(p->ws, f);
+	/* Too long a wait is capped at max_wait, not refused. */
+	us = clock_from_seconds(wait);
+	lim = (struct waitset_limits){ api_cfg->max_waiters, api_cfg->max_wait };
+	rc = waitset_start(p->ws, api_base, us > 0 ? us : us == 0 ? 1 : -1, &lim,
+	    poll_ended, p, &err);
+	if (rc == 0) {
+		http_hold(r, p, poll_expire, poll_cleanup);
 		return;
 	}
-	tv = clock_timeval(us);
-	evtimer_add(p->timer, &tv);
-	http_hold(r, p, poll_answer, poll_cleanup);
+	if (rc == -1)
+		api_core_error(r, &err);
+	else
+		api_reply_object(r, 200, f);
+	poll_free(p);
 }
 
 /* POST /v1/futures */

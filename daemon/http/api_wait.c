@@ -1,34 +1,30 @@
 /*
- * api_wait: POST /v1/wait and POST /v1/gather, held the way asyncio.wait
- * and asyncio.gather would hold them. One waiter per listed future; each
- * wake-up re-checks the condition; the deadline is the request's timeout,
- * capped by max_wait (the reply then says what is still pending).
+ * api_wait: POST /v1/wait and POST /v1/gather. The rules (asyncio.wait's
+ * return_when, gather's first failure, the deadline capped by max_wait)
+ * are the core's waitset; this file decodes the request, starts one, and
+ * encodes what it reports: {done, pending}, {results}, {exception,
+ * future}, or a gather cut short {timed_out, done, pending}.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
+#include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
 #define WAIT_MAX_FUTURES 10000
 
-struct waitset {
+/* A held /v1/wait or /v1/gather: the waitset and the ids as given. */
+struct api_waiting {
 	struct http_req *r;
+	struct waitset *ws;
 	int gather;
 	int return_exceptions;
-	enum proto_return_when when;
-	size_t n;
-	uint64_t *ids;
-	char (*names)[20];		/* ids as given */
-	struct waiter *w;
-	struct event *timer;
-	int timed_out;
+	char (*names)[20];
 };
 
 /* The exception a done future raises when awaited, or NULL (a result). */
@@ -43,66 +39,35 @@ raised(const struct future *f)
 	return NULL;
 }
 
-/* Whether f ended with an exception (not a cancellation, as asyncio). */
-static int
-failed(const struct future *f)
-{
-	return f->state == FUTURE_FINISHED && f->has_exception;
-}
-
-/* The reply, if ws is ready now (or must answer anyway); NULL otherwise. */
+/* {"done": [...], "pending": [...]}, plus "timed_out" for a gather. */
 static json_t *
-waitset_reply(struct waitset *ws, int force)
+encode_split(const struct api_waiting *aw)
 {
-	json_t *done = json_array(), *pending = json_array(), *results = json_array(), *o;
-	size_t n_done = 0, first_fail = ws->n;
-	int ready;
+	json_t *done = json_array(), *pending = json_array();
 
-	for (size_t i = 0; i < ws->n; i++) {
-		struct future *f = future_find(ws->ids[i]);
-		/* A future forgotten while we waited was done. */
-		int d = f == NULL || future_done(f);
-
-		json_array_append_new(d ? done : pending, json_string(ws->names[i]));
-		n_done += d;
-		if (f != NULL && d && first_fail == ws->n &&
-		    (ws->gather ? f->state == FUTURE_CANCELLED || failed(f) : failed(f)))
-			first_fail = i;
-	}
-	if (ws->gather)
-		ready = n_done == ws->n || (!ws->return_exceptions && first_fail < ws->n);
-	else if (ws->when == PROTO_FIRST_COMPLETED)
-		ready = n_done > 0;
-	else if (ws->when == PROTO_FIRST_EXCEPTION)
-		ready = n_done == ws->n || first_fail < ws->n;
-	else
-		ready = n_done == ws->n;
-	if (!ready && !force) {
-		json_decref(done);
-		json_decref(pending);
-		json_decref(results);
-		return NULL;
-	}
-
-	if (!ws->gather) {
-		json_decref(results);
-		return json_pack("{s:o, s:o}", "done", done, "pending", pending);
-	}
-	if (!ready) {
-		json_decref(results);
+	for (size_t i = 0; i < waitset_size(aw->ws); i++)
+		json_array_append_new(waitset_done(aw->ws, i) ? done : pending,
+		    json_string(aw->names[i]));
+	if (aw->gather)
 		return json_pack("{s:b, s:o, s:o}", "timed_out", 1, "done", done,
 		    "pending", pending);
-	}
-	json_decref(done);
-	json_decref(pending);
-	if (!ws->return_exceptions && first_fail < ws->n) {
-		struct future *f = future_find(ws->ids[first_fail]);
-		json_decref(results);
-		return json_pack("{s:o, s:s}", "exception", raised(f), "future",
-		    ws->names[first_fail]);
-	}
-	for (size_t i = 0; i < ws->n; i++) {
-		struct future *f = future_find(ws->ids[i]);
+	return json_pack("{s:o, s:o}", "done", done, "pending", pending);
+}
+
+/* A gather's answer: the first failure, or every result in order. */
+static json_t *
+encode_gather(const struct api_waiting *aw)
+{
+	size_t n = waitset_size(aw->ws);
+	size_t fail = aw->return_exceptions ? n : waitset_failure(aw->ws);
+	json_t *results, *o;
+
+	if (fail < n)
+		return json_pack("{s:o, s:s}", "exception", raised(waitset_future(aw->ws, fail)),
+		    "future", aw->names[fail]);
+	results = json_array();
+	for (size_t i = 0; i < n; i++) {
+		struct future *f = waitset_future(aw->ws, i);
 		if (f == NULL)
 			o = json_pack("{s:s, s:s}", "type", "NotFound", "message",
 			    "the future was forgotten (retention)");
@@ -113,12 +78,11 @@ waitset_reply(struct waitset *ws, int force)
 	return json_pack("{s:o}", "results", results);
 }
 
-/* Reply with ws's answer. */
+/* Reply with what the waitset reports now. */
 static void
-waitset_answer(struct http_req *r)
+answer(struct http_req *r, const struct api_waiting *aw)
 {
-	struct waitset *ws = r->hold;
-	json_t *o = waitset_reply(ws, 1);
+	json_t *o = aw->gather && waitset_ready(aw->ws) ? encode_gather(aw) : encode_split(aw);
 
 	if (o == NULL)
 		http_reply_problem(r, 503, NULL, "out of memory");
@@ -126,74 +90,84 @@ waitset_answer(struct http_req *r)
 		http_reply_json(r, 200, o);
 }
 
-/* Drop every registration of ws. */
+/* The waitset ended: answer and resume. */
 static void
-waitset_detach(struct waitset *ws)
+ended(struct waitset *ws, void *arg)
 {
-	for (size_t i = 0; i < ws->n; i++)
-		waiter_remove(&ws->w[i]);
-	if (ws->timer != NULL)
-		evtimer_del(ws->timer);
+	struct api_waiting *aw = arg;
+
+	answer(aw->r, aw);
+	http_resume(aw->r);
 }
 
-/* One of the futures is done: answer if the condition now holds. */
+/* Shutdown wants an answer now. */
 static void
-waitset_wake(struct waiter *w, void *arg)
+expire(struct http_req *r)
 {
-	struct waitset *ws = arg;
-	json_t *o = waitset_reply(ws, 0);
+	struct api_waiting *aw = r->hold;
 
-	if (o == NULL)
+	waitset_stop(aw->ws);
+	answer(r, aw);
+}
+
+/* Free aw. Accepts NULL. */
+static void
+waiting_free(struct api_waiting *aw)
+{
+	if (aw == NULL)
 		return;
-	waitset_detach(ws);
-	http_reply_json(ws->r, 200, o);
-	http_resume(ws->r);
-}
-
-/* The deadline passed. */
-static void
-waitset_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct waitset *ws = arg;
-
-	waitset_detach(ws);
-	waitset_answer(ws->r);
-	http_resume(ws->r);
-}
-
-/* Free ws. Accepts NULL. */
-static void
-waitset_free(struct waitset *ws)
-{
-	if (ws == NULL)
-		return;
-	waitset_detach(ws);
-	if (ws->timer != NULL)
-		event_free(ws->timer);
-	free(ws->ids);
-	free(ws->names);
-	free(ws->w);
-	free(ws);
+	waitset_free(aw->ws);
+	free(aw->names);
+	free(aw);
 }
 
 /* The request is over. */
 static void
-waitset_cleanup(struct http_req *r)
+cleanup(struct http_req *r)
 {
-	waitset_free(r->hold);
+	waiting_free(r->hold);
 	r->hold = NULL;
 }
 
-/* Shared body of /v1/wait and /v1/gather. */
+/* The rule of a decoded request. */
+static enum waitset_rule
+rule_of(const struct proto_wait_req *req, int gather)
+{
+	if (gather)
+		return req->return_exceptions ? WAITSET_ALL_COMPLETED : WAITSET_GATHER;
+	if (req->return_when == PROTO_FIRST_COMPLETED)
+		return WAITSET_FIRST_COMPLETED;
+	if (req->return_when == PROTO_FIRST_EXCEPTION)
+		return WAITSET_FIRST_EXCEPTION;
+	return WAITSET_ALL_COMPLETED;
+}
+
+/* The request's timeout in microseconds: -1 when none was given (or too
+ * large: the core caps it), 0 only when it is 0. */
+static int64_t
+timeout_of(double s)
+{
+	int64_t us;
+
+	if (s == 0)
+		return 0;
+	if (s < 0 || (us = clock_from_seconds(s)) < 0)
+		return -1;
+	return us > 0 ? us : 1;
+}
+
+/* Shared body of /v1/wait and /v1/gather: decode, one waitset, encode. */
 static void
 api_waitset(struct http_req *r, int gather)
 {
 	struct proto_wait_req req;
 	struct proto_error perr = { "" };
-	struct waitset *ws = NULL;
-	json_t *body, *o, *id;
-	int64_t us;
-	size_t i;
+	struct core_error err = { CORE_OK, "" };
+	struct waitset_limits lim;
+	struct api_waiting *aw = NULL;
+	json_t *body, *id;
+	size_t i, n;
+	int rc;
 
 	if (api_body(r, 1, &body) == -1)
 		return;
@@ -201,59 +175,38 @@ api_waitset(struct http_req *r, int gather)
 		http_reply_problem(r, 400, NULL, "%s", perr.detail);
 		goto out;
 	}
-	if (json_array_size(req.futures) > WAIT_MAX_FUTURES) {
+	if ((n = json_array_size(req.futures)) > WAIT_MAX_FUTURES) {
 		http_reply_problem(r, 400, NULL, "futures: at most %d ids", WAIT_MAX_FUTURES);
 		goto out;
 	}
-	if ((ws = calloc(1, sizeof(*ws))) == NULL ||
-	    (ws->ids = calloc(json_array_size(req.futures), sizeof(*ws->ids))) == NULL ||
-	    (ws->names = calloc(json_array_size(req.futures), sizeof(*ws->names))) == NULL ||
-	    (ws->w = calloc(json_array_size(req.futures), sizeof(*ws->w))) == NULL) {
+	if ((aw = calloc(1, sizeof(*aw))) == NULL ||
+	    (aw->names = calloc(n, sizeof(*aw->names))) == NULL ||
+	    (aw->ws = waitset_new(rule_of(&req, gather), n)) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		goto out;
 	}
-	ws->r = r;
-	ws->gather = gather;
-	ws->return_exceptions = req.return_exceptions;
-	ws->when = req.return_when;
+	aw->r = r;
+	aw->gather = gather;
+	aw->return_exceptions = req.return_exceptions;
 	json_array_foreach(req.futures, i, id) {
 		struct future *f = api_find(r, json_string_value(id), 0);
 		if (f == NULL)
 			goto out;
-		ws->ids[ws->n] = f->id;
-		snprintf(ws->names[ws->n++], sizeof(ws->names[0]), "%s", json_string_value(id));
+		snprintf(aw->names[i], sizeof(aw->names[0]), "%s", json_string_value(id));
+		waitset_add(aw->ws, f);
 	}
-	if ((o = waitset_reply(ws, req.timeout == 0)) != NULL) {
-		http_reply_json(r, 200, o);
-		goto out;
+	lim = (struct waitset_limits){ api_cfg->max_waiters, api_cfg->max_wait };
+	rc = waitset_start(aw->ws, api_base, timeout_of(req.timeout), &lim, ended, aw, &err);
+	if (rc == -1)
+		api_core_error(r, &err);
+	else if (rc == 1)
+		answer(r, aw);
+	else {
+		http_hold(r, aw, expire, cleanup);
+		aw = NULL;
 	}
-	if (api_cfg->max_waiters != 0 && http_held() >= api_cfg->max_waiters) {
-		http_reply_problem(r, 429, NULL, "too many waiters (max_waiters = %llu)",
-		    (unsigned long long)api_cfg->max_waiters);
-		goto out;
-	}
-	us = req.timeout < 0 ? api_cfg->max_wait : clock_from_seconds(req.timeout);
-	if (us < 0 || us > api_cfg->max_wait)
-		us = api_cfg->max_wait;
-	if ((ws->timer = evtimer_new(api_base, waitset_timeout_cb, ws)) == NULL) {
-		http_reply_problem(r, 503, NULL, "out of memory");
-		goto out;
-	}
-	{
-		struct timeval tv = clock_timeval(us);
-		evtimer_add(ws->timer, &tv);
-	}
-	for (i = 0; i < ws->n; i++) {
-		struct future *f = future_find(ws->ids[i]);
-		if (!future_done(f) && future_wait(f, &ws->w[i], waitset_wake, ws) == -1) {
-			http_reply_problem(r, 503, NULL, "out of memory");
-			goto out;
-		}
-	}
-	http_hold(r, ws, waitset_answer, waitset_cleanup);
-	ws = NULL;
 out:
-	waitset_free(ws);
+	waiting_free(aw);
 	json_decref(body);
 }
 
