@@ -735,14 +735,15 @@ recur_guess(const char *text)
 		s++;
 	if (*s == '@')
 		return RECUR_CRON;
+	for (const char *p = s; *p != '\0'; n++) {
+		p += strcspn(p, " \t");
+		p += strspn(p, " \t");
+	}
+	if (n == 5 || n == 6)
+		return RECUR_CRON;
 	if (recur_duration(s, s + strcspn(s, " \t@"), &us) == 0)
 		return RECUR_EVERY;
-	while (*s != '\0') {
-		n++;
-		s += strcspn(s, " \t");
-		s += strspn(s, " \t");
-	}
-	return n == 5 || n == 6 ? RECUR_CRON : RECUR_CALENDAR;
+	return RECUR_CALENDAR;
 }
 
 int
