@@ -182,8 +182,11 @@ recur_next(const struct recur_spec *spec, const struct tz_zone *zone,
 	int64_t t0 = recur_fdiv(after, RECUR_US), t = t0 + 1, L, a = 0, b = 0;
 	int64_t horizon, seg_limit, m, y;
 	int32_t o = 0, p = 0;
-	int has_prev = 0, has_next = 0, mo, d;
+	int has_prev = 0, has_next = 0, hinted = 0, mo, d;
 
+	/* Past the year 9999 nothing is promised (and nothing overflows). */
+	if (after < -RECUR_T_MAX * RECUR_US || after > RECUR_T_MAX * RECUR_US)
+		return -1;
 	if (spec->kind == RECUR_EVERY)
 		return recur_next_every(spec, after, next);
 	if (zone != NULL) {
@@ -213,6 +216,10 @@ recur_next(const struct recur_spec *spec, const struct tz_zone *zone,
 			return 0;
 		}
 		if (!has_next)
+			return -1;
+		/* Once: whether it ever matches again (a calendar spec whose
+		 * years are past), rather than walking 400 years of spans. */
+		if (!hinted++ && recur_next_local(spec, L, horizon, &m) == -1)
 			return -1;
 		has_prev = 1;
 		a = b;

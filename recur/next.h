@@ -21,11 +21,13 @@
 #include "recur/tzfile.h"
 
 #define RECUR_US	1000000LL
+#define RECUR_T_MAX	253402300799LL	/* 9999-12-31T23:59:59Z */
 
 /* The first fire time of SPEC strictly after AFTER (Unix microseconds),
  * in ZONE (NULL: UTC; ignored by every), into *NEXT (Unix microseconds;
  * whole seconds for cron and calendar). Returns 0, or -1 if it never
- * fires again (a calendar spec whose years are past). */
+ * fires again (a calendar spec whose years are past) or AFTER is beyond
+ * +-RECUR_T_MAX seconds. */
 int	 recur_next(const struct recur_spec *, const struct tz_zone *, int64_t,
 	    int64_t *);
 
