@@ -69,13 +69,14 @@ struct tz_cache {
 	size_t		 n, cap;
 };
 
-/* Floor division and modulo for possibly negative A. */
+/* Floor division for possibly negative A. */
 static int64_t
 tz_fdiv(int64_t a, int64_t b)
 {
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
+/* The modulo that goes with tz_fdiv: in [0, B) for B > 0. */
 static int64_t
 tz_fmod(int64_t a, int64_t b)
 {
@@ -159,7 +160,7 @@ tz_name_valid(const char *name)
 	return 1;
 }
 
-/* Big-endian integers of the file. */
+/* A big-endian 64-bit integer of the file. */
 static int64_t
 tz_be64(const unsigned char *p)
 {
@@ -170,6 +171,7 @@ tz_be64(const unsigned char *p)
 	return (int64_t)v;
 }
 
+/* A big-endian 32-bit integer of the file. */
 static int32_t
 tz_be32(const unsigned char *p)
 {

@@ -636,6 +636,49 @@ test_parse(void)
 	}
 }
 
+/* Random text from the specs' alphabet: the parsers never crash, and a
+ * cron or every spec that parses fires again (calendar years may be past). */
+static void
+test_garbage(void)
+{
+	static const char *const bits[] = {
+		"0", "1", "2", "5", "7", "12", "13", "23", "29", "30", "31", "59",
+		"60", "2027", "*", "/", "-", ",", "..", "~", ":", " ", "  ", "@",
+		"@daily", "Mon", "fri", "jan", "s", "ms", "h", ".", "x", "\t",
+	};
+	static const enum recur_kind kinds[] = {
+		RECUR_EVERY, RECUR_CRON, RECUR_CALENDAR };
+	const struct tz_zone *z = zone("America/Santiago");
+	size_t parsed = 0;
+	int bad = 0;
+
+	check_srand(42);
+	for (int i = 0; i < 60000 && z != NULL; i++) {
+		char text[128] = "", err[256];
+		struct recur_spec spec;
+		int64_t out, from = civil(2026, 1, 1, 0, 0, 0) * RECUR_US;
+		size_t n = 1 + check_rand(12);
+
+		for (size_t k = 0; k < n; k++)
+			strcat(text, bits[check_rand(sizeof(bits) / sizeof(bits[0]))]);
+		if (recur_parse(kinds[i % 3], text, &spec, err, sizeof(err)) == -1) {
+			bad += strncmp(err, recur_kind_name(kinds[i % 3]),
+			    strlen(recur_kind_name(kinds[i % 3]))) != 0;
+			continue;
+		}
+		parsed++;
+		if (recur_next(&spec, z, from, &out) == 0)
+			bad += out <= from;
+		else if (spec.kind != RECUR_CALENDAR) {
+			if (bad++ < 5)
+				fprintf(stderr, "%s %s parses but never fires\n",
+				    recur_kind_name(spec.kind), text);
+		}
+	}
+	CHECK_INT_EQ(bad, 0);
+	CHECK(parsed > 1000);
+}
+
 int
 main(void)
 {
@@ -647,6 +690,7 @@ main(void)
 	test_dst_rule();
 	test_brute_force();
 	test_property();
+	test_garbage();
 	tz_cache_free(cache);
 	return check_summary();
 }
