@@ -12,7 +12,8 @@
  * as if it were UTC (local = utc + offset).
  *
  * A cache holds loaded zones by name; its pointers stay valid until the
- * cache is freed, and a reload replaces their data in place.
+ * cache is freed, and a reload replaces their data in place. Zones are
+ * read-only once loaded; the cache is not thread-safe (one loop owns it).
  */
 #ifndef RECUR_TZFILE_H
 #define RECUR_TZFILE_H

@@ -552,6 +552,17 @@ test_resolve(void)
 	tz_zone_free(ny);
 	tz_zone_free(lh);
 
+	/* Zone data newer than Debian 12's ICU: Cairo's summer time (again
+	 * since 2023) and Nuuk's -02 (since 2023), in July 2026. */
+	if ((z = tz_zone_load(NULL, "Africa/Cairo", err, sizeof(err))) != NULL)
+		CHECK_INT_EQ(tz_offset(z, 1782864000), 10800);
+	tz_zone_free(z);
+	if ((z = tz_zone_load(NULL, "America/Nuuk", err, sizeof(err))) != NULL) {
+		CHECK_INT_EQ(tz_offset(z, 1768435200), -7200);
+		CHECK_INT_EQ(tz_offset(z, 1782864000), -3600);
+	}
+	tz_zone_free(z);
+
 	/* Round trips in the named zones: whatever tz_resolve says holds. */
 	names = (char **)(uintptr_t)named_zones;
 	nz = sizeof(named_zones) / sizeof(named_zones[0]);
