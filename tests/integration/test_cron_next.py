@@ -149,6 +149,42 @@ class CronNextTest(unittest.TestCase):
         p = self.run_ctl("cron", "next", "2020-01-01", expect=1)
         self.assertIn("never fires again", p.stderr)
 
+    @unittest.skipUnless(shutil.which("systemd-analyze"),
+                         "systemd-analyze is not installed")
+    def test_calendar_agrees_with_systemd(self):
+        """The calendar subset means what systemd means (in UTC, where
+        daylight saving plays no part)."""
+        specs = ["Mon *-*-01..07 09:00", "*-*~01 18:00", "Mon *-05~07/1 10:00",
+                 "*-02~03", "Sat..Sun 12:00", "Mon..Fri 08:30", "Fri *-*-13",
+                 "quarterly", "semiannually", "weekly", "monthly", "yearly",
+                 "daily", "hourly", "*-*-* 00/2:15:30",
+                 "2027..2029/2-06-15 12:00", "12-25", "*:0/20",
+                 "*-*-* 10:00:00/20", "Wed,Fri *-1,7-1..10 3:4:5",
+                 "*-*-1/10 12:00", "*-*~07/1 06:00", "Thu 2028-*-* 23:59:59",
+                 "*-02-29 00:00", "Mon *-02-29"]
+        n = 8
+        for spec in specs:
+            for attempt in range(3):
+                t0 = int(datetime.datetime.now().timestamp())
+                p = subprocess.run(
+                    ["systemd-analyze", "calendar", "--iterations=%d" % n,
+                     spec], capture_output=True, text=True, timeout=30,
+                    env=dict(os.environ, TZ="UTC"))
+                self.assertEqual(p.returncode, 0, (spec, p.stderr))
+                want = [line.split(": ", 1)[1].strip()
+                        for line in p.stdout.splitlines()
+                        if line.strip().startswith(("Next elapse:",
+                                                    "Iter. #"))]
+                got = self.fires("--calendar", spec, "-n", str(n),
+                                 "--from", str(t0))
+                got = [utc(f["utc"]).strftime("%a %Y-%m-%d %H:%M:%S UTC")
+                       for f in got]
+                # A fire between t0 and systemd's own "now": ask again.
+                if got == want or got[1:] == want[:-1]:
+                    break
+            self.assertEqual(len(want), n, (spec, p.stdout))
+            self.assertEqual(got, want, spec)
+
     def test_tzdir(self):
         root = tempfile.mkdtemp(prefix="test_cron_next.")
         try:
