@@ -38,10 +38,13 @@ recur_year_ok(const struct recur_spec *spec, int64_t y)
 {
 	int b;
 
-	if (spec->kind != RECUR_CALENDAR || (spec->flags & RECUR_ALL_YEARS))
+	if (spec->kind != RECUR_CALENDAR)
 		return 1;
+	/* Calendar specs live in systemd's years, 1970 to 2199. */
 	if (y < RECUR_YEAR_MIN || y > RECUR_YEAR_MAX)
 		return 0;
+	if (spec->flags & RECUR_ALL_YEARS)
+		return 1;
 	b = (int)(y - RECUR_YEAR_MIN);
 	return (spec->u.years[b / 64] >> (b % 64)) & 1;
 }
@@ -50,7 +53,7 @@ recur_year_ok(const struct recur_spec *spec, int64_t y)
 static int64_t
 recur_next_year(const struct recur_spec *spec, int64_t y)
 {
-	if (spec->kind != RECUR_CALENDAR || (spec->flags & RECUR_ALL_YEARS))
+	if (spec->kind != RECUR_CALENDAR)
 		return y + 1;
 	for (y = y < RECUR_YEAR_MIN ? RECUR_YEAR_MIN : y + 1; y <= RECUR_YEAR_MAX; y++)
 		if (recur_year_ok(spec, y))
