@@ -11,7 +11,8 @@
  *            as a scheduler does after each occurrence;
  *   random   next fire time after a random instant from 2000 to 2040.
  * Memory: sizeof(struct recur_spec), and the heap a zone takes once
- * loaded (shared by all the schedules in that zone).
+ * loaded (shared by all the schedules in that zone). One line of JSON on
+ * stdout; bench/recur/bench.py runs it for bench/run.
  */
 #include <malloc.h>
 #include <stdint.h>
@@ -207,8 +208,8 @@ main(int argc, char **argv)
 		}
 	random = (double)calls / (now() - t0);
 
-	printf("{\"schedules\": %d, \"zones\": %d, \"rounds\": %d,\n"
-	    " \"next_per_sec_chained\": %.0f, \"next_per_sec_random\": %.0f,\n"
+	printf("{\"schedules\": %d, \"zones\": %d, \"rounds\": %d,"
+	    " \"next_per_sec_chained\": %.0f, \"next_per_sec_random\": %.0f,"
 	    " \"bytes_per_spec\": %zu, \"bytes_per_zone\": %.0f, \"check\": %lld}\n",
 	    nsched, nzones, rounds, chained, random, sizeof(struct recur_spec),
 	    (double)(heap1 - heap0) / nzones, (long long)sum);
