@@ -36,6 +36,7 @@ endif
 
 PROTO_SRC  := $(wildcard proto/*.c)
 CORE_SRC   := $(wildcard daemon/core/*.c)
+RECUR_SRC  := $(wildcard recur/*.c)
 DAEMON_SRC := $(wildcard daemon/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -44,20 +45,21 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 PROTO_OBJ  := $(call obj,$(PROTO_SRC))
 CORE_OBJ   := $(call obj,$(CORE_SRC))
+RECUR_OBJ  := $(call obj,$(RECUR_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 # Unit tests link everything but the daemon's main().
-LIB_OBJ    := $(PROTO_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+LIB_OBJ    := $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 .PHONY: all check unit golden integration clean deps install bench valgrind
 # A SANITIZE= build lives in build/san, apart from the plain one.
 all: $(BUILD)/loopd $(BUILD)/loopctl
 
-$(BUILD)/loopd: $(PROTO_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
+$(BUILD)/loopd: $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
 
-$(BUILD)/loopctl: $(PROTO_OBJ) $(CLIENT_OBJ)
+$(BUILD)/loopctl: $(PROTO_OBJ) $(RECUR_OBJ) $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
@@ -79,7 +81,7 @@ FUZZ_TIME  ?= 600
 FUZZ_SMOKE ?= 15
 FUZZ_BUILD := build/fuzz
 FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -O1 -g
-FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PROTO_SRC) $(CORE_SRC) \
+FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PROTO_SRC) $(RECUR_SRC) $(CORE_SRC) \
               $(filter-out daemon/main.c,$(DAEMON_SRC)))
 
 $(FUZZ_BUILD)/obj/%.o: %.c

@@ -98,6 +98,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "  --return-exceptions   exceptions are results, not failures\n"
 	  "  --timeout DUR         give up after DUR (exit 124)\n",
 	  "wait for futures; print their results in order" },
+	{ "cron", "next", cmd_cron_next,
+	  "SPEC [--cron | --calendar | --every] [--tz ZONE] [-n N] [--from TIME]",
+	  "  --cron, --calendar, --every   the kind of SPEC (else guessed)\n"
+	  "  --tz ZONE       IANA zone of a cron or calendar spec (default UTC)\n"
+	  "  -n N            how many fire times (default 10)\n"
+	  "  --from TIME     fire times after TIME (RFC 3339 or Unix; default"
+	  " now)\n"
+	  "  --skip-gap      a time in a spring-forward gap does not fire\n"
+	  "\nOffline: reads the zone files (TZDIR, else /usr/share/zoneinfo).\n",
+	  "show the next fire times of a schedule spec" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

@@ -107,4 +107,7 @@ int	 cmd_await(struct ctl *, int, char **);
 int	 cmd_wait(struct ctl *, int, char **);
 int	 cmd_gather(struct ctl *, int, char **);
 
+/* cmd_cron.c */
+int	 cmd_cron_next(struct ctl *, int, char **);
+
 #endif

@@ -4,7 +4,7 @@ _loopctl()
 	local cur prev cmd
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="schedule cancel ls show time status future await on-done wait gather help"
+	local commands="schedule cancel ls show time status future await on-done wait gather cron help"
 	local i
 	for ((i = 1; i < COMP_CWORD; i++)); do
 		case ${COMP_WORDS[i]} in
@@ -21,6 +21,9 @@ _loopctl()
 		return ;;
 	--token-file|--stdin-file)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
+	--tz)
+		COMPREPLY=($(cd "${TZDIR:-/usr/share/zoneinfo}" 2>/dev/null && compgen -f -- "$cur")); return ;;
+	-n|--from) return ;;
 	esac
 	case $cmd in
 	"") COMPREPLY=($(compgen -W "$commands --url --token-file --json --help" -- "$cur")) ;;
@@ -31,6 +34,12 @@ _loopctl()
 	await) COMPREPLY=($(compgen -W "--timeout --json" -- "$cur")) ;;
 	on-done) COMPREPLY=($(compgen -W "--webhook --data --header --method --" -- "$cur")) ;;
 	ls) COMPREPLY=($(compgen -W "--state --phase --name --limit --json" -- "$cur")) ;;
+	cron)
+		if [[ $prev == cron ]]; then
+			COMPREPLY=($(compgen -W "next" -- "$cur"))
+		else
+			COMPREPLY=($(compgen -W "--cron --calendar --every --tz -n --from --skip-gap --json" -- "$cur"))
+		fi ;;
 	*) COMPREPLY=($(compgen -W "--json --help" -- "$cur")) ;;
 	esac
 }
