@@ -74,6 +74,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LOOPD_LIBS)
 
+# Client modules with unit tests of their own (no main(), no network).
+$(BUILD)/tests/test_timeparse: tests/unit/test_timeparse.c $(LIB_OBJ) \
+    $(BUILD)/obj/client/timeparse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< \
+	  $(LIB_OBJ) $(BUILD)/obj/client/timeparse.o $(LOOPD_LIBS)
+
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) -c -o $@ $<

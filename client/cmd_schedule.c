@@ -22,15 +22,16 @@ enum {
 	SO_SOON = 0x100, SO_AFTER, SO_AT,
 	SO_NAME, SO_IDEMPOTENCY_KEY, SO_TIMEOUT, SO_RETRY, SO_BACKOFF,
 	SO_MAX_BACKOFF, SO_ENV, SO_CWD, SO_STDIN_FILE, SO_WEBHOOK, SO_DATA,
-	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT,
+	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT, SO_ALLOW_PAST,
 };
 
 /* The trigger options come first: on-done takes the table without them. */
-#define SCHED_NTRIGGERS	3
+#define SCHED_NTRIGGERS	4
 static const struct option sched_opts[] = {
 	{ "soon", no_argument, NULL, SO_SOON },
 	{ "after", required_argument, NULL, SO_AFTER },
 	{ "at", required_argument, NULL, SO_AT },
+	{ "allow-past", no_argument, NULL, SO_ALLOW_PAST },
 	{ "name", required_argument, NULL, SO_NAME },
 	{ "idempotency-key", required_argument, NULL, SO_IDEMPOTENCY_KEY },
 	{ "timeout", required_argument, NULL, SO_TIMEOUT },
@@ -60,6 +61,9 @@ struct sched {
 	int		 webhook_only;	/* an option only a webhook takes */
 	int		 wait;
 	double		 wait_timeout;	/* < 0: none */
+	const char	*at;		/* --at as given, or NULL */
+	double		 at_unix;
+	int		 allow_past;
 };
 
 /* The object at KEY of OBJ, created empty if missing. */
@@ -131,6 +135,29 @@ sched_stdin(struct ctl *ctl, const char *path)
 	return s;
 }
 
+/* Turn --at into at_unix; a time in the past is refused unless
+ * --allow-past. A person is told when that is, in the local zone. */
+static void
+sched_at(struct ctl *ctl, struct sched *s)
+{
+	char why[256], local[64], rel[32];
+	double now = ctl_unix_now();
+
+	if (timeparse_at(s->at, now, &s->at_unix, why, sizeof(why)) == -1)
+		ctl_usage(ctl, "--at: bad time '%s': %s (try 10:00, tomorrow"
+		    " 10:00, monday 9am, 2026-12-05 09:05, now + 5 minutes,"
+		    " RFC 3339 or a Unix time)", s->at, why);
+	timeparse_local(s->at_unix, local, sizeof(local));
+	if (s->at_unix < now && !s->allow_past)
+		ctl_usage(ctl, "--at: %s is in the past (%s); --allow-past runs"
+		    " it at once", local, timeparse_relative(s->at_unix - now,
+		    rel, sizeof(rel)));
+	if (ctl_progress(ctl))
+		fprintf(stderr, "loopctl: due %s (%s)\n", local,
+		    timeparse_relative(s->at_unix - now, rel, sizeof(rel)));
+	json_object_set_new(s->body, "at_unix", json_real(s->at_unix));
+}
+
 /* Parse the options of schedule (TRIGGERS set) or on-done into S, then the
  * action: --webhook or the command in ARGV[optind...]. */
 static void
@@ -156,12 +183,11 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->triggers++;
 			break;
 		case SO_AT:
-			if (timeparse_at(optarg, &d) == -1)
-				ctl_usage(ctl, "--at: bad time '%s' (try"
-				    " 2030-01-02T03:04:05Z or a Unix time)",
-				    optarg);
-			json_object_set_new(b, "at_unix", json_real(d));
+			s->at = optarg;
 			s->triggers++;
+			break;
+		case SO_ALLOW_PAST:
+			s->allow_past = 1;
 			break;
 		case SO_NAME:
 			json_object_set_new(b, "name", ctl_string(ctl,
@@ -240,6 +266,8 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 	}
 	if (triggers && s->triggers != 1)
 		ctl_usage(ctl, "give one of --soon, --after DUR and --at TIME");
+	if (s->at != NULL)
+		sched_at(ctl, s);
 	if (json_object_size(s->retry) > 0)
 		json_object_set(b, "retry", s->retry);
 

@@ -35,7 +35,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " -- CMD [ARG...])",
 	  "  --soon                run on the next loop iteration\n"
 	  "  --after DUR           run DUR from now (0.5, 500ms, 2m, 1h30m)\n"
-	  "  --at TIME             run at TIME (RFC 3339 or Unix time)\n"
+	  "  --at TIME             run at TIME: 10:00, 10:00 tomorrow, monday"
+	  " 9am,\n"
+	  "                        2026-12-05 09:05 (local), now + 5 minutes,"
+	  " RFC 3339,\n"
+	  "                        a Unix time\n"
+	  "  --allow-past          a TIME already past runs at once (else"
+	  " refused)\n"
 	  "  --name N              a label for the call\n"
 	  "  --idempotency-key K   repeat-safe scheduling\n"
 	  "  --timeout DUR         limit for the command or webhook\n"
@@ -387,6 +393,15 @@ ctl_now(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+ctl_unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 

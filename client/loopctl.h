@@ -83,6 +83,9 @@ json_t	*ctl_json_arg(struct ctl *, const char *, const char *);
 /* Seconds on the local monotonic clock. */
 double	 ctl_now(void);
 
+/* The Unix time now, from the system clock. */
+double	 ctl_unix_now(void);
+
 /* Whether a person watches: no --json and both stdout and stderr are
  * terminals. Then waits show what they wait for on stderr. */
 int	 ctl_progress(const struct ctl *);
