@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/await.h"
 #include "client/http.h"
@@ -18,11 +19,28 @@
 
 #define SCHED_STDIN_MAX	(64 * 1024 * 1024)
 
+/* What a command takes of the caller's environment. */
+#define SCHED_ENV_SOME	0	/* the allow-list below (the default) */
+#define SCHED_ENV_ALL	1	/* --env-all */
+#define SCHED_ENV_NONE	2	/* --no-env */
+
+/* The variables a command gets from the caller by default: where to find
+ * programs, who and where the user is, language and zone. Shell prefixes
+ * end in '*'. Anything else (tokens, passwords, agent sockets) stays with
+ * the caller unless --env-all or --env K=V send it. */
+static const char *sched_env_allow[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE",
+	"LC_*", "TZ", "TMPDIR", "TERM",
+};
+
+extern char **environ;
+
 enum {
 	SO_SOON = 0x100, SO_AFTER, SO_AT,
 	SO_NAME, SO_IDEMPOTENCY_KEY, SO_TIMEOUT, SO_RETRY, SO_BACKOFF,
 	SO_MAX_BACKOFF, SO_ENV, SO_CWD, SO_STDIN_FILE, SO_WEBHOOK, SO_DATA,
 	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT, SO_ALLOW_PAST,
+	SO_ENV_ALL, SO_NO_ENV, SO_NO_CWD,
 };
 
 /* The trigger options come first: on-done takes the table without them. */
@@ -40,6 +58,9 @@ static const struct option sched_opts[] = {
 	{ "max-backoff", required_argument, NULL, SO_MAX_BACKOFF },
 	{ "env", required_argument, NULL, SO_ENV },
 	{ "cwd", required_argument, NULL, SO_CWD },
+	{ "env-all", no_argument, NULL, SO_ENV_ALL },
+	{ "no-env", no_argument, NULL, SO_NO_ENV },
+	{ "no-cwd", no_argument, NULL, SO_NO_CWD },
 	{ "stdin-file", required_argument, NULL, SO_STDIN_FILE },
 	{ "webhook", required_argument, NULL, SO_WEBHOOK },
 	{ "data", required_argument, NULL, SO_DATA },
@@ -61,6 +82,9 @@ struct sched {
 	int		 webhook_only;	/* an option only a webhook takes */
 	int		 wait;
 	double		 wait_timeout;	/* < 0: none */
+	const char	*cwd;		/* --cwd as given, or NULL */
+	int		 no_cwd;
+	int		 env_mode;	/* SCHED_ENV_* */
 	const char	*at;		/* --at as given, or NULL */
 	double		 at_unix;
 	int		 allow_past;
@@ -133,6 +157,80 @@ sched_stdin(struct ctl *ctl, const char *path)
 	if (s == NULL)
 		ctl_usage(ctl, "--stdin-file: %s: not UTF-8 text", path);
 	return s;
+}
+
+/* Whether variable NAME (LEN bytes) is on the default allow-list. */
+static int
+sched_env_allowed(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(sched_env_allow) /
+	    sizeof(sched_env_allow[0]); i++) {
+		const char *a = sched_env_allow[i];
+		size_t n = strlen(a);
+
+		if (a[n - 1] == '*' ? len >= n - 1 && strncmp(name, a, n - 1) ==
+		    0 : len == n && strncmp(name, a, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Where the command runs, as the caller sees it: the working directory
+ * (absolute; --cwd resolved against it) and the environment (the
+ * allow-list, all of it, or none), --env K=V winning over both. */
+static void
+sched_where(struct ctl *ctl, struct sched *s)
+{
+	char *here, *dir, *real;
+	json_t *env, *v;
+	size_t len;
+
+	if (!s->no_cwd) {
+		if ((here = getcwd(NULL, 0)) == NULL)
+			ctl_usage(ctl, "the current directory: %s (give --cwd"
+			    " DIR or --no-cwd)", strerror(errno));
+		if (s->cwd == NULL)
+			dir = strdup(here);
+		else if (*s->cwd == '/')
+			dir = strdup(s->cwd);
+		else if (asprintf(&dir, "%s/%s", here, s->cwd) == -1)
+			dir = NULL;
+		if (dir == NULL)
+			err(1, "strdup");
+		/* Tidy "/a/b/." and "../c" where the directory exists. */
+		if ((real = realpath(dir, NULL)) != NULL) {
+			free(dir);
+			dir = real;
+		}
+		json_object_set_new(s->action, "cwd", ctl_string(ctl, "--cwd",
+		    dir));
+		free(dir);
+		free(here);
+	}
+	if (s->env_mode == SCHED_ENV_NONE)
+		return;
+	env = sched_object(s->action, "env");
+	for (char **e = environ; *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq == NULL || eq == *e)
+			continue;
+		len = (size_t)(eq - *e);
+		/* loopctl's own credential is never passed on. */
+		if (strncmp(*e, "LOOP_TOKEN", 10) == 0)
+			continue;
+		if (s->env_mode == SCHED_ENV_SOME && !sched_env_allowed(*e, len))
+			continue;
+		if ((dir = strndup(*e, len)) == NULL)
+			err(1, "strndup");
+		/* What is not UTF-8 cannot travel in JSON: left out. */
+		if (json_object_get(env, dir) == NULL &&
+		    (v = json_string(eq + 1)) != NULL)
+			json_object_set_new(env, dir, v);
+		free(dir);
+	}
+	if (json_object_size(env) == 0)
+		json_object_del(s->action, "env");
 }
 
 /* Turn --at into at_unix; a time in the past is refused unless
@@ -225,8 +323,17 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->command_only = 1;
 			break;
 		case SO_CWD:
-			json_object_set_new(a, "cwd", ctl_string(ctl, "--cwd",
-			    optarg));
+			s->cwd = optarg;
+			s->command_only = 1;
+			break;
+		case SO_NO_CWD:
+			s->no_cwd = 1;
+			s->command_only = 1;
+			break;
+		case SO_ENV_ALL:
+		case SO_NO_ENV:
+			s->env_mode = ch == SO_ENV_ALL ? SCHED_ENV_ALL :
+			    SCHED_ENV_NONE;
 			s->command_only = 1;
 			break;
 		case SO_STDIN_FILE:
@@ -264,6 +371,12 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			ctl_usage(ctl, NULL);
 		}
 	}
+	/* "schedule --wait -- CMD" runs CMD now and waits, as systemd-run
+	 * --wait does; without --wait a trigger must be given. */
+	if (triggers && s->triggers == 0 && s->wait) {
+		json_object_set_new(b, "soon", json_true());
+		s->triggers++;
+	}
 	if (triggers && s->triggers != 1)
 		ctl_usage(ctl, "give one of --soon, --after DUR and --at TIME");
 	if (s->at != NULL)
@@ -276,8 +389,8 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			ctl_usage(ctl, "give --webhook URL or a command, not"
 			    " both");
 		if (s->command_only)
-			ctl_usage(ctl, "--env, --cwd and --stdin-file are for"
-			    " commands");
+			ctl_usage(ctl, "--env, --env-all, --no-env, --cwd,"
+			    " --no-cwd and --stdin-file are for commands");
 		json_object_set_new(a, "url", ctl_string(ctl, "--webhook",
 		    s->webhook));
 		json_object_set(b, "webhook", a);
@@ -288,6 +401,9 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 		if (s->webhook_only)
 			ctl_usage(ctl, "--data, --header and --method are for"
 			    " webhooks");
+		if (s->cwd != NULL && s->no_cwd)
+			ctl_usage(ctl, "give --cwd DIR or --no-cwd, not both");
+		sched_where(ctl, s);
 		json_object_set_new(a, "argv", json_array());
 		for (int i = optind; i < argc; i++)
 			json_array_append_new(json_object_get(a, "argv"),
