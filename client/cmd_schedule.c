@@ -6,6 +6,7 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,8 +427,10 @@ sched_outcome(struct ctl *ctl, const json_t *call)
 
 	if (id == NULL)
 		id = "the call";
-	if (ctl->json)
+	if (ctl->json) {
+		ctl_redact(ctl, (json_t *)(uintptr_t)call);
 		output_json(call);
+	}
 	if (state != NULL && strcmp(state, "cancelled") == 0) {
 		ctl_warnx("%s was cancelled", id);
 		return CTL_EXIT_BROKEN;
@@ -492,6 +495,7 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 	if ((id = json_string_value(json_object_get(call, "id"))) == NULL)
 		ctl_warnx("the daemon's reply has no call id");
 	else if (!s->wait) {
+		ctl_redact(ctl, call);
 		if (ctl->json)
 			output_json(call);
 		else

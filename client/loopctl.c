@@ -25,6 +25,7 @@
 #define CTL_OPT_URL		0x1000
 #define CTL_OPT_TOKEN_FILE	0x1001
 #define CTL_OPT_JSON		0x1002
+#define CTL_OPT_SHOW_SECRETS	0x1003
 
 #define CTL_TOKEN_MAX		4096
 
@@ -72,14 +73,29 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " cancelled or could not run.\nA webhook exits 0 on success, 1 on"
 	  " failure.\n",
 	  "schedule a command or webhook; prints the call id" },
-	{ "cancel", NULL, cmd_cancel, "ID", NULL,
-	  "cancel a call (or a future)" },
-	{ "ls", NULL, cmd_ls, "[--state S] [--phase P] [--name N] [--limit N]",
+	{ "cancel", NULL, cmd_cancel, "ID... | --name N",
+	  "  --name N      every pending call named N\n"
+	  "\nExits 1 if nothing was cancelled (all already done, or an"
+	  " error).\n",
+	  "cancel calls (or futures)" },
+	{ "ls", NULL, cmd_ls,
+	  "[--failed | --running | --pending] [--name N] [--since T]"
+	  " [--limit N] [-q]",
+	  "  --failed      finished with an exception (exit status, signal,"
+	  " HTTP error...)\n"
+	  "  --running     running now\n"
+	  "  --pending     not done yet (scheduled, waiting or running)\n"
+	  "  --name N      calls with this name\n"
+	  "  --since T     created since T: 1h (ago), today 09:00,"
+	  " 2026-12-05 09:00\n"
+	  "  --limit N     the N newest\n"
+	  "  -q            ids only\n"
 	  "  --state S     pending, finished or cancelled\n"
 	  "  --phase P     scheduled, waiting, running or done\n"
-	  "  --name N      calls with this name\n"
-	  "  --limit N     at most N calls\n",
-	  "list calls" },
+	  "\nNewest first. WHEN is when a call is due, started or finished"
+	  " (local time);\nOUTCOME its exit status, signal, HTTP status or"
+	  " exception.\n",
+	  "list calls, newest first" },
 	{ "show", NULL, cmd_show, "ID", NULL, "show a call or a future" },
 	{ "time", NULL, cmd_time, "", NULL, "show the loop time" },
 	{ "status", NULL, cmd_status, "", NULL,
@@ -162,7 +178,7 @@ ctl_help(const struct ctl *ctl)
 		if (ctl->cmd->help != NULL)
 			printf("\n%s", ctl->cmd->help);
 		printf("\nglobal options: --url URL, --token-file FILE,"
-		    " --json\n");
+		    " --json, --show-secrets\n");
 	}
 	exit(CTL_EXIT_OK);
 }
@@ -218,6 +234,7 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 		{ "url", required_argument, NULL, CTL_OPT_URL },
 		{ "token-file", required_argument, NULL, CTL_OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, CTL_OPT_JSON },
+		{ "show-secrets", no_argument, NULL, CTL_OPT_SHOW_SECRETS },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option all[48];
@@ -242,6 +259,9 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 			break;
 		case CTL_OPT_JSON:
 			ctl->json = 1;
+			break;
+		case CTL_OPT_SHOW_SECRETS:
+			ctl->show_secrets = 1;
 			break;
 		case 'h':
 			ctl_help(ctl);
@@ -395,6 +415,55 @@ ctl_json_arg(struct ctl *ctl, const char *what, const char *s)
 	if (j == NULL)
 		ctl_usage(ctl, "%s: not JSON: %s", what, jerr.text);
 	return j;
+}
+
+/* Whether NAME looks like the name of a secret. */
+static int
+ctl_secret_name(const char *name)
+{
+	static const char *words[] = { "TOKEN", "SECRET", "PASSWORD",
+	    "PASSWD", "API_KEY", "APIKEY", "COOKIE", "AUTHORIZATION" };
+	char up[256];
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)name[i]);
+	up[i] = '\0';
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(up, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Redact the secret-named members of object OBJ. */
+static void
+ctl_redact_members(json_t *obj)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+		if (json_is_string(v) && ctl_secret_name(key))
+			json_object_set_new(obj, key, json_string("(redacted)"));
+}
+
+void
+ctl_redact(const struct ctl *ctl, json_t *obj)
+{
+	json_t *v;
+	size_t i;
+
+	if (ctl->show_secrets || obj == NULL)
+		return;
+	if (json_is_array(obj)) {
+		json_array_foreach(obj, i, v)
+			ctl_redact(ctl, v);
+		return;
+	}
+	ctl_redact_members(json_object_get(json_object_get(obj, "command"),
+	    "env"));
+	ctl_redact_members(json_object_get(json_object_get(obj, "webhook"),
+	    "headers"));
 }
 
 double

@@ -25,6 +25,7 @@ struct ctl {
 	const char		*url;
 	const char		*token_file;	/* --token-file, or NULL */
 	int			 json;		/* --json: print the daemon's objects */
+	int			 show_secrets;	/* --show-secrets: no redaction */
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	struct http		*http;		/* opened on first use */
 };
@@ -79,6 +80,12 @@ json_t	*ctl_string(struct ctl *, const char *, const char *);
 
 /* JSON text S given as WHAT, parsed; bad JSON is a usage error. */
 json_t	*ctl_json_arg(struct ctl *, const char *, const char *);
+
+/* Unless --show-secrets: replace the values of environment variables and
+ * headers named like secrets (*TOKEN*, *SECRET*, *PASSWORD*, *PASSWD*,
+ * *API_KEY*, *APIKEY*, *COOKIE*, Authorization) in call object OBJ, or in
+ * each call of an array of them, with "(redacted)". */
+void	 ctl_redact(const struct ctl *, json_t *);
 
 /* Seconds on the local monotonic clock. */
 double	 ctl_now(void);

@@ -126,22 +126,24 @@ class InspectTest(LoopctlCase):
         name = self.name()
         ids = [self.ctl("schedule", "--after", "1h", "--name", name, "--",
                         "echo", "it's").stdout.strip() for _ in range(3)]
+        newest = ids[::-1]
         out = self.ctl("ls", "--name", name).stdout.splitlines()
-        self.assertEqual(out[0].split(),
-                         ["ID", "STATE", "PHASE", "WHEN", "NAME", "ACTION"])
-        self.assertEqual([l.split()[0] for l in out[1:]], ids)
+        self.assertEqual(out[0].split(), ["ID", "STATE", "PHASE", "WHEN",
+                                          "OUTCOME", "NAME", "ACTION"])
+        self.assertEqual([l.split()[0] for l in out[1:]], newest)
         for line in out[1:]:
-            self.assertRegex(line, r"pending +scheduled +in 59m5\d+s +%s +"
+            self.assertRegex(line, r"pending +scheduled +in 59m +- +%s +"
                              r"echo 'it'\\''s'$" % name)
         items = self.ctl_json("ls", "--name", name)["items"]
-        self.assertEqual([c["id"] for c in items], ids)
+        self.assertEqual([c["id"] for c in items], newest)
         out = self.ctl("ls", "--name", name, "--limit", "2").stdout
-        self.assertEqual(len(out.splitlines()), 3)
+        self.assertEqual([l.split()[0] for l in out.splitlines()[1:]],
+                         newest[:2], "the newest two")
         self.ctl("cancel", ids[0])
         items = self.ctl_json("ls", "--name", name, "--state", "cancelled")
         self.assertEqual([c["id"] for c in items["items"]], ids[:1])
         items = self.ctl_json("ls", "--name", name, "--phase", "scheduled")
-        self.assertEqual([c["id"] for c in items["items"]], ids[1:])
+        self.assertEqual([c["id"] for c in items["items"]], newest[:2])
         self.ctl("ls", "--phase", "bogus", expect=1)
 
     def test_unknown_id(self):
@@ -397,10 +399,12 @@ class ScheduleTest(LoopctlCase):
         cid = self.ctl("schedule", "--after", "1h", "--", "true").stdout
         cid = cid.strip()
         self.assertEqual(self.ctl("cancel", cid).stdout, "cancelled\n")
-        p = self.ctl("cancel", cid)
+        # Nothing cancelled: exit 1.
+        p = self.ctl("cancel", cid, expect=1)
         self.assertTrue(p.stdout.startswith("not cancelled"), p.stdout)
         self.assertEqual(self.ctl_json("show", cid)["state"], "cancelled")
-        self.assertEqual(self.ctl_json("cancel", cid), {"cancelled": False})
+        self.assertEqual(self.ctl_json("cancel", cid, expect=1),
+                         {"cancelled": False})
 
 
 class WebhookTest(LoopctlCase):
