@@ -252,7 +252,7 @@ cmd_await(struct ctl *ctl, int argc, char **argv)
 
 	switch (await_future(ctl, id, timeout, &obj)) {
 	case AWAIT_TIMEOUT:
-		if (ctl->json)
+		if (ctl->json && obj != NULL)
 			output_json(obj);
 		ctl_warnx("timed out waiting for %s", id);
 		rc = CTL_EXIT_TIMEOUT;
@@ -260,13 +260,20 @@ cmd_await(struct ctl *ctl, int argc, char **argv)
 	case AWAIT_DONE:
 		state = json_string_value(json_object_get(obj, "state"));
 		exc = json_object_get(obj, "exception");
+		ctl_redact(ctl, obj);
 		if (ctl->json)
 			output_json(obj);
 		if (state != NULL && strcmp(state, "cancelled") == 0)
 			ctl_warnx("%s was cancelled", id);
-		else if (exc != NULL)
-			ctl_warn_exception(id, exc);
-		else {
+		else if (exc != NULL) {
+			/* A failed command's status passes through, as with
+			 * schedule --wait: a plain exit status needs no words. */
+			rc = await_status(obj, CTL_EXIT_FAIL);
+			if (rc == CTL_EXIT_FAIL || json_object_get(exc,
+			    "signal") != NULL || rc == CTL_EXIT_TIMEOUT ||
+			    rc == CTL_EXIT_BROKEN)
+				ctl_warn_exception(id, exc);
+		} else {
 			if (!ctl->json)
 				output_json(json_object_get(obj, "result"));
 			rc = CTL_EXIT_OK;
@@ -286,22 +293,32 @@ future_hold(struct ctl *ctl, const char *path, json_t *body, double timeout,
     int (*done)(struct ctl *, const json_t *, const char *), const char *arg,
     const char *what, json_t **out)
 {
+	struct await_retry retry;
 	struct progress pg;
 	double deadline = ctl_now() + timeout, hold;
-	json_t *reply = NULL;
-	int rc = AWAIT_ERROR;
+	json_t *reply = NULL, *next = NULL;
+	int rc = AWAIT_ERROR, r;
 
+	await_retry_init(&retry, timeout, deadline);
 	progress_start(&pg, ctl);
 	progress_set(&pg, what);
 	for (;;) {
 		hold = await_hold(timeout, deadline);
 		json_object_set_new(body, "timeout", json_real(hold));
-		json_decref(reply);
-		if (ctl_request(ctl, "POST", path, json_incref(body), hold,
-		    &reply) == -1) {
+		r = await_request(ctl, "POST", path, body, hold, &retry, &next);
+		if (r == AWAIT_RETRY)
+			continue;
+		if (r == AWAIT_TIMEOUT) {
+			rc = AWAIT_TIMEOUT;
+			break;
+		}
+		if (r != 0) {
+			json_decref(reply);
 			reply = NULL;
 			break;
 		}
+		json_decref(reply);
+		reply = next;
 		if (done(ctl, reply, arg)) {
 			rc = AWAIT_DONE;
 			break;
@@ -494,9 +511,9 @@ cmd_gather(struct ctl *ctl, int argc, char **argv)
 		ctl_warn_exception(fid != NULL ? fid : "a future", exc);
 		break;
 	case AWAIT_TIMEOUT:
-		if (ctl->json)
+		if (ctl->json && reply != NULL)
 			output_json(reply);
-		else
+		else if (reply != NULL)
 			future_print_ids(reply, "pending");
 		ctl_warnx("timed out gathering");
 		rc = CTL_EXIT_TIMEOUT;

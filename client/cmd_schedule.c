@@ -16,6 +16,7 @@
 #include "client/http.h"
 #include "client/loopctl.h"
 #include "client/output.h"
+#include "client/progress.h"
 #include "client/timeparse.h"
 
 #define SCHED_STDIN_MAX	(64 * 1024 * 1024)
@@ -464,21 +465,13 @@ sched_outcome(struct ctl *ctl, const json_t *call)
 	if (exc == NULL)
 		return (int)json_integer_value(json_object_get(out,
 		    "exit_code"));
-	/* A timeout as timeout(1) reports it, a signal as a shell does; a
-	 * plain exit status needs no words. */
-	if (type != NULL && strcmp(type, "TimeoutError") == 0) {
+	/* A plain exit status needs no words; the rest are said. */
+	if ((type != NULL && strcmp(type, "TimeoutError") == 0) ||
+	    json_is_integer(json_object_get(out, "signal")) ||
+	    !json_is_integer(v = json_object_get(out, "exit_code")) ||
+	    json_integer_value(v) == 0)
 		ctl_warn_exception(id, exc);
-		return CTL_EXIT_TIMEOUT;
-	}
-	if (json_is_integer(v = json_object_get(out, "signal"))) {
-		ctl_warn_exception(id, exc);
-		return 128 + (int)json_integer_value(v);
-	}
-	if (json_is_integer(v = json_object_get(out, "exit_code")) &&
-	    json_integer_value(v) != 0)
-		return (int)json_integer_value(v);
-	ctl_warn_exception(id, exc);
-	return CTL_EXIT_BROKEN;
+	return await_status(call, CTL_EXIT_BROKEN);
 }
 
 /* Post S->body to PATH; print the new call's id, or await it. */
@@ -488,6 +481,7 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 	int fail = s->wait ? CTL_EXIT_BROKEN : CTL_EXIT_FAIL, rc = fail;
 	json_t *call = NULL, *done = NULL;
 	const char *id, *phase;
+	char note[256];
 
 	if (ctl_request(ctl, "POST", path, json_incref(s->body), 0,
 	    &call) == -1)
@@ -502,12 +496,21 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 			printf("%s\n", id);
 		rc = CTL_EXIT_OK;
 	} else {
+		/* The call is durable: Ctrl-C leaves it to run. Say so, and
+		 * how to cancel it; a person is shown its id at once. */
+		snprintf(note, sizeof(note), "\nloopctl: %s goes on without"
+		    " us; loopctl await %s to wait again, loopctl cancel %s to"
+		    " cancel it\n", id, id, id);
+		progress_note(note);
+		if (ctl_progress(ctl))
+			fprintf(stderr, "loopctl: %s (Ctrl-C stops waiting, not"
+			    " the call)\n", id);
 		switch (await_future(ctl, id, s->wait_timeout, &done)) {
 		case AWAIT_DONE:
 			rc = sched_outcome(ctl, done);
 			break;
 		case AWAIT_TIMEOUT:
-			if (ctl->json)
+			if (ctl->json && done != NULL)
 				output_json(done);
 			phase = json_string_value(json_object_get(done,
 			    "phase"));
@@ -516,6 +519,7 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 			rc = CTL_EXIT_TIMEOUT;
 			break;
 		}
+		progress_note(NULL);
 	}
 	json_decref(done);
 	json_decref(call);

@@ -9,10 +9,13 @@
 #include "client/http.h"
 
 #include <err.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -181,6 +184,48 @@ http_problem(long status, const json_t *body, const struct http_buf *raw,
 		snprintf(err->msg, sizeof(err->msg), "%ld (no detail)", status);
 }
 
+/* Say why nobody answered (curl's CC and its text CERR) in ERR, with a
+ * hint: whether loopd runs, or whether its socket may be opened. */
+static void
+http_unreachable(const struct http *h, CURLcode cc, const char *cerr,
+    struct http_error *err)
+{
+	const char *why = *cerr != '\0' ? cerr : curl_easy_strerror(cc);
+	struct stat sb;
+
+	if (h->socket == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", h->base, why);
+		if (cc == CURLE_COULDNT_CONNECT)
+			snprintf(err->hint, sizeof(err->hint), "is loopd"
+			    " running? LOOP_URL=%s (set LOOP_URL or --url for"
+			    " another address)", h->base);
+		return;
+	}
+	/* curl speaks of "localhost port 80" for a Unix socket: say which
+	 * socket, and what stands in the way. */
+	if (stat(h->socket, &sb) == -1) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    strerror(errno));
+		snprintf(err->hint, sizeof(err->hint), "is loopd running?"
+		    " LOOP_URL=unix:%s", h->socket);
+	} else if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: not a socket",
+		    h->socket);
+	} else if (access(h->socket, R_OK | W_OK) == -1) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    strerror(errno));
+		snprintf(err->hint, sizeof(err->hint), "the socket is for its"
+		    " owner and group (ls -l %s): join that group, e.g. sudo"
+		    " usermod -aG loopd $USER, then log in again", h->socket);
+	} else {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    cc == CURLE_COULDNT_CONNECT ? "nobody listens there" : why);
+		if (cc == CURLE_COULDNT_CONNECT)
+			snprintf(err->hint, sizeof(err->hint), "is loopd"
+			    " running? LOOP_URL=unix:%s", h->socket);
+	}
+}
+
 int
 http_request(struct http *h, const char *method, const char *path,
     json_t *body, double hold, json_t **reply, struct http_error *err)
@@ -238,8 +283,7 @@ http_request(struct http *h, const char *method, const char *path,
 
 	cc = http_perform(h, e);
 	if (cc != CURLE_OK) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", h->base,
-		    *cerr != '\0' ? cerr : curl_easy_strerror(cc));
+		http_unreachable(h, cc, cerr, err);
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);

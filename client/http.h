@@ -13,6 +13,7 @@ struct http_error {
 	long	status;		/* HTTP status, or 0 if no usable reply came */
 	char	type[64];	/* problem type ("NotFound"), or "" */
 	char	msg[1024];	/* "404 NotFound: no such call c_..." */
+	char	hint[512];	/* what to try when nobody answered, or "" */
 };
 
 struct http;

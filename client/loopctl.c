@@ -367,20 +367,45 @@ ctl_http(struct ctl *ctl)
 }
 
 int
+ctl_try(struct ctl *ctl, const char *method, const char *path, json_t *body,
+    double hold, json_t **reply, struct http_error *err)
+{
+	int rc;
+
+	rc = http_request(ctl_http(ctl), method, path, body, hold, reply, err);
+	json_decref(body);
+	return rc;
+}
+
+void
+ctl_report(const struct ctl *ctl, const struct http_error *err)
+{
+	/* A 401 is most often the wrong token file: say which was used. */
+	if (err->status == 401)
+		ctl_warnx("%s (%s)", err->msg, ctl_token_note);
+	else
+		ctl_warnx("%s", err->msg);
+	/* Nobody answered: say where loopctl looked. */
+	if (err->status == 0 && err->hint[0] != '\0')
+		fprintf(stderr, "loopctl: %s\n", err->hint);
+}
+
+int
+ctl_transient(const struct http_error *err)
+{
+	return err->status == 0 || err->status == 502 || err->status == 503 ||
+	    err->status == 504;
+}
+
+int
 ctl_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, double hold, json_t **reply)
 {
 	struct http_error err;
 	int rc;
 
-	rc = http_request(ctl_http(ctl), method, path, body, hold, reply,
-	    &err);
-	json_decref(body);
-	/* A 401 is most often the wrong token file: say which was used. */
-	if (rc == -1 && err.status == 401)
-		ctl_warnx("%s (%s)", err.msg, ctl_token_note);
-	else if (rc == -1)
-		ctl_warnx("%s", err.msg);
+	if ((rc = ctl_try(ctl, method, path, body, hold, reply, &err)) == -1)
+		ctl_report(ctl, &err);
 	return rc;
 }
 

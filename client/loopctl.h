@@ -71,6 +71,18 @@ struct http *ctl_http(struct ctl *);
 int	 ctl_request(struct ctl *, const char *, const char *, json_t *,
 	    double, json_t **);
 
+/* ctl_request without the report: the reason stays in *ERR. */
+struct http_error;
+int	 ctl_try(struct ctl *, const char *, const char *, json_t *, double,
+	    json_t **, struct http_error *);
+
+/* Report ERR on stderr as ctl_request does. */
+void	 ctl_report(const struct ctl *, const struct http_error *);
+
+/* Whether ERR may pass if asked again: no connection or reply (loopd
+ * restarting), or 502, 503, 504. */
+int	 ctl_transient(const struct http_error *);
+
 /* Seconds in duration S given to option OPT; a bad one is a usage error. */
 double	 ctl_duration(struct ctl *, const char *, const char *);
 
