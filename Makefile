@@ -16,6 +16,7 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 PREFIX    ?= /usr/local
 PYTHON    ?= python3
+VERSION   := 0.1.0
 
 # Install what building needs before anything asks pkg-config about it.
 # Test tools come only with the test targets (scripts/deps test), and no
@@ -34,7 +35,7 @@ WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings \
         -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
         -Wno-unused-parameter -Werror
-LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE -DLOOPD_VERSION='"$(VERSION)"' $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LOOPD_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 ifneq ($(SANITIZE),)

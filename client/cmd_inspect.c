@@ -486,12 +486,59 @@ cmd_time(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* The unlabelled samples of Prometheus text TEXT ("name value" lines) as
+ * an object of numbers, written as the daemon wrote them. */
+static json_t *
+inspect_metrics(const char *text)
+{
+	json_t *m = json_object();
+	const char *line, *sp, *end;
+	char name[128];
+	json_t *v;
+	size_t n;
+
+	for (line = text; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (*line == '#' || (sp = memchr(line, ' ', (size_t)(end -
+		    line))) == NULL || memchr(line, '{', (size_t)(sp - line)))
+			continue;
+		n = (size_t)(sp - line);
+		if (n >= sizeof(name))
+			continue;
+		memcpy(name, line, n);
+		name[n] = '\0';
+		if ((v = json_loadb(sp + 1, (size_t)(end - sp - 1),
+		    JSON_DECODE_ANY, NULL)) != NULL && json_is_number(v))
+			json_object_set_new(m, name, v);
+		else
+			json_decref(v);
+	}
+	return m;
+}
+
+/* Print metric NAME of M as the daemon wrote it, or "?". */
+static const char *
+inspect_metric(const json_t *m, const char *name, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(m, name);
+
+	if (v == NULL)
+		snprintf(buf, len, "?");
+	else
+		output_number(v, buf, len);
+	return buf;
+}
+
 int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *phases[] = { "scheduled", "waiting", "running" };
-	json_t *health = NULL, *items = NULL, *counts = NULL, *v;
+	json_t *health = NULL, *items = NULL, *counts = NULL, *metrics = NULL;
+	json_t *v;
+	struct http_error herr;
+	struct inspect_clock ck;
 	const char *status, *phase;
+	char *text = NULL, b1[32], b2[32];
 	int rc = CTL_EXIT_FAIL;
 	size_t i, p;
 
@@ -517,22 +564,59 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			    json_integer_value(json_object_get(counts,
 			    phase)) + 1);
 	}
+	/* The rest is what /metrics tells; an older daemon may not. */
+	if (http_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
+		metrics = inspect_metrics(text);
+	else
+		metrics = json_object();
+	inspect_clock(ctl, &ck);
 	if (ctl->json) {
-		v = json_pack("{s:s,s:s,s:O}", "url", ctl->url, "status",
-		    status, "pending_calls", counts);
+		v = json_pack("{s:s,s:s,s:s,s:O,s:O}", "url", ctl->url,
+		    "status", status, "loopctl_version", LOOPD_VERSION,
+		    "pending_calls", counts, "metrics", metrics);
+		if (ck.ok)
+			json_object_set_new(v, "loop_time", json_real(ck.loop));
 		output_json(v);
 		json_decref(v);
 	} else {
 		printf("loopd at %s: %s\n", ctl->url, status);
+		printf("loopctl:          %s\n", LOOPD_VERSION);
+		if (ck.ok && (v = json_real(ck.loop)) != NULL) {
+			printf("loop time:        %s s\n", output_number(v, b1,
+			    sizeof(b1)));
+			json_decref(v);
+		}
 		printf("pending calls: %zu (", json_array_size(items));
 		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
 			printf("%s%lld %s", p > 0 ? ", " : "",
 			    json_integer_value(json_object_get(counts,
 			    phases[p])), phases[p]);
 		printf(")\n");
+		if (json_object_size(metrics) > 0) {
+			printf("pending futures:  %s\n", inspect_metric(metrics,
+			    "loopd_pending_futures", b1, sizeof(b1)));
+			printf("objects kept:     %s\n", inspect_metric(metrics,
+			    "loopd_objects", b1, sizeof(b1)));
+			printf("commands:         %s running, %s queued\n",
+			    inspect_metric(metrics, "loopd_commands_running",
+			    b1, sizeof(b1)), inspect_metric(metrics,
+			    "loopd_commands_queued", b2, sizeof(b2)));
+			printf("webhooks:         %s running, %s queued\n",
+			    inspect_metric(metrics, "loopd_webhooks_running",
+			    b1, sizeof(b1)), inspect_metric(metrics,
+			    "loopd_webhooks_queued", b2, sizeof(b2)));
+			printf("waiters:          %s\n", inspect_metric(metrics,
+			    "loopd_waiters", b1, sizeof(b1)));
+			printf("store:            %s\n", json_integer_value(
+			    json_object_get(metrics, "loopd_store_writable")) ==
+			    1 ? "writable" : "NOT WRITABLE (writes get 503)");
+		}
+		printf("token:            %s\n", ctl_token_source());
 	}
 	rc = CTL_EXIT_OK;
 out:
+	free(text);
+	json_decref(metrics);
 	json_decref(counts);
 	json_decref(items);
 	json_decref(health);

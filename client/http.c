@@ -226,9 +226,12 @@ http_unreachable(const struct http *h, CURLcode cc, const char *cerr,
 	}
 }
 
-int
-http_request(struct http *h, const char *method, const char *path,
-    json_t *body, double hold, json_t **reply, struct http_error *err)
+/* http_request, or with TEXT set a request whose 2xx reply is kept as
+ * text in *TEXT (the caller frees it) rather than parsed. */
+static int
+http_do(struct http *h, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply, char **text,
+    struct http_error *err)
 {
 	struct http_buf in = { NULL, 0, 0 };
 	struct curl_slist *hdrs = NULL;
@@ -242,7 +245,8 @@ http_request(struct http *h, const char *method, const char *path,
 	CURL *e;
 	int rc = -1;
 
-	*reply = NULL;
+	if (reply != NULL)
+		*reply = NULL;
 	memset(err, 0, sizeof(*err));
 	url = http_xasprintf("%s%s", h->base, path);
 	if ((e = curl_easy_init()) == NULL)
@@ -287,6 +291,12 @@ http_request(struct http *h, const char *method, const char *path,
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (text != NULL && status >= 200 && status <= 299) {
+		*text = in.data != NULL ? in.data : strdup("");
+		in.data = NULL;
+		rc = 0;
+		goto out;
+	}
 	if (in.len > 0)
 		j = json_loadb(in.data, in.len, JSON_DECODE_ANY, &jerr);
 	if (status < 200 || status > 299) {
@@ -310,6 +320,23 @@ out:
 	free(data);
 	free(url);
 	return rc;
+}
+
+int
+http_request(struct http *h, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply, struct http_error *err)
+{
+	return http_do(h, method, path, body, hold, reply, NULL, err);
+}
+
+int
+http_get_text(struct http *h, const char *path, char **text,
+    struct http_error *err)
+{
+	json_t *unused = NULL;
+
+	*text = NULL;
+	return http_do(h, "GET", path, NULL, 0, &unused, text, err);
 }
 
 /* S percent-encoded in a new string; RFC 3986 unreserved bytes are kept. */

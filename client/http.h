@@ -34,6 +34,11 @@ void		 http_set_tick(struct http *, void (*)(void *), void *);
 int		 http_request(struct http *, const char *, const char *,
 		    json_t *, double, json_t **, struct http_error *);
 
+/* GET PATH and store its 2xx reply as text in *TEXT (the caller frees
+ * it), as for /metrics. Returns 0, or -1 with ERR filled. */
+int		 http_get_text(struct http *, const char *, char **,
+		    struct http_error *);
+
 /* A path PREFIX + ID + SUFFIX with ID percent-encoded. Never NULL. */
 char		*http_path(const char *, const char *, const char *);
 

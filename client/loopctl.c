@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/http.h"
@@ -26,8 +27,10 @@
 #define CTL_OPT_TOKEN_FILE	0x1001
 #define CTL_OPT_JSON		0x1002
 #define CTL_OPT_SHOW_SECRETS	0x1003
+#define CTL_OPT_VERSION		0x1004
 
 #define CTL_TOKEN_MAX		4096
+#define CTL_SYSTEM_SOCKET	"/run/loopd/loopd.sock"
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "schedule", NULL, cmd_schedule,
@@ -47,8 +50,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "  --name N              a label for the call\n"
 	  "  --idempotency-key K   repeat-safe scheduling\n"
 	  "  --timeout DUR         limit for the command or webhook\n"
-	  "  --retry N             attempts in all (with --backoff DUR,"
-	  " --max-backoff DUR)\n"
+	  "  --retry N             attempts in all\n"
+	  "  --backoff DUR         first pause between attempts\n"
+	  "  --max-backoff DUR     longest pause between attempts\n"
 	  "  --cwd DIR             command working directory (default: the"
 	  " current one;\n"
 	  "                        a relative DIR is resolved against it)\n"
@@ -144,7 +148,8 @@ ctl_list(FILE *f)
 	char words[32];
 
 	fprintf(f, "usage: loopctl [--url URL] [--token-file FILE] [--json]"
-	    " COMMAND [ARG...]\n\ncommands:\n");
+	    " [--show-secrets]\n               COMMAND [ARG...]\n"
+	    "       loopctl --version\n\ncommands:\n");
 	for (size_t i = 0; i < CTL_NCMDS; i++) {
 		snprintf(words, sizeof(words), "%s%s%s", ctl_cmds[i].word,
 		    ctl_cmds[i].word2 != NULL ? " " : "",
@@ -152,7 +157,10 @@ ctl_list(FILE *f)
 		fprintf(f, "  %-16s%s\n", words, ctl_cmds[i].about);
 	}
 	fprintf(f, "\nloopctl COMMAND --help tells more. LOOP_URL, LOOP_TOKEN"
-	    " and LOOP_TOKEN_FILE\nstand in for --url and --token-file.\n");
+	    " and LOOP_TOKEN_FILE\nstand in for --url and --token-file."
+	    " Without them loopctl tries\n$XDG_RUNTIME_DIR/loopd/loopd.sock"
+	    " (systemd --user), /run/loopd/loopd.sock,\nthen %s.\n",
+	    LOOPD_DEFAULT_URL);
 }
 
 /* Print the synopsis of the current command to F. */
@@ -235,6 +243,7 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 		{ "token-file", required_argument, NULL, CTL_OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, CTL_OPT_JSON },
 		{ "show-secrets", no_argument, NULL, CTL_OPT_SHOW_SECRETS },
+		{ "version", no_argument, NULL, CTL_OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option all[48];
@@ -263,6 +272,9 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 		case CTL_OPT_SHOW_SECRETS:
 			ctl->show_secrets = 1;
 			break;
+		case CTL_OPT_VERSION:
+			printf("loopctl %s\n", LOOPD_VERSION);
+			exit(CTL_EXIT_OK);
 		case 'h':
 			ctl_help(ctl);
 		case '?':
@@ -353,6 +365,12 @@ ctl_token(const struct ctl *ctl, char *buf, size_t len)
 	snprintf(ctl_token_note, sizeof(ctl_token_note),
 	    "the token came from %s %s", from, file);
 	return buf;
+}
+
+const char *
+ctl_token_source(void)
+{
+	return *ctl_token_note != '\0' ? ctl_token_note : "none needed";
 }
 
 struct http *
@@ -515,6 +533,38 @@ ctl_progress(const struct ctl *ctl)
 	return !ctl->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
 }
 
+/* Whether PATH is a socket this user may open. */
+static int
+ctl_socket_ok(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+	    access(path, R_OK | W_OK) == 0;
+}
+
+/* Where loopd is when LOOP_URL and --url do not say: the user's own
+ * daemon (systemd --user: $XDG_RUNTIME_DIR/loopd/loopd.sock), then the
+ * system's socket if this user may open it (/run/loopd/loopd.sock, group
+ * loopd), then http://127.0.0.1:7700. */
+static const char *
+ctl_default_url(void)
+{
+	static char url[600];
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char path[512];
+
+	if (rt != NULL && *rt == '/' && snprintf(path, sizeof(path),
+	    "%s/loopd/loopd.sock", rt) < (int)sizeof(path) &&
+	    ctl_socket_ok(path)) {
+		snprintf(url, sizeof(url), "unix:%s", path);
+		return url;
+	}
+	if (ctl_socket_ok(CTL_SYSTEM_SOCKET))
+		return "unix:" CTL_SYSTEM_SOCKET;
+	return LOOPD_DEFAULT_URL;
+}
+
 /* The command named by the words at ARGV, or NULL. Sets *NWORDS. */
 static const struct ctl_cmd *
 ctl_find(int argc, char **argv, int *nwords)
@@ -564,7 +614,7 @@ main(int argc, char **argv)
 	memset(&ctl, 0, sizeof(ctl));
 	argv[0] = progname;
 	v = getenv("LOOP_URL");
-	ctl.url = v != NULL && *v != '\0' ? v : LOOPD_DEFAULT_URL;
+	ctl.url = v != NULL && *v != '\0' ? v : ctl_default_url();
 
 	/* Global options stop at the command's name. */
 	ctl_getopt(&ctl, argc, argv, "+", NULL);

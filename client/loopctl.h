@@ -66,6 +66,9 @@ void	 ctl_warn_exception(const char *, const json_t *);
 /* The HTTP client, opened with the URL and token on first use. */
 struct http *ctl_http(struct ctl *);
 
+/* Where the token came from, or why there is none (after ctl_http). */
+const char *ctl_token_source(void);
+
 /* Send a request, stealing BODY (may be NULL); HOLD is how long the daemon
  * may hold it. Returns 0 with *REPLY set, or -1 after reporting why. */
 int	 ctl_request(struct ctl *, const char *, const char *, json_t *,

@@ -64,8 +64,12 @@ class InstallTest(unittest.TestCase):
             for w in ["usr/local/lib/systemd/system/loopd.service",
                       "usr/local/lib/systemd/system/loopd.socket",
                       "usr/local/lib/sysusers.d/loopd.conf",
-                      "usr/local/lib/tmpfiles.d/loopd.conf"]:
+                      "usr/local/lib/tmpfiles.d/loopd.conf",
+                      "usr/local/lib/systemd/user/loopd.service",
+                      "usr/local/lib/systemd/user/loopd.socket"]:
                 self.assertTrue(os.path.isfile(os.path.join(dest, w)), w)
+            with open(os.path.join(dest, "usr/local/lib/systemd/user/loopd.service")) as f:
+                self.assertIn("ExecStart=/usr/local/bin/loopd ", f.read())
             self.assertFalse(os.path.exists(os.path.join(dest, "lib")),
                              "nothing outside PREFIX but /etc")
             r = subprocess.run(["make", "-s", "uninstall", "DESTDIR=" + dest,
