@@ -62,7 +62,7 @@ await_request(struct ctl *ctl, const char *method, const char *path,
 
 	if (ctl_try(ctl, method, path, json_incref(body), hold, reply,
 	    &err) == 0) {
-		if (r->said)
+		if (r->said && ctl_progress(ctl))
 			ctl_warnx("loopd answers again; still waiting");
 		r->said = 0;
 		r->backoff = AWAIT_BACKOFF_MIN;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "client/await.h"
 #include "client/http.h"
 #include "client/loopctl.h"
 #include "client/output.h"
@@ -23,7 +24,7 @@
 #define INSPECT_DAY	86400.0	/* relative times within a day of now */
 
 enum { IO_STATE = 0x100, IO_PHASE, IO_NAME, IO_LIMIT, IO_FAILED,
-    IO_RUNNING, IO_PENDING, IO_SINCE };
+    IO_RUNNING, IO_PENDING, IO_SINCE, IO_WAIT };
 
 /* The columns of ls. */
 enum { COL_ID, COL_STATE, COL_PHASE, COL_WHEN, COL_OUTCOME, COL_NAME,
@@ -538,12 +539,34 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct http_error herr;
 	struct inspect_clock ck;
 	const char *status, *phase;
+	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, IO_WAIT },
+		{ NULL, 0, NULL, 0 },
+	};
 	char *text = NULL, b1[32], b2[32];
-	int rc = CTL_EXIT_FAIL;
+	struct await_retry retry;
+	double wait = 0;
+	int rc = CTL_EXIT_FAIL, ch, r;
 	size_t i, p;
 
-	ctl_args(ctl, argc, argv, "", 0, 0);
-	if (ctl_request(ctl, "GET", "/healthz", NULL, 0, &health) == -1)
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		if (ch != IO_WAIT)
+			ctl_usage(ctl, NULL);
+		wait = ctl_duration(ctl, "--wait", optarg);
+	}
+	if (optind != argc)
+		ctl_usage(ctl, "too many arguments");
+	/* --wait: a script that just started loopd waits for it to answer. */
+	await_retry_init(&retry, wait, ctl_now() + wait);
+	if (wait == 0)
+		r = ctl_request(ctl, "GET", "/healthz", NULL, 0, &health);
+	else
+		while ((r = await_request(ctl, "GET", "/healthz", NULL, 0,
+		    &retry, &health)) == AWAIT_RETRY)
+			;
+	if (r == AWAIT_TIMEOUT)
+		ctl_warnx("%s: no answer within --wait", ctl->url);
+	if (r != 0)
 		goto out;
 	status = json_string_value(json_object_get(health, "status"));
 	if (status == NULL || strcmp(status, "ok") != 0) {

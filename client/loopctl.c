@@ -102,8 +102,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "list calls, newest first" },
 	{ "show", NULL, cmd_show, "ID", NULL, "show a call or a future" },
 	{ "time", NULL, cmd_time, "", NULL, "show the loop time" },
-	{ "status", NULL, cmd_status, "", NULL,
-	  "check that the daemon is up; count pending calls" },
+	{ "status", NULL, cmd_status, "[--wait DUR]",
+	  "  --wait DUR    wait up to DUR for the daemon to answer (a script"
+	  " that\n                just started it)\n",
+	  "check that the daemon is up; what it holds" },
 	{ "future", "new", cmd_future_new, "[--name N] [--timeout DUR]",
 	  "  --name N        a label for the future\n"
 	  "  --timeout DUR   cancel it if still pending after DUR\n",

@@ -42,6 +42,8 @@ _loopctl()
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--cwd)
 		COMPREPLY=($(compgen -d -- "$cur")); return ;;
+	--wait)
+		[[ $cmd == status ]] && return ;;
 	--url|--after|--name|--timeout|--retry|--backoff|--max-backoff|--data|--header|--webhook|--env|--idempotency-key|--wait-timeout|--limit|--since)
 		return ;;
 	esac
@@ -74,6 +76,7 @@ _loopctl()
 		else
 			COMPREPLY=($(compgen -W "$(_loopctl_ids)" -- "$cur"))
 		fi ;;
+	status) COMPREPLY=($(compgen -W "--wait $globals" -- "$cur")) ;;
 	ls) COMPREPLY=($(compgen -W "--failed --running --pending --name --since --limit -q --state --phase $globals" -- "$cur")) ;;
 	*) COMPREPLY=($(compgen -W "$globals" -- "$cur")) ;;
 	esac
