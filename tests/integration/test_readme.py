@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import LOOPCTL, LOOPD
+from harness import LOOPCTL, LOOPD, pid_alive, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECTIONS = ("## Set up", "## A five-minute tour")
@@ -89,9 +89,8 @@ class ReadmeTest(unittest.TestCase):
         # A fresh clone, built: build/ holds the binaries under test.
         build = os.path.join(clone, "build")
         os.mkdir(build)
-        for b in (LOOPD, LOOPCTL):
-            os.symlink(os.path.abspath(b), os.path.join(build,
-                                                        os.path.basename(b)))
+        for b, name in ((LOOPD, "loopd"), (LOOPCTL, "loopctl")):
+            os.symlink(os.path.abspath(b), os.path.join(build, name))
         script = ["cd %s" % clone]
         run = []
         for i, (cmd, want) in enumerate(steps):
@@ -104,6 +103,9 @@ class ReadmeTest(unittest.TestCase):
         script.append("printf '\\n%s\\n'" % (MARK % -1))
         env = {"HOME": home, "PATH": os.environ["PATH"], "LANG": "C.UTF-8",
                "TERM": "dumb", "TZ": "UTC"}
+        # make valgrind: LOOPD is a wrapper that runs LOOPD_REAL.
+        if os.environ.get("LOOPD_REAL"):
+            env["LOOPD_REAL"] = os.environ["LOOPD_REAL"]
         proc = subprocess.Popen(["bash", "-c", "\n".join(script)],
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, env=env,
@@ -139,6 +141,7 @@ class ReadmeTest(unittest.TestCase):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
+        left = []
         for pid in [int(p) for p in os.listdir("/proc") if p.isdigit()]:
             try:
                 with open("/proc/%d/cmdline" % pid, "rb") as f:
@@ -146,10 +149,23 @@ class ReadmeTest(unittest.TestCase):
             except OSError:
                 continue
             if home.encode() in cmdline and b"loopd" in cmdline:
+                left.append(pid)
                 try:
                     os.kill(pid, signal.SIGTERM)
                 except OSError:
                     pass
+
+        def gone():
+            return not any(pid_alive(p) for p in left)
+        try:
+            wait_until(gone, timeout=20, what="the tour's loopd to stop")
+        except AssertionError:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            raise
 
 
 if __name__ == "__main__":
