@@ -294,8 +294,10 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 			    sizeof(why)) == -1)
 				ctl_usage(ctl, "--since: bad time '%s': %s (try"
 				    " 1h, 30m, today 09:00)", optarg, why);
+			/* "09:00" or "monday 09:00" mean the last one. */
 			else if (since > now)
-				since -= INSPECT_DAY;	/* "09:00": today's */
+				since -= since - now <= INSPECT_DAY ?
+				    INSPECT_DAY : 7 * INSPECT_DAY;
 			have_since = 1;
 			break;
 		case 'q':

@@ -386,6 +386,23 @@ timeparse_local_words(char **w, int n, double now, double *out, char *err,
 		if (strcmp(w[i], "am") == 0 || strcmp(w[i], "pm") == 0) {
 			if (!sp.have_time || timeparse_ampm(&sp, w[i][0]) == -1)
 				goto bad;
+		} else if (i + 1 < n && strlen(w[i]) <= 2 &&
+		    isdigit((unsigned char)w[i][0]) &&
+		    (w[i][1] == '\0' || isdigit((unsigned char)w[i][1])) &&
+		    (strcmp(w[i + 1], "am") == 0 ||
+		    strcmp(w[i + 1], "pm") == 0)) {
+			/* "10 am": the hour, then its half of the day. */
+			char glued[8];
+
+			snprintf(glued, sizeof(glued), "%s%s", w[i], w[i + 1]);
+			if (timeparse_clock(glued, &clock) == -1 ||
+			    sp.have_time++)
+				goto bad;
+			sp.h = clock.h;
+			sp.mi = sp.s = 0;
+			sp.frac = 0;
+			sp.ampm = 1;
+			i++;
 		} else if (timeparse_clock(w[i], &clock) == 0) {
 			if (sp.have_time++)
 				goto twice;
