@@ -3,7 +3,9 @@
 #   make                       build/loopd and build/loopctl
 #   make check                 unit, golden and integration tests
 #   make SANITIZE=address,undefined check
-#   make deps                  install missing Debian packages (as root)
+#   make deps                  install missing build packages (as root)
+#   make test-deps             and the test tools (make check does it)
+#   make install / uninstall   [PREFIX=/usr/local] [DESTDIR=]
 #
 # Project flags live in LOOPD_CFLAGS so a user's CFLAGS/LDFLAGS add to them
 # instead of replacing them.
@@ -14,18 +16,26 @@ CC        ?= cc
 CFLAGS    ?= -O2 -g
 PREFIX    ?= /usr/local
 PYTHON    ?= python3
+VERSION   := 0.1.0
 
-# Install what is missing before anything asks pkg-config about it.
-DEPS_OK := $(shell scripts/deps >&2 && echo ok)
+# Install what building needs before anything asks pkg-config about it.
+# Test tools come only with the test targets (scripts/deps test), and no
+# package installed either way starts a service.
+DEPS_OK := $(shell scripts/deps build >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
 $(error scripts/deps failed: missing build dependencies)
 endif
+TEST_GOALS := check integration valgrind fuzz fuzz-smoke test-deps
+TEST_DEPS  := $(if $(filter $(TEST_GOALS),$(MAKECMDGOALS)),test-deps)
+# promtool lives here when no package provides it (see scripts/deps).
+TOOLS      := $(abspath build/tools)
+TEST_PATH  := PATH="$(TOOLS)/bin:$$PATH"
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wpointer-arith -Wcast-qual -Wwrite-strings \
         -Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
         -Wno-unused-parameter -Werror
-LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
+LOOPD_CFLAGS := -std=c11 -D_GNU_SOURCE -DLOOPD_VERSION='"$(VERSION)"' $(WARN) -I. $(shell pkg-config --cflags $(PKGS)) -MMD -MP
 LOOPD_LIBS   := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
 ifneq ($(SANITIZE),)
@@ -52,7 +62,8 @@ CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 LIB_OBJ    := $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
-.PHONY: all check unit golden integration clean deps install bench valgrind
+.PHONY: all check unit golden integration clean deps test-deps install uninstall \
+	bench valgrind
 # A SANITIZE= build lives in build/san, apart from the plain one.
 all: $(BUILD)/loopd $(BUILD)/loopctl
 
@@ -65,6 +76,13 @@ $(BUILD)/loopctl: $(PROTO_OBJ) $(RECUR_OBJ) $(CLIENT_OBJ)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LOOPD_LIBS)
+
+# Client modules with unit tests of their own (no main(), no network).
+$(BUILD)/tests/test_timeparse: tests/unit/test_timeparse.c $(LIB_OBJ) \
+    $(BUILD)/obj/client/timeparse.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< \
+	  $(LIB_OBJ) $(BUILD)/obj/client/timeparse.o $(LOOPD_LIBS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -84,7 +102,7 @@ FUZZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointe
 FUZZ_OBJ   := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(PROTO_SRC) $(RECUR_SRC) $(CORE_SRC) \
               $(filter-out daemon/main.c,$(DAEMON_SRC)))
 
-$(FUZZ_BUILD)/obj/%.o: %.c
+$(FUZZ_BUILD)/obj/%.o: %.c | $(TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(LOOPD_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
 
@@ -112,11 +130,18 @@ check: layers unit integration fuzz-smoke
 layers:
 	@scripts/check-layers --self-test && scripts/check-layers
 
+# The test targets install the test tools first when they are asked for
+# (order-only: the tests never wait on each other for it).
+unit integration fuzz fuzz-smoke valgrind: | $(TEST_DEPS)
+
+test-deps:
+	scripts/deps test
+
 unit: $(UNIT_BIN)
 	@tests/run-unit $(UNIT_BIN)
 
 integration: all
-	LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
+	$(TEST_PATH) LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
 	  $(PYTHON) tests/integration/run.py $(TESTS)
 
 # The crash-testing harness, long: make chaos CYCLES=200 (make check runs
@@ -134,34 +159,67 @@ bench: all
 
 # The integration suite with loopd under valgrind's memcheck.
 valgrind: all
-	LOOPD=$(abspath tests/valgrind-loopd) LOOPD_REAL=$(abspath $(BUILD)/loopd) \
+	$(TEST_PATH) LOOPD=$(abspath tests/valgrind-loopd) LOOPD_REAL=$(abspath $(BUILD)/loopd) \
 	  LOOPCTL=$(abspath $(BUILD)/loopctl) $(PYTHON) tests/integration/run.py $(TESTS)
 
 deps:
-	scripts/deps
+	scripts/deps build
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: binaries, config (kept if
 # present), systemd units and sysusers/tmpfiles snippets, man pages and
-# bash completion. The unit refers to $(PREFIX) paths.
-SYSTEMD_UNITDIR ?= /lib/systemd/system
+# bash completion. The units refer to $(PREFIX) paths. The systemd
+# directories are pkg-config's (systemd.pc) for PREFIX=/usr, and the same
+# under $(PREFIX) otherwise (/usr/local/lib/systemd/system and friends are
+# on systemd's search paths); any of them can be given on the command line.
+SYSCONFDIR ?= /etc
+SD_ROOT    := $(if $(filter /usr,$(PREFIX)),,$(PREFIX))
+sd_var      = $(shell pkg-config --define-variable=prefix=$(PREFIX) \
+                --define-variable=root_prefix=$(SD_ROOT) --variable=$(1) systemd 2>/dev/null)
+SYSTEMD_UNITDIR     ?= $(or $(call sd_var,systemdsystemunitdir),$(SD_ROOT)/lib/systemd/system)
+SYSTEMD_USERUNITDIR ?= $(or $(call sd_var,systemduserunitdir),$(PREFIX)/lib/systemd/user)
+SYSUSERSDIR         ?= $(or $(call sd_var,sysusersdir),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR         ?= $(or $(call sd_var,tmpfilesdir),$(PREFIX)/lib/tmpfiles.d)
+USER_UNITS := $(wildcard systemd/user/*.service systemd/user/*.socket)
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/loopd \
-	  $(DESTDIR)/etc/loopd $(DESTDIR)$(SYSTEMD_UNITDIR) \
-	  $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d \
+	  $(DESTDIR)$(SYSCONFDIR)/loopd $(DESTDIR)$(SYSTEMD_UNITDIR) \
+	  $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
 	  $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8 \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(BUILD)/loopd $(BUILD)/loopctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 systemd/loopd-reload $(DESTDIR)$(PREFIX)/libexec/loopd/
-	test -e $(DESTDIR)/etc/loopd/loopd.conf || \
-	  install -m 0644 etc/loopd.conf $(DESTDIR)/etc/loopd/loopd.conf
-	sed 's|/usr/local|$(PREFIX)|g' systemd/loopd.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/loopd.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/loopd/loopd.conf || \
+	  install -m 0644 etc/loopd.conf $(DESTDIR)$(SYSCONFDIR)/loopd/loopd.conf
+	sed -e 's|/usr/local|$(PREFIX)|g' -e 's|/etc/loopd|$(SYSCONFDIR)/loopd|g' \
+	  systemd/loopd.service > $(DESTDIR)$(SYSTEMD_UNITDIR)/loopd.service
 	install -m 0644 systemd/loopd.socket $(DESTDIR)$(SYSTEMD_UNITDIR)/
-	install -m 0644 systemd/loopd.sysusers $(DESTDIR)/usr/lib/sysusers.d/loopd.conf
-	install -m 0644 systemd/loopd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/loopd.conf
+	$(if $(USER_UNITS),install -d $(DESTDIR)$(SYSTEMD_USERUNITDIR))
+	$(foreach u,$(USER_UNITS),sed 's|/usr/local|$(PREFIX)|g' $(u) > \
+	  $(DESTDIR)$(SYSTEMD_USERUNITDIR)/$(notdir $(u));)
+	install -m 0644 systemd/loopd.sysusers $(DESTDIR)$(SYSUSERSDIR)/loopd.conf
+	install -m 0644 systemd/loopd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/loopd.conf
 	install -m 0644 man/loopctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0644 man/loopd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 completion/loopctl.bash \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/loopctl
+
+# make uninstall [PREFIX=] [DESTDIR=]: what install put there; the config
+# only if it is still the one shipped (a changed one is yours).
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/loopd $(DESTDIR)$(PREFIX)/bin/loopctl \
+	  $(DESTDIR)$(PREFIX)/libexec/loopd/loopd-reload \
+	  $(DESTDIR)$(SYSTEMD_UNITDIR)/loopd.service \
+	  $(DESTDIR)$(SYSTEMD_UNITDIR)/loopd.socket \
+	  $(addprefix $(DESTDIR)$(SYSTEMD_USERUNITDIR)/,$(notdir $(USER_UNITS))) \
+	  $(DESTDIR)$(SYSUSERSDIR)/loopd.conf $(DESTDIR)$(TMPFILESDIR)/loopd.conf \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/loopctl.1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man8/loopd.8 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/loopctl
+	rmdir $(DESTDIR)$(PREFIX)/libexec/loopd 2>/dev/null || true
+	if cmp -s etc/loopd.conf $(DESTDIR)$(SYSCONFDIR)/loopd/loopd.conf; then \
+	  rm -f $(DESTDIR)$(SYSCONFDIR)/loopd/loopd.conf; \
+	  rmdir $(DESTDIR)$(SYSCONFDIR)/loopd 2>/dev/null || true; fi
 
 clean:
 	rm -rf build

@@ -124,17 +124,109 @@ cmd_future_cancel(struct ctl *ctl, int argc, char **argv)
 	    "/cancel"));
 }
 
+/* Cancel call or future ID: 1 if it was cancelled, 0 if it was already
+ * done, -1 after an error. With --json its reply goes to OUT. */
+static int
+future_cancel_one(struct ctl *ctl, const char *id, json_t *out)
+{
+	char *path;
+	json_t *reply = NULL;
+	int rc = -1;
+
+	/* Plain futures are cancelled through their own route. */
+	if (strncmp(id, "f_", 2) == 0)
+		path = http_path("/v1/futures/", id, "/cancel");
+	else
+		path = http_path("/v1/calls/", id, "");
+	if (ctl_request(ctl, strncmp(id, "f_", 2) == 0 ? "POST" : "DELETE",
+	    path, NULL, 0, &reply) == 0) {
+		rc = json_is_true(json_object_get(reply, "cancelled"));
+		json_object_set_new(reply, "id", json_string(id));
+		json_array_append(out, reply);
+	}
+	json_decref(reply);
+	free(path);
+	return rc;
+}
+
 int
 cmd_cancel(struct ctl *ctl, int argc, char **argv)
 {
-	int i = ctl_args(ctl, argc, argv, "", 1, 1);
+	static const struct option opts[] = {
+		{ "name", required_argument, NULL, FO_NAME },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *name = NULL;
+	json_t *ids = json_array(), *out = json_array(), *calls = NULL, *v;
+	char *path, *base;
+	size_t i;
+	int ch, r, cancelled = 0, errors = 0, n;
 
-	/* Plain futures are cancelled through their own route. */
-	if (strncmp(argv[i], "f_", 2) == 0)
-		return future_cancel(ctl, "POST", http_path("/v1/futures/",
-		    argv[i], "/cancel"));
-	return future_cancel(ctl, "DELETE", http_path("/v1/calls/", argv[i],
-	    ""));
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		if (ch != FO_NAME)
+			ctl_usage(ctl, NULL);
+		name = optarg;
+	}
+	if (optind == argc && name == NULL)
+		ctl_usage(ctl, "give an ID or --name N");
+	for (int k = optind; k < argc; k++)
+		json_array_append_new(ids, json_string(argv[k]));
+	/* --name: every pending call of that name. */
+	if (name != NULL) {
+		base = http_path("/v1/calls?state=pending&page_size=1000&name=",
+		    name, "");
+		path = strdup(base);
+		for (;;) {
+			json_decref(calls);
+			if (path == NULL)
+				err(1, "strdup");
+			if (ctl_request(ctl, "GET", path, NULL, 0, &calls) == -1) {
+				errors++;
+				break;
+			}
+			json_array_foreach(json_object_get(calls, "items"), i,
+			    v)
+				json_array_append(ids, json_object_get(v, "id"));
+			if (json_string_length(json_object_get(calls,
+			    "next_page_token")) == 0)
+				break;
+			free(path);
+			if ((path = strdup(base)) == NULL)
+				err(1, "strdup");
+			http_query(&path, "page_token", json_string_value(
+			    json_object_get(calls, "next_page_token")));
+		}
+		json_decref(calls);
+		free(path);
+		free(base);
+		if (json_array_size(ids) == 0 && errors == 0)
+			ctl_warnx("no pending call is named '%s'", name);
+	}
+	n = (int)json_array_size(ids);
+	json_array_foreach(ids, i, v) {
+		const char *id = json_string_value(v);
+
+		if (id == NULL || (r = future_cancel_one(ctl, id, out)) == -1) {
+			errors++;
+			continue;
+		}
+		cancelled += r;
+		if (ctl->json)
+			continue;
+		if (n > 1 || name != NULL)
+			printf("%s: ", id);
+		printf("%s\n", r ? "cancelled" : "not cancelled: already done");
+	}
+	if (ctl->json && n == 1 && name == NULL && json_array_size(out) == 1) {
+		/* One id: the daemon's reply, as it was. */
+		json_object_del(json_array_get(out, 0), "id");
+		output_json(json_array_get(out, 0));
+	} else if (ctl->json)
+		output_json(out);
+	json_decref(ids);
+	json_decref(out);
+	/* Nothing cancelled is a failure, as kill(1) with no process is. */
+	return cancelled > 0 && errors == 0 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
 }
 
 int
@@ -160,7 +252,7 @@ cmd_await(struct ctl *ctl, int argc, char **argv)
 
 	switch (await_future(ctl, id, timeout, &obj)) {
 	case AWAIT_TIMEOUT:
-		if (ctl->json)
+		if (ctl->json && obj != NULL)
 			output_json(obj);
 		ctl_warnx("timed out waiting for %s", id);
 		rc = CTL_EXIT_TIMEOUT;
@@ -168,13 +260,20 @@ cmd_await(struct ctl *ctl, int argc, char **argv)
 	case AWAIT_DONE:
 		state = json_string_value(json_object_get(obj, "state"));
 		exc = json_object_get(obj, "exception");
+		ctl_redact(ctl, obj);
 		if (ctl->json)
 			output_json(obj);
 		if (state != NULL && strcmp(state, "cancelled") == 0)
 			ctl_warnx("%s was cancelled", id);
-		else if (exc != NULL)
-			ctl_warn_exception(id, exc);
-		else {
+		else if (exc != NULL) {
+			/* A failed command's status passes through, as with
+			 * schedule --wait: a plain exit status needs no words. */
+			rc = await_status(obj, CTL_EXIT_FAIL);
+			if (rc == CTL_EXIT_FAIL || json_object_get(exc,
+			    "signal") != NULL || rc == CTL_EXIT_TIMEOUT ||
+			    rc == CTL_EXIT_BROKEN)
+				ctl_warn_exception(id, exc);
+		} else {
 			if (!ctl->json)
 				output_json(json_object_get(obj, "result"));
 			rc = CTL_EXIT_OK;
@@ -194,22 +293,32 @@ future_hold(struct ctl *ctl, const char *path, json_t *body, double timeout,
     int (*done)(struct ctl *, const json_t *, const char *), const char *arg,
     const char *what, json_t **out)
 {
+	struct await_retry retry;
 	struct progress pg;
 	double deadline = ctl_now() + timeout, hold;
-	json_t *reply = NULL;
-	int rc = AWAIT_ERROR;
+	json_t *reply = NULL, *next = NULL;
+	int rc = AWAIT_ERROR, r;
 
+	await_retry_init(&retry, timeout, deadline);
 	progress_start(&pg, ctl);
 	progress_set(&pg, what);
 	for (;;) {
 		hold = await_hold(timeout, deadline);
 		json_object_set_new(body, "timeout", json_real(hold));
-		json_decref(reply);
-		if (ctl_request(ctl, "POST", path, json_incref(body), hold,
-		    &reply) == -1) {
+		r = await_request(ctl, "POST", path, body, hold, &retry, &next);
+		if (r == AWAIT_RETRY)
+			continue;
+		if (r == AWAIT_TIMEOUT) {
+			rc = AWAIT_TIMEOUT;
+			break;
+		}
+		if (r != 0) {
+			json_decref(reply);
 			reply = NULL;
 			break;
 		}
+		json_decref(reply);
+		reply = next;
 		if (done(ctl, reply, arg)) {
 			rc = AWAIT_DONE;
 			break;
@@ -402,9 +511,9 @@ cmd_gather(struct ctl *ctl, int argc, char **argv)
 		ctl_warn_exception(fid != NULL ? fid : "a future", exc);
 		break;
 	case AWAIT_TIMEOUT:
-		if (ctl->json)
+		if (ctl->json && reply != NULL)
 			output_json(reply);
-		else
+		else if (reply != NULL)
 			future_print_ids(reply, "pending");
 		ctl_warnx("timed out gathering");
 		rc = CTL_EXIT_TIMEOUT;

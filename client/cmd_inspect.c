@@ -1,27 +1,46 @@
 /*
  * cmd_inspect: looking without touching -- ls, show, time, status.
+ *
+ * People get local times (relative within a day: "in 59m", "3m ago"), an
+ * OUTCOME column and the newest calls first; scripts get the daemon's
+ * objects with --json (loop times as they are), in the same order.
  */
 #include <err.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "client/await.h"
 #include "client/http.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 #include "client/timeparse.h"
+#include "proto/units.h"
 
 #define INSPECT_PAGE	1000	/* the largest page_size the daemon takes */
+#define INSPECT_DAY	86400.0	/* relative times within a day of now */
 
-enum { IO_STATE = 0x100, IO_PHASE, IO_NAME, IO_LIMIT };
+enum { IO_STATE = 0x100, IO_PHASE, IO_NAME, IO_LIMIT, IO_FAILED,
+    IO_RUNNING, IO_PENDING, IO_SINCE, IO_WAIT };
 
 /* The columns of ls. */
-enum { COL_ID, COL_STATE, COL_PHASE, COL_WHEN, COL_NAME, COL_ACTION, NCOLS };
+enum { COL_ID, COL_STATE, COL_PHASE, COL_WHEN, COL_OUTCOME, COL_NAME,
+    COL_ACTION, NCOLS };
 
-/* GET the calls at PATH (a /v1/calls query), following next_page_token,
- * until LIMIT items (0: all). Returns a new array, or NULL after an error. */
+/* The daemon's clocks, read once: loop times become Unix times. */
+struct inspect_clock {
+	int	 ok;
+	double	 loop;		/* loop_time ... */
+	double	 unix_;		/* ... and unix_time at the same instant */
+};
+
+/* GET the calls at PATH (a /v1/calls query), following next_page_token
+ * to the end. Returns a new array, or NULL after an error. */
 static json_t *
-inspect_calls(struct ctl *ctl, const char *path, size_t limit)
+inspect_calls(struct ctl *ctl, const char *path)
 {
 	json_t *items = json_array(), *reply = NULL;
 	const char *next = NULL;
@@ -41,71 +60,128 @@ inspect_calls(struct ctl *ctl, const char *path, size_t limit)
 		json_array_extend(items, json_object_get(reply, "items"));
 		next = json_string_value(json_object_get(reply,
 		    "next_page_token"));
-		if (next == NULL || *next == '\0' ||
-		    (limit > 0 && json_array_size(items) >= limit))
+		if (next == NULL || *next == '\0')
 			break;
 	}
 	json_decref(reply);
-	while (limit > 0 && json_array_size(items) > limit)
-		json_array_remove(items, json_array_size(items) - 1);
 	return items;
 }
 
-/* The daemon's loop time, or -1 if it cannot be read. */
-static double
-inspect_loop_time(struct ctl *ctl)
+/* Read the daemon's clocks into *CK (ck->ok stays 0 if they cannot be). */
+static void
+inspect_clock(struct ctl *ctl, struct inspect_clock *ck)
 {
 	json_t *t = NULL;
-	double now = -1;
 
+	memset(ck, 0, sizeof(*ck));
 	if (ctl_request(ctl, "GET", "/v1/time", NULL, 0, &t) == 0 &&
-	    json_is_number(json_object_get(t, "loop_time")))
-		now = json_number_value(json_object_get(t, "loop_time"));
+	    json_is_number(json_object_get(t, "loop_time")) &&
+	    json_is_number(json_object_get(t, "unix_time"))) {
+		ck->loop = json_number_value(json_object_get(t, "loop_time"));
+		ck->unix_ = json_number_value(json_object_get(t, "unix_time"));
+		ck->ok = 1;
+	}
 	json_decref(t);
-	return now;
 }
 
-/* The WHEN column of CALL at loop time NOW: when a scheduled call is due,
- * what a waiting one waits for, or when the call started. */
-static void
-inspect_when(const json_t *call, double now, char *buf, size_t len)
+/* The Unix time of loop time T. */
+static double
+inspect_unix(const struct inspect_clock *ck, double t)
 {
-	const json_t *due = json_object_get(call, "due");
-	const json_t *started = json_object_get(call, "started");
+	return t - ck->loop + ck->unix_;
+}
+
+/* Unix time U for a person, seen at Unix time NOW: relative within a day
+ * ("in 59m", "3m ago"), else a local date and time. */
+static void
+inspect_when_text(double u, double now, char *buf, size_t len)
+{
+	time_t secs = (time_t)u;
+	struct tm tm;
+
+	if (fabs(u - now) < INSPECT_DAY)
+		timeparse_relative(u - now, buf, len);
+	else if (localtime_r(&secs, &tm) != NULL)
+		strftime(buf, len, "%Y-%m-%d %H:%M", &tm);
+	else
+		snprintf(buf, len, "?");
+}
+
+/* The WHEN column of CALL: when a scheduled call is due, what a waiting
+ * one waits for, when a running one started, when a done one finished. */
+static void
+inspect_when(const json_t *call, const struct inspect_clock *ck, char *buf,
+    size_t len)
+{
 	const char *phase = json_string_value(json_object_get(call, "phase"));
 	const char *on = json_string_value(json_object_get(call, "on_done"));
-	char d[32];
-	double t;
+	const json_t *t = NULL;
 
 	if (phase == NULL)
 		phase = "";
 	snprintf(buf, len, "-");
-	if (strcmp(phase, "waiting") == 0 && on != NULL)
+	if (strcmp(phase, "waiting") == 0 && on != NULL) {
 		snprintf(buf, len, "after %s", on);
-	else if (now < 0)
 		return;
-	else if (strcmp(phase, "scheduled") == 0 && json_is_number(due)) {
-		t = json_number_value(due) - now;
-		snprintf(buf, len, "%s%s%s", t >= 0 ? "in " : "due ",
-		    output_duration(t >= 0 ? t : -t, d, sizeof(d)),
-		    t >= 0 ? "" : " ago");
-	} else if (json_is_number(started)) {
-		t = now - json_number_value(started);
-		snprintf(buf, len, "%s ago", output_duration(t, d, sizeof(d)));
 	}
+	if (strcmp(phase, "scheduled") == 0)
+		t = json_object_get(call, "due");
+	else if (strcmp(phase, "running") == 0)
+		t = json_object_get(call, "started");
+	else if ((t = json_object_get(call, "finished")) == NULL)
+		t = json_object_get(call, "created");
+	if (ck->ok && json_is_number(t))
+		inspect_when_text(inspect_unix(ck, json_number_value(t)),
+		    ck->unix_, buf, len);
+}
+
+/* The OUTCOME column of CALL: "exit 3", "SIGKILL", "HTTP 503", the
+ * exception's type, "cancelled", or "-" while it has none. */
+static void
+inspect_outcome(const json_t *call, char *buf, size_t len)
+{
+	const char *state = json_string_value(json_object_get(call, "state"));
+	const json_t *res = json_object_get(call, "result");
+	const json_t *exc = json_object_get(call, "exception");
+	const json_t *out = res != NULL ? res : exc, *v;
+	const char *type = json_string_value(json_object_get(exc, "type"));
+	const char *sig;
+
+	snprintf(buf, len, "-");
+	if (state != NULL && strcmp(state, "cancelled") == 0 && out == NULL)
+		snprintf(buf, len, "cancelled");
+	else if (type != NULL && strcmp(type, "CommandFailed") != 0 &&
+	    strcmp(type, "WebhookFailed") != 0)
+		snprintf(buf, len, "%s", type);	/* TimeoutError, SpawnError */
+	else if (json_is_integer(v = json_object_get(out, "signal"))) {
+		sig = sigabbrev_np((int)json_integer_value(v));
+		if (sig != NULL)
+			snprintf(buf, len, "SIG%s", sig);
+		else
+			snprintf(buf, len, "signal %lld",
+			    (long long)json_integer_value(v));
+	}
+	else if (json_is_integer(v = json_object_get(out, "exit_code")))
+		snprintf(buf, len, "exit %lld", (long long)json_integer_value(v));
+	else if (json_is_integer(v = json_object_get(out, "status")))
+		snprintf(buf, len, "HTTP %lld", (long long)json_integer_value(v));
+	else if (type != NULL)
+		snprintf(buf, len, "%s", type);
+	else if (res != NULL)
+		snprintf(buf, len, "ok");
 }
 
 /* Print ITEMS as a table, columns as wide as their widest cell. */
 static void
-inspect_table(const json_t *items, double now)
+inspect_table(const json_t *items, const struct inspect_clock *ck)
 {
 	static const char *heads[NCOLS] = { "ID", "STATE", "PHASE", "WHEN",
-	    "NAME", "ACTION" };
+	    "OUTCOME", "NAME", "ACTION" };
 	static const char *keys[NCOLS] = { "id", "state", "phase", NULL,
-	    "name", NULL };
+	    NULL, "name", NULL };
 	size_t n = json_array_size(items), i, c;
 	int width[NCOLS];
-	char **cells, when[64];
+	char **cells, cell[64];
 	const char *s;
 
 	if ((cells = calloc((n + 1) * NCOLS, sizeof(*cells))) == NULL)
@@ -122,8 +198,10 @@ inspect_table(const json_t *items, double now)
 			s = json_string_value(json_object_get(call, keys[c]));
 			row[c] = strdup(s != NULL ? s : "-");
 		}
-		inspect_when(call, now, when, sizeof(when));
-		row[COL_WHEN] = strdup(when);
+		inspect_when(call, ck, cell, sizeof(cell));
+		row[COL_WHEN] = strdup(cell);
+		inspect_outcome(call, cell, sizeof(cell));
+		row[COL_OUTCOME] = strdup(cell);
 		row[COL_ACTION] = output_action(call);
 	}
 	for (c = 0; c < NCOLS; c++) {
@@ -145,6 +223,16 @@ inspect_table(const json_t *items, double now)
 	free(cells);
 }
 
+/* Whether CALL ended with an exception (a failure, not a cancellation). */
+static int
+inspect_failed(const json_t *call)
+{
+	const char *state = json_string_value(json_object_get(call, "state"));
+
+	return json_object_get(call, "exception") != NULL && state != NULL &&
+	    strcmp(state, "finished") == 0;
+}
+
 int
 cmd_ls(struct ctl *ctl, int argc, char **argv)
 {
@@ -153,20 +241,40 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		{ "phase", required_argument, NULL, IO_PHASE },
 		{ "name", required_argument, NULL, IO_NAME },
 		{ "limit", required_argument, NULL, IO_LIMIT },
+		{ "failed", no_argument, NULL, IO_FAILED },
+		{ "running", no_argument, NULL, IO_RUNNING },
+		{ "pending", no_argument, NULL, IO_PENDING },
+		{ "since", required_argument, NULL, IO_SINCE },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *path = http_path("/v1/calls", "", ""), *end, size[32];
-	json_t *items, *all;
+	char *path = http_path("/v1/calls", "", ""), *end, size[32], why[256];
+	const char *state = NULL, *phase = NULL;
+	struct inspect_clock ck;
+	json_t *items, *all, *shown, *v, *t;
+	double since = 0, now = ctl_unix_now();
+	int64_t us;
 	long limit = 0;
-	int ch, rc = CTL_EXIT_FAIL;
+	int ch, rc = CTL_EXIT_FAIL, failed = 0, quiet = 0, have_since = 0;
+	size_t i;
 
-	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+	while ((ch = ctl_getopt(ctl, argc, argv, "q", opts)) != -1) {
 		switch (ch) {
 		case IO_STATE:
-			http_query(&path, "state", optarg);
+		case IO_PENDING:
+		case IO_FAILED:
+			if (state != NULL)
+				ctl_usage(ctl, "give one of --state, --pending"
+				    " and --failed");
+			state = ch == IO_STATE ? optarg : ch == IO_PENDING ?
+			    "pending" : "finished";
+			failed = ch == IO_FAILED;
 			break;
 		case IO_PHASE:
-			http_query(&path, "phase", optarg);
+		case IO_RUNNING:
+			if (phase != NULL)
+				ctl_usage(ctl, "give --phase or --running, not"
+				    " both");
+			phase = ch == IO_PHASE ? optarg : "running";
 			break;
 		case IO_NAME:
 			http_query(&path, "name", optarg);
@@ -177,70 +285,138 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 				ctl_usage(ctl, "--limit: bad count '%s'",
 				    optarg);
 			break;
+		case IO_SINCE:
+			/* A duration ago ("1h") or a time ("09:00", "today
+			 * 09:00", "2026-12-05 09:00"). */
+			if (units_parse_duration(optarg, &us) == 0)
+				since = now - (double)us / 1e6;
+			else if (timeparse_at(optarg, now, &since, why,
+			    sizeof(why)) == -1)
+				ctl_usage(ctl, "--since: bad time '%s': %s (try"
+				    " 1h, 30m, today 09:00)", optarg, why);
+			/* "09:00" or "monday 09:00" mean the last one. */
+			else if (since > now)
+				since -= since - now <= INSPECT_DAY ?
+				    INSPECT_DAY : 7 * INSPECT_DAY;
+			have_since = 1;
+			break;
+		case 'q':
+			quiet = 1;
+			break;
 		default:
 			ctl_usage(ctl, NULL);
 		}
 	}
 	if (optind != argc)
 		ctl_usage(ctl, "too many arguments");
-	snprintf(size, sizeof(size), "%ld",
-	    limit > 0 && limit < INSPECT_PAGE ? limit : INSPECT_PAGE);
+	if (state != NULL)
+		http_query(&path, "state", state);
+	if (phase != NULL)
+		http_query(&path, "phase", phase);
+	snprintf(size, sizeof(size), "%d", INSPECT_PAGE);
 	http_query(&path, "page_size", size);
 
-	if ((items = inspect_calls(ctl, path, (size_t)limit)) != NULL) {
-		if (ctl->json) {
-			all = json_pack("{s:O}", "items", items);
-			output_json(all);
-			json_decref(all);
-		} else
-			inspect_table(items, inspect_loop_time(ctl));
-		rc = CTL_EXIT_OK;
+	/* The daemon lists oldest first and filters by state, phase and name
+	 * only: the rest is done here, over all the pages. */
+	if ((items = inspect_calls(ctl, path)) == NULL)
+		goto out;
+	inspect_clock(ctl, &ck);
+	if (have_since && !ck.ok) {
+		ctl_warnx("--since: the daemon's clock cannot be read");
+		goto out;
 	}
+	shown = json_array();
+	for (i = json_array_size(items); i-- > 0;) {
+		v = json_array_get(items, i);
+		if (failed && !inspect_failed(v))
+			continue;
+		t = json_object_get(v, "created");
+		if (have_since && (!json_is_number(t) ||
+		    inspect_unix(&ck, json_number_value(t)) < since))
+			continue;
+		json_array_append(shown, v);
+		if (limit > 0 && json_array_size(shown) >= (size_t)limit)
+			break;
+	}
+	ctl_redact(ctl, shown);
+	if (quiet) {
+		json_array_foreach(shown, i, v)
+			printf("%s\n", json_string_value(json_object_get(v,
+			    "id")) != NULL ? json_string_value(json_object_get(v,
+			    "id")) : "?");
+	} else if (ctl->json) {
+		all = json_pack("{s:O}", "items", shown);
+		output_json(all);
+		json_decref(all);
+	} else
+		inspect_table(shown, &ck);
+	json_decref(shown);
+	rc = CTL_EXIT_OK;
+out:
 	json_decref(items);
 	free(path);
 	return rc;
 }
 
-/* Print the scalar V of field KEY for a person. */
-static void
-inspect_scalar(const char *key, const json_t *v)
+/* Whether KEY (dotted) names a loop time. */
+static int
+inspect_loop_key(const char *key)
 {
-	char buf[64];
-	size_t n;
+	static const char *keys[] = { "created", "due", "started", "finished",
+	    "timeout_at", "loop_time" };
 
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Print the scalar V of field KEY for a person: a loop time as a local
+ * timestamp, a Unix time with its local one, text escaped only when it
+ * spans lines, numbers as the daemon sent them. */
+static void
+inspect_scalar(const char *key, const json_t *v, const struct inspect_clock *ck)
+{
+	char buf[64], rel[32];
+	size_t n = strlen(key);
+	double u;
+
+	if (json_is_number(v) && ck != NULL && ck->ok && inspect_loop_key(key) &&
+	    strcmp(key, "loop_time") != 0) {
+		u = inspect_unix(ck, json_number_value(v));
+		printf("%s (%s)\n", timeparse_local(u, buf, sizeof(buf)),
+		    timeparse_relative(u - ck->unix_, rel, sizeof(rel)));
+		return;
+	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
+		size_t k;
 
 		/* Multi-line output reads better escaped on one line. */
-		for (n = 0; s[n] != '\0' && (unsigned char)s[n] >= ' '; n++)
+		for (k = 0; s[k] != '\0' && (unsigned char)s[k] >= ' '; k++)
 			;
-		if (n == json_string_length(v))
+		if (k == json_string_length(v))
 			fputs(s, stdout);
 		else
 			json_dumpf(v, stdout, JSON_ENCODE_ANY);
-	} else if (json_is_real(v)) {
-		snprintf(buf, sizeof(buf), "%.6f", json_real_value(v));
-		n = strlen(buf);
-		while (buf[n - 1] == '0')
-			buf[--n] = '\0';
-		if (buf[n - 1] == '.')
-			buf[--n] = '\0';
-		fputs(buf, stdout);
-	} else
-		json_dumpf(v, stdout, JSON_ENCODE_ANY | JSON_COMPACT);
-	n = strlen(key);
+	} else if (json_is_number(v))
+		fputs(output_number(v, buf, sizeof(buf)), stdout);
+	else
+		output_value(stdout, v);
 	if (json_is_number(v) && ((n > 5 && strcmp(key + n - 5, "_unix") == 0) ||
 	    strcmp(key, "unix_time") == 0))
-		printf(" (%s)", timeparse_format(json_number_value(v), buf,
+		printf(" (%s)", timeparse_local(json_number_value(v), buf,
 		    sizeof(buf)));
 	putchar('\n');
 }
 
 /* Print the fields of OBJ as "key: value" lines, keys padded to *WIDTH,
  * nested objects as dotted keys, and after "started" how late the call
- * started; when PRINT is 0, only widen *WIDTH to the longest key. */
+ * started; when PRINT is 0, only widen *WIDTH to the longest key. CK
+ * turns loop times into local ones (NULL: printed as they are). */
 static void
-inspect_fields(json_t *obj, const char *prefix, int print, int *width)
+inspect_fields(json_t *obj, const char *prefix, int print, int *width,
+    const struct inspect_clock *ck)
 {
 	const char *key;
 	char k[256], sub[260];
@@ -250,7 +426,7 @@ inspect_fields(json_t *obj, const char *prefix, int print, int *width)
 		snprintf(k, sizeof(k), "%s%s", prefix, key);
 		if (json_is_object(v) && json_object_size(v) > 0) {
 			snprintf(sub, sizeof(sub), "%s.", k);
-			inspect_fields(v, sub, print, width);
+			inspect_fields(v, sub, print, width, NULL);
 			continue;
 		}
 		if (!print) {
@@ -259,7 +435,7 @@ inspect_fields(json_t *obj, const char *prefix, int print, int *width)
 			continue;
 		}
 		printf("%s:%*s", k, *width - (int)strlen(k) + 1, "");
-		inspect_scalar(k, v);
+		inspect_scalar(k, v, *prefix == '\0' ? ck : NULL);
 		due = json_object_get(obj, "due");
 		if (*prefix == '\0' && strcmp(key, "started") == 0 &&
 		    json_is_number(v) && json_is_number(due))
@@ -276,14 +452,17 @@ cmd_show(struct ctl *ctl, int argc, char **argv)
 	int i = ctl_args(ctl, argc, argv, "", 1, 1);
 	char *path = http_path("/v1/futures/", argv[i], "");
 	int width = (int)strlen("lateness"), rc = CTL_EXIT_FAIL;
+	struct inspect_clock ck;
 	json_t *obj = NULL;
 
 	if (ctl_request(ctl, "GET", path, NULL, 0, &obj) == 0) {
+		ctl_redact(ctl, obj);
 		if (ctl->json)
 			output_json(obj);
 		else {
-			inspect_fields(obj, "", 0, &width);
-			inspect_fields(obj, "", 1, &width);
+			inspect_clock(ctl, &ck);
+			inspect_fields(obj, "", 0, &width, &ck);
+			inspect_fields(obj, "", 1, &width, &ck);
 		}
 		rc = CTL_EXIT_OK;
 	}
@@ -303,24 +482,93 @@ cmd_time(struct ctl *ctl, int argc, char **argv)
 		if (ctl->json)
 			output_json(t);
 		else
-			inspect_fields(t, "", 1, &width);
+			inspect_fields(t, "", 1, &width, NULL);
 		rc = CTL_EXIT_OK;
 	}
 	json_decref(t);
 	return rc;
 }
 
+/* The unlabelled samples of Prometheus text TEXT ("name value" lines) as
+ * an object of numbers, written as the daemon wrote them. */
+static json_t *
+inspect_metrics(const char *text)
+{
+	json_t *m = json_object();
+	const char *line, *sp, *end;
+	char name[128];
+	json_t *v;
+	size_t n;
+
+	for (line = text; *line != '\0'; line = *end != '\0' ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		if (*line == '#' || (sp = memchr(line, ' ', (size_t)(end -
+		    line))) == NULL || memchr(line, '{', (size_t)(sp - line)))
+			continue;
+		n = (size_t)(sp - line);
+		if (n >= sizeof(name))
+			continue;
+		memcpy(name, line, n);
+		name[n] = '\0';
+		if ((v = json_loadb(sp + 1, (size_t)(end - sp - 1),
+		    JSON_DECODE_ANY, NULL)) != NULL && json_is_number(v))
+			json_object_set_new(m, name, v);
+		else
+			json_decref(v);
+	}
+	return m;
+}
+
+/* Print metric NAME of M as the daemon wrote it, or "?". */
+static const char *
+inspect_metric(const json_t *m, const char *name, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(m, name);
+
+	if (v == NULL)
+		snprintf(buf, len, "?");
+	else
+		output_number(v, buf, len);
+	return buf;
+}
+
 int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *phases[] = { "scheduled", "waiting", "running" };
-	json_t *health = NULL, *items = NULL, *counts = NULL, *v;
+	json_t *health = NULL, *items = NULL, *counts = NULL, *metrics = NULL;
+	json_t *v;
+	struct http_error herr;
+	struct inspect_clock ck;
 	const char *status, *phase;
-	int rc = CTL_EXIT_FAIL;
+	static const struct option opts[] = {
+		{ "wait", required_argument, NULL, IO_WAIT },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *text = NULL, b1[32], b2[32];
+	struct await_retry retry;
+	double wait = 0;
+	int rc = CTL_EXIT_FAIL, ch, r;
 	size_t i, p;
 
-	ctl_args(ctl, argc, argv, "", 0, 0);
-	if (ctl_request(ctl, "GET", "/healthz", NULL, 0, &health) == -1)
+	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
+		if (ch != IO_WAIT)
+			ctl_usage(ctl, NULL);
+		wait = ctl_duration(ctl, "--wait", optarg);
+	}
+	if (optind != argc)
+		ctl_usage(ctl, "too many arguments");
+	/* --wait: a script that just started loopd waits for it to answer. */
+	await_retry_init(&retry, wait, ctl_now() + wait);
+	if (wait == 0)
+		r = ctl_request(ctl, "GET", "/healthz", NULL, 0, &health);
+	else
+		while ((r = await_request(ctl, "GET", "/healthz", NULL, 0,
+		    &retry, &health)) == AWAIT_RETRY)
+			;
+	if (r == AWAIT_TIMEOUT)
+		ctl_warnx("%s: no answer within --wait", ctl->url);
+	if (r != 0)
 		goto out;
 	status = json_string_value(json_object_get(health, "status"));
 	if (status == NULL || strcmp(status, "ok") != 0) {
@@ -329,7 +577,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	if ((items = inspect_calls(ctl, "/v1/calls?state=pending&page_size="
-	    "1000", 0)) == NULL)
+	    "1000")) == NULL)
 		goto out;
 	counts = json_object();
 	for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
@@ -341,22 +589,59 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			    json_integer_value(json_object_get(counts,
 			    phase)) + 1);
 	}
+	/* The rest is what /metrics tells; an older daemon may not. */
+	if (http_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
+		metrics = inspect_metrics(text);
+	else
+		metrics = json_object();
+	inspect_clock(ctl, &ck);
 	if (ctl->json) {
-		v = json_pack("{s:s,s:s,s:O}", "url", ctl->url, "status",
-		    status, "pending_calls", counts);
+		v = json_pack("{s:s,s:s,s:s,s:O,s:O}", "url", ctl->url,
+		    "status", status, "loopctl_version", LOOPD_VERSION,
+		    "pending_calls", counts, "metrics", metrics);
+		if (ck.ok)
+			json_object_set_new(v, "loop_time", json_real(ck.loop));
 		output_json(v);
 		json_decref(v);
 	} else {
 		printf("loopd at %s: %s\n", ctl->url, status);
+		printf("loopctl:          %s\n", LOOPD_VERSION);
+		if (ck.ok && (v = json_real(ck.loop)) != NULL) {
+			printf("loop time:        %s s\n", output_number(v, b1,
+			    sizeof(b1)));
+			json_decref(v);
+		}
 		printf("pending calls: %zu (", json_array_size(items));
 		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
 			printf("%s%lld %s", p > 0 ? ", " : "",
 			    json_integer_value(json_object_get(counts,
 			    phases[p])), phases[p]);
 		printf(")\n");
+		if (json_object_size(metrics) > 0) {
+			printf("pending futures:  %s\n", inspect_metric(metrics,
+			    "loopd_pending_futures", b1, sizeof(b1)));
+			printf("objects kept:     %s\n", inspect_metric(metrics,
+			    "loopd_objects", b1, sizeof(b1)));
+			printf("commands:         %s running, %s queued\n",
+			    inspect_metric(metrics, "loopd_commands_running",
+			    b1, sizeof(b1)), inspect_metric(metrics,
+			    "loopd_commands_queued", b2, sizeof(b2)));
+			printf("webhooks:         %s running, %s queued\n",
+			    inspect_metric(metrics, "loopd_webhooks_running",
+			    b1, sizeof(b1)), inspect_metric(metrics,
+			    "loopd_webhooks_queued", b2, sizeof(b2)));
+			printf("waiters:          %s\n", inspect_metric(metrics,
+			    "loopd_waiters", b1, sizeof(b1)));
+			printf("store:            %s\n", json_integer_value(
+			    json_object_get(metrics, "loopd_store_writable")) ==
+			    1 ? "writable" : "NOT WRITABLE (writes get 503)");
+		}
+		printf("token:            %s\n", ctl_token_source());
 	}
 	rc = CTL_EXIT_OK;
 out:
+	free(text);
+	json_decref(metrics);
 	json_decref(counts);
 	json_decref(items);
 	json_decref(health);

@@ -6,31 +6,52 @@
  */
 #include <err.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client/await.h"
 #include "client/http.h"
 #include "client/loopctl.h"
 #include "client/output.h"
+#include "client/progress.h"
 #include "client/timeparse.h"
 
 #define SCHED_STDIN_MAX	(64 * 1024 * 1024)
+
+/* What a command takes of the caller's environment. */
+#define SCHED_ENV_SOME	0	/* the allow-list below (the default) */
+#define SCHED_ENV_ALL	1	/* --env-all */
+#define SCHED_ENV_NONE	2	/* --no-env */
+
+/* The variables a command gets from the caller by default: where to find
+ * programs, who and where the user is, language and zone. Shell prefixes
+ * end in '*'. Anything else (tokens, passwords, agent sockets) stays with
+ * the caller unless --env-all or --env K=V send it. */
+static const char *sched_env_allow[] = {
+	"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE",
+	"LC_*", "TZ", "TMPDIR", "TERM",
+};
+
+extern char **environ;
 
 enum {
 	SO_SOON = 0x100, SO_AFTER, SO_AT,
 	SO_NAME, SO_IDEMPOTENCY_KEY, SO_TIMEOUT, SO_RETRY, SO_BACKOFF,
 	SO_MAX_BACKOFF, SO_ENV, SO_CWD, SO_STDIN_FILE, SO_WEBHOOK, SO_DATA,
-	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT,
+	SO_HEADER, SO_METHOD, SO_WAIT, SO_WAIT_TIMEOUT, SO_ALLOW_PAST,
+	SO_ENV_ALL, SO_NO_ENV, SO_NO_CWD,
 };
 
 /* The trigger options come first: on-done takes the table without them. */
-#define SCHED_NTRIGGERS	3
+#define SCHED_NTRIGGERS	4
 static const struct option sched_opts[] = {
 	{ "soon", no_argument, NULL, SO_SOON },
 	{ "after", required_argument, NULL, SO_AFTER },
 	{ "at", required_argument, NULL, SO_AT },
+	{ "allow-past", no_argument, NULL, SO_ALLOW_PAST },
 	{ "name", required_argument, NULL, SO_NAME },
 	{ "idempotency-key", required_argument, NULL, SO_IDEMPOTENCY_KEY },
 	{ "timeout", required_argument, NULL, SO_TIMEOUT },
@@ -39,6 +60,9 @@ static const struct option sched_opts[] = {
 	{ "max-backoff", required_argument, NULL, SO_MAX_BACKOFF },
 	{ "env", required_argument, NULL, SO_ENV },
 	{ "cwd", required_argument, NULL, SO_CWD },
+	{ "env-all", no_argument, NULL, SO_ENV_ALL },
+	{ "no-env", no_argument, NULL, SO_NO_ENV },
+	{ "no-cwd", no_argument, NULL, SO_NO_CWD },
 	{ "stdin-file", required_argument, NULL, SO_STDIN_FILE },
 	{ "webhook", required_argument, NULL, SO_WEBHOOK },
 	{ "data", required_argument, NULL, SO_DATA },
@@ -60,6 +84,12 @@ struct sched {
 	int		 webhook_only;	/* an option only a webhook takes */
 	int		 wait;
 	double		 wait_timeout;	/* < 0: none */
+	const char	*cwd;		/* --cwd as given, or NULL */
+	int		 no_cwd;
+	int		 env_mode;	/* SCHED_ENV_* */
+	const char	*at;		/* --at as given, or NULL */
+	double		 at_unix;
+	int		 allow_past;
 };
 
 /* The object at KEY of OBJ, created empty if missing. */
@@ -131,6 +161,103 @@ sched_stdin(struct ctl *ctl, const char *path)
 	return s;
 }
 
+/* Whether variable NAME (LEN bytes) is on the default allow-list. */
+static int
+sched_env_allowed(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(sched_env_allow) /
+	    sizeof(sched_env_allow[0]); i++) {
+		const char *a = sched_env_allow[i];
+		size_t n = strlen(a);
+
+		if (a[n - 1] == '*' ? len >= n - 1 && strncmp(name, a, n - 1) ==
+		    0 : len == n && strncmp(name, a, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Where the command runs, as the caller sees it: the working directory
+ * (absolute; --cwd resolved against it) and the environment (the
+ * allow-list, all of it, or none), --env K=V winning over both. */
+static void
+sched_where(struct ctl *ctl, struct sched *s)
+{
+	char *here, *dir, *real;
+	json_t *env, *v;
+	size_t len;
+
+	if (!s->no_cwd) {
+		if ((here = getcwd(NULL, 0)) == NULL)
+			ctl_usage(ctl, "the current directory: %s (give --cwd"
+			    " DIR or --no-cwd)", strerror(errno));
+		if (s->cwd == NULL)
+			dir = strdup(here);
+		else if (*s->cwd == '/')
+			dir = strdup(s->cwd);
+		else if (asprintf(&dir, "%s/%s", here, s->cwd) == -1)
+			dir = NULL;
+		if (dir == NULL)
+			err(1, "strdup");
+		/* Tidy "/a/b/." and "../c" where the directory exists. */
+		if ((real = realpath(dir, NULL)) != NULL) {
+			free(dir);
+			dir = real;
+		}
+		json_object_set_new(s->action, "cwd", ctl_string(ctl, "--cwd",
+		    dir));
+		free(dir);
+		free(here);
+	}
+	if (s->env_mode == SCHED_ENV_NONE)
+		return;
+	env = sched_object(s->action, "env");
+	for (char **e = environ; *e != NULL; e++) {
+		const char *eq = strchr(*e, '=');
+
+		if (eq == NULL || eq == *e)
+			continue;
+		len = (size_t)(eq - *e);
+		/* loopctl's own credential is never passed on. */
+		if (strncmp(*e, "LOOP_TOKEN", 10) == 0)
+			continue;
+		if (s->env_mode == SCHED_ENV_SOME && !sched_env_allowed(*e, len))
+			continue;
+		if ((dir = strndup(*e, len)) == NULL)
+			err(1, "strndup");
+		/* What is not UTF-8 cannot travel in JSON: left out. */
+		if (json_object_get(env, dir) == NULL &&
+		    (v = json_string(eq + 1)) != NULL)
+			json_object_set_new(env, dir, v);
+		free(dir);
+	}
+	if (json_object_size(env) == 0)
+		json_object_del(s->action, "env");
+}
+
+/* Turn --at into at_unix; a time in the past is refused unless
+ * --allow-past. A person is told when that is, in the local zone. */
+static void
+sched_at(struct ctl *ctl, struct sched *s)
+{
+	char why[256], local[64], rel[32];
+	double now = ctl_unix_now();
+
+	if (timeparse_at(s->at, now, &s->at_unix, why, sizeof(why)) == -1)
+		ctl_usage(ctl, "--at: bad time '%s': %s (try 10:00, tomorrow"
+		    " 10:00, monday 9am, 2026-12-05 09:05, now + 5 minutes,"
+		    " RFC 3339 or a Unix time)", s->at, why);
+	timeparse_local(s->at_unix, local, sizeof(local));
+	if (s->at_unix < now && !s->allow_past)
+		ctl_usage(ctl, "--at: %s is in the past (%s); --allow-past runs"
+		    " it at once", local, timeparse_relative(s->at_unix - now,
+		    rel, sizeof(rel)));
+	if (ctl_progress(ctl))
+		fprintf(stderr, "loopctl: due %s (%s)\n", local,
+		    timeparse_relative(s->at_unix - now, rel, sizeof(rel)));
+	json_object_set_new(s->body, "at_unix", json_real(s->at_unix));
+}
+
 /* Parse the options of schedule (TRIGGERS set) or on-done into S, then the
  * action: --webhook or the command in ARGV[optind...]. */
 static void
@@ -156,12 +283,11 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->triggers++;
 			break;
 		case SO_AT:
-			if (timeparse_at(optarg, &d) == -1)
-				ctl_usage(ctl, "--at: bad time '%s' (try"
-				    " 2030-01-02T03:04:05Z or a Unix time)",
-				    optarg);
-			json_object_set_new(b, "at_unix", json_real(d));
+			s->at = optarg;
 			s->triggers++;
+			break;
+		case SO_ALLOW_PAST:
+			s->allow_past = 1;
 			break;
 		case SO_NAME:
 			json_object_set_new(b, "name", ctl_string(ctl,
@@ -199,8 +325,17 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			s->command_only = 1;
 			break;
 		case SO_CWD:
-			json_object_set_new(a, "cwd", ctl_string(ctl, "--cwd",
-			    optarg));
+			s->cwd = optarg;
+			s->command_only = 1;
+			break;
+		case SO_NO_CWD:
+			s->no_cwd = 1;
+			s->command_only = 1;
+			break;
+		case SO_ENV_ALL:
+		case SO_NO_ENV:
+			s->env_mode = ch == SO_ENV_ALL ? SCHED_ENV_ALL :
+			    SCHED_ENV_NONE;
 			s->command_only = 1;
 			break;
 		case SO_STDIN_FILE:
@@ -238,8 +373,16 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			ctl_usage(ctl, NULL);
 		}
 	}
+	/* "schedule --wait -- CMD" runs CMD now and waits, as systemd-run
+	 * --wait does; without --wait a trigger must be given. */
+	if (triggers && s->triggers == 0 && s->wait) {
+		json_object_set_new(b, "soon", json_true());
+		s->triggers++;
+	}
 	if (triggers && s->triggers != 1)
 		ctl_usage(ctl, "give one of --soon, --after DUR and --at TIME");
+	if (s->at != NULL)
+		sched_at(ctl, s);
 	if (json_object_size(s->retry) > 0)
 		json_object_set(b, "retry", s->retry);
 
@@ -248,8 +391,8 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 			ctl_usage(ctl, "give --webhook URL or a command, not"
 			    " both");
 		if (s->command_only)
-			ctl_usage(ctl, "--env, --cwd and --stdin-file are for"
-			    " commands");
+			ctl_usage(ctl, "--env, --env-all, --no-env, --cwd,"
+			    " --no-cwd and --stdin-file are for commands");
 		json_object_set_new(a, "url", ctl_string(ctl, "--webhook",
 		    s->webhook));
 		json_object_set(b, "webhook", a);
@@ -260,6 +403,9 @@ sched_parse(struct ctl *ctl, int argc, char **argv, int triggers,
 		if (s->webhook_only)
 			ctl_usage(ctl, "--data, --header and --method are for"
 			    " webhooks");
+		if (s->cwd != NULL && s->no_cwd)
+			ctl_usage(ctl, "give --cwd DIR or --no-cwd, not both");
+		sched_where(ctl, s);
 		json_object_set_new(a, "argv", json_array());
 		for (int i = optind; i < argc; i++)
 			json_array_append_new(json_object_get(a, "argv"),
@@ -282,8 +428,10 @@ sched_outcome(struct ctl *ctl, const json_t *call)
 
 	if (id == NULL)
 		id = "the call";
-	if (ctl->json)
+	if (ctl->json) {
+		ctl_redact(ctl, (json_t *)(uintptr_t)call);
 		output_json(call);
+	}
 	if (state != NULL && strcmp(state, "cancelled") == 0) {
 		ctl_warnx("%s was cancelled", id);
 		return CTL_EXIT_BROKEN;
@@ -317,21 +465,13 @@ sched_outcome(struct ctl *ctl, const json_t *call)
 	if (exc == NULL)
 		return (int)json_integer_value(json_object_get(out,
 		    "exit_code"));
-	/* A timeout as timeout(1) reports it, a signal as a shell does; a
-	 * plain exit status needs no words. */
-	if (type != NULL && strcmp(type, "TimeoutError") == 0) {
+	/* A plain exit status needs no words; the rest are said. */
+	if ((type != NULL && strcmp(type, "TimeoutError") == 0) ||
+	    json_is_integer(json_object_get(out, "signal")) ||
+	    !json_is_integer(v = json_object_get(out, "exit_code")) ||
+	    json_integer_value(v) == 0)
 		ctl_warn_exception(id, exc);
-		return CTL_EXIT_TIMEOUT;
-	}
-	if (json_is_integer(v = json_object_get(out, "signal"))) {
-		ctl_warn_exception(id, exc);
-		return 128 + (int)json_integer_value(v);
-	}
-	if (json_is_integer(v = json_object_get(out, "exit_code")) &&
-	    json_integer_value(v) != 0)
-		return (int)json_integer_value(v);
-	ctl_warn_exception(id, exc);
-	return CTL_EXIT_BROKEN;
+	return await_status(call, CTL_EXIT_BROKEN);
 }
 
 /* Post S->body to PATH; print the new call's id, or await it. */
@@ -341,6 +481,7 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 	int fail = s->wait ? CTL_EXIT_BROKEN : CTL_EXIT_FAIL, rc = fail;
 	json_t *call = NULL, *done = NULL;
 	const char *id, *phase;
+	char note[256];
 
 	if (ctl_request(ctl, "POST", path, json_incref(s->body), 0,
 	    &call) == -1)
@@ -348,18 +489,28 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 	if ((id = json_string_value(json_object_get(call, "id"))) == NULL)
 		ctl_warnx("the daemon's reply has no call id");
 	else if (!s->wait) {
+		ctl_redact(ctl, call);
 		if (ctl->json)
 			output_json(call);
 		else
 			printf("%s\n", id);
 		rc = CTL_EXIT_OK;
 	} else {
+		/* The call is durable: Ctrl-C leaves it to run. Say so, and
+		 * how to cancel it; a person is shown its id at once. */
+		snprintf(note, sizeof(note), "\nloopctl: %s goes on without"
+		    " us; loopctl await %s to wait again, loopctl cancel %s to"
+		    " cancel it\n", id, id, id);
+		progress_note(note);
+		if (ctl_progress(ctl))
+			fprintf(stderr, "loopctl: %s (Ctrl-C stops waiting, not"
+			    " the call)\n", id);
 		switch (await_future(ctl, id, s->wait_timeout, &done)) {
 		case AWAIT_DONE:
 			rc = sched_outcome(ctl, done);
 			break;
 		case AWAIT_TIMEOUT:
-			if (ctl->json)
+			if (ctl->json && done != NULL)
 				output_json(done);
 			phase = json_string_value(json_object_get(done,
 			    "phase"));
@@ -368,6 +519,7 @@ sched_submit(struct ctl *ctl, struct sched *s, const char *path)
 			rc = CTL_EXIT_TIMEOUT;
 			break;
 		}
+		progress_note(NULL);
 	}
 	json_decref(done);
 	json_decref(call);

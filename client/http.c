@@ -9,10 +9,13 @@
 #include "client/http.h"
 
 #include <err.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -181,9 +184,54 @@ http_problem(long status, const json_t *body, const struct http_buf *raw,
 		snprintf(err->msg, sizeof(err->msg), "%ld (no detail)", status);
 }
 
-int
-http_request(struct http *h, const char *method, const char *path,
-    json_t *body, double hold, json_t **reply, struct http_error *err)
+/* Say why nobody answered (curl's CC and its text CERR) in ERR, with a
+ * hint: whether loopd runs, or whether its socket may be opened. */
+static void
+http_unreachable(const struct http *h, CURLcode cc, const char *cerr,
+    struct http_error *err)
+{
+	const char *why = *cerr != '\0' ? cerr : curl_easy_strerror(cc);
+	struct stat sb;
+
+	if (h->socket == NULL) {
+		snprintf(err->msg, sizeof(err->msg), "%s: %s", h->base, why);
+		if (cc == CURLE_COULDNT_CONNECT)
+			snprintf(err->hint, sizeof(err->hint), "is loopd"
+			    " running? LOOP_URL=%s (set LOOP_URL or --url for"
+			    " another address)", h->base);
+		return;
+	}
+	/* curl speaks of "localhost port 80" for a Unix socket: say which
+	 * socket, and what stands in the way. */
+	if (stat(h->socket, &sb) == -1) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    strerror(errno));
+		snprintf(err->hint, sizeof(err->hint), "is loopd running?"
+		    " LOOP_URL=unix:%s", h->socket);
+	} else if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: not a socket",
+		    h->socket);
+	} else if (access(h->socket, R_OK | W_OK) == -1) {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    strerror(errno));
+		snprintf(err->hint, sizeof(err->hint), "the socket is for its"
+		    " owner and group (ls -l %s): join that group, e.g. sudo"
+		    " usermod -aG loopd $USER, then log in again", h->socket);
+	} else {
+		snprintf(err->msg, sizeof(err->msg), "unix:%s: %s", h->socket,
+		    cc == CURLE_COULDNT_CONNECT ? "nobody listens there" : why);
+		if (cc == CURLE_COULDNT_CONNECT)
+			snprintf(err->hint, sizeof(err->hint), "is loopd"
+			    " running? LOOP_URL=unix:%s", h->socket);
+	}
+}
+
+/* http_request, or with TEXT set a request whose 2xx reply is kept as
+ * text in *TEXT (the caller frees it) rather than parsed. */
+static int
+http_do(struct http *h, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply, char **text,
+    struct http_error *err)
 {
 	struct http_buf in = { NULL, 0, 0 };
 	struct curl_slist *hdrs = NULL;
@@ -197,7 +245,8 @@ http_request(struct http *h, const char *method, const char *path,
 	CURL *e;
 	int rc = -1;
 
-	*reply = NULL;
+	if (reply != NULL)
+		*reply = NULL;
 	memset(err, 0, sizeof(*err));
 	url = http_xasprintf("%s%s", h->base, path);
 	if ((e = curl_easy_init()) == NULL)
@@ -238,11 +287,16 @@ http_request(struct http *h, const char *method, const char *path,
 
 	cc = http_perform(h, e);
 	if (cc != CURLE_OK) {
-		snprintf(err->msg, sizeof(err->msg), "%s: %s", h->base,
-		    *cerr != '\0' ? cerr : curl_easy_strerror(cc));
+		http_unreachable(h, cc, cerr, err);
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	if (text != NULL && status >= 200 && status <= 299) {
+		*text = in.data != NULL ? in.data : strdup("");
+		in.data = NULL;
+		rc = 0;
+		goto out;
+	}
 	if (in.len > 0)
 		j = json_loadb(in.data, in.len, JSON_DECODE_ANY, &jerr);
 	if (status < 200 || status > 299) {
@@ -266,6 +320,23 @@ out:
 	free(data);
 	free(url);
 	return rc;
+}
+
+int
+http_request(struct http *h, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply, struct http_error *err)
+{
+	return http_do(h, method, path, body, hold, reply, NULL, err);
+}
+
+int
+http_get_text(struct http *h, const char *path, char **text,
+    struct http_error *err)
+{
+	json_t *unused = NULL;
+
+	*text = NULL;
+	return http_do(h, "GET", path, NULL, 0, &unused, text, err);
 }
 
 /* S percent-encoded in a new string; RFC 3986 unreserved bytes are kept. */

@@ -13,6 +13,7 @@ struct http_error {
 	long	status;		/* HTTP status, or 0 if no usable reply came */
 	char	type[64];	/* problem type ("NotFound"), or "" */
 	char	msg[1024];	/* "404 NotFound: no such call c_..." */
+	char	hint[512];	/* what to try when nobody answered, or "" */
 };
 
 struct http;
@@ -32,6 +33,11 @@ void		 http_set_tick(struct http *, void (*)(void *), void *);
  * (the caller owns it) and returns 0; otherwise fills ERR and returns -1. */
 int		 http_request(struct http *, const char *, const char *,
 		    json_t *, double, json_t **, struct http_error *);
+
+/* GET PATH and store its 2xx reply as text in *TEXT (the caller frees
+ * it), as for /metrics. Returns 0, or -1 with ERR filled. */
+int		 http_get_text(struct http *, const char *, char **,
+		    struct http_error *);
 
 /* A path PREFIX + ID + SUFFIX with ID percent-encoded. Never NULL. */
 char		*http_path(const char *, const char *, const char *);

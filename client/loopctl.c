@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "client/http.h"
@@ -25,24 +26,44 @@
 #define CTL_OPT_URL		0x1000
 #define CTL_OPT_TOKEN_FILE	0x1001
 #define CTL_OPT_JSON		0x1002
+#define CTL_OPT_SHOW_SECRETS	0x1003
+#define CTL_OPT_VERSION		0x1004
 
 #define CTL_TOKEN_MAX		4096
+#define CTL_SYSTEM_SOCKET	"/run/loopd/loopd.sock"
 
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "schedule", NULL, cmd_schedule,
 	  "(--soon | --after DUR | --at TIME) [options]\n"
 	  "\t(--webhook URL [--data JSON] [--header K:V]... [--method M] |"
 	  " -- CMD [ARG...])",
-	  "  --soon                run on the next loop iteration\n"
+	  "  --soon                run on the next loop iteration (the"
+	  " default with --wait)\n"
 	  "  --after DUR           run DUR from now (0.5, 500ms, 2m, 1h30m)\n"
-	  "  --at TIME             run at TIME (RFC 3339 or Unix time)\n"
+	  "  --at TIME             run at TIME: 10:00, 10:00 tomorrow, monday"
+	  " 9am,\n"
+	  "                        2026-12-05 09:05 (local), now + 5 minutes,"
+	  " RFC 3339,\n"
+	  "                        a Unix time\n"
+	  "  --allow-past          a TIME already past runs at once (else"
+	  " refused)\n"
 	  "  --name N              a label for the call\n"
 	  "  --idempotency-key K   repeat-safe scheduling\n"
 	  "  --timeout DUR         limit for the command or webhook\n"
-	  "  --retry N             attempts in all (with --backoff DUR,"
-	  " --max-backoff DUR)\n"
+	  "  --retry N             attempts in all\n"
+	  "  --backoff DUR         first pause between attempts\n"
+	  "  --max-backoff DUR     longest pause between attempts\n"
+	  "  --cwd DIR             command working directory (default: the"
+	  " current one;\n"
+	  "                        a relative DIR is resolved against it)\n"
+	  "  --no-cwd              run in the daemon's directory instead\n"
 	  "  --env K=V             command environment (repeatable)\n"
-	  "  --cwd DIR             command working directory\n"
+	  "  --env-all             pass this whole environment (but"
+	  " LOOP_TOKEN)\n"
+	  "  --no-env              pass none of it; by default PATH, HOME,"
+	  " USER,\n"
+	  "                        LOGNAME, SHELL, LANG, LANGUAGE, LC_*, TZ,"
+	  " TMPDIR, TERM\n"
 	  "  --stdin-file F|-      command input\n"
 	  "  --webhook URL         send a request instead of running a command\n"
 	  "  --data JSON           webhook body\n"
@@ -56,18 +77,35 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  " cancelled or could not run.\nA webhook exits 0 on success, 1 on"
 	  " failure.\n",
 	  "schedule a command or webhook; prints the call id" },
-	{ "cancel", NULL, cmd_cancel, "ID", NULL,
-	  "cancel a call (or a future)" },
-	{ "ls", NULL, cmd_ls, "[--state S] [--phase P] [--name N] [--limit N]",
+	{ "cancel", NULL, cmd_cancel, "ID... | --name N",
+	  "  --name N      every pending call named N\n"
+	  "\nExits 1 if nothing was cancelled (all already done, or an"
+	  " error).\n",
+	  "cancel calls (or futures)" },
+	{ "ls", NULL, cmd_ls,
+	  "[--failed | --running | --pending] [--name N] [--since T]"
+	  " [--limit N] [-q]",
+	  "  --failed      finished with an exception (exit status, signal,"
+	  " HTTP error...)\n"
+	  "  --running     running now\n"
+	  "  --pending     not done yet (scheduled, waiting or running)\n"
+	  "  --name N      calls with this name\n"
+	  "  --since T     created since T: 1h (ago), today 09:00,"
+	  " 2026-12-05 09:00\n"
+	  "  --limit N     the N newest\n"
+	  "  -q            ids only\n"
 	  "  --state S     pending, finished or cancelled\n"
 	  "  --phase P     scheduled, waiting, running or done\n"
-	  "  --name N      calls with this name\n"
-	  "  --limit N     at most N calls\n",
-	  "list calls" },
+	  "\nNewest first. WHEN is when a call is due, started or finished"
+	  " (local time);\nOUTCOME its exit status, signal, HTTP status or"
+	  " exception.\n",
+	  "list calls, newest first" },
 	{ "show", NULL, cmd_show, "ID", NULL, "show a call or a future" },
 	{ "time", NULL, cmd_time, "", NULL, "show the loop time" },
-	{ "status", NULL, cmd_status, "", NULL,
-	  "check that the daemon is up; count pending calls" },
+	{ "status", NULL, cmd_status, "[--wait DUR]",
+	  "  --wait DUR    wait up to DUR for the daemon to answer (a script"
+	  " that\n                just started it)\n",
+	  "check that the daemon is up; what it holds" },
 	{ "future", "new", cmd_future_new, "[--name N] [--timeout DUR]",
 	  "  --name N        a label for the future\n"
 	  "  --timeout DUR   cancel it if still pending after DUR\n",
@@ -122,7 +160,8 @@ ctl_list(FILE *f)
 	char words[32];
 
 	fprintf(f, "usage: loopctl [--url URL] [--token-file FILE] [--json]"
-	    " COMMAND [ARG...]\n\ncommands:\n");
+	    " [--show-secrets]\n               COMMAND [ARG...]\n"
+	    "       loopctl --version\n\ncommands:\n");
 	for (size_t i = 0; i < CTL_NCMDS; i++) {
 		snprintf(words, sizeof(words), "%s%s%s", ctl_cmds[i].word,
 		    ctl_cmds[i].word2 != NULL ? " " : "",
@@ -130,7 +169,10 @@ ctl_list(FILE *f)
 		fprintf(f, "  %-16s%s\n", words, ctl_cmds[i].about);
 	}
 	fprintf(f, "\nloopctl COMMAND --help tells more. LOOP_URL, LOOP_TOKEN"
-	    " and LOOP_TOKEN_FILE\nstand in for --url and --token-file.\n");
+	    " and LOOP_TOKEN_FILE\nstand in for --url and --token-file."
+	    " Without them loopctl tries\n$XDG_RUNTIME_DIR/loopd/loopd.sock"
+	    " (systemd --user), /run/loopd/loopd.sock,\nthen %s.\n",
+	    LOOPD_DEFAULT_URL);
 }
 
 /* Print the synopsis of the current command to F. */
@@ -156,7 +198,7 @@ ctl_help(const struct ctl *ctl)
 		if (ctl->cmd->help != NULL)
 			printf("\n%s", ctl->cmd->help);
 		printf("\nglobal options: --url URL, --token-file FILE,"
-		    " --json\n");
+		    " --json, --show-secrets\n");
 	}
 	exit(CTL_EXIT_OK);
 }
@@ -212,6 +254,8 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 		{ "url", required_argument, NULL, CTL_OPT_URL },
 		{ "token-file", required_argument, NULL, CTL_OPT_TOKEN_FILE },
 		{ "json", no_argument, NULL, CTL_OPT_JSON },
+		{ "show-secrets", no_argument, NULL, CTL_OPT_SHOW_SECRETS },
+		{ "version", no_argument, NULL, CTL_OPT_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 	};
 	struct option all[48];
@@ -237,6 +281,12 @@ ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 		case CTL_OPT_JSON:
 			ctl->json = 1;
 			break;
+		case CTL_OPT_SHOW_SECRETS:
+			ctl->show_secrets = 1;
+			break;
+		case CTL_OPT_VERSION:
+			printf("loopctl %s\n", LOOPD_VERSION);
+			exit(CTL_EXIT_OK);
 		case 'h':
 			ctl_help(ctl);
 		case '?':
@@ -329,6 +379,12 @@ ctl_token(const struct ctl *ctl, char *buf, size_t len)
 	return buf;
 }
 
+const char *
+ctl_token_source(void)
+{
+	return *ctl_token_note != '\0' ? ctl_token_note : "none needed";
+}
+
 struct http *
 ctl_http(struct ctl *ctl)
 {
@@ -341,20 +397,45 @@ ctl_http(struct ctl *ctl)
 }
 
 int
+ctl_try(struct ctl *ctl, const char *method, const char *path, json_t *body,
+    double hold, json_t **reply, struct http_error *err)
+{
+	int rc;
+
+	rc = http_request(ctl_http(ctl), method, path, body, hold, reply, err);
+	json_decref(body);
+	return rc;
+}
+
+void
+ctl_report(const struct ctl *ctl, const struct http_error *err)
+{
+	/* A 401 is most often the wrong token file: say which was used. */
+	if (err->status == 401)
+		ctl_warnx("%s (%s)", err->msg, ctl_token_note);
+	else
+		ctl_warnx("%s", err->msg);
+	/* Nobody answered: say where loopctl looked. */
+	if (err->status == 0 && err->hint[0] != '\0')
+		fprintf(stderr, "loopctl: %s\n", err->hint);
+}
+
+int
+ctl_transient(const struct http_error *err)
+{
+	return err->status == 0 || err->status == 502 || err->status == 503 ||
+	    err->status == 504;
+}
+
+int
 ctl_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, double hold, json_t **reply)
 {
 	struct http_error err;
 	int rc;
 
-	rc = http_request(ctl_http(ctl), method, path, body, hold, reply,
-	    &err);
-	json_decref(body);
-	/* A 401 is most often the wrong token file: say which was used. */
-	if (rc == -1 && err.status == 401)
-		ctl_warnx("%s (%s)", err.msg, ctl_token_note);
-	else if (rc == -1)
-		ctl_warnx("%s", err.msg);
+	if ((rc = ctl_try(ctl, method, path, body, hold, reply, &err)) == -1)
+		ctl_report(ctl, &err);
 	return rc;
 }
 
@@ -391,6 +472,55 @@ ctl_json_arg(struct ctl *ctl, const char *what, const char *s)
 	return j;
 }
 
+/* Whether NAME looks like the name of a secret. */
+static int
+ctl_secret_name(const char *name)
+{
+	static const char *words[] = { "TOKEN", "SECRET", "PASSWORD",
+	    "PASSWD", "API_KEY", "APIKEY", "COOKIE", "AUTHORIZATION" };
+	char up[256];
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)name[i]);
+	up[i] = '\0';
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(up, words[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Redact the secret-named members of object OBJ. */
+static void
+ctl_redact_members(json_t *obj)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(obj, key, v)
+		if (json_is_string(v) && ctl_secret_name(key))
+			json_object_set_new(obj, key, json_string("(redacted)"));
+}
+
+void
+ctl_redact(const struct ctl *ctl, json_t *obj)
+{
+	json_t *v;
+	size_t i;
+
+	if (ctl->show_secrets || obj == NULL)
+		return;
+	if (json_is_array(obj)) {
+		json_array_foreach(obj, i, v)
+			ctl_redact(ctl, v);
+		return;
+	}
+	ctl_redact_members(json_object_get(json_object_get(obj, "command"),
+	    "env"));
+	ctl_redact_members(json_object_get(json_object_get(obj, "webhook"),
+	    "headers"));
+}
+
 double
 ctl_now(void)
 {
@@ -400,10 +530,51 @@ ctl_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double
+ctl_unix_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 ctl_progress(const struct ctl *ctl)
 {
 	return !ctl->json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
+}
+
+/* Whether PATH is a socket this user may open. */
+static int
+ctl_socket_ok(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode) &&
+	    access(path, R_OK | W_OK) == 0;
+}
+
+/* Where loopd is when LOOP_URL and --url do not say: the user's own
+ * daemon (systemd --user: $XDG_RUNTIME_DIR/loopd/loopd.sock), then the
+ * system's socket if this user may open it (/run/loopd/loopd.sock, group
+ * loopd), then http://127.0.0.1:7700. */
+static const char *
+ctl_default_url(void)
+{
+	static char url[600];
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char path[512];
+
+	if (rt != NULL && *rt == '/' && snprintf(path, sizeof(path),
+	    "%s/loopd/loopd.sock", rt) < (int)sizeof(path) &&
+	    ctl_socket_ok(path)) {
+		snprintf(url, sizeof(url), "unix:%s", path);
+		return url;
+	}
+	if (ctl_socket_ok(CTL_SYSTEM_SOCKET))
+		return "unix:" CTL_SYSTEM_SOCKET;
+	return LOOPD_DEFAULT_URL;
 }
 
 /* The command named by the words at ARGV, or NULL. Sets *NWORDS. */
@@ -455,7 +626,7 @@ main(int argc, char **argv)
 	memset(&ctl, 0, sizeof(ctl));
 	argv[0] = progname;
 	v = getenv("LOOP_URL");
-	ctl.url = v != NULL && *v != '\0' ? v : LOOPD_DEFAULT_URL;
+	ctl.url = v != NULL && *v != '\0' ? v : ctl_default_url();
 
 	/* Global options stop at the command's name. */
 	ctl_getopt(&ctl, argc, argv, "+", NULL);

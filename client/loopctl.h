@@ -25,6 +25,7 @@ struct ctl {
 	const char		*url;
 	const char		*token_file;	/* --token-file, or NULL */
 	int			 json;		/* --json: print the daemon's objects */
+	int			 show_secrets;	/* --show-secrets: no redaction */
 	const struct ctl_cmd	*cmd;		/* the command being run */
 	struct http		*http;		/* opened on first use */
 };
@@ -65,10 +66,25 @@ void	 ctl_warn_exception(const char *, const json_t *);
 /* The HTTP client, opened with the URL and token on first use. */
 struct http *ctl_http(struct ctl *);
 
+/* Where the token came from, or why there is none (after ctl_http). */
+const char *ctl_token_source(void);
+
 /* Send a request, stealing BODY (may be NULL); HOLD is how long the daemon
  * may hold it. Returns 0 with *REPLY set, or -1 after reporting why. */
 int	 ctl_request(struct ctl *, const char *, const char *, json_t *,
 	    double, json_t **);
+
+/* ctl_request without the report: the reason stays in *ERR. */
+struct http_error;
+int	 ctl_try(struct ctl *, const char *, const char *, json_t *, double,
+	    json_t **, struct http_error *);
+
+/* Report ERR on stderr as ctl_request does. */
+void	 ctl_report(const struct ctl *, const struct http_error *);
+
+/* Whether ERR may pass if asked again: no connection or reply (loopd
+ * restarting), or 502, 503, 504. */
+int	 ctl_transient(const struct http_error *);
 
 /* Seconds in duration S given to option OPT; a bad one is a usage error. */
 double	 ctl_duration(struct ctl *, const char *, const char *);
@@ -80,8 +96,17 @@ json_t	*ctl_string(struct ctl *, const char *, const char *);
 /* JSON text S given as WHAT, parsed; bad JSON is a usage error. */
 json_t	*ctl_json_arg(struct ctl *, const char *, const char *);
 
+/* Unless --show-secrets: replace the values of environment variables and
+ * headers named like secrets (*TOKEN*, *SECRET*, *PASSWORD*, *PASSWD*,
+ * *API_KEY*, *APIKEY*, *COOKIE*, Authorization) in call object OBJ, or in
+ * each call of an array of them, with "(redacted)". */
+void	 ctl_redact(const struct ctl *, json_t *);
+
 /* Seconds on the local monotonic clock. */
 double	 ctl_now(void);
+
+/* The Unix time now, from the system clock. */
+double	 ctl_unix_now(void);
 
 /* Whether a person watches: no --json and both stdout and stderr are
  * terminals. Then waits show what they wait for on stderr. */

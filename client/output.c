@@ -1,5 +1,9 @@
 /*
  * output: JSON for scripts, and the little formatting people need.
+ *
+ * JSON goes out through proto/jsonbuf, the daemon's own encoder, so a
+ * number is printed as the daemon sent it ("duration": 0.00509), not as
+ * jansson re-encodes the double it was read into (0.0050899999999999999).
  */
 #include "client/output.h"
 
@@ -9,15 +13,74 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/jsonbuf.h"
 #include "proto/units.h"
+
+/* Append J to B indented by DEPTH levels of two spaces, as jansson's
+ * JSON_INDENT(2) lays it out; scalars as the daemon writes them. */
+static void
+output_indent(struct jsonbuf *b, const json_t *j, int depth)
+{
+	const char *key;
+	const json_t *v;
+	size_t i, n;
+
+	if (json_is_object(j) && json_object_size(j) > 0) {
+		jsonbuf_char(b, '{');
+		n = 0;
+		/* json_object_foreach takes a non-const object, but only
+		 * reads it (as proto/jsonbuf does). */
+		json_object_foreach((json_t *)(uintptr_t)j, key, v) {
+			jsonbuf_raw(b, n > 0 ? ",\n" : "\n", n > 0 ? 2 : 1);
+			n++;
+			for (int d = 0; d <= depth; d++)
+				jsonbuf_raw(b, "  ", 2);
+			jsonbuf_string(b, key, strlen(key));
+			jsonbuf_raw(b, ": ", 2);
+			output_indent(b, v, depth + 1);
+		}
+		jsonbuf_char(b, '\n');
+		for (int d = 0; d < depth; d++)
+			jsonbuf_raw(b, "  ", 2);
+		jsonbuf_char(b, '}');
+	} else if (json_is_array(j) && json_array_size(j) > 0) {
+		jsonbuf_char(b, '[');
+		json_array_foreach(j, i, v) {
+			jsonbuf_raw(b, i > 0 ? ",\n" : "\n", i > 0 ? 2 : 1);
+			for (int d = 0; d <= depth; d++)
+				jsonbuf_raw(b, "  ", 2);
+			output_indent(b, v, depth + 1);
+		}
+		jsonbuf_char(b, '\n');
+		for (int d = 0; d < depth; d++)
+			jsonbuf_raw(b, "  ", 2);
+		jsonbuf_char(b, ']');
+	} else
+		jsonbuf_value(b, j, 0);
+}
+
+/* Write J to F, indented or compact. */
+static void
+output_write(FILE *f, const json_t *j, int indent)
+{
+	struct jsonbuf b;
+	char *text;
+
+	jsonbuf_init(&b);
+	if (indent)
+		output_indent(&b, j, 0);
+	else
+		jsonbuf_value(&b, j, 0);
+	if ((text = jsonbuf_finish(&b)) == NULL)
+		errx(1, "out of memory writing JSON");
+	fputs(text, f);
+	free(text);
+}
 
 void
 output_json(const json_t *j)
 {
-	size_t flags = JSON_ENCODE_ANY;
-
-	flags |= isatty(STDOUT_FILENO) ? JSON_INDENT(2) : JSON_COMPACT;
-	json_dumpf(j, stdout, flags);
+	output_write(stdout, j, isatty(STDOUT_FILENO));
 	fputc('\n', stdout);
 }
 
@@ -29,7 +92,21 @@ output_value(FILE *f, const json_t *j)
 	if (json_is_string(j))
 		fwrite(json_string_value(j), 1, json_string_length(j), f);
 	else
-		json_dumpf(j, f, JSON_ENCODE_ANY | JSON_COMPACT);
+		output_write(f, j, 0);
+}
+
+char *
+output_number(const json_t *j, char *buf, size_t len)
+{
+	struct jsonbuf b;
+	char *text;
+
+	jsonbuf_init(&b);
+	jsonbuf_value(&b, j, 0);
+	text = jsonbuf_finish(&b);
+	snprintf(buf, len, "%s", text != NULL ? text : "?");
+	free(text);
+	return buf;
 }
 
 /* Append S to F, single-quoted for a POSIX shell if it needs to be. */

@@ -16,6 +16,10 @@ void	 output_json(const json_t *);
  * NULL prints nothing. */
 void	 output_value(FILE *, const json_t *);
 
+/* The number J as the daemon writes it ("0.00509", "3600.0") into BUF.
+ * Returns BUF. */
+char	*output_number(const json_t *, char *, size_t);
+
 /* One-line summary of the action of call object CALL: the command line
  * shell-quoted, or "METHOD URL" for a webhook. Never NULL; free() it. */
 char	*output_action(const json_t *);

@@ -20,14 +20,33 @@
 /* Whether a line is on the terminal, for the signal handler. */
 static volatile sig_atomic_t progress_shown;
 
-/* On SIGINT or SIGTERM: erase the line, then die of the signal. */
+/* What to say if SIGINT ends the wait, and its length (0: nothing). */
+static char progress_note_text[512];
+static volatile sig_atomic_t progress_note_len;
+
+/* On SIGINT or SIGTERM: erase the line, say what goes on, then die of
+ * the signal. */
 static void
 progress_signal(int sig)
 {
 	if (progress_shown)
 		(void)!write(STDERR_FILENO, "\r\033[K", 4);
+	if (sig == SIGINT && progress_note_len > 0)
+		(void)!write(STDERR_FILENO, progress_note_text,
+		    (size_t)progress_note_len);
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+void
+progress_note(const char *text)
+{
+	progress_note_len = 0;
+	if (text == NULL)
+		return;
+	snprintf(progress_note_text, sizeof(progress_note_text), "%s", text);
+	progress_note_len = (sig_atomic_t)strlen(progress_note_text);
+	signal(SIGINT, progress_signal);
 }
 
 /* Draw the line now: WHO: VERB CLOCK  (TAIL), cut to the terminal's width
@@ -80,6 +99,8 @@ progress_start(struct progress *p, struct ctl *ctl)
 
 	memset(p, 0, sizeof(*p));
 	p->ctl = ctl;
+	if (progress_note_len > 0)
+		signal(SIGINT, progress_signal);
 	if (!(p->on = ctl_progress(ctl)))
 		return;
 	before = ctl_now();
@@ -176,7 +197,8 @@ progress_stop(struct progress *p)
 		fflush(stderr);
 		progress_shown = 0;
 	}
-	signal(SIGINT, SIG_DFL);
+	if (progress_note_len == 0)
+		signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	p->on = 0;
 }

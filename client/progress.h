@@ -38,6 +38,10 @@ void	 progress_set(struct progress *, const char *);
  * if the object should be read again sooner (when it falls due). */
 double	 progress_follow(struct progress *, const json_t *, double);
 
+/* TEXT (copied) is written on stderr if SIGINT ends the wait from now on
+ * (whether or not a person watches); NULL says nothing again. */
+void	 progress_note(const char *);
+
 /* Erase the line and stop. */
 void	 progress_stop(struct progress *);
 

@@ -370,6 +370,7 @@ main(int argc, char **argv)
 	char *eq;
 
 	m.config_path = DEFAULT_CONFIG;
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) return printf("loopd %s\n", LOOPD_VERSION) < 0;
 	while ((ch = getopt_long(argc, argv, "c:l:s:t:o:ndh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': m.config_path = optarg; m.config_given = 1; break;

@@ -54,6 +54,33 @@ class InstallTest(unittest.TestCase):
         finally:
             shutil.rmtree(dest, ignore_errors=True)
 
+    def test_prefix_for_units_and_uninstall(self):
+        dest = tempfile.mkdtemp(prefix="loopd-it-install-")
+        try:
+            r = subprocess.run(["make", "-s", "install", "DESTDIR=" + dest,
+                                "PREFIX=/usr/local"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for w in ["usr/local/lib/systemd/system/loopd.service",
+                      "usr/local/lib/systemd/system/loopd.socket",
+                      "usr/local/lib/sysusers.d/loopd.conf",
+                      "usr/local/lib/tmpfiles.d/loopd.conf",
+                      "usr/local/lib/systemd/user/loopd.service",
+                      "usr/local/lib/systemd/user/loopd.socket"]:
+                self.assertTrue(os.path.isfile(os.path.join(dest, w)), w)
+            with open(os.path.join(dest, "usr/local/lib/systemd/user/loopd.service")) as f:
+                self.assertIn("ExecStart=/usr/local/bin/loopd ", f.read())
+            self.assertFalse(os.path.exists(os.path.join(dest, "lib")),
+                             "nothing outside PREFIX but /etc")
+            r = subprocess.run(["make", "-s", "uninstall", "DESTDIR=" + dest,
+                                "PREFIX=/usr/local"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            left = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs]
+            self.assertEqual(left, [])
+        finally:
+            shutil.rmtree(dest, ignore_errors=True)
+
 
 if __name__ == "__main__":
     unittest.main()

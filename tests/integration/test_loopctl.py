@@ -126,22 +126,24 @@ class InspectTest(LoopctlCase):
         name = self.name()
         ids = [self.ctl("schedule", "--after", "1h", "--name", name, "--",
                         "echo", "it's").stdout.strip() for _ in range(3)]
+        newest = ids[::-1]
         out = self.ctl("ls", "--name", name).stdout.splitlines()
-        self.assertEqual(out[0].split(),
-                         ["ID", "STATE", "PHASE", "WHEN", "NAME", "ACTION"])
-        self.assertEqual([l.split()[0] for l in out[1:]], ids)
+        self.assertEqual(out[0].split(), ["ID", "STATE", "PHASE", "WHEN",
+                                          "OUTCOME", "NAME", "ACTION"])
+        self.assertEqual([l.split()[0] for l in out[1:]], newest)
         for line in out[1:]:
-            self.assertRegex(line, r"pending +scheduled +in 59m5\d+s +%s +"
+            self.assertRegex(line, r"pending +scheduled +in 59m +- +%s +"
                              r"echo 'it'\\''s'$" % name)
         items = self.ctl_json("ls", "--name", name)["items"]
-        self.assertEqual([c["id"] for c in items], ids)
+        self.assertEqual([c["id"] for c in items], newest)
         out = self.ctl("ls", "--name", name, "--limit", "2").stdout
-        self.assertEqual(len(out.splitlines()), 3)
+        self.assertEqual([l.split()[0] for l in out.splitlines()[1:]],
+                         newest[:2], "the newest two")
         self.ctl("cancel", ids[0])
         items = self.ctl_json("ls", "--name", name, "--state", "cancelled")
         self.assertEqual([c["id"] for c in items["items"]], ids[:1])
         items = self.ctl_json("ls", "--name", name, "--phase", "scheduled")
-        self.assertEqual([c["id"] for c in items["items"]], ids[1:])
+        self.assertEqual([c["id"] for c in items["items"]], newest[:2])
         self.ctl("ls", "--phase", "bogus", expect=1)
 
     def test_unknown_id(self):
@@ -254,10 +256,47 @@ class ScheduleTest(LoopctlCase):
                 self.assertAlmostEqual(c["due"] - c["created"],
                                        target - now, delta=2)
                 self.ctl("cancel", c["id"])
-        # A time in the past runs at once.
-        p = self.ctl("schedule", "--at", "2001-09-09T01:46:40Z", "--wait",
-                     "--", "echo", "past")
+        # A time in the past is refused, unless --allow-past: then it runs
+        # at once.
+        p = self.ctl("schedule", "--at", "2001-09-09T01:46:40Z", "--", "true",
+                     expect=2)
+        self.assertIn("in the past", p.stderr)
+        self.assertIn("--allow-past", p.stderr)
+        p = self.ctl("schedule", "--at", "2001-09-09T01:46:40Z",
+                     "--allow-past", "--wait", "--", "echo", "past")
         self.assertEqual(p.stdout, "past\n")
+
+    def test_at_natural(self):
+        """The times at(1) users type, read in the caller's zone (TZ)."""
+        now = time.time()
+        for tz in ("UTC", "Asia/Kolkata", "America/New_York"):
+            env = {"TZ": tz}
+            with self.subTest(tz=tz):
+                c = self.ctl_json("schedule", "--at", "now + 5 minutes", "--",
+                                  "true", env=env)
+                self.assertAlmostEqual(c["due_unix"], now + 300, delta=5)
+                self.ctl("cancel", c["id"])
+                c = self.ctl_json("schedule", "--at", "tomorrow 10:00", "--",
+                                  "true", env=env)
+                import zoneinfo
+                z = zoneinfo.ZoneInfo(tz)
+                local = datetime.datetime.fromtimestamp(c["due_unix"], z)
+                today = datetime.datetime.fromtimestamp(now, z).date()
+                self.assertEqual((local.date() - today).days, 1)
+                self.assertEqual((local.hour, local.minute, local.second),
+                                 (10, 0, 0))
+                self.ctl("cancel", c["id"])
+                day = (datetime.datetime.fromtimestamp(now, z) +
+                       datetime.timedelta(days=3)).strftime("%Y-%m-%d")
+                for text in (day + " 09:05", day + "T09:05"):
+                    c = self.ctl_json("schedule", "--at", text, "--", "true",
+                                      env=env)
+                    local = datetime.datetime.fromtimestamp(c["due_unix"], z)
+                    self.assertEqual(local.strftime("%Y-%m-%d %H:%M:%S"),
+                                     day + " 09:05:00")
+                    self.ctl("cancel", c["id"])
+        p = self.ctl("schedule", "--at", "teatime", "--", "true", expect=2)
+        self.assertIn("teatime", p.stderr)
 
     def test_wait_passes_exit_status(self):
         p = self.ctl("schedule", "--after", "300ms", "--wait", "--",
@@ -360,10 +399,12 @@ class ScheduleTest(LoopctlCase):
         cid = self.ctl("schedule", "--after", "1h", "--", "true").stdout
         cid = cid.strip()
         self.assertEqual(self.ctl("cancel", cid).stdout, "cancelled\n")
-        p = self.ctl("cancel", cid)
+        # Nothing cancelled: exit 1.
+        p = self.ctl("cancel", cid, expect=1)
         self.assertTrue(p.stdout.startswith("not cancelled"), p.stdout)
         self.assertEqual(self.ctl_json("show", cid)["state"], "cancelled")
-        self.assertEqual(self.ctl_json("cancel", cid), {"cancelled": False})
+        self.assertEqual(self.ctl_json("cancel", cid, expect=1),
+                         {"cancelled": False})
 
 
 class WebhookTest(LoopctlCase):

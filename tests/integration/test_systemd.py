@@ -177,5 +177,76 @@ class UnitTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout[-2000:])
 
 
+def unit_keys(path):
+    """The KEY=VALUE lines of a unit file as (section, key, value)."""
+    out, section = [], None
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line[0] in "#;":
+                continue
+            if line.startswith("["):
+                section = line.strip("[]")
+                continue
+            k, _, v = line.partition("=")
+            out.append((section, k.strip(), v.strip()))
+    return out
+
+
+class UnitFilesTest(unittest.TestCase):
+    """The unit files themselves: the runtime directory (and the socket
+    in it) outlives a stopped service, the per-user units agree on their
+    socket, and systemd-analyze verify accepts them all."""
+
+    def test_runtime_directory_preserved(self):
+        for unit in ("loopd.service", "user/loopd.service"):
+            keys = unit_keys(os.path.join(ROOT, "systemd", unit))
+            self.assertIn(("Service", "RuntimeDirectoryPreserve", "yes"), keys,
+                          unit)
+        sock = unit_keys(os.path.join(ROOT, "systemd", "loopd.socket"))
+        self.assertIn(("Socket", "ListenStream", "/run/loopd/loopd.sock"), sock)
+
+    def test_user_units_agree(self):
+        svc = unit_keys(os.path.join(ROOT, "systemd", "user", "loopd.service"))
+        sock = unit_keys(os.path.join(ROOT, "systemd", "user", "loopd.socket"))
+        listen = [v for s, k, v in sock if k == "ListenStream"]
+        self.assertEqual(listen, ["%t/loopd/loopd.sock"])
+        start = [v for s, k, v in svc if k == "ExecStart"][0]
+        self.assertIn("--listen unix:%t/loopd/loopd.sock", start)
+        self.assertIn(("Socket", "SocketMode", "0600"), sock)
+        self.assertIn(("Install", "WantedBy", "default.target"), svc)
+        self.assertNotIn("User", [k for s, k, v in svc])
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed")
+    def test_systemd_analyze_verify(self):
+        tmp = tempfile.mkdtemp(prefix="loopd-it-units-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        loopd = os.environ.get("LOOPD_REAL") or LOOPD
+        for scope, sub in (("system", ""), ("user", "user")):
+            d = os.path.join(tmp, scope)
+            os.mkdir(d)
+            names = []
+            for name in ("loopd.service", "loopd.socket"):
+                with open(os.path.join(ROOT, "systemd", sub, name)) as f:
+                    text = f.read()
+                # verify checks that the programs exist: point at these.
+                text = text.replace("/usr/local/bin/loopd", os.path.abspath(loopd))
+                text = text.replace("/usr/local/libexec/loopd/loopd-reload",
+                                    os.path.join(ROOT, "systemd", "loopd-reload"))
+                with open(os.path.join(d, name), "w") as f:
+                    f.write(text)
+                names.append(os.path.join(d, name))
+            rt = os.path.join(tmp, "rt-" + scope)
+            os.mkdir(rt, 0o700)
+            args = ["systemd-analyze"] + (["--user"] if scope == "user" else []) + \
+                ["verify", "--man=no"] + names
+            r = subprocess.run(args, capture_output=True, text=True, timeout=60,
+                               env=dict(os.environ, XDG_RUNTIME_DIR=rt))
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            # Warnings (an unknown key, a bad value) do not fail verify:
+            # none may name our files.
+            self.assertNotIn(d, r.stdout + r.stderr, scope)
+
+
 if __name__ == "__main__":
     unittest.main()
