@@ -92,6 +92,7 @@ cmd_cron_next(struct ctl *ctl, int argc, char **argv)
 	struct tz_zone *zone = NULL;
 	struct tz_info info;
 	struct timespec now;
+	char why[200];
 	int64_t t, next;
 	json_t *list = NULL;
 	long n = 10;
@@ -113,9 +114,9 @@ cmd_cron_next(struct ctl *ctl, int argc, char **argv)
 			tzname = optarg;
 			break;
 		case CO_FROM:
-			if (timeparse_at(optarg, &from) == -1)
-				ctl_usage(ctl, "--from: not an RFC 3339 or Unix time: %s",
-				    optarg);
+			if (timeparse_at(optarg, (double)t / 1e6, &from, why,
+			    sizeof(why)) == -1)
+				ctl_usage(ctl, "--from: bad time '%s': %s", optarg, why);
 			t = llround(from * 1e6);
 			break;
 		case CO_SKIP_GAP:
