@@ -10,7 +10,8 @@ process (Python stdlib only). Prints one JSON line.
   keep-alive connections), and through raw HTTP/1.1 on asyncio streams
   (100 connections, the same bytes); through Loop.call_later in one thread,
   and through http.client on one keep-alive connection. calls/s; each rate
-  is the median of the runs.
+  is the median of the runs, and so is this process's CPU time per call
+  (time.process_time(): steadier than the rate on a shared machine).
 - await: wake latency. A future is created, W waiters await it (the
   client's `await fut` / Future.wait(), or raw GET /v1/futures/ID?wait=60
   each on its own connection), /metrics is polled until loopd holds W
@@ -129,12 +130,11 @@ async def sched_async_client(url, tf, n, conc):
 
 async def sched_async_raw(raw, n, conc):
     conns = [await raw.open() for _ in range(conc)]
-    data = raw.bytes("POST", "/v1/calls", BODY)
     left = iter(range(n))
 
     async def worker(conn):
         for _ in left:
-            st, _ = await Raw.exchange(conn, data)
+            st, _ = await Raw.exchange(conn, raw.bytes("POST", "/v1/calls", BODY))
             if st != 201:
                 raise RuntimeError("POST /v1/calls: %d" % st)
     t0 = time.perf_counter()
@@ -268,14 +268,22 @@ def main():
     asyncio.run(sched_async_client(a.url, a.token_file, 500, 100))
     asyncio.run(sched_async_raw(raw, 500, 100))
     rates = {"async_client": [], "async_raw": [], "sync_client": [], "sync_raw": []}
+    cpu = {k: [] for k in rates}
+
+    def timed(key, n, fn):
+        c0 = time.process_time()
+        rates[key].append(fn())
+        cpu[key].append((time.process_time() - c0) / n * 1e6)
     for _ in range(runs):
-        rates["async_client"].append(asyncio.run(sched_async_client(a.url, a.token_file,
-                                                                    n_async, 100)))
-        rates["async_raw"].append(asyncio.run(sched_async_raw(raw, n_async, 100)))
-        rates["sync_client"].append(sched_sync_client(a.url, a.token_file, n_sync))
-        rates["sync_raw"].append(sched_sync_raw(raw, n_sync))
+        timed("async_client", n_async, lambda: asyncio.run(
+            sched_async_client(a.url, a.token_file, n_async, 100)))
+        timed("async_raw", n_async, lambda: asyncio.run(sched_async_raw(raw, n_async, 100)))
+        timed("sync_client", n_sync, lambda: sched_sync_client(a.url, a.token_file, n_sync))
+        timed("sync_raw", n_sync, lambda: sched_sync_raw(raw, n_sync))
     for k, v in rates.items():
-        res["schedule"][k] = {"median": statistics.median(v), "runs": v}
+        res["schedule"][k] = {"median": statistics.median(v), "runs": v,
+                              "cpu_us_per_call": statistics.median(cpu[k]),
+                              "cpu_runs": cpu[k]}
     r1, r100, rs = (40, 2, 30) if q else (150, 5, 100)
     lat = {
         "async_client_1": asyncio.run(wake_async_client(a.url, a.token_file, raw, 1, r1)),
