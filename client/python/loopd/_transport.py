@@ -232,29 +232,27 @@ class AsyncTransport:
         head += "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n"
         writer.write(head.encode("latin-1") + data)
         try:
-            line = await reader.readline()
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as e:
+            if reused and not e.partial:
+                raise _Stale() from e
+            raise TransportError("%s %s: loopd closed the connection without "
+                                 "a reply" % (req.method, req.path)) from None
         except (ConnectionResetError, BrokenPipeError) as e:
             if reused:
                 raise _Stale() from e
             raise
-        if not line:
-            if reused:
-                raise _Stale()
-            raise TransportError("%s %s: loopd closed the connection without "
-                                 "a reply" % (req.method, req.path))
-        parts = line.split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
             raise TransportError("%s %s: not an HTTP reply: %r"
-                                 % (req.method, req.path, line[:80]))
+                                 % (req.method, req.path, lines[0][:80]))
         status = int(parts[1])
         h: Dict[str, str] = {}
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b"\n"):
-                break
+        for line in lines[1:]:
             if not line:
-                raise TransportError("%s %s: reply cut short" % (req.method, req.path))
-            k, _, v = line.decode("latin-1").partition(":")
+                continue
+            k, _, v = line.partition(":")
             k, v = k.strip().lower(), v.strip()
             h[k] = h[k] + ", " + v if k in h else v
         if h.get("transfer-encoding", "").lower() == "chunked":
@@ -292,8 +290,8 @@ class AsyncTransport:
                 if attempt == 0:
                     continue
                 raise TransportError("%s %s: connection closed" % (req.method, req.path))
-            except (OSError, asyncio.IncompleteReadError, ValueError,
-                    asyncio.TimeoutError) as e:
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    ValueError, asyncio.TimeoutError) as e:
                 conn[1].close()
                 if isinstance(e, TransportError):
                     raise
