@@ -853,5 +853,39 @@ class ExamplesTest(unittest.TestCase):
                 self.assertEqual(got, want)
 
 
+class PipInstallTest(unittest.TestCase):
+    """pip install ./client/python gives an importable, typed package."""
+
+    def test_pip_install(self):
+        python = None
+        for cand in (sys.executable, "/usr/bin/python3"):
+            if os.path.exists(cand) and subprocess.run(
+                    [cand, "-c", "import setuptools, wheel, pip"],
+                    capture_output=True, timeout=60).returncode == 0:
+                python = cand
+                break
+        if python is None:
+            self.skipTest("no interpreter with pip, setuptools and wheel (offline build)")
+        tmp = tempfile.mkdtemp(prefix="loopd-py-pip-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        src = os.path.join(tmp, "src")
+        shutil.copytree(PKG, src, ignore=shutil.ignore_patterns(
+            "__pycache__", "*.egg-info", "build"))
+        site = os.path.join(tmp, "site")
+        r = subprocess.run([python, "-m", "pip", "install", "-q", "--no-build-isolation",
+                            "--no-deps", "--no-index", "--target", site, src],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run([python, "-c", "import loopd, os; print(loopd.__version__, "
+                            "os.path.exists(os.path.join(os.path.dirname(loopd.__file__), "
+                            "'py.typed')), loopd.__file__)"],
+                           capture_output=True, text=True, timeout=60, cwd=tmp,
+                           env=dict(os.environ, PYTHONPATH=site))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        version, typed, where = r.stdout.split()
+        self.assertEqual((version, typed), ("0.1.0", "True"))
+        self.assertTrue(where.startswith(site), where)
+
+
 if __name__ == "__main__":
     unittest.main()
