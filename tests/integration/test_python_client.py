@@ -257,6 +257,9 @@ class BlockingFaceTest(ClientCase):
         self.assertEqual(e.future_id, h.id)
         self.assertIn("CommandFailed", str(e))
         self.assertEqual(e.to_json()["exit_code"], 3)
+        import pickle
+        e2 = pickle.loads(pickle.dumps(e))
+        self.assertEqual((e2.type, e2.exit_code, e2.future_id), ("CommandFailed", 3, h.id))
         t = loop.call_soon(loopd.Command(["sleep", "5"], timeout=0.1))
         with self.assertRaises(loopd.RemoteError) as cm:
             t.wait(10)
@@ -452,6 +455,8 @@ class BlockingFaceTest(ClientCase):
         self.assertIn("f_00000000000fffff", e.detail)
         self.assertEqual(e.problem["status"], 404)
         self.assertEqual(e.method, "GET")
+        import pickle
+        self.assertEqual(pickle.loads(pickle.dumps(e)).detail, e.detail)
         # a negative delay runs at once, as asyncio's call_later does
         self.assertEqual(loop.call_later(-1, TRUE).wait(10)["exit_code"], 0)
         with self.assertRaises(loopd.APIError) as cm:
@@ -675,6 +680,27 @@ class AsyncFaceTest(ClientCase):
             await asyncio.gather(*(loop.time() for _ in range(10)))
             self.assertLessEqual(loop._transport.connects, 11)
         self.run_async(body)
+
+    def test_context_manager_and_event_loops(self):
+        loop = self.aconnect()
+
+        async def use():
+            f = await loop.create_future()
+            await f.set_result("x")
+            return await f
+
+        async def use_and_close():
+            async with loop as same:
+                self.assertIs(same, loop)
+                return await use()
+        # One AsyncLoop across two asyncio.run calls: the first event
+        # loop's idle connections (left open) are not reused on the second.
+        self.assertEqual(asyncio.run(use()), "x")
+        self.assertEqual(len(loop._transport._idle), 1)
+        self.assertEqual(asyncio.run(use_and_close()), "x")
+        self.assertEqual(loop._transport.connects, 2)
+        self.assertEqual(loop._transport._idle, [])
+        self.assertIn("AsyncLoop", repr(loop))
 
 
 class CommandsOffTest(ClientCase):

@@ -41,6 +41,10 @@ class APIError(Error):
             text += " (%s)" % note
         super().__init__(text)
 
+    def __reduce__(self) -> Any:
+        return (type(self), (self.status, self.problem, self.method, self.path,
+                             self.retry_after, self.note))
+
 
 class InvalidStateError(APIError, asyncio.InvalidStateError):
     """A 409: the future is already done (asyncio.InvalidStateError)."""
@@ -62,6 +66,9 @@ class RemoteError(Error):
         self.details: Dict[str, Any] = dict(details or {})
         self.future_id = future_id
         super().__init__("%s: %s" % (type, message) if message else type)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.type, self.message, self.details, self.future_id))
 
     def __getattr__(self, name: str) -> Any:
         # e.exit_code, e.stdout, e.status, ... read from details.

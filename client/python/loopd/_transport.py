@@ -207,7 +207,21 @@ class AsyncTransport:
         self.endpoint = endpoint
         self.timeout = timeout
         self._idle: List[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.connects = 0
+
+    def _own_loop(self) -> None:
+        """Idle connections belong to the event loop that opened them: on
+        another one (asyncio.run called again) they are dropped."""
+        running = asyncio.get_running_loop()
+        if running is not self._loop:
+            idle, self._idle = self._idle, []
+            for _, w in idle:
+                try:
+                    w.close()
+                except RuntimeError:        # that loop is closed already
+                    pass
+            self._loop = running
 
     async def _open(self) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         e = self.endpoint
@@ -278,6 +292,7 @@ class AsyncTransport:
     async def request(self, req: Req) -> Any:
         """Send req; the reply's body, or raise (see check)."""
         bound = self.timeout + (req.hold + SLACK if req.hold else 0.0)
+        self._own_loop()
         for attempt in (0, 1):
             conn = self._idle.pop() if self._idle else None
             reused = conn is not None
