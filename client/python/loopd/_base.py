@@ -4,7 +4,6 @@ identity and last-seen state, and the loop's settings and triggers.
 """
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from ._actions import Action
 from ._config import Endpoint
 from ._ops import when_unix
 
@@ -141,7 +140,4 @@ class LoopBase:
     @staticmethod
     def _trigger_at_unix(when: Any) -> Dict[str, Any]:
         return {"at_unix": when_unix(when)}
-
-    def _future(self, obj: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
 

@@ -6,7 +6,7 @@ As asyncio's, result() and exception() do not wait (a pending future
 raises asyncio.InvalidStateError); wait() blocks until the future is done
 (a long-poll) and returns its result or raises what it raised.
 """
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
 
 from . import _ops as ops
 from ._actions import Action
@@ -118,10 +118,6 @@ class Loop(LoopBase):
                 req = op.send(body) if err is None else op.throw(err)
             except StopIteration as e:
                 return e.value
-
-    def _future(self, obj: Mapping[str, Any]) -> Future:
-        cls = Call if obj["id"].startswith("c_") else Future
-        return cls(self, obj["id"], obj)
 
     def future(self, fid: str) -> Future:
         """The future or call with this id (made elsewhere); no request."""
