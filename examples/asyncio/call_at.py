@@ -12,10 +12,10 @@ async def main():
     now = loop.time()
     print("loop time is a float: {}".format(isinstance(now, float)))
     print("registering callbacks")
-    loop.call_at(now + 0.2, callback, 1, loop, now + 0.2)
-    loop.call_at(now + 0.1, callback, 2, loop, now + 0.1)
+    loop.call_at(now + 0.4, callback, 1, loop, now + 0.4)
+    loop.call_at(now + 0.2, callback, 2, loop, now + 0.2)
     loop.call_soon(callback, 3, loop, now)
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(0.6)
 
 
 asyncio.run(main())

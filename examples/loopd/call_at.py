@@ -9,8 +9,8 @@ with loopd.connect() as loop:
     now = loop.time()
     print("loop time is a float: {}".format(isinstance(now, float)))
     print("registering callbacks")
-    calls = [loop.call_at(now + 0.2, callback, 1),
-             loop.call_at(now + 0.1, callback, 2),
+    calls = [loop.call_at(now + 0.4, callback, 1),
+             loop.call_at(now + 0.2, callback, 2),
              loop.call_soon(callback, 3)]
     out = {c: c.wait()["stdout"] for c in calls}
     for c in sorted(out, key=lambda c: (c.started, c.id)):

@@ -10,8 +10,8 @@ callback = loopd.Command(["sh", "-c", 'echo "callback $1 invoked"', "callback"])
 async def main():
     loop = loopd.connect_async()
     print("registering callbacks")
-    calls = [await loop.call_later(0.2, callback, 1),
-             await loop.call_later(0.1, callback, 2),
+    calls = [await loop.call_later(0.4, callback, 1),
+             await loop.call_later(0.2, callback, 2),
              await loop.call_soon(callback, 3)]
     out = {c: (await c)["stdout"] for c in calls}
     for c in sorted(out, key=lambda c: (c.started, c.id)):

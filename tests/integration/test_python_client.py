@@ -133,7 +133,8 @@ class BlockingFaceTest(ClientCase):
         for x in (a, b, c):
             x.refresh()
             self.assertGreaterEqual(x.started, x.when())
-        self.assertLessEqual(c.started, b.started)
+        if c.snapshot["created"] < b.when():    # accepted before b fell due
+            self.assertLessEqual(c.started, b.started)
         self.assertLessEqual(b.started, a.started)
 
     def test_call_at_unix(self):
@@ -526,7 +527,8 @@ class AsyncFaceTest(ClientCase):
             self.assertIsNone(await d.exception())
             for x in (a, b, c, d):
                 await x.refresh()
-            self.assertLessEqual(c.started, b.started)
+            if c.snapshot["created"] < b.when():
+                self.assertLessEqual(c.started, b.started)
             self.assertLessEqual(b.started, a.started)
             self.assertGreaterEqual(b.started, b.when())
             self.assertEqual(len(await loop.calls(state="finished")) >= 4, True)
