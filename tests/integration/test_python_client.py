@@ -497,6 +497,31 @@ class BlockingFaceTest(ClientCase):
                 await aloop.time()
         asyncio.run(main())
 
+    def test_no_reply_times_out(self):
+        # A server that accepts and never answers: each face gives up
+        # after its timeout with a TransportError.
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        self.addCleanup(srv.close)
+        url = "http://127.0.0.1:%d" % srv.getsockname()[1]
+        t0 = time.monotonic()
+        with self.assertRaises(loopd.TransportError):
+            loopd.connect(url, token="x", timeout=0.3).time()
+        self.assertLess(time.monotonic() - t0, 5)
+
+        async def main():
+            aloop = loopd.connect_async(url, token="x", timeout=0.3)
+            t0 = time.monotonic()
+            with self.assertRaises(loopd.TransportError) as cm:
+                await aloop.time()
+            self.assertIn("no reply", str(cm.exception))
+            self.assertLess(time.monotonic() - t0, 5)
+            # the timeout was the client's: this task is not cancelled
+            await asyncio.sleep(0.01)
+            return "alive"
+        self.assertEqual(asyncio.run(main()), "alive")
+
 
 class AsyncFaceTest(ClientCase):
 

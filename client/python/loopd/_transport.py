@@ -14,9 +14,8 @@ import asyncio
 import http.client
 import json
 import socket
-import sys
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from ._config import Endpoint
 from ._errors import APIError, InvalidStateError, TransportError
@@ -61,6 +60,9 @@ def check(endpoint: Endpoint, req: Req, reply: Reply) -> Any:
     return cls(status, problem, req.method, req.path, retry_after, note)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def head_bytes(endpoint: Endpoint, req: Req) -> Tuple[bytes, Dict[str, str]]:
     """The request's body bytes and headers."""
     headers = {"Host": endpoint.host_header, "User-Agent": USER_AGENT,
@@ -69,8 +71,7 @@ def head_bytes(endpoint: Endpoint, req: Req) -> Tuple[bytes, Dict[str, str]]:
         headers["Authorization"] = "Bearer " + endpoint.token
     data = b""
     if req.body is not None:
-        data = json.dumps(req.body, separators=(",", ":"),
-                          allow_nan=False).encode("utf-8")
+        data = _ENCODER.encode(req.body).encode("utf-8")
         headers["Content-Type"] = "application/json"
     if req.body is not None or req.method in ("POST", "PUT", "PATCH"):
         headers["Content-Length"] = str(len(data))
@@ -189,13 +190,56 @@ class _Stale(Exception):
     """The reused connection was closed before any reply byte came."""
 
 
-if sys.version_info >= (3, 11):
-    async def _bounded(coro: Any, seconds: float) -> Any:
-        async with asyncio.timeout(seconds):
-            return await coro
-else:
-    async def _bounded(coro: Any, seconds: float) -> Any:
-        return await asyncio.wait_for(coro, seconds)
+async def _bounded(coro: Any, seconds: float) -> Any:
+    """Connecting, bounded (rare: asyncio's own timeout is fine here)."""
+    return await asyncio.wait_for(coro, seconds)
+
+
+class _Watchdog:
+    """Deadlines of the requests in flight, checked by one timer per
+    transport rather than one per request (a timer per request cost a
+    third of the client's CPU per call). A request past its deadline has
+    its task cancelled, and request() turns that into a TransportError;
+    deadlines are met within TICK seconds."""
+    TICK = 0.5
+
+    def __init__(self) -> None:
+        self.inflight: Dict[Any, float] = {}     # task -> deadline
+        self.expired: Set[Any] = set()
+        self.handle: Optional[asyncio.TimerHandle] = None
+
+    def add(self, loop: asyncio.AbstractEventLoop, task: Any, seconds: float) -> None:
+        if task is None:
+            return
+        self.inflight[task] = loop.time() + seconds
+        if self.handle is None:
+            self.handle = loop.call_later(self.TICK, self._tick, loop)
+
+    def _tick(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.handle = None
+        now = loop.time()
+        for task, deadline in list(self.inflight.items()):
+            if deadline <= now and task not in self.expired:
+                self.expired.add(task)
+                task.cancel()
+        if self.inflight:
+            self.handle = loop.call_later(self.TICK, self._tick, loop)
+
+    def done(self, task: Any) -> bool:
+        """Forget task's request; True if it was cancelled for its deadline
+        (the cancellation is then taken back: it was ours, not the caller's)."""
+        self.inflight.pop(task, None)
+        if task in self.expired:
+            self.expired.discard(task)
+            if hasattr(task, "uncancel"):
+                task.uncancel()
+            return True
+        return False
+
+    def reset(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+        self.__init__()  # type: ignore[misc]
 
 
 class AsyncTransport:
@@ -208,11 +252,13 @@ class AsyncTransport:
         self.timeout = timeout
         self._idle: List[Tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._watch = _Watchdog()
         self.connects = 0
 
-    def _own_loop(self) -> None:
-        """Idle connections belong to the event loop that opened them: on
-        another one (asyncio.run called again) they are dropped."""
+    def _own_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop. Idle connections belong to the event loop that
+        opened them: on another one (asyncio.run called again) they are
+        dropped."""
         running = asyncio.get_running_loop()
         if running is not self._loop:
             idle, self._idle = self._idle, []
@@ -221,7 +267,9 @@ class AsyncTransport:
                     w.close()
                 except RuntimeError:        # that loop is closed already
                     pass
+            self._watch.reset()
             self._loop = running
+        return running
 
     async def _open(self) -> Tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         e = self.endpoint
@@ -292,21 +340,32 @@ class AsyncTransport:
     async def request(self, req: Req) -> Any:
         """Send req; the reply's body, or raise (see check)."""
         bound = self.timeout + (req.hold + SLACK if req.hold else 0.0)
-        self._own_loop()
+        loop = self._own_loop()
+        task = asyncio.current_task(loop)
         for attempt in (0, 1):
             conn = self._idle.pop() if self._idle else None
             reused = conn is not None
             if conn is None:
                 conn = await self._open()
+            self._watch.add(loop, task, bound)
             try:
-                status, h, raw = await _bounded(self._exchange(conn, req, reused), bound)
+                try:
+                    status, h, raw = await self._exchange(conn, req, reused)
+                finally:
+                    timed_out = self._watch.done(task)
+            except asyncio.CancelledError:
+                conn[1].close()
+                if timed_out:
+                    raise TransportError("%s %s: no reply within %gs" % (
+                        req.method, req.path, bound)) from None
+                raise
             except _Stale:
                 conn[1].close()
                 if attempt == 0:
                     continue
                 raise TransportError("%s %s: connection closed" % (req.method, req.path))
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                    ValueError, asyncio.TimeoutError) as e:
+                    ValueError) as e:
                 conn[1].close()
                 if isinstance(e, TransportError):
                     raise
