@@ -23,6 +23,7 @@ import time
 import unittest
 from unittest import mock
 
+import harness
 from harness import ROOT, LOOPCTL, LOOPD, Daemon, DaemonTestCase, wait_until
 
 PKG = os.path.join(ROOT, "client", "python")
@@ -854,7 +855,8 @@ class ConnectTest(unittest.TestCase):
                 with open(log_path) as f:
                     m = re.search(r"listening on https://127\.0\.0\.1:(\d+)", f.read())
                 return m and int(m.group(1))
-            url = "https://127.0.0.1:%d" % wait_until(port, 10, "loopd on https")
+            url = "https://127.0.0.1:%d" % wait_until(
+                port, 60 if harness.UNDER_VALGRIND else 10, "loopd on https")
             token_file = os.path.join(state, "token")
             wait_until(lambda: os.path.exists(token_file), 5, "token")
             loop = loopd.connect(url, token_file=token_file, cafile=cert)
