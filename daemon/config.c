@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	K(webhook_timeout, C_DURATION, "30s"),
 	K(webhook_allow, C_NETS, ""),
 	K(webhook_deny, C_NETS, ""),
+	K(webhook_proxy, C_STRING, ""),
 	K(kill_grace, C_DURATION, "5s"),
 	K(drain_grace, C_DURATION, "30s"),
 	K(retry_backoff, C_DURATION, "1s"),
@@ -195,7 +196,7 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 		if (k->type == C_NETS && !netpolicy_valid(v, &bad)) {
 			list_free(v);
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
-			    "private or link-local";
+			    "private, link-local or reserved";
 		}
 		list_free(*(char ***)p);
 		*(char ***)p = v;
@@ -338,6 +339,16 @@ config_check(const struct config *cfg)
 	}
 	if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {
 		fprintf(stderr, "config: tls_cert and tls_key go together\n");
+		errors++;
+	}
+	/* Through a proxy the policy would see only the proxy's address, and
+	 * the proxy resolves the name again: the destination cannot be
+	 * checked, so a proxy and a policy do not go together. */
+	if (*cfg->webhook_proxy != '\0' && (cfg->webhook_allow != NULL ||
+	    cfg->webhook_deny != NULL)) {
+		fprintf(stderr, "config: webhook_proxy is refused with webhook_allow or "
+		    "webhook_deny (the policy cannot see a destination behind a proxy; "
+		    "let the proxy enforce it)\n");
 		errors++;
 	}
 	if (*cfg->state_dir == '\0') {

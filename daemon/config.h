@@ -31,6 +31,7 @@ struct config {
 	int64_t webhook_timeout;
 	char **webhook_allow;		/* NULL: anywhere not denied */
 	char **webhook_deny;
+	char *webhook_proxy;		/* empty: no proxy, whatever the environment */
 	int64_t kill_grace;
 	int64_t drain_grace;
 	int64_t retry_backoff;

@@ -260,6 +260,8 @@ action_webhook_configure(const struct config *cfg)
 	aw.timeout = cfg->webhook_timeout;
 	aw.attempts = (int)cfg->webhook_attempts;
 	webhook_set_limits(&limits);
+	if (webhook_set_proxy(cfg->webhook_proxy) == -1)
+		rc = -1;
 	if (netpolicy_set(cfg->webhook_allow, cfg->webhook_deny) == -1)
 		rc = -1;
 	if (sign_load(cfg->signing_secret_file) == -1)

@@ -995,6 +995,79 @@ class PolicyTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
+class PolicyBypassTest(unittest.TestCase):
+    """Issue 13: the forms of an address that reach a denied one, and
+    proxies from loopd's environment, do not get around the policy."""
+
+    receiver = PolicyTest.receiver
+    assertRefused = PolicyTest.assertRefused
+
+    def test_unspecified_addresses_are_loopback(self):
+        rx = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_deny="loopback")) as d:
+            self.assertRefused(d, "http://0.0.0.0:%d/x" % rx.port, rx)
+            self.assertRefused(d, "http://[::]:%d/x" % rx.port, rx)
+            self.assertRefused(d, "http://[::ffff:0.0.0.0]:%d/x" % rx.port, rx)
+        self.assertEqual(rx.count(), 0)
+
+    def test_ipv4_in_ipv6_forms_are_judged_as_ipv4(self):
+        rx = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_deny="127.0.0.0/8")) as d:
+            for host in ("[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]",
+                         "[2002:7f00:1::1]", "[::127.0.0.1]"):
+                with self.subTest(host=host):
+                    self.assertRefused(d, "http://%s:%d/x" % (host, rx.port), rx)
+
+    def test_proxy_from_the_environment_is_not_used(self):
+        rx = self.receiver()
+        proxy = self.receiver()
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url,
+               "https_proxy": proxy.url, "all_proxy": proxy.url,
+               "ALL_PROXY": proxy.url, "no_proxy": None, "NO_PROXY": None}
+        with Daemon(opts=FAST, env=env) as d:
+            c = d.schedule({"soon": True, "webhook": hook(rx.url + "/direct")})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["result"]["status"], 200, done)
+        self.assertEqual(proxy.count(), 0, "the environment's proxy was used")
+        self.assertEqual(rx.count(), 1)
+
+    def test_proxy_from_the_environment_cannot_bypass_deny(self):
+        proxy = self.receiver()
+        env = {"http_proxy": proxy.url, "no_proxy": None, "NO_PROXY": None}
+        with Daemon(opts=dict(FAST, webhook_deny="link-local, private"),
+                    env=env) as d:
+            c = d.schedule({"soon": True, "webhook": hook(
+                "http://169.254.169.254/latest/meta-data/", timeout=2),
+                "retry": {"attempts": 1}})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["exception"]["type"], "WebhookFailed", done)
+        self.assertEqual(proxy.count(), 0, "the environment's proxy was used")
+
+    def test_configured_proxy_is_used(self):
+        proxy = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_proxy=proxy.url)) as d:
+            c = d.schedule({"soon": True,
+                            "webhook": hook("http://example.invalid/via-proxy")})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["result"]["status"], 200, done)
+        self.assertEqual(proxy.count(), 1)
+        self.assertIn("example.invalid", proxy.requests[0].path)
+
+    def test_proxy_with_a_policy_is_refused(self):
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="loopd-proxy-")
+        self.addCleanup(__import__("shutil").rmtree, tmp, True)
+        for opt in ("webhook_deny=loopback", "webhook_allow=10.0.0.0/8"):
+            with self.subTest(opt=opt):
+                p = run_loopd(["-n", "--state-dir", tmp, "-o", opt, "-o",
+                               "webhook_proxy=http://127.0.0.1:3128"])
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("webhook_proxy", p.stderr)
+        p = run_loopd(["-n", "--state-dir", tmp, "-o",
+                       "webhook_proxy=http://127.0.0.1:3128"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
 # -- 12. done-callbacks ------------------------------------------------------------
 
 class CallbackTest(WebhookCase):
