@@ -13,13 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/action/netpolicy.h"
 #include "daemon/log.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
 enum ctype { C_STRING, C_LISTEN, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_NETS,
-    C_LEVEL };
+    C_LEVEL, C_RLIMITS };
 
 struct key {
 	const char *name;
@@ -27,6 +28,14 @@ struct key {
 	size_t off;
 	const char *def;	/* NULL: computed (state_dir) */
 };
+
+/* Loader and interpreter variables: what makes a program run code that is
+ * not the program. */
+#define COMMAND_ENV_DENY "LD_* GCONV_PATH GLIBC_TUNABLES LOCPATH NLSPATH MALLOC_* " \
+	"HOSTALIASES RES_OPTIONS RESOLV_HOST_CONF BASH_FUNC_* BASH_ENV ENV SHELLOPTS " \
+	"BASHOPTS PS4 IFS CDPATH PYTHON* PERL5* PERLLIB PERLIO* RUBYLIB RUBYOPT " \
+	"NODE_OPTIONS NODE_PATH JAVA_TOOL_OPTIONS _JAVA_OPTIONS JDK_JAVA_OPTIONS " \
+	"LUA_INIT* LUA_PATH* LUA_CPATH* TCLLIBPATH GIT_* OPENSSL_CONF OPENSSL_ENGINES"
 
 #define K(n, t, d) { #n, t, offsetof(struct config, n), d }
 static const struct key keys[] = {
@@ -36,6 +45,14 @@ static const struct key keys[] = {
 	K(auth, C_BOOL, "on"),
 	K(commands, C_BOOL, "on"),
 	K(command_allow, C_LIST, ""),
+	K(command_env_allow, C_LIST, ""),
+	K(command_env_deny, C_LIST, COMMAND_ENV_DENY),
+	K(command_cwd_allow, C_LIST, ""),
+	K(command_max_argv, C_SIZE, "256K"),
+	K(command_max_env, C_SIZE, "64K"),
+	K(command_max_stdin, C_SIZE, "1M"),
+	K(command_rlimits, C_RLIMITS, ""),
+	K(command_max_timeout, C_DURATION, "0"),
 	K(signing_secret_file, C_STRING, ""),
 	K(max_body, C_SIZE, "1M"),
 	K(max_json_depth, C_COUNT, "64"),
@@ -178,7 +195,8 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 		return NULL;
 	case C_LIST:
 	case C_LISTEN:
-	case C_NETS: {
+	case C_NETS:
+	case C_RLIMITS: {
 		char **v;
 		const char *bad;
 		if (parse_list(value, &v) == -1)
@@ -197,6 +215,11 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 			list_free(v);
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
 			    "private, link-local or reserved";
+		}
+		if (k->type == C_RLIMITS && !cmdpolicy_rlimits_valid(v, &bad)) {
+			list_free(v);
+			return "expected NAME=VALUE entries: as, core, data, fsize, memlock, stack "
+			    "(sizes such as 64M) or cpu (seconds), nofile, nproc (counts)";
 		}
 		list_free(*(char ***)p);
 		*(char ***)p = v;
@@ -366,7 +389,7 @@ config_free(struct config *cfg)
 		if (keys[i].type == C_STRING)
 			free(*(char **)p);
 		else if (keys[i].type == C_LIST || keys[i].type == C_NETS ||
-		    keys[i].type == C_LISTEN)
+		    keys[i].type == C_LISTEN || keys[i].type == C_RLIMITS)
 			list_free(*(char ***)p);
 	}
 	memset(cfg, 0, sizeof(*cfg));

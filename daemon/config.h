@@ -17,6 +17,14 @@ struct config {
 	int auth;
 	int commands;
 	char **command_allow;		/* NULL: any executable */
+	char **command_env_allow;	/* NULL: any name not denied */
+	char **command_env_deny;
+	char **command_cwd_allow;	/* NULL: any directory */
+	uint64_t command_max_argv;	/* bytes; 0: no limit */
+	uint64_t command_max_env;
+	uint64_t command_max_stdin;
+	char **command_rlimits;		/* NAME=VALUE */
+	int64_t command_max_timeout;	/* 0: no cap */
 	char *signing_secret_file;
 	uint64_t max_body;
 	uint64_t max_json_depth;

@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/core/clock.h"
 #include "daemon/log.h"
 
@@ -353,7 +354,7 @@ child_spawn(struct child *c)
 	sigset_t none, defaults;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
 	char **env = NULL;
-	int e = 0;
+	int e = 0, rl;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
 	    (c->spec->stdin_data != NULL && pipe2(in, O_CLOEXEC) == -1) ||
@@ -388,6 +389,9 @@ child_spawn(struct child *c)
 	posix_spawnattr_destroy(&attr);
 	if (e != 0)
 		goto out;
+	if ((rl = cmdpolicy_apply_rlimits(c->pid)) != 0 && rl != ESRCH)
+		log_warnx("command: resource limits (command_rlimits) not applied to "
+		    "process %ld: %s", (long)c->pid, strerror(rl));
 
 	c->out.fd = out[0];
 	c->err.fd = err[0];
