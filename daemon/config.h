@@ -15,6 +15,7 @@ struct config {
 	char *state_dir;
 	char *token_file;		/* empty: STATE_DIR/token */
 	int auth;
+	int metrics_auth;		/* /metrics needs the token on TCP */
 	int commands;
 	char **command_allow;		/* NULL: any executable */
 	char **command_env_allow;	/* NULL: any name not denied */
@@ -44,6 +45,7 @@ struct config {
 	int64_t drain_grace;
 	int64_t retry_backoff;
 	int64_t retry_max_backoff;
+	int64_t max_retry_after;	/* cap on every receiver-given delay */
 	uint64_t max_pending;
 	uint64_t max_waiters;
 	uint64_t max_connections;

@@ -331,7 +331,11 @@ retry_after(const struct webhook_result *r)
 		if (end != v && *end == '\0')
 			return s < 0 ? 0 : s > 86400 ? 86400 * CLOCK_US_PER_S : s * CLOCK_US_PER_S;
 		if ((t = curl_getdate(v, NULL)) != -1) {
-			int64_t us = ((int64_t)t * CLOCK_US_PER_S) - clock_unix_now();
+			/* Capped like the seconds form (and by the caller). */
+			int64_t us, now_s = clock_unix_now() / CLOCK_US_PER_S;
+			if ((int64_t)t - now_s > 86400)
+				return 86400 * CLOCK_US_PER_S;
+			us = ((int64_t)t * CLOCK_US_PER_S) - clock_unix_now();
 			return us < 0 ? 0 : us;
 		}
 	}

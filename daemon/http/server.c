@@ -384,6 +384,57 @@ conn_over(struct MHD_Connection *conn)
 	return hc ? hc->over : NULL;
 }
 
+/* MHD_get_connection_values_n: note a header whose name or value holds a
+ * NUL byte. */
+static enum MHD_Result
+header_nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+    const char *value, size_t value_size)
+{
+	const char **bad = cls;
+	int nul = (key != NULL && strlen(key) != key_size) ||
+	    (value != NULL && strlen(value) != value_size);
+
+#if MHD_VERSION <= 0x00097500
+	/* MHD 0.9.75 cuts a header at a NUL byte and reports the cut length
+	 * (a token followed by NUL and anything passed as the token). The
+	 * line still lies in MHD's read buffer, its CR and LF overwritten
+	 * with NULs: a byte other than NUL just past the value's terminator
+	 * means the line went on past a NUL byte (or ended in a bare LF,
+	 * which is refused with it). */
+	if (value != NULL && value[value_size] == '\0' && value[value_size + 1] != '\0')
+		nul = 1;
+#endif
+	if (nul) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Why the request's headers are refused before anything else, or NULL:
+ * a NUL byte in a header, or Content-Length together with
+ * Transfer-Encoding (RFC 9112 §6.3: a message that a proxy in front of
+ * loopd might frame differently, the root of request smuggling). */
+static const char *
+request_framing_bad(struct MHD_Connection *conn)
+{
+	static char why[200];
+	const char *bad = NULL;
+
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_nul_cb, &bad);
+	if (bad != NULL) {
+		snprintf(why, sizeof(why), "%.80s: a header must not contain a NUL byte (and "
+		    "must end with CR LF)", bad);
+		return why;
+	}
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return "Content-Length: must not come with Transfer-Encoding";
+	return NULL;
+}
+
 /* MHD's request handler: collect the body, dispatch on the last call,
  * send a held request's reply when it is resumed. */
 static enum MHD_Result
@@ -417,6 +468,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		}
 		if ((why = conn_over(conn)) != NULL) {
 			http_reply_problem(r, 503, NULL, "%s", why);
+			r->close = 1;
+			return req_send(r);
+		}
+		if ((why = request_framing_bad(conn)) != NULL) {
+			http_reply_problem(r, 400, NULL, "%s", why);
 			r->close = 1;
 			return req_send(r);
 		}

@@ -211,3 +211,42 @@ class ConfigTest(unittest.TestCase):
                        "-o", "command_env_allow=FOO,BAR_*",
                        "-o", "command_cwd_allow=/srv,/tmp"])
         self.assertEqual(p.returncode, 0, p.stderr)
+
+
+class SpawnRetryTest(unittest.TestCase):
+    """Issue 13: a spawn that fails for want of file descriptors (EMFILE)
+    is tried again with backoff; the acknowledged call is not failed."""
+
+    def test_emfile_at_spawn_is_retried(self):
+        import resource
+        import time
+        with Daemon() as d:
+            s = d.session()
+            self.assertEqual(s.request("GET", "/healthz", auth=False).status, 200)
+            fd_dir = "/proc/%d/fd" % d.proc.pid
+            base = len(os.listdir(fd_dir))
+            hard = resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE)[1]
+            # Room for two running commands (two pipe ends each), not three.
+            resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (base + 6, hard))
+            sleepers = []
+            for _ in range(2):
+                r = s.request("POST", "/v1/calls", {"soon": True, "command": {
+                    "argv": ["sleep", "1.5"]}})
+                self.assertEqual(r.status, 201, r)
+                sleepers.append(r.body["id"])
+            r = s.request("POST", "/v1/calls", {"soon": True, "command": {
+                "argv": ["echo", "ran"]}})
+            self.assertEqual(r.status, 201, r)
+            cid = r.body["id"]
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                got = s.request("GET", "/v1/calls/%s?wait=5" % cid).body
+                if got.get("state") == "finished":
+                    break
+            self.assertEqual(got.get("state"), "finished", got)
+            self.assertEqual(got.get("result", {}).get("stdout"), "ran\n", got)
+            self.assertIn("trying again", d.log())
+            for sid in sleepers:
+                got = s.request("GET", "/v1/calls/%s?wait=5" % sid).body
+                self.assertEqual(got["state"], "finished", got)
+            resource.prlimit(d.proc.pid, resource.RLIMIT_NOFILE, (hard, hard))

@@ -566,6 +566,33 @@ class RetryTest(WebhookCase):
         self.assertGreaterEqual(b.t - a.t, 0.95)
 
 
+class RetryAfterCapTest(WebhookCase):
+    """Issue 13: a receiver's delay is capped by max_retry_after, in the
+    date form too (a year-9999 date left the call pending for good)."""
+    opts = dict(FAST, max_retry_after="300ms")
+
+    def check_capped(self, value):
+        rx = self.receiver([{"status": 503, "text": "later",
+                             "headers": {"Retry-After": value}},
+                            {"status": 200, "json": {"ok": True}}])
+        done = self.run_hook(hook(rx.url), timeout=10,
+                             retry={"attempts": 2, "backoff": 0.01})
+        self.assertEqual(done["result"]["status"], 200, done)
+        a, b = rx.wait_requests(2)
+        self.assertGreaterEqual(b.t - a.t, 0.25)
+        self.assertLess(b.t - a.t, 5.0)
+
+    def test_far_date_is_capped(self):
+        self.check_capped("Fri, 31 Dec 9999 23:59:59 GMT")
+
+    def test_date_an_hour_away_is_capped(self):
+        self.check_capped(time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                        time.gmtime(time.time() + 3600)))
+
+    def test_seconds_are_capped(self):
+        self.check_capped("86400")
+
+
 class DefaultPolicyTest(WebhookCase):
     """The defaults for a call without a retry policy or a timeout."""
     opts = dict(FAST, webhook_attempts="2", webhook_timeout="300ms")
