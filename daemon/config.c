@@ -79,6 +79,8 @@ static const struct key keys[] = {
 	K(max_connections, C_COUNT, "1024"),
 	K(max_connections_per_ip, C_COUNT, "256"),
 	K(idle_timeout, C_DURATION, "60s"),
+	K(request_timeout, C_DURATION, "10s"),
+	K(max_unix_connections, C_COUNT, "64"),
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),

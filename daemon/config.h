@@ -51,6 +51,8 @@ struct config {
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	int64_t idle_timeout;
+	int64_t request_timeout;	/* headers and body must be in by then */
+	uint64_t max_unix_connections;	/* apart from max_connections */
 	char *tls_cert;
 	char *tls_key;
 	int log_level;
