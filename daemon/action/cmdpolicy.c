@@ -207,7 +207,7 @@ fail:
 }
 
 /* Fill ref and return -1. */
-static int
+static int __attribute__((format(printf, 3, 4)))
 refuse(struct cmdpolicy_refusal *ref, int status, const char *fmt, ...)
 {
 	va_list ap;
