@@ -76,8 +76,8 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 		    proto_encode(a)) == -1)
 			goto fail;
 	/* loopd's own LOOP_CALL_ID and LOOP_FUTURE_* come last and are never
-	 * the request's (a call stored before they were refused may still
-	 * carry some). */
+	 * the request's (the check above refuses them; skipping them here
+	 * keeps it so whatever the policy says). */
 	if (pc.env != NULL)
 		json_object_foreach(pc.env, k, a)
 			if (!cmdpolicy_env_reserved(k) && action_strv_push(&cs->env, &envc,

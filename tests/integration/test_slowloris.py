@@ -188,6 +188,27 @@ class SlowHeaderFloodTest(unittest.TestCase):
                 self.assertEqual(ka.connects, 1)
 
 
+class IdleKeepAliveTest(unittest.TestCase):
+
+    def test_idle_keep_alive_connections_make_room(self):
+        # The finding: idle keep-alive connections up to the limit gave
+        # every new client 503 until idle_timeout.
+        with Daemon(opts={"max_connections": "40", "max_connections_per_ip": "100",
+                          "idle_timeout": "120s"}) as d:
+            idle = [d.session(timeout=10) for _ in range(40)]
+            try:
+                for s in idle:
+                    self.assertEqual(s.request("GET", "/v1/time").status, 200)
+                for i in range(10):
+                    r = get_once(("127.0.0.1", d.port), token=d.token, timeout=10)
+                    self.assertIsNotNone(r, "request %d: no reply" % i)
+                    self.assertEqual(r.status, 200, "request %d: %r" % (i, r))
+                self.assertGreater(closed_total(d, "idle"), 0)
+            finally:
+                for s in idle:
+                    s.close()
+
+
 class UnixBudgetTest(unittest.TestCase):
 
     def test_unix_socket_served_when_tcp_is_full(self):
