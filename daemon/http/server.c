@@ -1,5 +1,14 @@
 /*
  * server: listeners, request contexts, replies and held requests.
+ *
+ * Connections are kept in one list, oldest first, each in a state:
+ * receiving a request (or none yet), busy with one (handled, held,
+ * replying) or idle between requests. A request must be in within
+ * request_timeout of its first byte (a sweep every SWEEP_US cuts slower
+ * ones); near max_connections new TCP connections push out idle ones,
+ * then the slowest senders. MHD 0.9.75 has no call to close a connection,
+ * so we shut its socket down and MHD closes it on its next run. Unix
+ * sockets are counted apart (max_unix_connections).
  */
 #include "daemon/http/server.h"
 
