@@ -13,13 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/action/netpolicy.h"
 #include "daemon/log.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
 enum ctype { C_STRING, C_LISTEN, C_BOOL, C_SIZE, C_COUNT, C_DURATION, C_LIST, C_NETS,
-    C_LEVEL };
+    C_LEVEL, C_RLIMITS };
 
 struct key {
 	const char *name;
@@ -28,14 +29,31 @@ struct key {
 	const char *def;	/* NULL: computed (state_dir) */
 };
 
+/* Loader and interpreter variables: what makes a program run code that is
+ * not the program. */
+#define COMMAND_ENV_DENY "LD_* GCONV_PATH GLIBC_TUNABLES LOCPATH NLSPATH MALLOC_* " \
+	"HOSTALIASES RES_OPTIONS RESOLV_HOST_CONF BASH_FUNC_* BASH_ENV ENV SHELLOPTS " \
+	"BASHOPTS PS4 IFS CDPATH PYTHON* PERL5* PERLLIB PERLIO* RUBYLIB RUBYOPT " \
+	"NODE_OPTIONS NODE_PATH JAVA_TOOL_OPTIONS _JAVA_OPTIONS JDK_JAVA_OPTIONS " \
+	"LUA_INIT* LUA_PATH* LUA_CPATH* TCLLIBPATH GIT_* OPENSSL_CONF OPENSSL_ENGINES"
+
 #define K(n, t, d) { #n, t, offsetof(struct config, n), d }
 static const struct key keys[] = {
 	K(listen, C_LISTEN, "127.0.0.1:7700"),
 	K(state_dir, C_STRING, NULL),
 	K(token_file, C_STRING, ""),
 	K(auth, C_BOOL, "on"),
+	K(metrics_auth, C_BOOL, "on"),
 	K(commands, C_BOOL, "on"),
 	K(command_allow, C_LIST, ""),
+	K(command_env_allow, C_LIST, ""),
+	K(command_env_deny, C_LIST, COMMAND_ENV_DENY),
+	K(command_cwd_allow, C_LIST, ""),
+	K(command_max_argv, C_SIZE, "256K"),
+	K(command_max_env, C_SIZE, "64K"),
+	K(command_max_stdin, C_SIZE, "1M"),
+	K(command_rlimits, C_RLIMITS, ""),
+	K(command_max_timeout, C_DURATION, "0"),
 	K(signing_secret_file, C_STRING, ""),
 	K(max_body, C_SIZE, "1M"),
 	K(max_json_depth, C_COUNT, "64"),
@@ -51,15 +69,19 @@ static const struct key keys[] = {
 	K(webhook_timeout, C_DURATION, "30s"),
 	K(webhook_allow, C_NETS, ""),
 	K(webhook_deny, C_NETS, ""),
+	K(webhook_proxy, C_STRING, ""),
 	K(kill_grace, C_DURATION, "5s"),
 	K(drain_grace, C_DURATION, "30s"),
 	K(retry_backoff, C_DURATION, "1s"),
 	K(retry_max_backoff, C_DURATION, "5m"),
+	K(max_retry_after, C_DURATION, "5m"),
 	K(max_pending, C_COUNT, "10000000"),
 	K(max_waiters, C_COUNT, "100000"),
 	K(max_connections, C_COUNT, "1024"),
 	K(max_connections_per_ip, C_COUNT, "256"),
 	K(idle_timeout, C_DURATION, "60s"),
+	K(request_timeout, C_DURATION, "10s"),
+	K(max_unix_connections, C_COUNT, "64"),
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),
@@ -178,7 +200,8 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 		return NULL;
 	case C_LIST:
 	case C_LISTEN:
-	case C_NETS: {
+	case C_NETS:
+	case C_RLIMITS: {
 		char **v;
 		const char *bad;
 		if (parse_list(value, &v) == -1)
@@ -196,7 +219,12 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 		if (k->type == C_NETS && !netpolicy_valid(v, &bad)) {
 			list_free(v);
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
-			    "private or link-local";
+			    "private, link-local or reserved";
+		}
+		if (k->type == C_RLIMITS && !cmdpolicy_rlimits_valid(v, &bad)) {
+			list_free(v);
+			return "expected NAME=VALUE entries: as, core, data, fsize, memlock, stack "
+			    "(sizes such as 64M) or cpu (seconds), nofile, nproc (counts)";
 		}
 		list_free(*(char ***)p);
 		*(char ***)p = v;
@@ -341,6 +369,16 @@ config_check(const struct config *cfg)
 		fprintf(stderr, "config: tls_cert and tls_key go together\n");
 		errors++;
 	}
+	/* Through a proxy the policy would see only the proxy's address, and
+	 * the proxy resolves the name again: the destination cannot be
+	 * checked, so a proxy and a policy do not go together. */
+	if (*cfg->webhook_proxy != '\0' && (cfg->webhook_allow != NULL ||
+	    cfg->webhook_deny != NULL)) {
+		fprintf(stderr, "config: webhook_proxy is refused with webhook_allow or "
+		    "webhook_deny (the policy cannot see a destination behind a proxy; "
+		    "let the proxy enforce it)\n");
+		errors++;
+	}
 	if (*cfg->state_dir == '\0') {
 		fprintf(stderr, "config: state_dir must not be empty\n");
 		errors++;
@@ -356,7 +394,7 @@ config_free(struct config *cfg)
 		if (keys[i].type == C_STRING)
 			free(*(char **)p);
 		else if (keys[i].type == C_LIST || keys[i].type == C_NETS ||
-		    keys[i].type == C_LISTEN)
+		    keys[i].type == C_LISTEN || keys[i].type == C_RLIMITS)
 			list_free(*(char ***)p);
 	}
 	memset(cfg, 0, sizeof(*cfg));

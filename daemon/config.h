@@ -15,8 +15,17 @@ struct config {
 	char *state_dir;
 	char *token_file;		/* empty: STATE_DIR/token */
 	int auth;
+	int metrics_auth;		/* /metrics needs the token on TCP */
 	int commands;
 	char **command_allow;		/* NULL: any executable */
+	char **command_env_allow;	/* NULL: any name not denied */
+	char **command_env_deny;
+	char **command_cwd_allow;	/* NULL: any directory */
+	uint64_t command_max_argv;	/* bytes; 0: no limit */
+	uint64_t command_max_env;
+	uint64_t command_max_stdin;
+	char **command_rlimits;		/* NAME=VALUE */
+	int64_t command_max_timeout;	/* 0: no cap */
 	char *signing_secret_file;
 	uint64_t max_body;
 	uint64_t max_json_depth;
@@ -32,15 +41,19 @@ struct config {
 	int64_t webhook_timeout;
 	char **webhook_allow;		/* NULL: anywhere not denied */
 	char **webhook_deny;
+	char *webhook_proxy;		/* empty: no proxy, whatever the environment */
 	int64_t kill_grace;
 	int64_t drain_grace;
 	int64_t retry_backoff;
 	int64_t retry_max_backoff;
+	int64_t max_retry_after;	/* cap on every receiver-given delay */
 	uint64_t max_pending;
 	uint64_t max_waiters;
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	int64_t idle_timeout;
+	int64_t request_timeout;	/* headers and body must be in by then */
+	uint64_t max_unix_connections;	/* apart from max_connections */
 	char *tls_cert;
 	char *tls_key;
 	int log_level;

@@ -155,7 +155,8 @@ http_limits_of(const struct config *cfg)
 {
 	return (struct http_limits){ cfg->max_body, cfg->max_json_depth, cfg->max_connections,
 	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S),
-	    *cfg->tls_cert ? cfg->tls_cert : NULL, *cfg->tls_key ? cfg->tls_key : NULL };
+	    *cfg->tls_cert ? cfg->tls_cert : NULL, *cfg->tls_key ? cfg->tls_key : NULL,
+	    cfg->request_timeout, cfg->max_unix_connections };
 }
 
 /* A reload is over, applied or not. */

@@ -1,7 +1,7 @@
 /*
  * action: between the scheduler and the executors. Decodes a call's spec
- * to choose its executor, applies the command policy, retries failures
- * with backoff, and settles calls with their outcome (API.md §3).
+ * to choose its executor, retries failures with backoff, and settles calls
+ * with their outcome (API.md §3). The command policy is cmdpolicy's.
  */
 #include "daemon/action/action.h"
 
@@ -31,58 +31,10 @@ struct retry {
 
 static struct {
 	struct event_base *base;
-	int commands;
-	char **allow;
 	int64_t backoff;		/* defaults for a retry policy */
 	int64_t max_backoff;
 	TAILQ_HEAD(, retry) retries;
 } as;
-
-/* Copy a NULL-terminated list. */
-static char **
-strv_dup(char **v)
-{
-	size_t n = 0;
-	char **c;
-
-	while (v != NULL && v[n] != NULL)
-		n++;
-	if (v == NULL || (c = calloc(n + 1, sizeof(*c))) == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL) {
-			while (i > 0)
-				free(c[--i]);
-			free(c);
-			return NULL;
-		}
-	return c;
-}
-
-/* Free a NULL-terminated list. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-int
-action_command_allowed(const char *argv0, const char **why)
-{
-	if (!as.commands) {
-		*why = "commands are switched off on this daemon (commands = off)";
-		return 0;
-	}
-	if (as.allow == NULL)
-		return 1;
-	for (size_t i = 0; as.allow[i] != NULL; i++)
-		if (strcmp(as.allow[i], argv0) == 0)
-			return 1;
-	*why = "this executable is not in command_allow";
-	return 0;
-}
 
 int
 action_strv_push(char ***v, size_t *n, char *s)
@@ -324,11 +276,8 @@ action_claimed(void *arg, struct future *c)
 static void
 action_policy(const struct config *cfg)
 {
-	as.commands = cfg->commands;
 	as.backoff = cfg->retry_backoff;
 	as.max_backoff = cfg->retry_max_backoff;
-	strv_free(as.allow);
-	as.allow = strv_dup(cfg->command_allow);
 }
 
 int
@@ -364,6 +313,4 @@ action_shutdown(void)
 		retry_cancel(rt->id);
 	action_command_shutdown();
 	action_webhook_shutdown();
-	strv_free(as.allow);
-	as.allow = NULL;
 }

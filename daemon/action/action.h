@@ -1,6 +1,6 @@
 /*
  * action: how the scheduler's calls are carried out. Decodes a call's
- * spec, applies the command policy, hands commands to the executor and
+ * spec, hands commands to the executor and
  * turns their outcomes into the result or exception of API.md §3.
  */
 #ifndef LOOPD_ACTION_ACTION_H
@@ -19,7 +19,5 @@ int action_init(struct event_base *base, const struct config *cfg, struct sched_
 int action_configure(const struct config *cfg);
 /* Stop everything still running. */
 void action_shutdown(void);
-/* Whether a command with this argv[0] may run; *why says why not. */
-int action_command_allowed(const char *argv0, const char **why);
 
 #endif

@@ -11,12 +11,13 @@
 
 #include <jansson.h>
 
-#include "daemon/action/action.h"
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/action/action_int.h"
 #include "daemon/action/command.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
+#include "daemon/log.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
@@ -30,10 +31,14 @@ env_entry(const char *k, const char *v)
 }
 
 /* Build the executor's spec for call c from its parsed stored spec (NULL
- * if it could not be parsed). NULL with *why set when it cannot run. */
+ * if it could not be parsed). NULL with *why set when it cannot run (it
+ * may point into a static buffer, valid until the next call). */
 static struct command_spec *
 command_from_spec(struct future *c, json_t *spec, const char **why)
 {
+	static char refusal[sizeof(((struct cmdpolicy_refusal *)0)->detail)];
+	struct cmdpolicy_refusal ref;
+	char *argv0 = NULL;
 	struct command_spec *cs;
 	struct proto_command pc;
 	struct proto_error perr = { "" };
@@ -50,21 +55,33 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 		*why = "the stored command is invalid";
 		goto fail;
 	}
-	if (!action_command_allowed(json_string_value(json_array_get(pc.argv, 0)), why))
+	/* The policy again: a reload may have changed it since acceptance. */
+	if (cmdpolicy_check(&pc, json_object_get(spec, "args"), &argv0, &ref) == -1) {
+		snprintf(refusal, sizeof(refusal), "%s", ref.detail);
+		*why = refusal;
 		goto fail;
+	}
 	*why = "out of memory";
 	json_array_foreach(pc.argv, i, a)
-		if (action_strv_push(&cs->argv, &argc, strdup(json_string_value(a))) == -1)
+		if (action_strv_push(&cs->argv, &argc, i == 0 && argv0 != NULL ? argv0 :
+		    strdup(json_string_value(a))) == -1) {
+			argv0 = NULL;
 			goto fail;
+		}
+	argv0 = NULL;
 	args = json_object_get(spec, "args");
 	json_array_foreach(args, i, a)
 		if (action_strv_push(&cs->argv, &argc, json_is_string(a) ?
 		    strdup(json_string_value(a)) :
 		    proto_encode(a)) == -1)
 			goto fail;
+	/* loopd's own LOOP_CALL_ID and LOOP_FUTURE_* come last and are never
+	 * the request's (the check above refuses them; skipping them here
+	 * keeps it so whatever the policy says). */
 	if (pc.env != NULL)
 		json_object_foreach(pc.env, k, a)
-			if (action_strv_push(&cs->env, &envc, env_entry(k, json_string_value(a))) == -1)
+			if (!cmdpolicy_env_reserved(k) && action_strv_push(&cs->env, &envc,
+			    env_entry(k, json_string_value(a))) == -1)
 				goto fail;
 	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
 		goto fail;
@@ -86,10 +103,11 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 		memcpy(cs->stdin_data, pc.stdin_data, pc.stdin_len + 1);
 		cs->stdin_len = pc.stdin_len;
 	}
-	cs->timeout = clock_from_seconds(pc.timeout);
+	cs->timeout = cmdpolicy_timeout(clock_from_seconds(pc.timeout));
 	json_decref(target_json);
 	return cs;
 fail:
+	free(argv0);
 	json_decref(target_json);
 	command_spec_free(cs);
 	return NULL;
@@ -240,6 +258,8 @@ action_command_init(struct event_base *base, const struct config *cfg)
 	    command_done_hook, NULL };
 	struct command_limits limits = command_limits_of(cfg);
 
+	if (cmdpolicy_set(cfg) == -1)
+		return -1;
 	return command_init(base, &limits, &hooks);
 }
 
@@ -248,6 +268,8 @@ action_command_configure(const struct config *cfg)
 {
 	struct command_limits limits = command_limits_of(cfg);
 
+	if (cmdpolicy_set(cfg) == -1)
+		log_warnx("reload: out of memory; keeping the old command policy");
 	command_set_limits(&limits);
 }
 
@@ -261,4 +283,5 @@ void
 action_command_shutdown(void)
 {
 	command_shutdown();
+	cmdpolicy_free();
 }

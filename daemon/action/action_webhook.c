@@ -25,6 +25,7 @@
 static struct {
 	int64_t timeout;		/* when the call sets none */
 	int attempts;			/* when the call has no retry policy */
+	int64_t max_retry_after;	/* cap on a receiver's Retry-After */
 } aw;
 
 /* "Name: value" */
@@ -223,6 +224,10 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 		json_decref(spec);
 	}
 	o = webhook_outcome(r, url, &is_exc, &retryable);
+	/* A receiver's delay is honoured up to max_retry_after, never more:
+	 * a far date must not leave the call pending for good. */
+	if (r->retry_after > aw.max_retry_after)
+		r->retry_after = aw.max_retry_after;
 	if (is_exc && retryable && o != NULL && action_retry(c, o, aw.attempts, r->retry_after)) {
 		json_decref(o);
 		return;
@@ -259,7 +264,10 @@ action_webhook_configure(const struct config *cfg)
 
 	aw.timeout = cfg->webhook_timeout;
 	aw.attempts = (int)cfg->webhook_attempts;
+	aw.max_retry_after = cfg->max_retry_after;
 	webhook_set_limits(&limits);
+	if (webhook_set_proxy(cfg->webhook_proxy) == -1)
+		rc = -1;
 	if (netpolicy_set(cfg->webhook_allow, cfg->webhook_deny) == -1)
 		rc = -1;
 	if (sign_load(cfg->signing_secret_file) == -1)

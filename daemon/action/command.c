@@ -15,12 +15,21 @@
 
 #include <event2/event.h>
 
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/core/clock.h"
 #include "daemon/log.h"
 
 /* How long to keep reading pipes that a grandchild holds open after the
  * child itself has exited. */
 #define DRAIN_US 250000
+
+/* A spawn that failed for want of a resource (EMFILE, ENFILE, EAGAIN,
+ * ENOMEM) is tried again after SPAWN_RETRY_US, doubling up to
+ * SPAWN_RETRY_MAX_US, at most SPAWN_TRIES times in all (about two
+ * minutes) before the call fails with SpawnError. */
+#define SPAWN_RETRY_US 50000
+#define SPAWN_RETRY_MAX_US 5000000
+#define SPAWN_TRIES 30
 
 extern char **environ;
 
@@ -50,10 +59,11 @@ struct child {
 	int stage;			/* what timer_ev does next */
 	struct command_result res;
 	int64_t t_start;
+	int spawn_tries;		/* failed spawns so far */
 };
 TAILQ_HEAD(child_list, child);
 
-enum { STAGE_TIMEOUT, STAGE_KILL, STAGE_DRAIN, STAGE_NONE };
+enum { STAGE_TIMEOUT, STAGE_KILL, STAGE_DRAIN, STAGE_SPAWN, STAGE_NONE };
 
 static struct {
 	struct event_base *base;
@@ -61,7 +71,8 @@ static struct {
 	struct command_hooks hooks;
 	struct event *sigchld_ev;
 	struct child_list running, queued;
-	size_t n_running, n_queued;
+	struct child_list backoff;	/* waiting to try a failed spawn again */
+	size_t n_running, n_queued, n_backoff;
 } cs;
 
 static void command_sigchld_cb(evutil_socket_t, short, void *);
@@ -79,6 +90,7 @@ command_init(struct event_base *base, const struct command_limits *limits,
 	cs.hooks = *hooks;
 	TAILQ_INIT(&cs.running);
 	TAILQ_INIT(&cs.queued);
+	TAILQ_INIT(&cs.backoff);
 	cs.sigchld_ev = evsignal_new(base, SIGCHLD, command_sigchld_cb, NULL);
 	if (cs.sigchld_ev == NULL || event_add(cs.sigchld_ev, NULL) == -1)
 		return -1;
@@ -212,6 +224,18 @@ child_timer_cb(evutil_socket_t fd, short what, void *arg)
 		pipe_close(&c->out.fd, &c->out.ev);
 		pipe_close(&c->err.fd, &c->err.ev);
 		command_maybe_done(c);
+		break;
+	case STAGE_SPAWN:
+		/* Try again now if a slot is free, else first in the queue. */
+		TAILQ_REMOVE(&cs.backoff, c, link);
+		cs.n_backoff--;
+		c->stage = STAGE_NONE;
+		if (cs.n_running < cs.limits.max_running)
+			command_start(c);
+		else {
+			TAILQ_INSERT_HEAD(&cs.queued, c, link);
+			cs.n_queued++;
+		}
 		break;
 	}
 }
@@ -353,7 +377,7 @@ child_spawn(struct child *c)
 	sigset_t none, defaults;
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, in[2] = { -1, -1 };
 	char **env = NULL;
-	int e = 0;
+	int e = 0, rl;
 
 	if (pipe2(out, O_CLOEXEC) == -1 || pipe2(err, O_CLOEXEC) == -1 ||
 	    (c->spec->stdin_data != NULL && pipe2(in, O_CLOEXEC) == -1) ||
@@ -388,6 +412,9 @@ child_spawn(struct child *c)
 	posix_spawnattr_destroy(&attr);
 	if (e != 0)
 		goto out;
+	if ((rl = cmdpolicy_apply_rlimits(c->pid)) != 0 && rl != ESRCH)
+		log_warnx("command: resource limits (command_rlimits) not applied to "
+		    "process %ld: %s", (long)c->pid, strerror(rl));
 
 	c->out.fd = out[0];
 	c->err.fd = err[0];
@@ -428,6 +455,17 @@ command_start(struct child *c)
 
 	c->t_start = clock_loop_now();
 	if ((e = child_spawn(c)) != 0) {
+		if ((e == EMFILE || e == ENFILE || e == EAGAIN || e == ENOMEM) &&
+		    ++c->spawn_tries < SPAWN_TRIES) {
+			int64_t us = SPAWN_RETRY_US << (c->spawn_tries < 8 ? c->spawn_tries - 1 : 7);
+			log_warnx("command: cannot spawn %s (%s); trying again in %lld ms",
+			    c->spec->argv[0], strerror(e),
+			    (long long)((us < SPAWN_RETRY_MAX_US ? us : SPAWN_RETRY_MAX_US) / 1000));
+			TAILQ_INSERT_TAIL(&cs.backoff, c, link);
+			cs.n_backoff++;
+			child_timer(c, STAGE_SPAWN, us < SPAWN_RETRY_MAX_US ? us : SPAWN_RETRY_MAX_US);
+			return;
+		}
 		c->res.spawn_error = e;
 		child_finish(c);
 		return;
@@ -505,7 +543,8 @@ command_run(uint64_t id, struct command_spec *spec)
 	return 1;
 }
 
-/* The child (running or queued) for id, or NULL. */
+/* The child for id, or NULL; *queued: 0 running, 1 queued, 2 waiting to
+ * try its spawn again. */
 static struct child *
 command_find(uint64_t id, int *queued)
 {
@@ -517,6 +556,10 @@ command_find(uint64_t id, int *queued)
 			return c;
 	*queued = 1;
 	TAILQ_FOREACH(c, &cs.queued, link)
+		if (c->id == id)
+			return c;
+	*queued = 2;
+	TAILQ_FOREACH(c, &cs.backoff, link)
 		if (c->id == id)
 			return c;
 	return NULL;
@@ -531,9 +574,13 @@ command_abort(uint64_t id)
 	if (c == NULL)
 		return 0;
 	c->res.aborted = 1;
-	if (queued) {
+	if (queued == 1) {
 		TAILQ_REMOVE(&cs.queued, c, link);
 		cs.n_queued--;
+		child_finish(c);
+	} else if (queued == 2) {
+		TAILQ_REMOVE(&cs.backoff, c, link);
+		cs.n_backoff--;
 		child_finish(c);
 	} else
 		child_terminate(c);
@@ -548,6 +595,10 @@ command_shutdown(void)
 
 	while ((c = TAILQ_FIRST(&cs.queued)) != NULL) {
 		TAILQ_REMOVE(&cs.queued, c, link);
+		child_free(c);
+	}
+	while ((c = TAILQ_FIRST(&cs.backoff)) != NULL) {
+		TAILQ_REMOVE(&cs.backoff, c, link);
 		child_free(c);
 	}
 	/* What still runs gets SIGTERM, a short grace, then SIGKILL. Their
@@ -572,7 +623,7 @@ command_shutdown(void)
 	if (cs.sigchld_ev != NULL)
 		event_free(cs.sigchld_ev);
 	cs.sigchld_ev = NULL;
-	cs.n_running = cs.n_queued = 0;
+	cs.n_running = cs.n_queued = cs.n_backoff = 0;
 }
 
 size_t
@@ -584,5 +635,5 @@ command_running(void)
 size_t
 command_queued(void)
 {
-	return cs.n_queued;
+	return cs.n_queued + cs.n_backoff;
 }

@@ -6,7 +6,9 @@
  * cancel can signal the whole group: SIGTERM, then SIGKILL after a grace
  * period. stdout and stderr are captured up to a cap. SIGCHLD arrives
  * through libevent and the reaper never blocks. At most `max_running`
- * children run at once; the rest wait in start order.
+ * children run at once; the rest wait in start order. A spawn that fails
+ * for want of a resource (EMFILE, ENFILE, EAGAIN, ENOMEM) is tried again
+ * with backoff, for about two minutes, before it is reported.
  *
  * A child is done when it has been reaped and both output pipes reached
  * EOF (or, if a grandchild keeps them open, a short drain period passed).

@@ -1,6 +1,14 @@
 /*
- * netpolicy: CIDR matching for IPv4 and IPv6 (IPv4-mapped IPv6 addresses
- * are matched as IPv4).
+ * netpolicy: CIDR matching for IPv4 and IPv6.
+ *
+ * An address is judged with every address it stands for: an IPv6 form
+ * that carries an IPv4 address (IPv4-mapped, IPv4-compatible, SIIT, NAT64
+ * 64:ff9b::/96 and the local-use 64:ff9b:1::/48 at every RFC 6052 prefix
+ * length, 6to4 2002::/16, Teredo's server and client) also stands for
+ * that IPv4 address, and an unspecified address (0.0.0.0/8, ::, and
+ * ::ffff:0.0.0.0/104) stands for the loopback address Linux connects it to. It is refused if any
+ * of them is denied; with an allow list it is admitted if the address
+ * itself is allowed or every address it stands for is.
  */
 #include "daemon/action/netpolicy.h"
 
@@ -31,6 +39,21 @@ static const struct {
 	{ "loopback", "127.0.0.0/8 ::1/128" },
 	{ "private", "10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 100.64.0.0/10 fc00::/7" },
 	{ "link-local", "169.254.0.0/16 fe80::/10" },
+	/* The rest of the IANA special-purpose registries that is not
+	 * globally reachable, with multicast, broadcast and site-local. */
+	{ "reserved", "0.0.0.0/8 192.0.0.0/24 192.0.2.0/24 192.88.99.0/24 198.18.0.0/15 "
+	    "198.51.100.0/24 203.0.113.0/24 224.0.0.0/4 240.0.0.0/4 "
+	    "::/128 64:ff9b:1::/48 100::/64 2001::/23 2001:db8::/32 3fff::/20 5f00::/16 "
+	    "fec0::/10 ff00::/8" },
+};
+
+/* At most this many addresses stand for one: itself, two Teredo
+ * addresses or six RFC 6052 positions, and a loopback for each. */
+#define FORMS_MAX 16
+
+struct addr {
+	int family;
+	unsigned char b[16];
 };
 
 /* Parse "ADDR/BITS" or "ADDR". 0 or -1. */
@@ -155,29 +178,111 @@ list_match(const struct netlist *l, int family, const unsigned char *addr)
 	return 0;
 }
 
+/* Add an IPv4 address (4 bytes) to forms; local: the kernel connects to
+ * it itself (not a translator far away), so an unspecified one (0.0.0.0/8)
+ * stands for the loopback address it reaches too. */
+static void
+forms_add4(struct addr *f, size_t *n, const unsigned char *v4, int local)
+{
+	if (*n + 2 > FORMS_MAX)
+		return;
+	f[*n].family = AF_INET;
+	memcpy(f[*n].b, v4, 4);
+	(*n)++;
+	if (local && v4[0] == 0) {
+		static const unsigned char lo[4] = { 127, 0, 0, 1 };
+		f[*n].family = AF_INET;
+		memcpy(f[*n].b, lo, 4);
+		(*n)++;
+	}
+}
+
+/* The IPv4 address of an RFC 6052 IPv4-embedded IPv6 address with a
+ * prefix of plen bits (32, 40, 48, 56, 64 or 96): bits 64..71 are skipped. */
+static void
+rfc6052_v4(const unsigned char *a, int plen, unsigned char *v4)
+{
+	int pos = plen / 8;
+
+	for (int i = 0; i < 4; i++) {
+		if (pos == 8)
+			pos++;
+		v4[i] = a[pos++];
+	}
+}
+
+/* Every address sa stands for (see the top of this file); returns how
+ * many, 0 for a family other than IPv4 and IPv6. */
+static size_t
+addr_forms(const struct sockaddr *sa, struct addr *f)
+{
+	static const unsigned char zero[16], lo6[16] = { [15] = 1 };
+	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	static const unsigned char siit[12] = { [8] = 0xff, [9] = 0xff };
+	static const int plens[] = { 32, 40, 48, 56, 64, 96 };
+	const unsigned char *a;
+	unsigned char v4[4];
+	size_t n = 0;
+
+	if (sa->sa_family == AF_INET) {
+		forms_add4(f, &n, (const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 1);
+		return n;
+	}
+	if (sa->sa_family != AF_INET6)
+		return 0;
+	a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+	f[n].family = AF_INET6;
+	memcpy(f[n++].b, a, 16);
+	if (memcmp(a, zero, 16) == 0) {
+		/* :: connects to the local host. */
+		f[n].family = AF_INET6;
+		memcpy(f[n++].b, lo6, 16);
+	} else if (memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff)
+		forms_add4(f, &n, a + 12, 1);		/* ::ffff:0:0/96, mapped */
+	else if (memcmp(a, zero, 12) == 0 && memcmp(a, lo6, 16) != 0)
+		forms_add4(f, &n, a + 12, 0);		/* ::/96, compatible */
+	else if (memcmp(a, siit, 12) == 0)
+		forms_add4(f, &n, a + 12, 0);		/* ::ffff:0:0:0/96, SIIT */
+	else if (memcmp(a, nat64, 12) == 0)
+		forms_add4(f, &n, a + 12, 0);		/* 64:ff9b::/96 */
+	else if (memcmp(a, nat64, 4) == 0 && a[4] == 0 && a[5] == 1) {
+		/* 64:ff9b:1::/48: the operator chooses the prefix length. */
+		for (size_t i = 0; i < sizeof(plens) / sizeof(plens[0]); i++)
+			if (plens[i] >= 48) {
+				rfc6052_v4(a, plens[i], v4);
+				forms_add4(f, &n, v4, 0);
+			}
+	} else if (a[0] == 0x20 && a[1] == 0x02)
+		forms_add4(f, &n, a + 2, 0);		/* 2002::/16, 6to4 */
+	else if (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0) {
+		/* 2001::/32, Teredo: the server, and the client obscured. */
+		forms_add4(f, &n, a + 4, 0);
+		for (int i = 0; i < 4; i++)
+			v4[i] = (unsigned char)~a[12 + i];
+		forms_add4(f, &n, v4, 0);
+	}
+	return n;
+}
+
 int
 netpolicy_permits(const struct sockaddr *sa)
 {
-	unsigned char addr[16];
-	int family;
+	struct addr f[FORMS_MAX];
+	size_t n = addr_forms(sa, f);
+	int all_allowed = 1;
 
-	if (sa->sa_family == AF_INET) {
-		family = AF_INET;
-		memcpy(addr, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, 4);
-	} else if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(a6)) {
-			family = AF_INET;
-			memcpy(addr, a6->s6_addr + 12, 4);
-		} else {
-			family = AF_INET6;
-			memcpy(addr, a6->s6_addr, 16);
-		}
-	} else
+	if (n == 0)
 		return 0;
-	if (list_match(&deny, family, addr))
-		return 0;
-	return allow.n == 0 || list_match(&allow, family, addr);
+	for (size_t i = 0; i < n; i++) {
+		if (list_match(&deny, f[i].family, f[i].b))
+			return 0;
+		if (i > 0 && !list_match(&allow, f[i].family, f[i].b))
+			all_allowed = 0;
+	}
+	if (allow.n == 0 || list_match(&allow, f[0].family, f[0].b))
+		return 1;
+	return n > 1 && all_allowed;
 }
 
 void

@@ -1,8 +1,10 @@
 /*
  * netpolicy: which addresses webhooks may connect to. Lists of networks
- * (CIDR, or the names loopback, private, link-local) are checked against
- * the address a connection is about to use, after DNS, so a hostname that
- * resolves into a denied range is refused however the URL spells it.
+ * (CIDR, or the names loopback, private, link-local, reserved) are checked
+ * against the address a connection is about to use, after DNS, so a
+ * hostname that resolves into a denied range is refused however the URL
+ * spells it. An address is judged with every address it stands for (an
+ * embedded IPv4 address, the loopback an unspecified address reaches).
  */
 #ifndef LOOPD_ACTION_NETPOLICY_H
 #define LOOPD_ACTION_NETPOLICY_H

@@ -24,6 +24,8 @@
 #include "daemon/action/webhook.h"
 
 #include <sys/queue.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,7 @@ static struct {
 	struct event_base *base;
 	struct webhook_limits limits;
 	struct webhook_hooks hooks;
+	char *proxy;			/* NULL: no proxy, whatever the environment */
 	CURLM *multi;
 	struct event *timer_ev;
 	struct event *kick_ev;		/* reports failures, admits: next turn */
@@ -213,6 +216,27 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
 	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* CURLOPT_PREREQFUNCTION: a request is about to go out on a connection,
+ * new or reused; check the address it is connected to once more (a
+ * reload may have changed the policy since it was opened). */
+static int
+prereq_cb(void *arg, char *ip, char *local_ip, int port, int local_port)
+{
+	struct hook *h = arg;
+	struct sockaddr_in6 sa6 = { .sin6_family = AF_INET6 };
+	struct sockaddr_in sa4 = { .sin_family = AF_INET };
+	const struct sockaddr *sa = NULL;
+
+	if (inet_pton(AF_INET, ip, &sa4.sin_addr) == 1)
+		sa = (const struct sockaddr *)&sa4;
+	else if (inet_pton(AF_INET6, ip, &sa6.sin6_addr) == 1)
+		sa = (const struct sockaddr *)&sa6;
+	if (sa != NULL && netpolicy_permits(sa))
+		return CURL_PREREQFUNC_OK;
+	h->res.refused = 1;
+	return CURL_PREREQFUNC_ABORT;
+}
+
 /* CURLOPT_WRITEFUNCTION: keep the reply body up to the cap. */
 static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
@@ -307,7 +331,11 @@ retry_after(const struct webhook_result *r)
 		if (end != v && *end == '\0')
 			return s < 0 ? 0 : s > 86400 ? 86400 * CLOCK_US_PER_S : s * CLOCK_US_PER_S;
 		if ((t = curl_getdate(v, NULL)) != -1) {
-			int64_t us = ((int64_t)t * CLOCK_US_PER_S) - clock_unix_now();
+			/* Capped like the seconds form (and by the caller). */
+			int64_t us, now_s = clock_unix_now() / CLOCK_US_PER_S;
+			if ((int64_t)t - now_s > 86400)
+				return 86400 * CLOCK_US_PER_S;
+			us = ((int64_t)t * CLOCK_US_PER_S) - clock_unix_now();
 			return us < 0 ? 0 : us;
 		}
 	}
@@ -499,6 +527,12 @@ hook_send(struct hook *h, struct host *hs)
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, h);
+	curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+	curl_easy_setopt(e, CURLOPT_PREREQDATA, h);
+	/* curl reads *_proxy from the environment by itself: only the
+	 * configured proxy is used ("" turns proxies off). */
+	curl_easy_setopt(e, CURLOPT_PROXY, ws.proxy != NULL ? ws.proxy : "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, ws.proxy != NULL ? "" : "*");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
 	if (strcmp(s->method, "HEAD") == 0)
@@ -757,6 +791,18 @@ webhook_set_limits(const struct webhook_limits *limits)
 	webhook_admit();
 }
 
+int
+webhook_set_proxy(const char *proxy)
+{
+	char *p = NULL;
+
+	if (proxy != NULL && *proxy != '\0' && (p = strdup(proxy)) == NULL)
+		return -1;
+	free(ws.proxy);
+	ws.proxy = p;
+	return 0;
+}
+
 void
 webhook_shutdown(void)
 {
@@ -793,6 +839,7 @@ webhook_shutdown(void)
 	if (ws.kick_ev != NULL)
 		event_free(ws.kick_ev);
 	curl_global_cleanup();
+	free(ws.proxy);
 	memset(&ws, 0, sizeof(ws));
 }
 

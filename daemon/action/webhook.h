@@ -3,7 +3,10 @@
  * multi interface driven by libevent (socket and timer callbacks): many in
  * flight, none blocking the loop, connections reused. Redirects are not
  * followed. Every connection is checked against the network policy on the
- * address it is about to use. At most `max_running` are started at once;
+ * address it is about to use, and again before each request is sent on it
+ * (a reused connection too). No proxy is used unless one is configured
+ * (webhook_set_proxy); the policy then sees the proxy's address, which is
+ * why the config refuses a proxy together with allow or deny lists. At most `max_running` are started at once;
  * the rest wait in start order. A started request is sent once its host
  * (host and port) has fewer than `max_per_host` in flight, in start order
  * per host; its timeout counts from its start.
@@ -59,6 +62,10 @@ struct webhook_hooks {
 int webhook_init(struct event_base *base, const struct webhook_limits *limits,
     const struct webhook_hooks *hooks);
 void webhook_set_limits(const struct webhook_limits *limits);
+/* Send requests through proxy (a curl proxy URL, copied); NULL or "":
+ * through none, whatever *_proxy variables loopd's environment holds.
+ * Applies to requests handed to curl from now on. 0 or -1 (ENOMEM). */
+int webhook_set_proxy(const char *proxy);
 /* Send spec for id (taking it), now or when a slot frees. */
 void webhook_run(uint64_t id, struct webhook_spec *spec);
 /* Abort id's request (queued or in flight): done() is not called. 1 if

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/action.h"
+#include "daemon/action/cmdpolicy.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
@@ -17,6 +17,36 @@
 #include "daemon/view.h"
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
+
+/* Apply the command policy to a call's command; the program it runs,
+ * resolved, replaces argv[0] in the request. Replies and returns -1 if
+ * it is refused. */
+static int
+command_accept(struct http_req *r, struct proto_call_req *req)
+{
+	struct proto_command pc;
+	struct proto_error perr = { "" };
+	struct cmdpolicy_refusal ref;
+	char *argv0 = NULL;
+	json_t *s;
+
+	if (proto_decode_command(req->action_obj, &pc, &perr) == -1) {
+		http_reply_problem(r, 400, NULL, "%s", perr.detail);
+		return -1;
+	}
+	if (cmdpolicy_check(&pc, req->args, &argv0, &ref) == -1) {
+		http_reply_problem(r, ref.status, NULL, "%s", ref.detail);
+		return -1;
+	}
+	if (argv0 != NULL && ((s = json_string(argv0)) == NULL ||
+	    json_array_set_new(pc.argv, 0, s) == -1)) {
+		free(argv0);
+		http_reply_problem(r, 503, NULL, "out of memory");
+		return -1;
+	}
+	free(argv0);
+	return 0;
+}
 
 /* Turn a decoded request into a call: policy, idempotency digest, spec,
  * then the scheduler. target is the awaited future for a done-callback
@@ -28,15 +58,12 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	struct core_error err = { CORE_OK, "" };
 	json_t *canon = NULL;
 	char *canon_text = NULL;
-	const char *hdr = http_header(r, "Idempotency-Key"), *why;
+	const char *hdr = http_header(r, "Idempotency-Key");
 	struct future *c;
 	int existed;
 
-	if (req->action == PROTO_COMMAND && !action_command_allowed(json_string_value(
-	    json_array_get(json_object_get(req->action_obj, "argv"), 0)), &why)) {
-		http_reply_problem(r, 403, NULL, "command.argv[0]: %s", why);
+	if (req->action == PROTO_COMMAND && command_accept(r, req) == -1)
 		return;
-	}
 	if (hdr != NULL) {
 		if (req->idempotency_key != NULL && strcmp(hdr, req->idempotency_key) != 0) {
 			http_reply_problem(r, 400, NULL, "idempotency_key: differs from the "

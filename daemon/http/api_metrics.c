@@ -71,7 +71,7 @@ api_metrics(struct http_req *r, struct api_args *a)
 {
 	const struct sched_stats *s = sched_stats();
 	struct out o = { NULL, 0, 0 };
-	uint64_t cum = 0;
+	uint64_t cum = 0, cut_slow, evicted_idle, evicted_slow;
 
 	family(&o, "loopd_calls_scheduled_total", "counter", "Calls accepted.",
 	    (double)s->scheduled);
@@ -118,6 +118,15 @@ api_metrics(struct http_req *r, struct api_args *a)
 	    (double)http_connections());
 	family(&o, "loopd_store_writable", "gauge", "1 when the store accepts writes.",
 	    store_writable() ? 1 : 0);
+	http_conn_counts(&cut_slow, &evicted_idle, &evicted_slow);
+	out_printf(&o, "# HELP loopd_http_connections_closed_total Connections loopd closed: "
+	    "request not in after request_timeout (slow), or to make room at max_connections "
+	    "(idle, sending).\n# TYPE loopd_http_connections_closed_total counter\n"
+	    "loopd_http_connections_closed_total{reason=\"slow\"} %llu\n"
+	    "loopd_http_connections_closed_total{reason=\"idle\"} %llu\n"
+	    "loopd_http_connections_closed_total{reason=\"sending\"} %llu\n",
+	    (unsigned long long)cut_slow, (unsigned long long)evicted_idle,
+	    (unsigned long long)evicted_slow);
 	out_printf(&o, "# HELP loopd_http_requests_total Replies sent, by route and status.\n"
 	    "# TYPE loopd_http_requests_total counter\n");
 	http_foreach_count(http_sample, &o);

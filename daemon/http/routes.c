@@ -105,7 +105,11 @@ api_dispatch(struct http_req *r)
 	size_t cap = sizeof(r->allow);
 	int n;
 
-	if (strncmp(r->path, "/v1/", 4) == 0 && api_cfg->auth && !http_is_local_socket(r) &&
+	/* /metrics tells how busy loopd is and what it runs: behind the
+	 * token like /v1, open on a Unix socket (whose mode guards it), and
+	 * open everywhere only with metrics_auth = off. */
+	if ((strncmp(r->path, "/v1/", 4) == 0 || (strcmp(r->path, "/metrics") == 0 &&
+	    api_cfg->metrics_auth)) && api_cfg->auth && !http_is_local_socket(r) &&
 	    !auth_check(http_header(r, "Authorization"))) {
 		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
 		r->auth_challenge = 1;

@@ -1,5 +1,14 @@
 /*
  * server: listeners, request contexts, replies and held requests.
+ *
+ * Connections are kept in one list, oldest first, each in a state:
+ * receiving a request (or none yet), busy with one (handled, held,
+ * replying) or idle between requests. A request must be in within
+ * request_timeout of its first byte (a sweep every SWEEP_US cuts slower
+ * ones); near max_connections new TCP connections push out idle ones,
+ * then the slowest senders. MHD 0.9.75 has no call to close a connection,
+ * so we shut its socket down and MHD closes it on its next run. Unix
+ * sockets are counted apart (max_unix_connections).
  */
 #include "daemon/http/server.h"
 
@@ -8,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
+#include <linux/tcp.h>		/* struct tcp_info with tcpi_bytes_received */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -15,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -30,6 +41,13 @@
 #define CONNECTION_SLACK 64
 /* Replies resumed per loop turn (see kick_cb). */
 #define RESUME_SLICE 128
+/* How often connections are checked against request_timeout. */
+#define SWEEP_US 500000
+/* A connection still receiving its request after this long may be closed
+ * to make room for a new one when the server is full (and one admitted
+ * over a limit, only to be told 503, is closed then): a client that means
+ * to be served sends its request in far less. */
+#define EVICT_AFTER_US 500000
 
 enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
 
@@ -63,7 +81,15 @@ static struct {
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
 	struct idmap per_addr;		/* client address hash -> open connections */
-} hs = { .gone_fd = -1 };
+	struct http_conn *conns;	/* every connection, oldest first */
+	struct http_conn **conns_tail;
+	size_t n_tcp, n_unix;		/* open, per kind of listener */
+	size_t n_tcp_cut;		/* TCP ones we shut down, not yet closed */
+	struct event *sweep_ev;		/* request_timeout, every SWEEP_US */
+	uint64_t n_cut_slow;		/* closed: request_timeout passed */
+	uint64_t n_evicted_idle;	/* closed: idle, to make room */
+	uint64_t n_evicted_slow;	/* closed: still sending, to make room */
+} hs = { .gone_fd = -1, .conns_tail = &hs.conns };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
  * exist, so a short array searched linearly does. */
@@ -112,6 +138,13 @@ http_connections(void)
 	return hs.n_conns;
 }
 
+/* Where a connection is in its life, for request_timeout and eviction. */
+enum conn_state {
+	CONN_RECEIVING,			/* a request is coming in (or none yet) */
+	CONN_BUSY,			/* its request is in: handled, held, replied */
+	CONN_IDLE,			/* kept alive between requests */
+};
+
 /* What we know of one connection. */
 struct http_conn {
 	uint64_t addr;			/* hash of the client address; 0: Unix */
@@ -120,7 +153,137 @@ struct http_conn {
 	int registered;			/* in hs.gone_fd's set */
 	int armed;			/* ... and not fired since (one-shot) */
 	struct http_req *held;		/* the request held on it, or NULL */
+	struct http_conn *next, **prevp;	/* hs.conns */
+	int is_unix;
+	int cut;			/* shut down by us; MHD closes it next */
+	enum conn_state state;
+	int64_t since;			/* when state began (monotonic us) */
+	uint64_t rx_base;		/* CONN_IDLE: bytes received by then */
 };
+
+/* Monotonic microseconds. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Bytes received on a TCP socket so far (0 if unknown). */
+static uint64_t
+tcp_rx(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1)
+		return 0;
+	return ti.tcpi_bytes_received;
+}
+
+/* The connection context of conn, or NULL. */
+static struct http_conn *
+conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Enter state st (no change of `since` if it is already there). */
+static void
+conn_set_state(struct http_conn *hc, enum conn_state st)
+{
+	if (hc == NULL || hc->state == st)
+		return;
+	hc->state = st;
+	hc->since = mono_us();
+	if (st == CONN_IDLE && !hc->is_unix)
+		hc->rx_base = tcp_rx(hc->fd);
+}
+
+/* Close hc from our side: MHD sees the end of the stream on its next run
+ * and closes the connection (there is no call to close one directly). */
+static void
+conn_cut(struct http_conn *hc)
+{
+	if (hc->cut)
+		return;
+	hc->cut = 1;
+	if (!hc->is_unix)
+		hs.n_tcp_cut++;
+	shutdown(hc->fd, SHUT_RDWR);
+}
+
+/* Make room for a new TCP connection: close the one idle longest, or,
+ * with none (or if only_idle is 0 and none idle), the one that has been
+ * receiving its request longest, if that is longer than EVICT_AFTER_US.
+ * 1 if one was closed. */
+static int
+conn_evict(struct http_conn *except, int only_idle, int64_t now)
+{
+	struct http_conn *hc, *idle = NULL, *slow = NULL;
+
+	for (hc = hs.conns; hc != NULL; hc = hc->next) {
+		if (hc == except || hc->cut || hc->is_unix)
+			continue;
+		if (hc->state == CONN_IDLE && (idle == NULL || hc->since < idle->since))
+			idle = hc;
+		else if (hc->state == CONN_RECEIVING && now - hc->since > EVICT_AFTER_US &&
+		    (slow == NULL || hc->since < slow->since))
+			slow = hc;
+	}
+	if (idle != NULL) {
+		conn_cut(idle);
+		hs.n_evicted_idle++;
+		return 1;
+	}
+	if (slow != NULL && !only_idle) {
+		conn_cut(slow);
+		hs.n_evicted_slow++;
+		return 1;
+	}
+	return 0;
+}
+
+/* Every SWEEP_US: cut connections whose request is not in after
+ * request_timeout; notice idle ones that started a new request. */
+static void
+sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int64_t now = mono_us(), limit = hs.limits.request_timeout;
+	struct http_conn *hc;
+
+	for (hc = hs.conns; hc != NULL && limit > 0; hc = hc->next) {
+		if (hc->cut || hc->is_unix)
+			continue;
+		if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
+			hc->state = CONN_RECEIVING;	/* the next request began */
+			hc->since = now;
+		} else if (hc->state == CONN_RECEIVING && hc->over != NULL &&
+		    now - hc->since > EVICT_AFTER_US) {
+			conn_cut(hc);		/* its 503 is all it would get */
+			hs.n_evicted_slow++;
+		} else if (hc->state == CONN_RECEIVING && now - hc->since > limit) {
+			log_debug("http: closing a connection whose request was not in "
+			    "after request_timeout");
+			conn_cut(hc);
+			hs.n_cut_slow++;
+		}
+	}
+}
+
+void
+http_conn_counts(uint64_t *cut_slow, uint64_t *evicted_idle, uint64_t *evicted_slow)
+{
+	*cut_slow = hs.n_cut_slow;
+	*evicted_idle = hs.n_evicted_idle;
+	*evicted_slow = hs.n_evicted_slow;
+}
 
 /* Run one listener's MHD and re-arm its timer. */
 static void
@@ -200,6 +363,7 @@ req_send(struct http_req *r)
 	char ra[16];
 
 	r->stage = STAGE_REPLIED;
+	conn_set_state(conn_of(r->conn), CONN_BUSY);
 	resp = MHD_create_response_from_buffer(r->reply ? strlen(r->reply) : 0, r->reply,
 	    MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
@@ -336,12 +500,39 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	uintptr_t n;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct http_listener *l = cls;
+		int64_t now = mono_us();
+		size_t live;
+
 		if ((hc = calloc(1, sizeof(*hc))) == NULL)
 			return;
 		*socket_context = hc;
 		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		hc->fd = ci ? ci->connect_fd : -1;
+		hc->is_unix = l != NULL && l->is_unix;
+		hc->state = CONN_RECEIVING;
+		hc->since = now;
+		hc->prevp = hs.conns_tail;
+		*hs.conns_tail = hc;
+		hs.conns_tail = &hc->next;
 		hs.n_conns++;
+		if (hc->is_unix) {
+			/* The Unix socket has a budget of its own: an operator
+			 * gets in however busy TCP is. */
+			if (++hs.n_unix > hs.limits.max_unix_connections)
+				hc->over = "too many connections on the Unix socket "
+				    "(max_unix_connections)";
+			return;
+		}
+		hs.n_tcp++;
+		/* Near the limit, idle keep-alive connections go first; at
+		 * it, the one slowest to send its request. */
+		live = hs.n_tcp - hs.n_tcp_cut;
+		if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
+			conn_evict(hc, 1, now);
+		live = hs.n_tcp - hs.n_tcp_cut;
+		if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
+			hc->over = "too many connections (max_connections)";
 		if ((hc->addr = conn_addr_key(conn)) != 0) {
 			n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
 			if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
@@ -351,8 +542,6 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 				hc->over = "too many connections from your address "
 				    "(max_connections_per_ip)";
 		}
-		if (hs.n_conns > hs.limits.max_connections)
-			hc->over = "too many connections (max_connections)";
 		return;
 	}
 	if (hc == NULL)
@@ -362,6 +551,17 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (hc->registered)
 		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
+	if (hc->is_unix)
+		hs.n_unix--;
+	else {
+		hs.n_tcp--;
+		if (hc->cut)
+			hs.n_tcp_cut--;
+	}
+	if ((*hc->prevp = hc->next) != NULL)
+		hc->next->prevp = hc->prevp;
+	else
+		hs.conns_tail = hc->prevp;
 	if (hc->addr != 0) {
 		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
 		if (n <= 1)
@@ -377,11 +577,60 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 static const char *
 conn_over(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	const struct http_conn *hc = ci ? ci->socket_context : NULL;
+	const struct http_conn *hc = conn_of(conn);
 
 	return hc ? hc->over : NULL;
+}
+
+/* MHD_get_connection_values_n: note a header whose name or value holds a
+ * NUL byte. */
+static enum MHD_Result
+header_nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+    const char *value, size_t value_size)
+{
+	const char **bad = cls;
+	int nul = (key != NULL && strlen(key) != key_size) ||
+	    (value != NULL && strlen(value) != value_size);
+
+#if MHD_VERSION <= 0x00097500
+	/* MHD 0.9.75 cuts a header at a NUL byte and reports the cut length
+	 * (a token followed by NUL and anything passed as the token). The
+	 * line still lies in MHD's read buffer, its CR and LF overwritten
+	 * with NULs: a byte other than NUL just past the value's terminator
+	 * means the line went on past a NUL byte (or ended in a bare LF,
+	 * which is refused with it). */
+	if (value != NULL && value[value_size] == '\0' && value[value_size + 1] != '\0')
+		nul = 1;
+#endif
+	if (nul) {
+		*bad = key;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Why the request's headers are refused before anything else, or NULL:
+ * a NUL byte in a header, or Content-Length together with
+ * Transfer-Encoding (RFC 9112 §6.3: a message that a proxy in front of
+ * loopd might frame differently, the root of request smuggling). */
+static const char *
+request_framing_bad(struct MHD_Connection *conn)
+{
+	static char why[200];
+	const char *bad = NULL;
+
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_nul_cb, &bad);
+	if (bad != NULL) {
+		snprintf(why, sizeof(why), "%.80s: a header must not contain a NUL byte (and "
+		    "must end with CR LF)", bad);
+		return why;
+	}
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		return "Content-Length: must not come with Transfer-Encoding";
+	return NULL;
 }
 
 /* MHD's request handler: collect the body, dispatch on the last call,
@@ -391,6 +640,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
+	struct http_conn *hc;
 
 	if (r == NULL) {
 		const char *cl, *why;
@@ -406,6 +656,10 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		r->listener = cls;
 		*con_cls = r;
 		hs.n_live++;
+		/* Headers are in; the body is still to come. A request that
+		 * was pipelined behind the last one starts its clock now. */
+		if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
+			conn_set_state(hc, CONN_RECEIVING);
 		/* A declared body over the limit is refused before it is read
 		 * (the connection closes, which is what we want then). */
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -417,6 +671,11 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		}
 		if ((why = conn_over(conn)) != NULL) {
 			http_reply_problem(r, 503, NULL, "%s", why);
+			r->close = 1;
+			return req_send(r);
+		}
+		if ((why = request_framing_bad(conn)) != NULL) {
+			http_reply_problem(r, 400, NULL, "%s", why);
 			r->close = 1;
 			return req_send(r);
 		}
@@ -445,6 +704,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	}
 	switch (r->stage) {
 	case STAGE_NEW:
+		conn_set_state(conn_of(conn), CONN_BUSY);	/* the body is in */
 		if (r->too_large)
 			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
 			    hs.limits.max_body);
@@ -515,6 +775,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	conn_set_state(conn_of(conn), CONN_IDLE);
 	if (r->resume_queued)
 		resume_drop(r);
 	held_unlink(r);
@@ -644,9 +905,9 @@ listener_start(struct http_listener *l, const char *what)
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL },
-		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_connection, NULL },
-		{ MHD_OPTION_CONNECTION_LIMIT,
-		    (intptr_t)(lim->max_connections + CONNECTION_SLACK), NULL },
+		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_connection, l },
+		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((l->is_unix ? lim->max_unix_connections :
+		    lim->max_connections) + CONNECTION_SLACK), NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    l->is_unix || lim->max_connections_per_ip == 0 ? 0 :
 		    (intptr_t)(lim->max_connections_per_ip + CONNECTION_SLACK), NULL },
@@ -753,8 +1014,11 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	hs.hooks = *hooks;
 	hs.commit_tail = &hs.commit_head;
 	hs.resume_tail = &hs.resume_head;
+	hs.conns_tail = &hs.conns;
 	idmap_init(&hs.per_addr);
-	if ((hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
+	if ((hs.sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL)) == NULL ||
+	    event_add(hs.sweep_ev, &(struct timeval){ 0, SWEEP_US }) == -1 ||
+	    (hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
 	    (hs.gone_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    (hs.gone_ev = event_new(base, hs.gone_fd, EV_READ | EV_PERSIST, gone_cb,
 	    NULL)) == NULL || event_add(hs.gone_ev, NULL) == -1)
@@ -797,6 +1061,8 @@ http_set_limits(const struct http_limits *limits)
 	hs.limits.max_json_depth = limits->max_json_depth;
 	hs.limits.max_connections = limits->max_connections;
 	hs.limits.max_connections_per_ip = limits->max_connections_per_ip;
+	hs.limits.request_timeout = limits->request_timeout;
+	hs.limits.max_unix_connections = limits->max_unix_connections;
 }
 
 const struct http_limits *
@@ -874,6 +1140,8 @@ http_stop(void)
 	}
 	if (hs.kick_ev != NULL)
 		event_free(hs.kick_ev);
+	if (hs.sweep_ev != NULL)
+		event_free(hs.sweep_ev);
 	if (hs.gone_ev != NULL)
 		event_free(hs.gone_ev);
 	if (hs.gone_fd != -1)

@@ -27,6 +27,9 @@ struct http_limits {
 	unsigned idle_timeout;		/* seconds */
 	const char *tls_cert;		/* PEM files: TLS on TCP listeners; NULL: */
 	const char *tls_key;		/* plain HTTP */
+	int64_t request_timeout;	/* microseconds from a request's first byte
+					 * to its body's last; 0: none */
+	size_t max_unix_connections;	/* Unix sockets' own budget */
 };
 
 /* A request. Handlers see it between dispatch and reply. */
@@ -73,6 +76,11 @@ struct http_hooks {
 	uint64_t (*commit_pending)(void);
 	const char *(*commit_why)(void);
 };
+
+/* Connections closed by us: their request was not in after
+ * request_timeout; evicted while idle, or while still sending, to make
+ * room for a new one at max_connections. For /metrics. */
+void http_conn_counts(uint64_t *cut_slow, uint64_t *evicted_idle, uint64_t *evicted_slow);
 
 /* Listen on each address of listen (HOST:PORT, [V6]:PORT, unix:PATH;
  * port 0 picks a free one), logging "listening on http://HOST:PORT" - or,

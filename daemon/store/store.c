@@ -119,6 +119,7 @@ int
 store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 {
 	char path[4200];
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/loopd.lock", state_dir);
 	if ((st.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
@@ -130,6 +131,10 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/loopd.db", state_dir);
+	/* Created 0600 whatever the umask and the directory's mode; SQLite
+	 * gives its -wal and -shm files the database's mode. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1)
+		close(fd);
 	if (sqlite3_open_v2(path, &st.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("store: cannot open %s: %s", path,

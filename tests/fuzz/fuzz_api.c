@@ -5,6 +5,12 @@
  * instead of spawning. Whatever the bytes, nothing may crash, leak or
  * trip a sanitizer, and every reply must be a status with a body.
  *
+ * A command policy and a webhook network policy are in force (commands are
+ * checked, resolved and refused as in loopd, but never spawned); every
+ * input's first 16 bytes are also judged as an IPv6 and its first 4 as an
+ * IPv4 destination; and an input "CONFIG KEY\nVALUE" sets config key KEY
+ * (the policy parsers: command_rlimits, webhook_deny, ...).
+ *
  *   make fuzz FUZZ_TIME=600     run for ten minutes
  */
 #include <stdint.h>
@@ -12,8 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <event2/event.h>
 
+#include "daemon/action/cmdpolicy.h"
+#include "daemon/action/netpolicy.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
@@ -25,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct event_base *base;
-static struct config cfg;
+static struct config cfg, conf2;
 
 /* Settle a call at once, as if its action ran instantly. */
 static void
@@ -55,7 +66,15 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	log_set_level(LOG_LEVEL_ERROR);
 	if (config_defaults(&cfg) == -1 || config_set(&cfg, "auth", "off", "fuzz") == -1 ||
-	    config_set(&cfg, "max_wait", "1s", "fuzz") == -1)
+	    config_set(&cfg, "max_wait", "1s", "fuzz") == -1 ||
+	    config_set(&cfg, "command_allow", "/bin/echo, true, ./tool", "fuzz") == -1 ||
+	    config_set(&cfg, "command_cwd_allow", "/tmp, /srv/jobs", "fuzz") == -1 ||
+	    config_set(&cfg, "command_env_allow", "FOO, APP_*, PATH", "fuzz") == -1 ||
+	    config_set(&cfg, "command_max_argv", "4K", "fuzz") == -1 ||
+	    config_set(&cfg, "webhook_deny", "loopback, private, link-local, reserved",
+	    "fuzz") == -1 || cmdpolicy_set(&cfg) == -1 ||
+	    netpolicy_set(cfg.webhook_allow, cfg.webhook_deny) == -1 ||
+	    config_defaults(&conf2) == -1)
 		abort();
 	base = event_base_new();
 	clock_start(-1, 0);
@@ -72,8 +91,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *nl = memchr(data, '\n', size), *sp;
 	struct http_req r;
 
+	if (size >= 16) {
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+		struct sockaddr_in s4 = { .sin_family = AF_INET };
+		memcpy(&s6.sin6_addr, data, 16);
+		memcpy(&s4.sin_addr, data, 4);
+		(void)netpolicy_permits((const struct sockaddr *)&s6);
+		(void)netpolicy_permits((const struct sockaddr *)&s4);
+	}
 	if (nl == NULL || (sp = memchr(data, ' ', (size_t)(nl - data))) == NULL)
 		return 0;
+	if (sp - data == 6 && memcmp(data, "CONFIG", 6) == 0) {
+		/* One config key: its parser must take any value. */
+		char *key = strndup((const char *)sp + 1, (size_t)(nl - sp - 1));
+		char *value = strndup((const char *)nl + 1, size - (size_t)(nl + 1 - data));
+		if (key == NULL || value == NULL)
+			abort();
+		(void)config_set(&conf2, key, value, "fuzz");
+		free(key);
+		free(value);
+		return 0;
+	}
 	memset(&r, 0, sizeof(r));
 	r.method = strndup((const char *)data, (size_t)(sp - data));
 	r.path = strndup((const char *)sp + 1, (size_t)(nl - sp - 1));

@@ -39,8 +39,14 @@ class AuthTest(unittest.TestCase):
                                   headers=headers, auth=False)
                     assert_problem(self, r, 401)
                     self.assertIn("bearer", r.headers.get("www-authenticate", "").lower())
-            for path in ["/healthz", "/metrics", "/openapi.json"]:
+            for path in ["/healthz", "/openapi.json"]:
                 self.assertEqual(d.request("GET", path, auth=False).status, 200, path)
+            # /metrics is behind the token too (issue 13).
+            for h in bad:
+                headers = {} if h is None else {"Authorization": h}
+                assert_problem(self, d.request("GET", "/metrics", headers=headers,
+                                               auth=False), 401)
+            self.assertEqual(d.request("GET", "/metrics").status, 200)
             # Nothing was created by any of that.
             self.assertEqual(d.request("GET", "/v1/calls").body["items"], [])
 

@@ -566,6 +566,33 @@ class RetryTest(WebhookCase):
         self.assertGreaterEqual(b.t - a.t, 0.95)
 
 
+class RetryAfterCapTest(WebhookCase):
+    """Issue 13: a receiver's delay is capped by max_retry_after, in the
+    date form too (a year-9999 date left the call pending for good)."""
+    opts = dict(FAST, max_retry_after="300ms")
+
+    def check_capped(self, value):
+        rx = self.receiver([{"status": 503, "text": "later",
+                             "headers": {"Retry-After": value}},
+                            {"status": 200, "json": {"ok": True}}])
+        done = self.run_hook(hook(rx.url), timeout=10,
+                             retry={"attempts": 2, "backoff": 0.01})
+        self.assertEqual(done["result"]["status"], 200, done)
+        a, b = rx.wait_requests(2)
+        self.assertGreaterEqual(b.t - a.t, 0.25)
+        self.assertLess(b.t - a.t, 5.0)
+
+    def test_far_date_is_capped(self):
+        self.check_capped("Fri, 31 Dec 9999 23:59:59 GMT")
+
+    def test_date_an_hour_away_is_capped(self):
+        self.check_capped(time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                        time.gmtime(time.time() + 3600)))
+
+    def test_seconds_are_capped(self):
+        self.check_capped("86400")
+
+
 class DefaultPolicyTest(WebhookCase):
     """The defaults for a call without a retry policy or a timeout."""
     opts = dict(FAST, webhook_attempts="2", webhook_timeout="300ms")
@@ -992,6 +1019,79 @@ class PolicyTest(unittest.TestCase):
         p = run_loopd(["-n", "--state-dir", tmp, "-o",
                        "webhook_deny=loopback, private, link-local, ::1/128",
                        "-o", "webhook_allow=10.0.0.0/8"])
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
+class PolicyBypassTest(unittest.TestCase):
+    """Issue 13: the forms of an address that reach a denied one, and
+    proxies from loopd's environment, do not get around the policy."""
+
+    receiver = PolicyTest.receiver
+    assertRefused = PolicyTest.assertRefused
+
+    def test_unspecified_addresses_are_loopback(self):
+        rx = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_deny="loopback")) as d:
+            self.assertRefused(d, "http://0.0.0.0:%d/x" % rx.port, rx)
+            self.assertRefused(d, "http://[::]:%d/x" % rx.port, rx)
+            self.assertRefused(d, "http://[::ffff:0.0.0.0]:%d/x" % rx.port, rx)
+        self.assertEqual(rx.count(), 0)
+
+    def test_ipv4_in_ipv6_forms_are_judged_as_ipv4(self):
+        rx = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_deny="127.0.0.0/8")) as d:
+            for host in ("[::ffff:127.0.0.1]", "[64:ff9b::7f00:1]",
+                         "[2002:7f00:1::1]", "[::127.0.0.1]"):
+                with self.subTest(host=host):
+                    self.assertRefused(d, "http://%s:%d/x" % (host, rx.port), rx)
+
+    def test_proxy_from_the_environment_is_not_used(self):
+        rx = self.receiver()
+        proxy = self.receiver()
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url,
+               "https_proxy": proxy.url, "all_proxy": proxy.url,
+               "ALL_PROXY": proxy.url, "no_proxy": None, "NO_PROXY": None}
+        with Daemon(opts=FAST, env=env) as d:
+            c = d.schedule({"soon": True, "webhook": hook(rx.url + "/direct")})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["result"]["status"], 200, done)
+        self.assertEqual(proxy.count(), 0, "the environment's proxy was used")
+        self.assertEqual(rx.count(), 1)
+
+    def test_proxy_from_the_environment_cannot_bypass_deny(self):
+        proxy = self.receiver()
+        env = {"http_proxy": proxy.url, "no_proxy": None, "NO_PROXY": None}
+        with Daemon(opts=dict(FAST, webhook_deny="link-local, private"),
+                    env=env) as d:
+            c = d.schedule({"soon": True, "webhook": hook(
+                "http://169.254.169.254/latest/meta-data/", timeout=2),
+                "retry": {"attempts": 1}})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["exception"]["type"], "WebhookFailed", done)
+        self.assertEqual(proxy.count(), 0, "the environment's proxy was used")
+
+    def test_configured_proxy_is_used(self):
+        proxy = self.receiver()
+        with Daemon(opts=dict(FAST, webhook_proxy=proxy.url)) as d:
+            c = d.schedule({"soon": True,
+                            "webhook": hook("http://example.invalid/via-proxy")})
+            done = d.wait_done(c["id"])
+            self.assertEqual(done["result"]["status"], 200, done)
+        self.assertEqual(proxy.count(), 1)
+        self.assertIn("example.invalid", proxy.requests[0].path)
+
+    def test_proxy_with_a_policy_is_refused(self):
+        import tempfile
+        tmp = tempfile.mkdtemp(prefix="loopd-proxy-")
+        self.addCleanup(__import__("shutil").rmtree, tmp, True)
+        for opt in ("webhook_deny=loopback", "webhook_allow=10.0.0.0/8"):
+            with self.subTest(opt=opt):
+                p = run_loopd(["-n", "--state-dir", tmp, "-o", opt, "-o",
+                               "webhook_proxy=http://127.0.0.1:3128"])
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("webhook_proxy", p.stderr)
+        p = run_loopd(["-n", "--state-dir", tmp, "-o",
+                       "webhook_proxy=http://127.0.0.1:3128"])
         self.assertEqual(p.returncode, 0, p.stderr)
 
 
