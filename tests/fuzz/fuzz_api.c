@@ -61,7 +61,7 @@ stub_interrupted(void *arg, struct future *c)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sched_actions ops = { stub_start, stub_abort, stub_interrupted, NULL };
+	struct sched_actions ops = { stub_start, stub_abort, stub_interrupted, NULL, NULL };
 	struct future_limits fl = { 20000, 1000000 };
 
 	log_set_level(LOG_LEVEL_ERROR);
