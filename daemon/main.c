@@ -444,7 +444,7 @@ main(int argc, char **argv)
 	    store_start(m.base, commit_done, NULL) == -1)
 		fatalx("cannot start the scheduler");
 	sched_set_claim_ahead(m.cfg.claim_ahead);
-	sched_recover(anchor_loop + STORE_LEASE_US);
+	sched_recover(store_lease_end());
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);

@@ -23,8 +23,8 @@
 #define SLICE_START_US 2000
 #define START_CHECK 16
 /* Ask the store to renew its lease this long before a claimed call is
- * due, if the lease would not cover it (the store grants 100 ms). */
-#define RENEW_AHEAD 50000
+ * due, if the lease would not cover it (the store grants 500 ms). */
+#define RENEW_AHEAD 100000
 
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))

@@ -60,6 +60,9 @@ static struct {
 	const char *fault;		/* NULL when writable */
 	int anchor_due;			/* the anchor needs writing */
 	int renew_due;			/* ... to renew the lease */
+	int64_t slow_us;		/* the slowest recent commit, decaying */
+	int64_t handed;			/* when the writer's batch was handed over */
+	int64_t lease_end_recovered;	/* the last run's, from meta */
 } st = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
@@ -185,6 +188,8 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		return -1;
 	}
 	*anchor_loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
+	st.lease_end_recovered = query_int("SELECT value FROM meta WHERE key = 'lease_end'",
+	    *anchor_loop + STORE_LEASE_MAX_US);
 	*anchor_unix = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
 	return 0;
 }
@@ -284,6 +289,7 @@ struct batch {
 	size_t n, cap;
 	uint64_t seq;			/* commits are numbered from 1 */
 	int64_t next_id, anchor_loop, anchor_unix;
+	int64_t lease_end;		/* calls may start until then */
 	int rc;				/* the writer's SQLite result */
 	int renew;			/* written to renew the lease */
 };
@@ -422,6 +428,8 @@ store_commit(struct batch *b)
 	if (rc == SQLITE_OK)
 		rc = store_meta("anchor_loop", b->anchor_loop);
 	if (rc == SQLITE_OK)
+		rc = store_meta("lease_end", b->lease_end);
+	if (rc == SQLITE_OK)
 		rc = store_meta("anchor_unix", b->anchor_unix);
 	if (rc == SQLITE_OK && sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = sqlite3_extended_errcode(st.db);
@@ -450,6 +458,16 @@ batch_clear(struct batch *b)
 		free(b->rows[i].claim_spec);
 	}
 	b->n = 0;
+}
+
+/* How long a lease the next commit grants: 100 ms plus three times the
+ * slowest recent commit, at most 2 s (store.h). */
+static int64_t
+store_lease_len(void)
+{
+	int64_t len = STORE_LEASE_MIN_US + 3 * st.slow_us;
+
+	return len < STORE_LEASE_MAX_US ? len : STORE_LEASE_MAX_US;
 }
 
 /* Fill batch b from the dirty list: every changed object's row as it is
@@ -501,6 +519,7 @@ batch_fill(struct batch *b)
 	}
 	b->next_id = (int64_t)future_peek_next_id();
 	b->anchor_loop = clock_loop_now();
+	b->lease_end = b->anchor_loop + store_lease_len();
 	b->anchor_unix = clock_unix_now();
 	b->seq = ++wr.seq_last;
 	b->renew = st.renew_due;
@@ -550,8 +569,11 @@ batch_done(void)
 {
 	struct batch *b = &wr.b;
 	int rc = b->rc, was_faulty = st.fault != NULL;
+	int64_t took = clock_loop_now() - st.handed;
 
 	wr.busy = 0;
+	/* The slowest recent commit: up at once, down by an eighth a commit. */
+	st.slow_us = took > st.slow_us ? took : st.slow_us - (st.slow_us - took) / 8;
 	if (rc == SQLITE_OK) {
 		for (size_t i = 0; i < b->n; i++) {
 			struct row *w = &b->rows[i];
@@ -567,7 +589,7 @@ batch_done(void)
 		}
 		batch_clear(b);
 		/* Calls may start until the lease this commit grants. */
-		sched_set_lease(b->anchor_loop + STORE_LEASE_US);
+		sched_set_lease(b->lease_end);
 		if (was_faulty)
 			log_info("store: writable again");
 		st.fault = NULL;
@@ -645,6 +667,7 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 		return;	/* a busy writer's done event flushes what waits */
 	batch_fill(&wr.b);
 	wr.busy = 1;
+	st.handed = clock_loop_now();
 	if (!wr.running) {
 		wr.b.rc = store_commit(&wr.b);
 		batch_done();
@@ -779,6 +802,12 @@ store_close(void)
 	free(st.dirty);
 	memset(&st, 0, sizeof(st));
 	st.lock_fd = -1;
+}
+
+int64_t
+store_lease_end(void)
+{
+	return st.lease_end_recovered;
 }
 
 uint64_t
