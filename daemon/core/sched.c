@@ -20,7 +20,7 @@
  * never blocks the loop): calls claimed or moved between queues, and the
  * time spent starting calls, checked every START_CHECK starts. */
 #define SLICE_CLAIMS 2048
-#define SLICE_START_US 2000
+#define SLICE_START_US 5000
 #define START_CHECK 16
 /* Ask the store to renew its lease this long before a claimed call is
  * due, if the lease would not cover it (the store grants 500 ms). */
