@@ -63,6 +63,7 @@ static struct {
 	int64_t slow_us;		/* the slowest recent commit, decaying */
 	int64_t handed;			/* when the writer's batch was handed over */
 	int64_t lease_end_recovered;	/* the last run's, from meta */
+	int64_t lease_max;		/* the latest lease end handed to a batch */
 } st = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
@@ -519,7 +520,13 @@ batch_fill(struct batch *b)
 	}
 	b->next_id = (int64_t)future_peek_next_id();
 	b->anchor_loop = clock_loop_now();
+	/* Never less than a lease handed out before: the loop may start
+	 * calls until the latest end it heard of, and a crash must find an
+	 * end at least that late (the length decays). */
 	b->lease_end = b->anchor_loop + store_lease_len();
+	if (b->lease_end < st.lease_max)
+		b->lease_end = st.lease_max;
+	st.lease_max = b->lease_end;
 	b->anchor_unix = clock_unix_now();
 	b->seq = ++wr.seq_last;
 	b->renew = st.renew_due;
