@@ -933,3 +933,66 @@ class OpenFailureTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RunOnceTest(unittest.TestCase):
+    """The claim (issue 12) from the outside: what a stop or a full disk
+    does to calls that have not started."""
+
+    def test_clean_stop_lets_claims_lapse(self):
+        # Due within the claim window (so claimed on acceptance), then a
+        # drain that outlasts its due time (a running command holds it),
+        # so the final commits' lease covers it: a clean stop must not make
+        # it "possibly started" (Interrupted) at the next start.
+        with Daemon() as d:
+            log = d.path("ran.log")
+            blocker = d.schedule({"soon": True, "command": sh("sleep 1.5")})
+            d.wait_until(lambda: d.call(blocker["id"])["phase"] == "running",
+                         what="the blocker to run")
+            c = d.schedule({"after": 0.2, "command": sh('echo x >> "$1"', log)})
+            d.stop()
+            if os.path.exists(log):
+                self.skipTest("the stop began after the call's time: it ran first")
+            d.start()
+            got = d.wait_done(c["id"])
+            self.assertEqual((got["state"], got.get("exception")), ("finished", None), got)
+            self.assertEqual(read_lines(log), ["x"])
+
+    def test_soon_call_refused_on_full_disk_never_runs(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a tmpfs for the state dir")
+        d = Daemon()
+        self.addCleanup(d.close, check=False)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700",
+                            "loopd-it-once", d.state_dir], capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (%s)" % r.stderr.strip())
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", d.state_dir],
+                                               capture_output=True))
+        self.addCleanup(d.stop, check=False)
+        d.start()
+        ran = os.path.join(d.dir, "ran")
+        os.mkdir(ran)
+        filler = os.path.join(d.state_dir, "filler")
+        FullDiskTest.fill(None, filler)
+        refused = acked = 0
+        for i in range(40):
+            r = d.request("POST", "/v1/calls", body={
+                "soon": True, "name": "s%d" % i,
+                "command": sh('touch "$1/$2"', ran, "s%d" % i)})
+            if r.status == 201:
+                acked += 1
+            else:
+                self.assertEqual(r.status, 503, r.body)
+                refused += 1
+        self.assertGreater(refused, 0, "no POST was refused on a full disk")
+        os.remove(filler)
+        d.wait_until(lambda: metric(d, "loopd_store_writable") == 1, timeout=5,
+                     what="loopd_store_writable 1")
+        names = {c["name"] for c in d.list_calls()}
+        d.wait_until(lambda: all(c["state"] != "pending" for c in d.list_calls()),
+                     timeout=20, what="the acknowledged calls to finish")
+        ran_names = set(os.listdir(ran))
+        self.assertEqual(ran_names - names, set(),
+                         "calls answered 503 ran their command")
+        self.assertEqual(len(names), acked)
