@@ -121,7 +121,10 @@ class CrashTest(unittest.TestCase):
     each kind of acknowledged write."""
 
     def test_10000_pending_calls_survive_kill_9_and_run_exactly_once(self):
-        n = 1000 if harness.UNDER_VALGRIND else 10000
+        # 2,000 by default, so make check stays quick; 10,000 under CI=true
+        # (issue 11).
+        n = 1000 if harness.UNDER_VALGRIND else \
+            10000 if os.environ.get("CI") == "true" else 2000
         threads = 32        # replies wait for the commit: many in flight
         with Daemon(opts={"max_commands": 64}) as d:
             log = d.path("ran.log")
