@@ -90,6 +90,9 @@ $(BUILD)/obj/%.o: %.c
 
 # The OpenAPI document is embedded in the daemon (.incbin).
 $(BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+# So is the web console (docs/console.md).
+UI_FILES := ui/index.html ui/app.css ui/app.js
+$(BUILD)/obj/daemon/http/api_ui.o: $(UI_FILES)
 
 # libFuzzer (clang) over the request decoder and the routes: a short run in
 # `make check`, as long as you like with `make fuzz FUZZ_TIME=600`. New
@@ -107,6 +110,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c | $(TEST_DEPS)
 	$(FUZZ_CC) $(LOOPD_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+$(FUZZ_BUILD)/obj/daemon/http/api_ui.o: $(UI_FILES)
 
 $(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(filter-out -MMD -MP,$(LOOPD_CFLAGS)) -fsanitize=fuzzer,address,undefined \
