@@ -39,7 +39,7 @@
 			else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
 			else e.setAttribute(k, v === true ? '' : String(v));
 		}
-		for (const c of kids.flat()) {
+		for (const c of kids.flat(Infinity)) {
 			if (c === null || c === undefined || c === false) continue;
 			e.append(typeof c === 'string' || typeof c === 'number' ? String(c) : c);
 		}

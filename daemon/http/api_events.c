@@ -122,9 +122,13 @@ stream_read(struct http_req *r, char *out, size_t max)
 		if (done == max)
 			break;
 		if (s->hello) {
+			/* The id of the last event before this stream, so that
+			 * a client that hears of no change still reconnects
+			 * with a Last-Event-ID and is told what it missed. */
 			s->hello = 0;
-			s->len = (size_t)snprintf(s->buf, sizeof(s->buf),
-			    "retry: 2000\n: loopd events\n\n");
+			s->len = (size_t)snprintf(s->buf, sizeof(s->buf), s->reset ?
+			    "retry: 2000\n: loopd events\n\n" : "retry: 2000\nid: %llu\n"
+			    ": loopd events\n\n", (unsigned long long)(s->next - 1));
 		} else if (s->reset) {
 			s->reset = 0;
 			s->len = (size_t)snprintf(s->buf, sizeof(s->buf), "id: %llu\nevent: reset\n"
