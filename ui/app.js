@@ -24,7 +24,7 @@
 		offset: 0, mode: 'on', lastEventId: null, streamCtl: null, retry: 1000,
 		pollTimer: null, pollMs: 0, pending: new Set(), flushTimer: null,
 		metrics: null, prevMetrics: null, renderWanted: false, started: false,
-		events: 0,
+		events: 0, formOpen: false,
 	};
 	const $ = (id) => document.getElementById(id);
 
@@ -358,11 +358,13 @@
 			cmd.value = '';
 			render(true);
 		};
-		return el('details', { class: 'card' }, el('summary', { text: 'Schedule a call' }),
+		const form = el('details', { class: 'card', open: S.formOpen,
+		    ontoggle: () => { S.formOpen = form.open; } }, el('summary', { text: 'Schedule a call' }),
 		    el('div', { class: 'form' }, name,
 		    el('label', {}, 'in ', after, ' seconds'), cmd,
 		    el('div', { class: 'actions' }, el('button', { type: 'button', id: 'new-submit', text: 'Schedule',
 		    onclick: () => act(submit) }))));
+		return form;
 	}
 
 	function timeline(calls, horizon, label) {
