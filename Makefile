@@ -25,7 +25,7 @@ DEPS_OK := $(shell scripts/deps build >&2 && echo ok)
 ifneq ($(DEPS_OK),ok)
 $(error scripts/deps failed: missing build dependencies)
 endif
-TEST_GOALS := check integration valgrind fuzz fuzz-smoke test-deps
+TEST_GOALS := check integration valgrind fuzz fuzz-smoke test-deps browser
 TEST_DEPS  := $(if $(filter $(TEST_GOALS),$(MAKECMDGOALS)),test-deps)
 # promtool lives here when no package provides it (see scripts/deps).
 TOOLS      := $(abspath build/tools)
@@ -90,6 +90,9 @@ $(BUILD)/obj/%.o: %.c
 
 # The OpenAPI document is embedded in the daemon (.incbin).
 $(BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+# So is the web console (docs/console.md).
+UI_FILES := ui/index.html ui/app.css ui/app.js
+$(BUILD)/obj/daemon/http/api_ui.o: $(UI_FILES)
 
 # libFuzzer (clang) over the request decoder and the routes: a short run in
 # `make check`, as long as you like with `make fuzz FUZZ_TIME=600`. New
@@ -107,6 +110,7 @@ $(FUZZ_BUILD)/obj/%.o: %.c | $(TEST_DEPS)
 	$(FUZZ_CC) $(LOOPD_CFLAGS) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_BUILD)/obj/daemon/http/openapi.o: proto/openapi.json
+$(FUZZ_BUILD)/obj/daemon/http/api_ui.o: $(UI_FILES)
 
 $(FUZZ_BUILD)/fuzz_api: tests/fuzz/fuzz_api.c $(FUZZ_OBJ)
 	$(FUZZ_CC) $(filter-out -MMD -MP,$(LOOPD_CFLAGS)) -fsanitize=fuzzer,address,undefined \
@@ -123,7 +127,15 @@ fuzz fuzz-smoke: $(FUZZ_BUILD)/fuzz_api
 	  else tail -60 $(FUZZ_BUILD)/fuzz.log; fi; \
 	  echo "fuzz: $$([ $$rc -eq 0 ] && echo 1 passed, 0 failed || echo 0 passed, 1 failed)"; exit $$rc
 
-check: layers unit integration fuzz-smoke
+check: layers unit integration fuzz-smoke browser
+
+# The web console in headless Chromium (tests/browser/): run when Chromium
+# is installed (make test-deps installs Debian's chromium), skipped - and
+# said so - when it is not. Screenshots go to build/screenshots/.
+.PHONY: browser
+browser: all | $(TEST_DEPS)
+	$(TEST_PATH) LOOPD=$(abspath $(BUILD)/loopd) LOOPCTL=$(abspath $(BUILD)/loopctl) \
+	  $(PYTHON) tests/browser/test_console.py
 
 # No file includes a header of a layer above its own (scripts/check-layers).
 .PHONY: layers

@@ -24,7 +24,7 @@
 #define INSPECT_DAY	86400.0	/* relative times within a day of now */
 
 enum { IO_STATE = 0x100, IO_PHASE, IO_NAME, IO_LIMIT, IO_FAILED,
-    IO_RUNNING, IO_PENDING, IO_SINCE, IO_WAIT };
+    IO_RUNNING, IO_PENDING, IO_SINCE, IO_WAIT, IO_FUTURES };
 
 /* The columns of ls. */
 enum { COL_ID, COL_STATE, COL_PHASE, COL_WHEN, COL_OUTCOME, COL_NAME,
@@ -245,6 +245,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		{ "running", no_argument, NULL, IO_RUNNING },
 		{ "pending", no_argument, NULL, IO_PENDING },
 		{ "since", required_argument, NULL, IO_SINCE },
+		{ "futures", no_argument, NULL, IO_FUTURES },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *path = http_path("/v1/calls", "", ""), *end, size[32], why[256];
@@ -254,7 +255,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	double since = 0, now = ctl_unix_now();
 	int64_t us;
 	long limit = 0;
-	int ch, rc = CTL_EXIT_FAIL, failed = 0, quiet = 0, have_since = 0;
+	int ch, rc = CTL_EXIT_FAIL, failed = 0, quiet = 0, have_since = 0, futures = 0;
 	size_t i;
 
 	while ((ch = ctl_getopt(ctl, argc, argv, "q", opts)) != -1) {
@@ -300,6 +301,12 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 				    INSPECT_DAY : 7 * INSPECT_DAY;
 			have_since = 1;
 			break;
+		case IO_FUTURES:
+			/* Plain futures (GET /v1/futures) instead of calls. */
+			free(path);
+			path = http_path("/v1/futures", "", "");
+			futures = 1;
+			break;
 		case 'q':
 			quiet = 1;
 			break;
@@ -309,6 +316,8 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	}
 	if (optind != argc)
 		ctl_usage(ctl, "too many arguments");
+	if (futures && phase != NULL)
+		ctl_usage(ctl, "--futures: futures have no phase (--running, --phase)");
 	if (state != NULL)
 		http_query(&path, "state", state);
 	if (phase != NULL)

@@ -84,7 +84,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "cancel calls (or futures)" },
 	{ "ls", NULL, cmd_ls,
 	  "[--failed | --running | --pending] [--name N] [--since T]"
-	  " [--limit N] [-q]",
+	  " [--limit N] [-q] [--futures]",
 	  "  --failed      finished with an exception (exit status, signal,"
 	  " HTTP error...)\n"
 	  "  --running     running now\n"
@@ -96,11 +96,17 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "  -q            ids only\n"
 	  "  --state S     pending, finished or cancelled\n"
 	  "  --phase P     scheduled, waiting, running or done\n"
+	  "  --futures     list plain futures instead of calls\n"
 	  "\nNewest first. WHEN is when a call is due, started or finished"
 	  " (local time);\nOUTCOME its exit status, signal, HTTP status or"
 	  " exception.\n",
 	  "list calls, newest first" },
 	{ "show", NULL, cmd_show, "ID", NULL, "show a call or a future" },
+	{ "ui", NULL, cmd_ui, "[--no-open]",
+	  "  --no-open     only print the URL\n"
+	  "\nPrints the web console's URL; opens it with xdg-open when DISPLAY or\n"
+	  "WAYLAND_DISPLAY is set. The console asks for the API token.\n",
+	  "the web console's URL (and open it)" },
 	{ "time", NULL, cmd_time, "", NULL, "show the loop time" },
 	{ "status", NULL, cmd_status, "[--wait DUR]",
 	  "  --wait DUR    wait up to DUR for the daemon to answer (a script"

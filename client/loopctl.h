@@ -121,6 +121,7 @@ int	 cmd_ls(struct ctl *, int, char **);
 int	 cmd_show(struct ctl *, int, char **);
 int	 cmd_time(struct ctl *, int, char **);
 int	 cmd_status(struct ctl *, int, char **);
+int	 cmd_ui(struct ctl *, int, char **);
 
 /* cmd_future.c */
 int	 cmd_future_new(struct ctl *, int, char **);

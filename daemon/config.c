@@ -85,6 +85,10 @@ static const struct key keys[] = {
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),
+	K(console, C_STRING, "on"),
+	K(max_event_streams, C_COUNT, "64"),
+	K(event_keepalive, C_DURATION, "15s"),
+	K(event_ring, C_COUNT, "4096"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -345,6 +349,18 @@ config_listen_is_local(const char *listen)
 }
 
 int
+config_console(const struct config *cfg)
+{
+	if (cfg->console == NULL || strcmp(cfg->console, "on") == 0)
+		return CONFIG_CONSOLE_ON;
+	if (strcmp(cfg->console, "read-only") == 0)
+		return CONFIG_CONSOLE_READ_ONLY;
+	if (strcmp(cfg->console, "off") == 0)
+		return CONFIG_CONSOLE_OFF;
+	return -1;
+}
+
+int
 config_check(const struct config *cfg)
 {
 	int errors = 0;
@@ -363,6 +379,14 @@ config_check(const struct config *cfg)
 	}
 	if (cfg->max_wait <= 0 || cfg->horizon <= 0) {
 		fprintf(stderr, "config: max_wait and horizon must be positive\n");
+		errors++;
+	}
+	if (config_console(cfg) < 0) {
+		fprintf(stderr, "config: console must be off, read-only or on\n");
+		errors++;
+	}
+	if (cfg->event_keepalive <= 0 || cfg->event_ring == 0) {
+		fprintf(stderr, "config: event_keepalive and event_ring must be positive\n");
 		errors++;
 	}
 	if ((*cfg->tls_cert == '\0') != (*cfg->tls_key == '\0')) {

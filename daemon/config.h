@@ -57,7 +57,13 @@ struct config {
 	char *tls_cert;
 	char *tls_key;
 	int log_level;
+	char *console;			/* off | read-only | on (config_console) */
+	uint64_t max_event_streams;	/* GET /v1/events streams open at once */
+	int64_t event_keepalive;	/* comment line on every stream this often */
+	uint64_t event_ring;		/* events kept for Last-Event-ID replay */
 };
+
+enum { CONFIG_CONSOLE_OFF, CONFIG_CONSOLE_READ_ONLY, CONFIG_CONSOLE_ON };
 
 /* Fill cfg with the defaults. 0 or -1 (ENOMEM). */
 int config_defaults(struct config *cfg);
@@ -71,6 +77,8 @@ int config_set(struct config *cfg, const char *key, const char *value, const cha
 /* Cross-key checks (auth = off needs a loopback address, ...). Reports and
  * returns the number of errors. */
 int config_check(const struct config *cfg);
+/* The console setting: CONFIG_CONSOLE_*, or -1 if it is none of them. */
+int config_console(const struct config *cfg);
 /* Free what cfg owns. */
 void config_free(struct config *cfg);
 /* Whether a listen address is on the loopback interface (or a Unix socket). */

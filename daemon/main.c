@@ -21,6 +21,7 @@
 #include "daemon/action/action.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
+#include "daemon/core/events.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "daemon/core/waitset.h"
@@ -331,6 +332,7 @@ static void
 commit_done(int ok, uint64_t seq, void *arg)
 {
 	waitset_commit_done(ok, seq);
+	events_commit_done(ok, seq);
 	http_commit_done(ok, seq);
 }
 
@@ -446,6 +448,11 @@ main(int argc, char **argv)
 	sched_set_claim_ahead(m.cfg.claim_ahead);
 	sched_recover(store_lease_end());
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
+	/* Live events (GET /v1/events), published once durable too; numbered
+	 * from the wall clock, so a later run's numbers are higher. */
+	if (events_init((size_t)m.cfg.event_ring, (uint64_t)clock_unix_now()) == -1)
+		fatalx("cannot start the event ring");
+	events_set_durability(store_pending);
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
 	if ((nfds = sd_listen_fds(1)) < 0)
@@ -466,6 +473,8 @@ main(int argc, char **argv)
 
 	store_flush();		/* releases replies waiting for a commit */
 	http_stop();
+	api_events_shutdown();
+	events_shutdown();
 	action_shutdown();
 	store_close();
 	sched_shutdown();

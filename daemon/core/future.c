@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "daemon/core/clock.h"
+#include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
 #include "daemon/core/sched.h"
 #include "daemon/core/slab.h"
@@ -347,6 +348,7 @@ future_new(const char *name, int64_t timeout, struct core_error *err)
 			return NULL;
 		}
 	}
+	events_emit(EVENTS_FUTURE_CREATED, f);
 	return f;
 }
 
@@ -373,6 +375,8 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	sched_forget(f);
 	fs.pending_kind[f->kind]--;
 	future_touch(f);
+	events_emit(f->kind != FUTURE_CALL ? EVENTS_FUTURE_SETTLED : state == FUTURE_CANCELLED ?
+	    EVENTS_CALL_CANCELLED : EVENTS_CALL_FINISHED, f);
 
 	/* Done-callbacks go onto the ready queue in registration order. */
 	while (f->x != NULL && (cb = TAILQ_FIRST(&f->x->callbacks)) != NULL) {

@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "daemon/core/clock.h"
+#include "daemon/core/events.h"
 #include "daemon/log.h"
 
 /* Work done per loop turn when much falls due at once (issue 12: a burst
@@ -369,6 +370,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		break;
 	}
 	ss.stats.scheduled++;
+	events_emit(EVENTS_CALL_CREATED, c);
 	return c;
 fail:
 	future_discard(c);
@@ -443,6 +445,7 @@ sched_started(struct future *c)
 	c->phase = CALL_RUNNING;
 	c->attempts++;
 	future_touch(c);
+	events_emit(EVENTS_CALL_STARTED, c);
 }
 
 /* Place one restored pending call. lease_end bounds when the last run

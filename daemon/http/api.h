@@ -59,5 +59,12 @@ void api_openapi(struct http_req *r, struct api_args *a);
 void api_metrics(struct http_req *r, struct api_args *a);
 void api_wait(struct http_req *r, struct api_args *a);
 void api_gather(struct http_req *r, struct api_args *a);
+void api_futures_list(struct http_req *r, struct api_args *a);
+void api_events(struct http_req *r, struct api_args *a);
+void api_ui(struct http_req *r, struct api_args *a);
+/* Event streams: open now, opened and refused (max_event_streams) so far. */
+void api_events_counts(size_t *open, uint64_t *opened, uint64_t *refused);
+/* Free the event streams' timer (at exit). */
+void api_events_shutdown(void);
 
 #endif

@@ -179,12 +179,15 @@ api_calls_cancel(struct http_req *r, struct api_args *a)
 		http_reply_json(r, 200, json_pack("{s:b}", "cancelled", sched_cancel(c)));
 }
 
-/* GET /v1/calls?state=&phase=&name=&page_size=&page_token= */
-void
-api_calls_list(struct http_req *r, struct api_args *a)
+/* GET /v1/calls or /v1/futures: a page of objects of kind. */
+static void
+list_reply(struct http_req *r, enum future_kind kind)
 {
 	static const char *const known[] = {
 		"state", "phase", "name", "page_size", "page_token", NULL,
+	};
+	static const char *const known_futures[] = {
+		"state", "name", "page_size", "page_token", NULL,
 	};
 	const char *state = http_query(r, "state"), *phase = http_query(r, "phase");
 	const char *size = http_query(r, "page_size"), *token = http_query(r, "page_token");
@@ -196,12 +199,12 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	char *end, *text, id[20];
 	unsigned long long n;
 
-	if ((bad = http_query_unknown(r, known)) != NULL) {
+	if ((bad = http_query_unknown(r, kind == FUTURE_CALL ? known : known_futures)) != NULL) {
 		http_reply_problem(r, 400, NULL, "%.64s: unknown query parameter", bad);
 		return;
 	}
 	query_init(&q);
-	q.kind = FUTURE_CALL;
+	q.kind = kind;
 	q.name = http_query(r, "name");
 	if (state != NULL && (q.state = future_state_parse(state)) == -1) {
 		http_reply_problem(r, 400, NULL, "state: must be pending, finished or cancelled");
@@ -255,4 +258,18 @@ api_calls_list(struct http_req *r, struct api_args *a)
 		http_reply_problem(r, 503, NULL, "out of memory, or the store cannot be read");
 	else
 		http_reply_text(r, 200, "application/json", text);
+}
+
+/* GET /v1/calls?state=&phase=&name=&page_size=&page_token= */
+void
+api_calls_list(struct http_req *r, struct api_args *a)
+{
+	list_reply(r, FUTURE_CALL);
+}
+
+/* GET /v1/futures?state=&name=&page_size=&page_token= (plain futures) */
+void
+api_futures_list(struct http_req *r, struct api_args *a)
+{
+	list_reply(r, FUTURE_PLAIN);
 }

@@ -8,6 +8,7 @@
 
 #include "daemon/action/command.h"
 #include "daemon/action/webhook.h"
+#include "daemon/core/events.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
@@ -72,6 +73,8 @@ api_metrics(struct http_req *r, struct api_args *a)
 	const struct sched_stats *s = sched_stats();
 	struct out o = { NULL, 0, 0 };
 	uint64_t cum = 0, cut_slow, evicted_idle, evicted_slow;
+	uint64_t opened, refused, emitted, published;
+	size_t streams;
 
 	family(&o, "loopd_calls_scheduled_total", "counter", "Calls accepted.",
 	    (double)s->scheduled);
@@ -127,6 +130,16 @@ api_metrics(struct http_req *r, struct api_args *a)
 	    "loopd_http_connections_closed_total{reason=\"sending\"} %llu\n",
 	    (unsigned long long)cut_slow, (unsigned long long)evicted_idle,
 	    (unsigned long long)evicted_slow);
+	api_events_counts(&streams, &opened, &refused);
+	events_counts(&emitted, &published);
+	family(&o, "loopd_event_streams", "gauge", "Open GET /v1/events streams.",
+	    (double)streams);
+	family(&o, "loopd_event_streams_opened_total", "counter", "Event streams opened.",
+	    (double)opened);
+	family(&o, "loopd_event_streams_refused_total", "counter",
+	    "Event streams refused at max_event_streams.", (double)refused);
+	family(&o, "loopd_events_published_total", "counter",
+	    "Change events published (durable) to the event streams.", (double)published);
 	out_printf(&o, "# HELP loopd_http_requests_total Replies sent, by route and status.\n"
 	    "# TYPE loopd_http_requests_total counter\n");
 	http_foreach_count(http_sample, &o);

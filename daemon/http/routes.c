@@ -36,6 +36,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1/calls/*", api_calls_show },
 	{ "DELETE", "/v1/calls/*", api_calls_cancel },
 	{ "POST", "/v1/futures", api_futures_create },
+	{ "GET", "/v1/futures", api_futures_list },
+	{ "GET", "/v1/events", api_events },
 	{ "GET", "/v1/futures/*", api_futures_show },
 	{ "POST", "/v1/futures/*/result", api_futures_result },
 	{ "POST", "/v1/futures/*/exception", api_futures_exception },
@@ -113,6 +115,20 @@ api_dispatch(struct http_req *r)
 	    !auth_check(http_header(r, "Authorization"))) {
 		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
 		r->auth_challenge = 1;
+		return;
+	}
+	/* console = read-only: the console marks its requests (Loop-Console),
+	 * and those may only read (docs/console.md). */
+	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&
+	    http_header(r, "Loop-Console") != NULL &&
+	    config_console(api_cfg) != CONFIG_CONSOLE_ON) {
+		http_reply_problem(r, 403, NULL, "the console is read-only here (console = %s)",
+		    api_cfg->console);
+		return;
+	}
+	if (strcmp(r->path, "/ui") == 0 || strncmp(r->path, "/ui/", 4) == 0) {
+		r->route = "/ui/";
+		api_ui(r, NULL);
 		return;
 	}
 	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&

@@ -89,6 +89,8 @@ static struct {
 	uint64_t n_cut_slow;		/* closed: request_timeout passed */
 	uint64_t n_evicted_idle;	/* closed: idle, to make room */
 	uint64_t n_evicted_slow;	/* closed: still sending, to make room */
+	struct http_req *streams;	/* open streamed replies */
+	size_t n_streams;
 } hs = { .gone_fd = -1, .conns_tail = &hs.conns };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
@@ -153,6 +155,7 @@ struct http_conn {
 	int registered;			/* in hs.gone_fd's set */
 	int armed;			/* ... and not fired since (one-shot) */
 	struct http_req *held;		/* the request held on it, or NULL */
+	struct http_req *stream;	/* the stream it carries, or NULL */
 	struct http_conn *next, **prevp;	/* hs.conns */
 	int is_unix;
 	int cut;			/* shut down by us; MHD closes it next */
@@ -375,6 +378,12 @@ req_send(struct http_req *r)
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->reply_type);
 	if (r->allow[0] != '\0')
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (r->csp != NULL) {
+		MHD_add_response_header(resp, "Content-Security-Policy", r->csp);
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+	}
 	if (r->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (r->auth_challenge)
@@ -442,6 +451,10 @@ gone_cb(evutil_socket_t fd, short what, void *arg)
 		hc->armed = 0;
 		if (hc->held != NULL)
 			held_gone(hc->held);
+		else if (hc->stream != NULL) {
+			hc->stream->stream_end = 1;
+			http_stream_wake(hc->stream);
+		}
 	}
 }
 
@@ -548,6 +561,8 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		return;
 	if (hc->held != NULL)
 		hc->held->hc = NULL;
+	if (hc->stream != NULL)
+		hc->stream = NULL;
 	if (hc->registered)
 		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
@@ -631,6 +646,71 @@ request_framing_bad(struct MHD_Connection *conn)
 	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
 		return "Content-Length: must not come with Transfer-Encoding";
 	return NULL;
+}
+
+/* MHD asks a stream for its next bytes: what read() has, the end, or
+ * nothing now (the connection sleeps until http_stream_wake). */
+static ssize_t
+stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct http_req *r = cls;
+	ssize_t n = r->stream_read(r, buf, max);
+
+	if (n > 0)
+		return n;
+	if (n < 0 || r->stream_end)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	r->stream_sleeping = 1;
+	MHD_suspend_connection(r->conn);
+	return 0;
+}
+
+/* Start r's streamed reply: headers now, the body as read() has it. The
+ * connection's hang-up is watched like a held one's. */
+static enum MHD_Result
+stream_send(struct http_req *r)
+{
+	struct http_conn *hc = conn_of(r->conn);
+	struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLONESHOT };
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	r->stage = STAGE_REPLIED;
+	r->status = 200;
+	conn_set_state(hc, CONN_BUSY);
+	if ((resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384,
+	    stream_reader, r, NULL)) == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->stream_type);
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+	count_reply(r);
+	ret = MHD_queue_response(r->conn, 200, resp);
+	MHD_destroy_response(resp);
+	if ((r->stream_next = hs.streams) != NULL)
+		hs.streams->stream_prevp = &r->stream_next;
+	r->stream_prevp = &hs.streams;
+	hs.streams = r;
+	hs.n_streams++;
+	if (hc != NULL && hc->fd >= 0 && hs.gone_fd >= 0 && hc->held == NULL) {
+		hc->stream = r;
+		ev.data.ptr = hc;
+		if (!hc->armed && epoll_ctl(hs.gone_fd, hc->registered ? EPOLL_CTL_MOD :
+		    EPOLL_CTL_ADD, hc->fd, &ev) == 0)
+			hc->registered = hc->armed = 1;
+	}
+	log_debug("%s %s -> 200 (stream)", r->method, r->path);
+	return ret;
+}
+
+/* End every stream once it has sent what it has (drain, stop). */
+static void
+streams_end(void)
+{
+	for (struct http_req *r = hs.streams; r != NULL; r = r->stream_next) {
+		r->stream_end = 1;
+		http_stream_wake(r);
+	}
 }
 
 /* MHD's request handler: collect the body, dispatch on the last call,
@@ -724,6 +804,8 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 			MHD_suspend_connection(conn);
 			return MHD_YES;
 		}
+		if (r->reply == NULL && r->stream_read != NULL)
+			return stream_send(r);
 		if (r->reply != NULL)
 			return req_send(r);
 		if (r->hold != NULL) {
@@ -778,6 +860,14 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	conn_set_state(conn_of(conn), CONN_IDLE);
 	if (r->resume_queued)
 		resume_drop(r);
+	if (r->stream_prevp != NULL) {
+		struct http_conn *hc = conn_of(conn);
+		if (hc != NULL && hc->stream == r)
+			hc->stream = NULL;
+		if ((*r->stream_prevp = r->stream_next) != NULL)
+			r->stream_next->stream_prevp = r->stream_prevp;
+		hs.n_streams--;
+	}
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
@@ -1105,6 +1195,7 @@ http_quiesce(void)
 		}
 	}
 	http_expire_held();
+	streams_end();
 }
 
 void
@@ -1113,6 +1204,7 @@ http_stop(void)
 	/* Every suspended connection gets its answer before MHD stops. */
 	http_commit_done(1, UINT64_MAX);
 	http_expire_held();
+	streams_end();
 	resume_some(0);
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
@@ -1212,6 +1304,32 @@ http_resume(struct http_req *r)
 		return;
 	held_unlink(r);
 	resume_later(r);
+}
+
+void
+http_stream(struct http_req *r, const char *type,
+    ssize_t (*read)(struct http_req *, char *, size_t), void *arg,
+    void (*cleanup)(struct http_req *))
+{
+	r->stream_read = read;
+	r->stream_type = type;
+	r->hold = arg;
+	r->hold_cleanup = cleanup;
+}
+
+void
+http_stream_wake(struct http_req *r)
+{
+	if (!r->stream_sleeping)
+		return;
+	r->stream_sleeping = 0;
+	resume_later(r);
+}
+
+size_t
+http_streams(void)
+{
+	return hs.n_streams;
 }
 
 /* Requests without a connection come from the fuzzer (tests/fuzz/):

@@ -11,6 +11,7 @@
 #ifndef LOOPD_HTTP_SERVER_H
 #define LOOPD_HTTP_SERVER_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
@@ -63,6 +64,13 @@ struct http_req {
 	int resume_queued;
 	struct http_conn *hc;		/* its connection, while held */
 	struct http_req *hold_next, *hold_prev;
+	const char *csp;		/* Content-Security-Policy to send, or NULL */
+	/* A streamed reply (http_stream). */
+	ssize_t (*stream_read)(struct http_req *r, char *buf, size_t max);
+	const char *stream_type;
+	int stream_sleeping;		/* suspended until http_stream_wake */
+	int stream_end;			/* drain or hang-up: end after the rest */
+	struct http_req *stream_next, **stream_prevp;
 };
 
 /* What the server calls: dispatch routes a request (a reply with
@@ -107,6 +115,22 @@ void http_hold(struct http_req *r, void *hold, void (*expire)(struct http_req *)
     void (*cleanup)(struct http_req *));
 /* r has its reply: send it. */
 void http_resume(struct http_req *r);
+
+/* Answer r with a stream of type (text/event-stream) instead of one
+ * reply: read() fills buf with up to max bytes that are ready, returning
+ * how many, 0 when none are (the connection sleeps until
+ * http_stream_wake), or -1 to end the stream. arg and cleanup are kept as
+ * for a hold (cleanup runs when the request goes away). On drain
+ * (http_quiesce), and when the client hangs up, a stream ends once read()
+ * has nothing more. Streams are not held requests: they count in
+ * http_streams(), not http_held(). */
+void http_stream(struct http_req *r, const char *type,
+    ssize_t (*read)(struct http_req *r, char *buf, size_t max), void *arg,
+    void (*cleanup)(struct http_req *r));
+/* r's stream has something to send: wake it if it sleeps. */
+void http_stream_wake(struct http_req *r);
+/* Open streams. */
+size_t http_streams(void);
 
 /* Header and query lookups (NULL when absent). */
 const char *http_header(struct http_req *r, const char *name);

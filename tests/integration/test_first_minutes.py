@@ -17,7 +17,7 @@ from harness import LOOPCTL, LOOPD, Daemon, DaemonTestCase
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COMMANDS = [["schedule"], ["cancel"], ["ls"], ["show"], ["time"], ["status"],
             ["future", "new"], ["future", "set"], ["future", "fail"],
-            ["future", "cancel"], ["await"], ["on-done"], ["wait"], ["gather"]]
+            ["future", "cancel"], ["await"], ["on-done"], ["wait"], ["gather"], ["ui"]]
 GLOBALS = {"--url", "--token-file", "--json", "--show-secrets", "--help"}
 
 
