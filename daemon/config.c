@@ -85,6 +85,7 @@ static const struct key keys[] = {
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),
+	K(log_runs_per_second, C_COUNT, "100"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

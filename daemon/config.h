@@ -57,6 +57,7 @@ struct config {
 	char *tls_cert;
 	char *tls_key;
 	int log_level;
+	uint64_t log_runs_per_second;	/* run lines a second (0: no limit) */
 };
 
 /* Fill cfg with the defaults. 0 or -1 (ENOMEM). */
