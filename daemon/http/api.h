@@ -59,5 +59,7 @@ void api_openapi(struct http_req *r, struct api_args *a);
 void api_metrics(struct http_req *r, struct api_args *a);
 void api_wait(struct http_req *r, struct api_args *a);
 void api_gather(struct http_req *r, struct api_args *a);
+void api_logs(struct http_req *r, struct api_args *a);
+void api_status(struct http_req *r, struct api_args *a);
 
 #endif
