@@ -656,7 +656,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *phases[] = { "scheduled", "waiting", "running" };
 	json_t *health = NULL, *items = NULL, *counts = NULL, *metrics = NULL;
-	json_t *daemon = NULL, *v;
+	json_t *daemon = NULL, *by_phase, *v;
 	struct http_error herr;
 	struct inspect_clock ck;
 	const char *status, *phase;
@@ -668,7 +668,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct await_retry retry;
 	double wait = 0;
 	int rc = CTL_EXIT_FAIL, ch, r;
-	size_t i, p;
+	size_t i, p, npending = 0;
 
 	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		if (ch != IO_WAIT)
@@ -695,19 +695,6 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		    "unknown");
 		goto out;
 	}
-	if ((items = inspect_calls(ctl, "/v1/calls?state=pending&page_size="
-	    "1000")) == NULL)
-		goto out;
-	counts = json_object();
-	for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
-		json_object_set_new(counts, phases[p], json_integer(0));
-	json_array_foreach(items, i, v) {
-		phase = json_string_value(json_object_get(v, "phase"));
-		if (phase != NULL && json_object_get(counts, phase) != NULL)
-			json_integer_set(json_object_get(counts, phase),
-			    json_integer_value(json_object_get(counts,
-			    phase)) + 1);
-	}
 	/* What the daemon says of itself (an older one: 404). */
 	if (ctl_try(ctl, "GET", "/v1/status", NULL, 0, &daemon, &herr) == -1) {
 		if (herr.status != 404) {
@@ -715,6 +702,33 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			goto out;
 		}
 		daemon = NULL;
+	}
+	counts = json_object();
+	for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
+		json_object_set_new(counts, phases[p], json_integer(0));
+	by_phase = json_object_get(json_object_get(daemon, "counts"),
+	    "pending_calls_by_phase");
+	if (json_is_object(by_phase)) {
+		/* Counted by the daemon: no need to list them. */
+		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+			v = json_object_get(by_phase, phases[p]);
+			json_integer_set(json_object_get(counts, phases[p]),
+			    json_integer_value(v));
+			npending += (size_t)json_integer_value(v);
+		}
+	} else {
+		if ((items = inspect_calls(ctl, "/v1/calls?state=pending&"
+		    "page_size=1000")) == NULL)
+			goto out;
+		npending = json_array_size(items);
+		json_array_foreach(items, i, v) {
+			phase = json_string_value(json_object_get(v, "phase"));
+			if (phase != NULL && json_object_get(counts, phase) !=
+			    NULL)
+				json_integer_set(json_object_get(counts, phase),
+				    json_integer_value(json_object_get(counts,
+				    phase)) + 1);
+		}
 	}
 	/* The rest is what /metrics tells; an older daemon may not. */
 	if (http_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
@@ -742,7 +756,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			    sizeof(b1)));
 			json_decref(v);
 		}
-		printf("pending calls: %zu (", json_array_size(items));
+		printf("pending calls: %zu (", npending);
 		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
 			printf("%s%lld %s", p > 0 ? ", " : "",
 			    json_integer_value(json_object_get(counts,

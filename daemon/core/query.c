@@ -85,3 +85,14 @@ query_run(const struct query *q, struct query_page *page, struct core_error *err
 	}
 	return 0;
 }
+
+void
+query_count_pending_calls(size_t by_phase[4])
+{
+	struct future *f;
+
+	memset(by_phase, 0, 4 * sizeof(by_phase[0]));
+	for (f = future_first_after(0); f != NULL; f = future_next(f))
+		if (f->kind == FUTURE_CALL && f->state == FUTURE_PENDING && f->phase < 4)
+			by_phase[f->phase]++;
+}

@@ -57,6 +57,9 @@ void query_init(struct query *q);
 int query_outcome_parse(const char *s);
 /* Whether f matches q's filter. */
 int query_match(const struct query *q, const struct future *f);
+/* Count the pending calls by phase into by_phase (indexed by enum
+ * call_phase): a walk of every object, for status. */
+void query_count_pending_calls(size_t by_phase[4]);
 /* Fill page with the first objects after q->after (before it with desc)
  * that match. 0, or -1
  * with CORE_EINVAL when the page size is out of range. */

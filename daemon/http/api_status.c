@@ -12,6 +12,7 @@
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
+#include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
 #include "daemon/store/store.h"
@@ -50,10 +51,12 @@ api_status(struct http_req *r, struct api_args *a)
 {
 	json_t *listen = json_array(), *o;
 	const char *fault = store_fault();
+	size_t phases[4];
 
 	http_foreach_listener(status_listener, listen);
+	query_count_pending_calls(phases);
 	o = json_pack("{s:s, s:i, s:f, s:f, s:f, s:o, s:s?, s:{s:b, s:s?}, "
-	    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	    "s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}}",
 	    "version", LOOPD_VERSION, "pid", (json_int_t)getpid(),
 	    "uptime", status_uptime(),
 	    "loop_time", clock_to_seconds(clock_loop_now()),
@@ -70,7 +73,11 @@ api_status(struct http_req *r, struct api_args *a)
 	    "queued_commands", (json_int_t)command_queued(),
 	    "running_webhooks", (json_int_t)webhook_running(),
 	    "queued_webhooks", (json_int_t)(webhook_queued() + webhook_host_queued()),
-	    "held_requests", (json_int_t)http_held());
+	    "held_requests", (json_int_t)http_held(),
+	    "pending_calls_by_phase",
+	    "scheduled", (json_int_t)phases[CALL_SCHEDULED],
+	    "waiting", (json_int_t)phases[CALL_WAITING],
+	    "running", (json_int_t)phases[CALL_RUNNING]);
 	if (o == NULL)
 		http_reply_problem(r, 503, NULL, "out of memory");
 	else

@@ -278,7 +278,10 @@ class StatusTest(DaemonTestCase):
                   "queued_webhooks", "held_requests"):
             self.assertIsInstance(s["counts"][k], int, k)
         self.d.schedule({"after": 3600, "command": sh("true")})
-        self.assertEqual(self.d.get_json("/v1/status")["counts"]["pending_calls"], 1)
+        counts = self.d.get_json("/v1/status")["counts"]
+        self.assertEqual(counts["pending_calls"], 1)
+        self.assertEqual(counts["pending_calls_by_phase"],
+                         {"scheduled": 1, "waiting": 0, "running": 0})
         assert_problem(self, self.d.request("GET", "/v1/status", auth=False), 401)
 
     def test_loopctl_status(self):
@@ -291,6 +294,13 @@ class StatusTest(DaemonTestCase):
             self.assertRegex(p.stdout, "(?m)" + line)
         s = json.loads(self.d.loopctl("--json", "status").stdout)
         self.assertEqual(s["daemon"]["listen"], [self.d.url])
+        # The phases come from the daemon's counts, not a listing.
+        fid = self.d.get_json("/v1/status")["counts"]["pending_calls"]
+        p = self.d.loopctl("status")
+        self.assertRegex(p.stdout, r"(?m)^pending calls: %d \(%d scheduled, 0 waiting, "
+                         r"0 running\)$" % (fid, fid))
+        self.assertNotIn('route="/v1/calls",method="GET"',
+                         self.d.request("GET", "/metrics").body)
 
 
 class ListOrderTest(DaemonTestCase):
