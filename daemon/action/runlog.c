@@ -138,6 +138,11 @@ runlog_line(int warn, const struct future *c, const char *outcome, const char *f
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* Names, programs and errors come from clients and children: no
+	 * control characters, so that a name cannot forge a log line. */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	proto_id_format(c->id, 'c', id);
 	if (log_run(warn, id, future_name(c), outcome, "%s", msg) == -1 &&
 	    rl.flush_ev != NULL && !evtimer_pending(rl.flush_ev, NULL))

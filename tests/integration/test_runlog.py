@@ -65,6 +65,14 @@ class RunLogTest(DaemonTestCase):
         lines = self.wait_lines(spawn["id"], 2)
         self.assertRegex(lines[1][1], r"^failed: command /bin/sh: signal 9 in .*CommandFailed")
 
+    def test_a_name_cannot_forge_a_line(self):
+        c = self.d.schedule({"soon": True, "name": "x\nloopd: warn: forged",
+                             "command": sh("true")})
+        self.d.wait_done(c["id"])
+        self.wait_lines(c["id"], 2)
+        self.assertNotRegex(self.d.log(), r"(?m)^loopd: warn: forged")
+        self.assertIn("(x?loopd: warn: forged)", self.d.log())
+
     def test_webhook_retry_and_failure(self):
         port = free_port()      # nobody listens there
         c = self.d.schedule({"soon": True, "name": "hook",
