@@ -270,8 +270,7 @@ action_abort(void *arg, struct future *c)
 		if (!future_done(c))
 			runlog_end(c, NULL, 0);
 		sched_finish(c, NULL, 0);	/* cancel_requested: ends cancelled */
-	}
-	else
+	} else
 		action_command_abort(c->id);
 }
 

@@ -158,7 +158,8 @@ runlog_str(const json_t *rec, const char *key)
 	return s != NULL ? s : "?";
 }
 
-/* What call c runs, in a few words: "command NAME" or "webhook HOST". */
+/* What spec runs: kind "command" and its argv[0], or "webhook" and the
+ * URL's host; "?" for both without a spec. */
 static void
 runlog_action(const json_t *spec, char *kind, size_t klen, char *what, size_t wlen)
 {
@@ -166,7 +167,11 @@ runlog_action(const json_t *spec, char *kind, size_t klen, char *what, size_t wl
 	const char *s, *p;
 	size_t n;
 
-	snprintf(kind, klen, "%s", cmd != NULL ? "command" : "webhook");
+	snprintf(kind, klen, "%s", spec == NULL ? "?" : cmd != NULL ? "command" : "webhook");
+	if (spec == NULL) {
+		snprintf(what, wlen, "?");
+		return;
+	}
 	if (cmd != NULL) {
 		s = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
 		snprintf(what, wlen, "%s", s != NULL ? s : "?");
