@@ -67,6 +67,49 @@ inspect_calls(struct ctl *ctl, const char *path)
 	return items;
 }
 
+/* GET the calls at PATH newest first, filtered by the daemon (order=desc
+ * and the filters in PATH), reading pages only until LIMIT (0: all)
+ * are in. Returns a new array; NULL with *OLD set when the daemon does
+ * not know these parameters (an older loopd), or after reporting an
+ * error. */
+static json_t *
+inspect_calls_newest(struct ctl *ctl, const char *path, long limit, int *old)
+{
+	json_t *items = json_array(), *reply = NULL;
+	struct http_error herr;
+	const char *next = NULL;
+	char *p;
+
+	*old = 0;
+	for (;;) {
+		p = http_path(path, "", "");
+		http_query(&p, "order", "desc");
+		if (next != NULL)
+			http_query(&p, "page_token", next);
+		json_decref(reply);
+		reply = NULL;
+		if (ctl_try(ctl, "GET", p, NULL, 0, &reply, &herr) == -1) {
+			free(p);
+			json_decref(items);
+			if (herr.status == 400 && strstr(herr.msg,
+			    "unknown query parameter") != NULL)
+				*old = 1;
+			else
+				ctl_report(ctl, &herr);
+			return NULL;
+		}
+		free(p);
+		json_array_extend(items, json_object_get(reply, "items"));
+		next = json_string_value(json_object_get(reply,
+		    "next_page_token"));
+		if (next == NULL || *next == '\0' || (limit > 0 &&
+		    json_array_size(items) >= (size_t)limit))
+			break;
+	}
+	json_decref(reply);
+	return items;
+}
+
 /* Read the daemon's clocks into *CK (ck->ok stays 0 if they cannot be). */
 static void
 inspect_clock(struct ctl *ctl, struct inspect_clock *ck)
@@ -248,14 +291,15 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		{ "futures", no_argument, NULL, IO_FUTURES },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *path = http_path("/v1/calls", "", ""), *end, size[32], why[256];
+	char *path = http_path("/v1/calls", "", ""), *newest = NULL, *end;
+	char size[32], why[256];
 	const char *state = NULL, *phase = NULL;
 	struct inspect_clock ck;
-	json_t *items, *all, *shown, *v, *t;
+	json_t *items = NULL, *all, *shown, *v, *t;
 	double since = 0, now = ctl_unix_now();
 	int64_t us;
 	long limit = 0;
-	int ch, rc = CTL_EXIT_FAIL, failed = 0, quiet = 0, have_since = 0, futures = 0;
+	int ch, rc = CTL_EXIT_FAIL, failed = 0, quiet = 0, have_since = 0, futures = 0, old;
 	size_t i;
 
 	while ((ch = ctl_getopt(ctl, argc, argv, "q", opts)) != -1) {
@@ -318,25 +362,50 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		ctl_usage(ctl, "too many arguments");
 	if (futures && phase != NULL)
 		ctl_usage(ctl, "--futures: futures have no phase (--running, --phase)");
-	if (state != NULL)
+	if (state != NULL && !failed)
 		http_query(&path, "state", state);
 	if (phase != NULL)
 		http_query(&path, "phase", phase);
-	snprintf(size, sizeof(size), "%d", INSPECT_PAGE);
-	http_query(&path, "page_size", size);
-
-	/* The daemon lists oldest first and filters by state, phase and name
-	 * only: the rest is done here, over all the pages. */
-	if ((items = inspect_calls(ctl, path)) == NULL)
-		goto out;
 	inspect_clock(ctl, &ck);
 	if (have_since && !ck.ok) {
 		ctl_warnx("--since: the daemon's clock cannot be read");
 		goto out;
 	}
+
+	/* The daemon lists newest first and filters by outcome and creation
+	 * time too; an older one lists oldest first and filters by state,
+	 * phase and name only, the rest being done here over all pages. */
+	newest = path;
+	path = http_path(newest, "", "");
+	if (failed)
+		http_query(&newest, "outcome", "failed");
+	if (have_since) {
+		snprintf(size, sizeof(size), "%.6f", fmax(0, since - ck.unix_ +
+		    ck.loop));
+		http_query(&newest, "since", size);
+	}
+	snprintf(size, sizeof(size), "%ld", limit > 0 && limit < INSPECT_PAGE ?
+	    limit : INSPECT_PAGE);
+	http_query(&newest, "page_size", size);
+	items = inspect_calls_newest(ctl, newest, limit, &old);
+	if (items == NULL && !old)
+		goto out;
+	if (items == NULL) {
+		if (failed)
+			http_query(&path, "state", "finished");
+		snprintf(size, sizeof(size), "%d", INSPECT_PAGE);
+		http_query(&path, "page_size", size);
+		if ((items = inspect_calls(ctl, path)) == NULL)
+			goto out;
+		/* Oldest first: newest first, as the daemon now lists. */
+		all = json_array();
+		for (i = json_array_size(items); i-- > 0;)
+			json_array_append(all, json_array_get(items, i));
+		json_decref(items);
+		items = all;
+	}
 	shown = json_array();
-	for (i = json_array_size(items); i-- > 0;) {
-		v = json_array_get(items, i);
+	json_array_foreach(items, i, v) {
 		if (failed && !inspect_failed(v))
 			continue;
 		t = json_object_get(v, "created");
@@ -363,6 +432,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	rc = CTL_EXIT_OK;
 out:
 	json_decref(items);
+	free(newest);
 	free(path);
 	return rc;
 }
@@ -541,12 +611,61 @@ inspect_metric(const json_t *m, const char *name, char *buf, size_t len)
 	return buf;
 }
 
+/* SECS as "2d 3h", "3h 5m", "5m 12s" or "12s" in BUF. */
+static void
+inspect_duration(double secs, char *buf, size_t len)
+{
+	long long t = (long long)secs;
+
+	if (t >= 86400)
+		snprintf(buf, len, "%lldd %lldh", t / 86400, t % 86400 / 3600);
+	else if (t >= 3600)
+		snprintf(buf, len, "%lldh %lldm", t / 3600, t % 3600 / 60);
+	else if (t >= 60)
+		snprintf(buf, len, "%lldm %llds", t / 60, t % 60);
+	else
+		snprintf(buf, len, "%llds", t);
+}
+
+/* Print what GET /v1/status tells of the daemon: version, uptime,
+ * listeners, state directory, store. */
+static void
+inspect_status_daemon(const json_t *st)
+{
+	const json_t *listen = json_object_get(st, "listen"), *store, *v;
+	const char *s;
+	char b[64];
+	size_t i;
+
+	v = json_object_get(st, "uptime");
+	inspect_duration(json_is_number(v) ? json_number_value(v) : 0, b,
+	    sizeof(b));
+	s = json_string_value(json_object_get(st, "version"));
+	printf("loopd:            %s (pid %lld), up %s\n", s != NULL ? s : "?",
+	    json_integer_value(json_object_get(st, "pid")),
+	    json_is_number(v) ? b : "?");
+	printf("listening on:     ");
+	json_array_foreach(listen, i, v)
+		printf("%s%s", i > 0 ? ", " : "", json_string_value(v) != NULL ?
+		    json_string_value(v) : "?");
+	printf("\n");
+	s = json_string_value(json_object_get(st, "state_dir"));
+	printf("state directory:  %s\n", s != NULL ? s : "?");
+	store = json_object_get(st, "store");
+	s = json_string_value(json_object_get(store, "fault"));
+	if (json_is_true(json_object_get(store, "writable")))
+		printf("store:            writable\n");
+	else
+		printf("store:            NOT WRITABLE (writes get 503): %s\n",
+		    s != NULL ? s : "?");
+}
+
 int
 cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *phases[] = { "scheduled", "waiting", "running" };
 	json_t *health = NULL, *items = NULL, *counts = NULL, *metrics = NULL;
-	json_t *v;
+	json_t *daemon = NULL, *by_phase, *v;
 	struct http_error herr;
 	struct inspect_clock ck;
 	const char *status, *phase;
@@ -558,7 +677,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	struct await_retry retry;
 	double wait = 0;
 	int rc = CTL_EXIT_FAIL, ch, r;
-	size_t i, p;
+	size_t i, p, npending = 0;
 
 	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1) {
 		if (ch != IO_WAIT)
@@ -585,18 +704,40 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		    "unknown");
 		goto out;
 	}
-	if ((items = inspect_calls(ctl, "/v1/calls?state=pending&page_size="
-	    "1000")) == NULL)
-		goto out;
+	/* What the daemon says of itself (an older one: 404). */
+	if (ctl_try(ctl, "GET", "/v1/status", NULL, 0, &daemon, &herr) == -1) {
+		if (herr.status != 404) {
+			ctl_report(ctl, &herr);
+			goto out;
+		}
+		daemon = NULL;
+	}
 	counts = json_object();
 	for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
 		json_object_set_new(counts, phases[p], json_integer(0));
-	json_array_foreach(items, i, v) {
-		phase = json_string_value(json_object_get(v, "phase"));
-		if (phase != NULL && json_object_get(counts, phase) != NULL)
-			json_integer_set(json_object_get(counts, phase),
-			    json_integer_value(json_object_get(counts,
-			    phase)) + 1);
+	by_phase = json_object_get(json_object_get(daemon, "counts"),
+	    "pending_calls_by_phase");
+	if (json_is_object(by_phase)) {
+		/* Counted by the daemon: no need to list them. */
+		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+			v = json_object_get(by_phase, phases[p]);
+			json_integer_set(json_object_get(counts, phases[p]),
+			    json_integer_value(v));
+			npending += (size_t)json_integer_value(v);
+		}
+	} else {
+		if ((items = inspect_calls(ctl, "/v1/calls?state=pending&"
+		    "page_size=1000")) == NULL)
+			goto out;
+		npending = json_array_size(items);
+		json_array_foreach(items, i, v) {
+			phase = json_string_value(json_object_get(v, "phase"));
+			if (phase != NULL && json_object_get(counts, phase) !=
+			    NULL)
+				json_integer_set(json_object_get(counts, phase),
+				    json_integer_value(json_object_get(counts,
+				    phase)) + 1);
+		}
 	}
 	/* The rest is what /metrics tells; an older daemon may not. */
 	if (http_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
@@ -610,17 +751,21 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		    "pending_calls", counts, "metrics", metrics);
 		if (ck.ok)
 			json_object_set_new(v, "loop_time", json_real(ck.loop));
+		if (daemon != NULL)
+			json_object_set(v, "daemon", daemon);
 		output_json(v);
 		json_decref(v);
 	} else {
 		printf("loopd at %s: %s\n", ctl->url, status);
+		if (daemon != NULL)
+			inspect_status_daemon(daemon);
 		printf("loopctl:          %s\n", LOOPD_VERSION);
 		if (ck.ok && (v = json_real(ck.loop)) != NULL) {
 			printf("loop time:        %s s\n", output_number(v, b1,
 			    sizeof(b1)));
 			json_decref(v);
 		}
-		printf("pending calls: %zu (", json_array_size(items));
+		printf("pending calls: %zu (", npending);
 		for (p = 0; p < sizeof(phases) / sizeof(phases[0]); p++)
 			printf("%s%lld %s", p > 0 ? ", " : "",
 			    json_integer_value(json_object_get(counts,
@@ -641,15 +786,18 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 			    "loopd_webhooks_queued", b2, sizeof(b2)));
 			printf("waiters:          %s\n", inspect_metric(metrics,
 			    "loopd_waiters", b1, sizeof(b1)));
-			printf("store:            %s\n", json_integer_value(
-			    json_object_get(metrics, "loopd_store_writable")) ==
-			    1 ? "writable" : "NOT WRITABLE (writes get 503)");
+			if (daemon == NULL)
+				printf("store:            %s\n",
+				    json_integer_value(json_object_get(metrics,
+				    "loopd_store_writable")) == 1 ? "writable" :
+				    "NOT WRITABLE (writes get 503)");
 		}
 		printf("token:            %s\n", ctl_token_source());
 	}
 	rc = CTL_EXIT_OK;
 out:
 	free(text);
+	json_decref(daemon);
 	json_decref(metrics);
 	json_decref(counts);
 	json_decref(items);

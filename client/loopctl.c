@@ -112,6 +112,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "  --wait DUR    wait up to DUR for the daemon to answer (a script"
 	  " that\n                just started it)\n",
 	  "check that the daemon is up; what it holds" },
+	{ "logs", NULL, cmd_logs, "[-f] [-n N]",
+	  "  -f, --follow  wait for more runs, across restarts of loopd"
+	  " (Ctrl-C stops)\n"
+	  "  -n N          the last N runs kept (default: all; 10 with -f)\n"
+	  "\nOne line per start and end of a run: when, the call, what it ran,"
+	  " its exit\nor HTTP status, duration and error. --json prints the"
+	  " records as JSON lines.\n",
+	  "show the daemon's recent runs" },
 	{ "future", "new", cmd_future_new, "[--name N] [--timeout DUR]",
 	  "  --name N        a label for the future\n"
 	  "  --timeout DUR   cancel it if still pending after DUR\n",

@@ -135,5 +135,6 @@ int	 cmd_gather(struct ctl *, int, char **);
 
 /* cmd_cron.c */
 int	 cmd_cron_next(struct ctl *, int, char **);
+int	 cmd_logs(struct ctl *, int, char **);
 
 #endif

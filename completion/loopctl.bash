@@ -11,7 +11,7 @@ _loopctl()
 	local cur prev cmd sub
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
-	local commands="schedule cancel ls show time status future await on-done wait gather cron ui help"
+	local commands="schedule cancel ls show time status logs future await on-done wait gather cron ui help"
 	local globals="--url --token-file --json --show-secrets --help"
 	local action="--name --idempotency-key --timeout --retry --backoff --max-backoff --env --env-all --no-env --cwd --no-cwd --stdin-file --webhook --data --header --method --wait --wait-timeout"
 	local i
@@ -86,6 +86,7 @@ _loopctl()
 			COMPREPLY=($(compgen -W "$(_loopctl_ids)" -- "$cur"))
 		fi ;;
 	status) COMPREPLY=($(compgen -W "--wait $globals" -- "$cur")) ;;
+	logs) COMPREPLY=($(compgen -W "-f --follow -n $globals" -- "$cur")) ;;
 	ls) COMPREPLY=($(compgen -W "--failed --running --pending --name --since --limit -q --state --phase --futures $globals" -- "$cur")) ;;
 	ui) COMPREPLY=($(compgen -W "--no-open $globals" -- "$cur")) ;;
 	cron)

@@ -89,6 +89,7 @@ static const struct key keys[] = {
 	K(max_event_streams, C_COUNT, "64"),
 	K(event_keepalive, C_DURATION, "15s"),
 	K(event_ring, C_COUNT, "4096"),
+	K(log_runs_per_second, C_COUNT, "100"),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -61,6 +61,7 @@ struct config {
 	uint64_t max_event_streams;	/* GET /v1/events streams open at once */
 	int64_t event_keepalive;	/* comment line on every stream this often */
 	uint64_t event_ring;		/* events kept for Last-Event-ID replay */
+	uint64_t log_runs_per_second;	/* run lines a second (0: no limit) */
 };
 
 enum { CONFIG_CONSOLE_OFF, CONFIG_CONSOLE_READ_ONLY, CONFIG_CONSOLE_ON };

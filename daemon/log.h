@@ -19,6 +19,20 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Run lines (one per start and end of a call's action): at most
+ * per_second a second, in bursts of as many (0: no limit). */
+void log_run_set_rate(unsigned per_second);
+/* Log one run line for call_id (name may be NULL) with outcome ("started",
+ * "ok", "failed", ...): at warn priority when warn, else info. Under
+ * systemd (stderr is $JOURNAL_STREAM) it goes to the journal with the
+ * fields LOOPD_CALL_ID, LOOPD_NAME, LOOPD_OUTCOME; on stderr otherwise.
+ * Returns 0, or -1 if it was suppressed by the rate limit. */
+int log_run(int warn, const char *call_id, const char *name, const char *outcome,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Say how many run lines were suppressed, if any, once the rate allows
+ * a line again. Returns the number still to be told (0: none). */
+unsigned long log_run_flush(void);
+
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

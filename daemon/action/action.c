@@ -16,9 +16,11 @@
 #include <jansson.h>
 
 #include "daemon/action/action_int.h"
+#include "daemon/action/runlog.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
+#include "daemon/log.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
@@ -106,6 +108,8 @@ action_finish(uint64_t id, json_t *o, int is_exc)
 	struct future *c = future_find(id);
 	char *text = o ? proto_encode(o) : NULL;
 
+	if (c != NULL && !future_done(c))
+		runlog_end(c, c->cancel_requested ? NULL : o, is_exc);
 	json_decref(o);
 	if (c == NULL) {
 		free(text);
@@ -150,10 +154,13 @@ action_run(struct future *c)
 	if (spec == NULL)
 		action_fail(c, "InternalError",
 		    "the call's action could not be read back from the store");
-	else if (json_object_get(spec, "command") != NULL)
-		action_command_start(c, spec);
-	else
-		action_webhook_start(c, spec);
+	else {
+		runlog_start(c, spec);
+		if (json_object_get(spec, "command") != NULL)
+			action_command_start(c, spec);
+		else
+			action_webhook_start(c, spec);
+	}
 	json_decref(spec);
 }
 
@@ -198,6 +205,7 @@ action_retry(struct future *c, const json_t *failure, int default_attempts, int6
 	future_touch(c);
 	if (delay_us < 0)
 		delay_us = retry_delay(backoff, max_backoff, c->attempts);
+	runlog_retry(c, failure, delay_us);
 	tv = clock_timeval(delay_us);
 	evtimer_add(rt->ev, &tv);
 	TAILQ_INSERT_TAIL(&as.retries, rt, link);
@@ -258,9 +266,11 @@ action_interrupted(void *arg, struct future *c)
 static void
 action_abort(void *arg, struct future *c)
 {
-	if (retry_cancel(c->id) || action_webhook_abort(c->id))
+	if (retry_cancel(c->id) || action_webhook_abort(c->id)) {
+		if (!future_done(c))
+			runlog_end(c, NULL, 0);
 		sched_finish(c, NULL, 0);	/* cancel_requested: ends cancelled */
-	else
+	} else
 		action_command_abort(c->id);
 }
 
@@ -278,6 +288,7 @@ action_policy(const struct config *cfg)
 {
 	as.backoff = cfg->retry_backoff;
 	as.max_backoff = cfg->retry_max_backoff;
+	log_run_set_rate((unsigned)cfg->log_runs_per_second);
 }
 
 int
@@ -286,6 +297,8 @@ action_init(struct event_base *base, const struct config *cfg, struct sched_acti
 	as.base = base;
 	TAILQ_INIT(&as.retries);
 	action_policy(cfg);
+	if (runlog_init(base) == -1)
+		return -1;
 	ops->start = action_start;
 	ops->abort = action_abort;
 	ops->interrupted = action_interrupted;
@@ -313,4 +326,5 @@ action_shutdown(void)
 		retry_cancel(rt->id);
 	action_command_shutdown();
 	action_webhook_shutdown();
+	runlog_shutdown();
 }

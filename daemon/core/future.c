@@ -623,6 +623,28 @@ future_next(struct future *f)
 	return TAILQ_NEXT(f, all);
 }
 
+struct future *
+future_last_before(uint64_t before)
+{
+	struct future *f = before ? future_find(before) : NULL;
+
+	if (before == 0)
+		return TAILQ_LAST(&fs.all, future_list);
+	if (f != NULL)
+		return TAILQ_PREV(f, future_list, all);
+	/* The marker object is gone: scan back for the last earlier id. */
+	TAILQ_FOREACH_REVERSE(f, &fs.all, future_list, all)
+		if (f->id < before)
+			break;
+	return f;
+}
+
+struct future *
+future_prev(struct future *f)
+{
+	return TAILQ_PREV(f, future_list, all);
+}
+
 uint64_t
 future_peek_next_id(void)
 {

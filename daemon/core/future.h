@@ -204,6 +204,10 @@ size_t future_count_all(void);
 /* Walk objects in id order starting after id `after` (0: from the start). */
 struct future *future_first_after(uint64_t after);
 struct future *future_next(struct future *f);
+/* Walk objects in reverse id order starting before id `before` (0: from
+ * the newest). */
+struct future *future_last_before(uint64_t before);
+struct future *future_prev(struct future *f);
 
 /* The id the next object will get; the store raises it at start. */
 uint64_t future_peek_next_id(void);

@@ -66,5 +66,7 @@ void api_ui(struct http_req *r, struct api_args *a);
 void api_events_counts(size_t *open, uint64_t *opened, uint64_t *refused);
 /* Free the event streams' timer (at exit). */
 void api_events_shutdown(void);
+void api_logs(struct http_req *r, struct api_args *a);
+void api_status(struct http_req *r, struct api_args *a);
 
 #endif

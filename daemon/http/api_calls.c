@@ -184,12 +184,15 @@ static void
 list_reply(struct http_req *r, enum future_kind kind)
 {
 	static const char *const known[] = {
-		"state", "phase", "name", "page_size", "page_token", NULL,
+		"state", "phase", "outcome", "name", "since", "order", "page_size",
+		"page_token", NULL,
 	};
 	static const char *const known_futures[] = {
 		"state", "name", "page_size", "page_token", NULL,
 	};
 	const char *state = http_query(r, "state"), *phase = http_query(r, "phase");
+	const char *outcome = http_query(r, "outcome"), *order = http_query(r, "order");
+	double since = -1;
 	const char *size = http_query(r, "page_size"), *token = http_query(r, "page_token");
 	const char *bad;
 	struct core_error err = { CORE_OK, "" };
@@ -213,6 +216,21 @@ list_reply(struct http_req *r, enum future_kind kind)
 	if (phase != NULL && (q.phase = call_phase_parse(phase)) == -1) {
 		http_reply_problem(r, 400, NULL,
 		    "phase: must be scheduled, waiting, running or done");
+		return;
+	}
+	if (outcome != NULL && (q.outcome = query_outcome_parse(outcome)) == -1) {
+		http_reply_problem(r, 400, NULL, "outcome: must be ok, failed or cancelled");
+		return;
+	}
+	if (order != NULL && strcmp(order, "asc") != 0 && strcmp(order, "desc") != 0) {
+		http_reply_problem(r, 400, NULL, "order: must be asc or desc");
+		return;
+	}
+	q.desc = order != NULL && strcmp(order, "desc") == 0;
+	if (api_query_seconds(r, "since", &since) == -1)
+		return;
+	if (since >= 0 && (q.since = clock_from_seconds(since)) < 0) {
+		http_reply_problem(r, 400, NULL, "since: too far in the future");
 		return;
 	}
 	if (size != NULL) {

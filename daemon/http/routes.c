@@ -46,6 +46,8 @@ static const struct route routes[] = {
 	{ "DELETE", "/v1/futures/*/callbacks/*", api_callbacks_remove },
 	{ "POST", "/v1/wait", api_wait },
 	{ "POST", "/v1/gather", api_gather },
+	{ "GET", "/v1/logs", api_logs },
+	{ "GET", "/v1/status", api_status },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -1422,3 +1422,35 @@ http_held(void)
 {
 	return hs.n_held;
 }
+
+void
+http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char url[256], a[INET6_ADDRSTRLEN];
+	const char *scheme = hs.tls_cert != NULL ? "https" : "http";
+
+	for (size_t i = 0; i < hs.n; i++) {
+		struct http_listener *l = &hs.listeners[i];
+
+		len = sizeof(ss);
+		if (l->fd < 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) == -1)
+			continue;
+		if (ss.ss_family == AF_UNIX) {
+			struct sockaddr_un *su = (struct sockaddr_un *)&ss;
+			snprintf(url, sizeof(url), "unix:%s", su->sun_path[0] ? su->sun_path :
+			    l->unix_path != NULL ? l->unix_path : "?");
+		} else if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+			snprintf(url, sizeof(url), "%s://[%s]:%u", scheme, a, ntohs(s6->sin6_port));
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+			snprintf(url, sizeof(url), "%s://%s:%u", scheme, a, ntohs(s4->sin_port));
+		} else
+			continue;
+		fn(url, arg);
+	}
+}

@@ -152,6 +152,10 @@ void http_foreach_count(void (*fn)(const char *route, const char *method, int st
 /* Open connections. */
 size_t http_connections(void);
 
+/* Call fn with the URL of each listening socket as bound (unix:PATH,
+ * http://HOST:PORT with the port a :0 got). */
+void http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg);
+
 /* Number of held requests. */
 size_t http_held(void);
 

@@ -15,7 +15,7 @@ import unittest
 from harness import LOOPCTL, LOOPD, Daemon, DaemonTestCase
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COMMANDS = [["schedule"], ["cancel"], ["ls"], ["show"], ["time"], ["status"],
+COMMANDS = [["schedule"], ["cancel"], ["ls"], ["show"], ["time"], ["status"], ["logs"],
             ["future", "new"], ["future", "set"], ["future", "fail"],
             ["future", "cancel"], ["await"], ["on-done"], ["wait"], ["gather"], ["ui"]]
 GLOBALS = {"--url", "--token-file", "--json", "--show-secrets", "--help"}

@@ -141,7 +141,7 @@ test_filters(void)
 	q.name = "zz";
 	CHECK_INT_EQ(run(&q, ids, &next), 0);
 	CHECK_INT_EQ(next, 0);
-	CHECK(query_match(&(struct query){ -1, -1, -1, NULL, 0, 0 }, c3));
+	CHECK(query_match(&(struct query){ -1, -1, -1, NULL, 0, 0, 0, 0, 0 }, c3));
 	teardown();
 }
 
@@ -208,10 +208,106 @@ test_paging(void)
 	teardown();
 }
 
+/* Newest first: pages in reverse id order, the token is the last listed
+ * (the next page starts before it, even once it is gone). */
+static void
+test_desc(void)
+{
+	struct future *cs[7];
+	struct query q;
+	uint64_t ids[16], next, prev = UINT64_MAX;
+	size_t n, total = 0;
+
+	setup();
+	for (int i = 0; i < 7; i++)
+		cs[i] = call(NULL);
+	query_init(&q);
+	q.desc = 1;
+	q.page_size = 3;
+	do {
+		n = run(&q, ids, &next);
+		for (size_t i = 0; i < n; i++) {
+			CHECK(ids[i] < prev);
+			prev = ids[i];
+		}
+		total += n;
+		CHECK(next == 0 || next == ids[n - 1]);
+		q.after = next;
+	} while (next != 0);
+	CHECK_INT_EQ(total, 7);
+	CHECK(prev == cs[0]->id);
+
+	/* The first page is the newest. */
+	q.after = 0;
+	CHECK_INT_EQ(run(&q, ids, &next), 3);
+	CHECK(ids[0] == cs[6]->id && ids[2] == cs[4]->id);
+	CHECK(next == cs[4]->id);
+	/* Its marker forgotten: the next page starts before it. */
+	CHECK(sched_cancel(cs[4]) == 1);
+	future_drop(cs[4]);
+	q.after = next;
+	CHECK_INT_EQ(run(&q, ids, &next), 3);
+	CHECK(ids[0] == cs[3]->id && ids[2] == cs[1]->id);
+	teardown();
+}
+
+/* Outcome and since: failed (finished with an exception), ok,
+ * cancelled; created at or after a loop time, also newest first. */
+static void
+test_outcome_since(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future *ok, *bad, *gone, *waiting;
+	struct query q;
+	uint64_t ids[16], next;
+	size_t n;
+
+	setup();
+	ok = plain("x");	/* only futures are settled by hand */
+	bad = plain("x");
+	gone = call("x");
+	waiting = call("x");
+	CHECK(future_set_result(ok, strdup("1"), &err) == 0);
+	CHECK(future_set_exception(bad, strdup("{\"type\":\"E\"}"), &err) == 0);
+	CHECK(sched_cancel(gone) == 1);
+
+	CHECK_INT_EQ(query_outcome_parse("failed"), QUERY_FAILED);
+	CHECK_INT_EQ(query_outcome_parse("ok"), QUERY_OK);
+	CHECK_INT_EQ(query_outcome_parse("cancelled"), QUERY_CANCELLED);
+	CHECK_INT_EQ(query_outcome_parse("pending"), -1);
+	query_init(&q);
+	q.outcome = QUERY_FAILED;
+	CHECK_INT_EQ(run(&q, ids, &next), 1);
+	CHECK(ids[0] == bad->id);
+	q.outcome = QUERY_OK;
+	CHECK_INT_EQ(run(&q, ids, &next), 1);
+	CHECK(ids[0] == ok->id);
+	q.outcome = QUERY_CANCELLED;
+	CHECK_INT_EQ(run(&q, ids, &next), 1);
+	CHECK(ids[0] == gone->id);
+
+	/* since: created at or after; newest first stops at the first
+	 * older one. */
+	query_init(&q);
+	q.since = gone->created;
+	n = run(&q, ids, &next);
+	CHECK(n >= 2 && ids[n - 1] == waiting->id && ids[n - 2] == gone->id);
+	q.since = waiting->created + 1;
+	CHECK_INT_EQ(run(&q, ids, &next), 0);
+	q.desc = 1;
+	CHECK_INT_EQ(run(&q, ids, &next), 0);
+	q.since = 0;
+	CHECK_INT_EQ(run(&q, ids, &next), 4);
+	CHECK(ids[0] == waiting->id);
+	teardown();
+}
+
 int
 main(void)
 {
 	test_filters();
 	test_paging();
+	test_desc();
+	test_outcome_since();
 	return check_summary();
 }
