@@ -23,6 +23,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/schedule.h"
 #include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
 #include "daemon/http/auth.h"
@@ -202,6 +203,13 @@ reload(void)
 	future_set_limits(&fl);
 	sched_set_horizon(m.cfg.horizon);
 	sched_set_claim_ahead(m.cfg.claim_ahead);
+	schedule_set_limits(&(struct schedule_limits){ m.cfg.max_schedules,
+	    m.cfg.schedule_min_interval });
+	{
+		char zerr[256];
+		if (schedule_reload_zones(zerr, sizeof(zerr)) == -1)
+			log_warnx("reload: zone data: %s (the zone keeps its old data)", zerr);
+	}
 	if (action_configure(&m.cfg) == -1)
 		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
@@ -437,6 +445,9 @@ main(int argc, char **argv)
 	hl = http_limits_of(&m.cfg);
 	if (future_init(m.base, &fl) == -1)
 		fatalx("cannot start the scheduler");
+	if (schedule_init(NULL, &(struct schedule_limits){ m.cfg.max_schedules,
+	    m.cfg.schedule_min_interval }) == -1)
+		fatalx("cannot start the schedules");
 	if ((restored = store_load()) == -1)
 		fatalx("cannot read the store in %s", m.cfg.state_dir);
 	if (action_init(m.base, &m.cfg, &ops) == -1 ||
@@ -445,6 +456,7 @@ main(int argc, char **argv)
 		fatalx("cannot start the scheduler");
 	sched_set_claim_ahead(m.cfg.claim_ahead);
 	sched_recover(anchor_loop + STORE_LEASE_US);
+	schedule_recover();	/* missed occurrences, the next ones */
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);
@@ -468,6 +480,7 @@ main(int argc, char **argv)
 	http_stop();
 	action_shutdown();
 	store_close();
+	schedule_shutdown();
 	sched_shutdown();
 	future_shutdown();
 	for (int i = 0; i < 3; i++)

@@ -122,6 +122,9 @@ schedule_shutdown(void)
 		return;
 	while ((s = TAILQ_FIRST(&sc.all)) != NULL) {
 		TAILQ_REMOVE(&sc.all, s, all);
+		/* The futures may be gone already: forget the waiters. */
+		memset(&s->w_pending, 0, sizeof(s->w_pending));
+		memset(&s->w_run, 0, sizeof(s->w_run));
 		schedule_free(s);
 	}
 	idmap_free(&sc.ids);
