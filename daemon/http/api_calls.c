@@ -256,3 +256,9 @@ api_calls_list(struct http_req *r, struct api_args *a)
 	else
 		http_reply_text(r, 200, "application/json", text);
 }
+
+int
+api_command_accept(struct http_req *r, struct proto_call_req *req)
+{
+	return command_accept(r, req);
+}
