@@ -241,7 +241,9 @@ schedule_define(struct schedule *s, struct schedule_params *p, struct core_error
 	int64_t first;
 
 	if (p->spec == NULL || recur_parse(p->kind, p->spec, &spec, why, sizeof(why)) == -1)
-		return core_error_set(err, CORE_EINVAL, "%s: %s", field,
+		return p->spec != NULL && strncmp(why, field, strlen(field)) == 0 &&
+		    why[strlen(field)] == ':' ? core_error_set(err, CORE_EINVAL, "%s", why) :
+		    core_error_set(err, CORE_EINVAL, "%s: %s", field,
 		    p->spec == NULL ? "missing" : why);
 	if (p->kind != RECUR_EVERY && p->tz != NULL && strcmp(p->tz, "UTC") != 0 &&
 	    (zone = tz_cache_get(sc.zones, p->tz, why, sizeof(why))) == NULL)
@@ -810,6 +812,8 @@ schedule_recover(void)
 	struct schedule *s;
 	struct future *f, *p;
 
+	/* sched_init (after schedule_init) cleared it. */
+	sched_set_gate(schedule_gate);
 	/* Each schedule's calls: recent ones, the one made ahead, the one
 	 * running. */
 	for (f = future_first_after(0); f != NULL; f = future_next(f)) {

@@ -148,8 +148,9 @@ void schedule_mark_saving(struct schedule *s);
 struct schedule *schedule_restore(uint64_t id, enum schedule_state state,
     struct schedule_params *p, int64_t created, int64_t mark, uint64_t fired,
     struct core_error *err);
-/* After sched_recover: find each schedule's calls again, apply the
- * missed-run policy, make the next occurrences. */
+/* After sched_init and sched_recover: install the scheduler's gate, find
+ * each schedule's calls again, apply the missed-run policy, make the next
+ * occurrences. */
 void schedule_recover(void);
 
 /* An occurrence call's schedule id and nominal time (0 if none). */
