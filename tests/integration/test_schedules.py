@@ -56,7 +56,7 @@ class SchedulesApiTest(unittest.TestCase):
         self.assertEqual(s["command"], TRUE)
         nxt = s["next"]
         self.assertGreaterEqual(len(nxt), 5)
-        self.assertEqual(nxt[0], {"unix": 1806114600.0,
+        self.assertEqual(nxt[0], {"unix": 1806111000.0,
                                   "local": "2027-03-27T02:30:00+01:00"})
         self.assertEqual(nxt[1], {"unix": 1806195600.0,
                                   "local": "2027-03-28T03:00:00+02:00"})
