@@ -444,7 +444,7 @@ static void
 schedule_woken(struct waiter *w, void *arg)
 {
 	struct schedule *s = arg;
-	struct core_error err;
+	struct core_error err = { CORE_OK, "" };
 	struct future *c;
 
 	if (w == &s->w_run) {
