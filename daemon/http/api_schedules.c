@@ -88,7 +88,8 @@ spec_json(const struct schedule *s)
 	if (s->kind == RECUR_EVERY) {
 		d = strtod(s->spec_text, &end);
 		if (*end == '\0' && end != s->spec_text)
-			return json_real(d);
+			return d == floor(d) && fabs(d) < 1e15 ? json_integer((json_int_t)d) :
+			    json_real(d);
 	}
 	return json_string(s->spec_text);
 }
