@@ -14,8 +14,9 @@
 #include "client/output.h"
 #include "client/timeparse.h"
 
-/* The options of cron add that are the schedule's own; the rest (the
- * action's) go to sched_action_body. */
+/* The options of cron add that are the schedule's own, taken out of
+ * everything before "--"; the rest (the action's) go to
+ * sched_action_body. */
 static const struct cron_opt {
 	const char *name;
 	const char *key;		/* body member */
@@ -79,8 +80,13 @@ cmd_cron_add(struct ctl *ctl, int argc, char **argv)
 		size_t len;
 		size_t k;
 
-		if (strcmp(a, "--") == 0 || a[0] != '-' || a[1] != '-')
+		if (strcmp(a, "--") == 0)
 			break;
+		/* Values of the action's options pass through as they are. */
+		if (a[0] != '-' || a[1] != '-') {
+			rest[n++] = argv[i];
+			continue;
+		}
 		eq = strchr(a, '=');
 		len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		for (k = 0; k < NCRON_OPTS; k++)

@@ -310,6 +310,61 @@ class SchedulesRunTest(unittest.TestCase):
         self.d.request("DELETE", "/v1/schedules/" + s["id"])
 
 
+class SchedulesLoopctlTest(unittest.TestCase):
+    """loopctl cron add, ls, show, pause, resume, trigger, rm."""
+
+    def test_cron_commands(self):
+        with Daemon() as d:
+            def ctl(*a, rc=0):
+                p = d.loopctl(*a)
+                self.assertEqual(p.returncode, rc, (a, p.stdout, p.stderr))
+                return p
+            flag = d.path("ran")
+            sid = ctl("cron", "add", "--every", "1s", "--name", "tick",
+                      "--catchup", "latest", "--overlap=buffer_one", "--",
+                      "/bin/sh", "-c", 'echo x >> "$1"', "sh", flag).stdout.strip()
+            self.assertRegex(sid, r"^s_[0-9a-f]{16}$")
+            v = d.get_json("/v1/schedules/" + sid)
+            self.assertEqual((v["every"], v["name"], v["catchup"], v["overlap"]),
+                             (1, "tick", "latest", "buffer_one"))
+            berlin = ctl("cron", "add", "--cron", "30 2 * * *", "--tz", "Europe/Berlin",
+                         "--jitter", "10s", "--pause-on-failure", "--count", "3",
+                         "--", "true").stdout.strip()
+            v = d.get_json("/v1/schedules/" + berlin)
+            self.assertEqual((v["cron"], v["tz"], v["jitter"], v["pause_on_failure"],
+                              v["count"]), ("30 2 * * *", "Europe/Berlin", 10, True, 3))
+            hook = ctl("cron", "add", "--calendar", "Mon *-*-01..07 09:00",
+                       "--webhook", "https://example.com/hook").stdout.strip()
+            self.assertEqual(d.get_json("/v1/schedules/" + hook)["webhook"]["url"],
+                             "https://example.com/hook")
+            p = ctl("cron", "add", "--cron", "0 0 30 2 *", "--", "true", rc=1)
+            self.assertIn("never fires", p.stderr)
+            p = ctl("cron", "add", "--", "true", rc=2)
+            self.assertIn("--every", p.stderr)
+            ls = ctl("cron", "ls").stdout
+            for x in (sid, berlin, hook, "Europe/Berlin", "tick"):
+                self.assertIn(x, ls)
+            d.wait_until(lambda: os.path.exists(flag) and
+                         len(open(flag).read().split()) >= 2, 10, "two runs",
+                         interval=0.05)
+            show = ctl("cron", "show", sid).stdout
+            self.assertIn("next:", show)
+            self.assertIn("last runs:", show)
+            self.assertRegex(show, r"c_[0-9a-f]{16} .* ok +late ")
+            self.assertIn("paused", ctl("cron", "pause", sid).stdout)
+            self.assertIn(sid, ctl("cron", "ls", "--paused").stdout)
+            self.assertNotIn(sid, ctl("cron", "ls", "--active").stdout)
+            self.assertIn("active", ctl("cron", "resume", sid).stdout)
+            cid = ctl("cron", "trigger", sid).stdout.strip()
+            self.assertEqual(d.call(cid)["schedule"], sid)
+            self.assertIn("deleted", ctl("cron", "rm", sid).stdout)
+            p = ctl("cron", "show", sid, rc=1)
+            self.assertIn("404", p.stderr)
+            import json
+            j = json.loads(ctl("--json", "cron", "show", berlin).stdout)
+            self.assertEqual(j["id"], berlin)
+
+
 class SchedulesRestartTest(unittest.TestCase):
     """kill -9 and restart: missed runs per policy, nothing twice."""
 
