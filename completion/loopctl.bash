@@ -89,7 +89,11 @@ _loopctl()
 	ls) COMPREPLY=($(compgen -W "--failed --running --pending --name --since --limit -q --state --phase $globals" -- "$cur")) ;;
 	cron)
 		if [[ $prev == cron ]]; then
-			COMPREPLY=($(compgen -W "next" -- "$cur"))
+			COMPREPLY=($(compgen -W "next add ls show pause resume trigger rm" -- "$cur"))
+		elif [[ " ${COMP_WORDS[*]} " == *" add "* ]]; then
+			COMPREPLY=($(compgen -W "--every --cron --calendar --tz --start --end --count --catchup --catchup-window --overlap --jitter --pause-on-failure $action $globals --" -- "$cur"))
+		elif [[ " ${COMP_WORDS[*]} " == *" ls "* ]]; then
+			COMPREPLY=($(compgen -W "--paused --active --name $globals" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "--cron --calendar --every --tz -n --from --skip-gap --json" -- "$cur"))
 		fi ;;
