@@ -113,8 +113,7 @@ class _IntegrationDaemon:
         os.environ.setdefault("LOOPD", os.path.join(ROOT, "build", "loopd"))
         os.environ.setdefault("LOOPCTL", os.path.join(ROOT, "build", "loopctl"))
         import harness
-        self.d = harness.Daemon(opts={"max_schedules": MEMORY_SCHEDULES + 10,
-                                      "log_level": "warn"}).start()
+        self.d = harness.Daemon(opts={"max_schedules": MEMORY_SCHEDULES + 10}).start()
         self.pid = self.d.proc.pid
 
     def request(self, method, path, body):
