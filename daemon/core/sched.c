@@ -50,6 +50,7 @@ static struct {
 	int paused;			/* draining: start nothing more */
 	struct sched_stats stats;
 	int (*gate)(struct future *);	/* schedule occurrences' overlap */
+	void (*clock_hook)(void);	/* after a wall-clock step */
 } ss;
 
 const int64_t sched_lateness_bounds[SCHED_LATENESS_BUCKETS] = {
@@ -140,6 +141,12 @@ void
 sched_set_gate(int (*gate)(struct future *))
 {
 	ss.gate = gate;
+}
+
+void
+sched_set_clock_hook(void (*fn)(void))
+{
+	ss.clock_hook = fn;
 }
 
 void
@@ -752,5 +759,7 @@ sched_clock_cb(evutil_socket_t fd, short what, void *arg)
 	if (sched_watch_clock() == -1)
 		log_warn("timerfd_settime");
 	log_info("wall clock was set; at_unix calls re-timed");
+	if (ss.clock_hook != NULL)
+		ss.clock_hook();
 	sched_arm();
 }

@@ -60,6 +60,9 @@ struct future *sched_call(struct sched_call_params *p, int *existed,
  * starts; nonzero means it is not started now (the gate ended it, or made
  * it wait for another call). The schedule module's overlap policy. */
 void sched_set_gate(int (*gate)(struct future *call));
+/* Optional: told after the wall clock was set and at_unix calls re-timed
+ * (schedules check their marks). */
+void sched_set_clock_hook(void (*fn)(void));
 /* Cancel a call: 1 if it will end cancelled, 0 if it was already done. */
 int sched_cancel(struct future *call);
 /* Remove done-callback cid from target: 1 if removed (and cancelled), 0 if

@@ -24,6 +24,9 @@ static struct {
 
 static int schedule_gate(struct future *c);
 static void schedule_make_next(struct schedule *s);
+static void schedule_catch_up(struct schedule *s, uint64_t after);
+static void schedule_clock_set(void);
+static void schedule_take(struct schedule *s, int64_t t);
 
 static const char *const state_names[] = { "active", "paused" };
 static const char *const catchup_names[] = { "skip", "latest", "all" };
@@ -403,6 +406,11 @@ schedule_make_next(struct schedule *s)
 	    c->started == 0)
 		return;
 	s->pending = 0;
+	/* Far behind (the wall clock jumped ahead, the machine slept): the
+	 * missed ones follow catchup, not one call each at once. */
+	if (schedule_fire_after(s, s->mark, &t) == 0 &&
+	    t < clock_unix_now() - s->catchup_window)
+		schedule_catch_up(s, 0);
 	for (t = s->mark; ; ) {
 		if (s->count != 0 && s->fired >= s->count)
 			return;
@@ -805,6 +813,44 @@ schedule_take(struct schedule *s, int64_t t)
 	s->taken[s->n_taken++] = t;
 }
 
+/* The wall clock was set while running: a schedule whose call made
+ * ahead is now beyond its next fire time (the clock went back) starts
+ * again from now, skipping nominal times that already have a call. (A
+ * clock that went ahead is handled when the call made ahead starts.) */
+static void
+schedule_clock_set(void)
+{
+	int64_t now = clock_unix_now(), nt;
+	struct schedule *s;
+	struct future *f;
+	int any = 0;
+
+	TAILQ_FOREACH(s, &sc.all, all)
+		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
+		    s->mark > nt)
+			any = 1;
+	if (!any)
+		return;
+	for (f = future_first_after(0); f != NULL; f = future_next(f))
+		if (future_schedule(f) != 0 && future_scheduled_for(f) > now &&
+		    (s = schedule_find(future_schedule(f))) != NULL)
+			schedule_take(s, future_scheduled_for(f));
+	TAILQ_FOREACH(s, &sc.all, all) {
+		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
+		    s->mark > nt) {
+			log_warnx("schedule s_%016llx: the clock was set back; going on from now",
+			    (unsigned long long)s->id);
+			schedule_drop_pending(s);
+			s->mark = now;
+			schedule_touch(s);
+			schedule_make_next(s);
+		}
+		free(s->taken);
+		s->taken = NULL;
+		s->n_taken = 0;
+	}
+}
+
 void
 schedule_recover(void)
 {
@@ -812,8 +858,9 @@ schedule_recover(void)
 	struct schedule *s;
 	struct future *f, *p;
 
-	/* sched_init (after schedule_init) cleared it. */
+	/* sched_init (after schedule_init) cleared them. */
 	sched_set_gate(schedule_gate);
+	sched_set_clock_hook(schedule_clock_set);
 	/* Each schedule's calls: recent ones, the one made ahead, the one
 	 * running. */
 	for (f = future_first_after(0); f != NULL; f = future_next(f)) {
