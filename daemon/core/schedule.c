@@ -517,7 +517,10 @@ schedule_gate(struct future *c)
 			schedule_make_next(s);
 			return 1;
 		}
-		/* FALLTHROUGH */
+		/* No room to wait: skipped. */
+		future_settle(c, FUTURE_CANCELLED, NULL, 0);
+		schedule_make_next(s);
+		return 1;
 	default:
 		future_settle(c, FUTURE_CANCELLED, NULL, 0);
 		schedule_make_next(s);
