@@ -570,3 +570,21 @@ cmd_on_done(struct ctl *ctl, int argc, char **argv)
 	free(path);
 	return rc;
 }
+
+json_t *
+sched_action_body(struct ctl *ctl, int argc, char **argv)
+{
+	struct sched s;
+
+	memset(&s, 0, sizeof(s));
+	s.body = json_object();
+	s.action = json_object();
+	s.retry = json_object();
+	s.wait_timeout = -1;
+	sched_parse(ctl, argc, argv, 0, &s);
+	if (s.wait)
+		ctl_usage(ctl, "--wait is for one call, not a schedule");
+	json_decref(s.action);
+	json_decref(s.retry);
+	return s.body;
+}

@@ -160,6 +160,32 @@ static const struct ctl_cmd ctl_cmds[] = {
 	  "  --skip-gap      a time in a spring-forward gap does not fire\n"
 	  "\nOffline: reads the zone files (TZDIR, else /usr/share/zoneinfo).\n",
 	  "show the next fire times of a schedule spec" },
+	{ "cron", "add", cmd_cron_add,
+	  "(--every DUR | --cron SPEC | --calendar SPEC) [--tz ZONE] [policies]\n"
+	  "\t[action options] (--webhook URL ... | -- CMD [ARG...])",
+	  "  --every DUR         every DUR of real elapsed time (30s, 1h30m)\n"
+	  "  --cron SPEC         5 or 6 cron fields, or @daily and the like\n"
+	  "  --calendar SPEC     systemd OnCalendar= subset (Mon *-*-01..07 09:00)\n"
+	  "  --tz ZONE           IANA zone of a cron or calendar spec (default UTC)\n"
+	  "  --start TIME, --end TIME   bounds (RFC 3339 or Unix seconds)\n"
+	  "  --count N           at most N occurrences\n"
+	  "  --catchup skip|latest|all  missed runs after downtime or a pause\n"
+	  "  --catchup-window DUR       a run at most this late still runs (60s)\n"
+	  "  --overlap skip|buffer_one|buffer_all|cancel_other|allow_all\n"
+	  "  --jitter DUR        delay each run by a fixed amount in [0, DUR]\n"
+	  "  --pause-on-failure  pause the schedule when a run fails\n"
+	  "  and the action options of schedule (--name, --retry, --env...)\n",
+	  "create a recurring schedule; prints its id" },
+	{ "cron", "ls", cmd_cron_ls, "[--paused | --active] [--name N]", NULL,
+	  "list schedules" },
+	{ "cron", "show", cmd_cron_show, "ID", NULL,
+	  "show a schedule: next fires, last runs with outcome and lateness" },
+	{ "cron", "pause", cmd_cron_pause, "ID", NULL, "pause a schedule" },
+	{ "cron", "resume", cmd_cron_resume, "ID", NULL,
+	  "resume a schedule (missed runs per its catchup)" },
+	{ "cron", "trigger", cmd_cron_trigger, "ID", NULL,
+	  "run one occurrence now; prints its call id" },
+	{ "cron", "rm", cmd_cron_rm, "ID", NULL, "delete a schedule" },
 };
 
 #define CTL_NCMDS (sizeof(ctl_cmds) / sizeof(ctl_cmds[0]))

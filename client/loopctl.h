@@ -136,5 +136,16 @@ int	 cmd_gather(struct ctl *, int, char **);
 /* cmd_cron.c */
 int	 cmd_cron_next(struct ctl *, int, char **);
 int	 cmd_logs(struct ctl *, int, char **);
+int	 cmd_cron_add(struct ctl *, int, char **);
+int	 cmd_cron_ls(struct ctl *, int, char **);
+int	 cmd_cron_show(struct ctl *, int, char **);
+int	 cmd_cron_pause(struct ctl *, int, char **);
+int	 cmd_cron_resume(struct ctl *, int, char **);
+int	 cmd_cron_trigger(struct ctl *, int, char **);
+int	 cmd_cron_rm(struct ctl *, int, char **);
+
+/* cmd_schedule.c: the action options of on-done (a command after --, or
+ * --webhook URL, and --name, --retry...) as a request body. */
+json_t	*sched_action_body(struct ctl *, int, char **);
 
 #endif

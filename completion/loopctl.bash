@@ -91,7 +91,11 @@ _loopctl()
 	ui) COMPREPLY=($(compgen -W "--no-open $globals" -- "$cur")) ;;
 	cron)
 		if [[ $prev == cron ]]; then
-			COMPREPLY=($(compgen -W "next" -- "$cur"))
+			COMPREPLY=($(compgen -W "next add ls show pause resume trigger rm" -- "$cur"))
+		elif [[ " ${COMP_WORDS[*]} " == *" add "* ]]; then
+			COMPREPLY=($(compgen -W "--every --cron --calendar --tz --start --end --count --catchup --catchup-window --overlap --jitter --pause-on-failure $action $globals --" -- "$cur"))
+		elif [[ " ${COMP_WORDS[*]} " == *" ls "* ]]; then
+			COMPREPLY=($(compgen -W "--paused --active --name $globals" -- "$cur"))
 		else
 			COMPREPLY=($(compgen -W "--cron --calendar --every --tz -n --from --skip-gap --json" -- "$cur"))
 		fi ;;

@@ -77,6 +77,8 @@ static const struct key keys[] = {
 	K(max_retry_after, C_DURATION, "5m"),
 	K(max_pending, C_COUNT, "10000000"),
 	K(max_waiters, C_COUNT, "100000"),
+	K(max_schedules, C_COUNT, "10000"),
+	K(schedule_min_interval, C_DURATION, "1s"),
 	K(max_connections, C_COUNT, "1024"),
 	K(max_connections_per_ip, C_COUNT, "256"),
 	K(idle_timeout, C_DURATION, "60s"),

@@ -49,6 +49,8 @@ struct config {
 	int64_t max_retry_after;	/* cap on every receiver-given delay */
 	uint64_t max_pending;
 	uint64_t max_waiters;
+	uint64_t max_schedules;		/* 0: no cap */
+	int64_t schedule_min_interval;	/* shortest `every` */
 	uint64_t max_connections;
 	uint64_t max_connections_per_ip;
 	int64_t idle_timeout;

@@ -24,6 +24,7 @@
 #include "daemon/core/events.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/schedule.h"
 #include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
 #include "daemon/http/auth.h"
@@ -203,6 +204,13 @@ reload(void)
 	future_set_limits(&fl);
 	sched_set_horizon(m.cfg.horizon);
 	sched_set_claim_ahead(m.cfg.claim_ahead);
+	schedule_set_limits(&(struct schedule_limits){ m.cfg.max_schedules,
+	    m.cfg.schedule_min_interval });
+	{
+		char zerr[256];
+		if (schedule_reload_zones(zerr, sizeof(zerr)) == -1)
+			log_warnx("reload: zone data: %s (the zone keeps its old data)", zerr);
+	}
 	if (action_configure(&m.cfg) == -1)
 		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
@@ -439,6 +447,9 @@ main(int argc, char **argv)
 	hl = http_limits_of(&m.cfg);
 	if (future_init(m.base, &fl) == -1)
 		fatalx("cannot start the scheduler");
+	if (schedule_init(NULL, &(struct schedule_limits){ m.cfg.max_schedules,
+	    m.cfg.schedule_min_interval }) == -1)
+		fatalx("cannot start the schedules");
 	if ((restored = store_load()) == -1)
 		fatalx("cannot read the store in %s", m.cfg.state_dir);
 	if (action_init(m.base, &m.cfg, &ops) == -1 ||
@@ -447,6 +458,7 @@ main(int argc, char **argv)
 		fatalx("cannot start the scheduler");
 	sched_set_claim_ahead(m.cfg.claim_ahead);
 	sched_recover(store_lease_end());
+	schedule_recover();	/* missed occurrences, the next ones */
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	/* Live events (GET /v1/events), published once durable too; numbered
 	 * from the wall clock, so a later run's numbers are higher. */
@@ -477,6 +489,7 @@ main(int argc, char **argv)
 	events_shutdown();
 	action_shutdown();
 	store_close();
+	schedule_shutdown();
 	sched_shutdown();
 	future_shutdown();
 	for (int i = 0; i < 3; i++)

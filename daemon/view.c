@@ -97,6 +97,12 @@ view_write(struct jsonbuf *b, const struct future *f)
 		jsonbuf_int(b, f->attempts);
 		if (f->late)
 			jsonbuf_raw(b, ",\"late\":true", 12);
+		if (f->x != NULL && f->x->schedule != 0) {
+			put_string(b, "schedule", proto_id_format(f->x->schedule, 's', id));
+			jsonbuf_char(b, ',');
+			jsonbuf_key(b, "scheduled_for");
+			jsonbuf_seconds(b, f->x->scheduled_for);
+		}
 		if ((spec = future_spec(f, &tmp)) == NULL)
 			jsonbuf_fail(b);
 		put_spec(b, spec);

@@ -117,6 +117,38 @@ json_t *proto_call_spec(const struct proto_call_req *req);
  * command); NULL on ENOMEM. */
 char *proto_call_spec_text(const struct proto_call_req *req);
 
+/* POST /v1/schedules (proto/schedule.c): the schedule's members; the
+ * action is in call (decoded from rest, which the request owns). */
+struct proto_schedule_req {
+	const char *kind;		/* "every", "cron" or "calendar" */
+	const char *spec;		/* the spec text */
+	char spec_buf[48];		/* every given as a number */
+	const char *tz;			/* or NULL (UTC) */
+	int has_start, has_end;
+	double start, end;		/* Unix seconds */
+	unsigned long long count;	/* 0: no limit */
+	const char *catchup;		/* or NULL (skip) */
+	int has_window;
+	double catchup_window;
+	const char *overlap;		/* or NULL (skip) */
+	int has_jitter;
+	double jitter;
+	int pause_on_failure;		/* -1: not given */
+	json_t *rest;			/* owned: the action's members */
+	struct proto_call_req call;	/* the action, trigger-less */
+};
+
+/* Decode a schedule request; free it with proto_schedule_req_free (also
+ * after an error). 0 or -1. */
+int proto_decode_schedule(json_t *body, struct proto_schedule_req *out,
+    struct proto_error *err);
+void proto_schedule_req_free(struct proto_schedule_req *req);
+/* What a decoded schedule request means, defaults filled in. */
+json_t *proto_schedule_canonical(const struct proto_schedule_req *req);
+/* Parse an RFC 3339 time ("2027-03-28T02:30:00+01:00", "...Z") into
+ * Unix seconds. 0 or -1. */
+int proto_time_parse(const char *s, double *out);
+
 /* An RFC 9457 problem document. type is a short name ("BadRequest"). */
 json_t *proto_problem(int status, const char *type, const char *detail);
 /* The short type name for an HTTP status. */

@@ -178,6 +178,13 @@ future_touch(struct future *f)
 	fs.persist.changed(f->id, fs.persist.arg);
 }
 
+void
+future_touch_id(uint64_t id)
+{
+	if (fs.persist.changed != NULL)
+		fs.persist.changed(id, fs.persist.arg);
+}
+
 /* Whether f's spec may wait in the store: a pending call waiting for
  * its time or for its future. Calls claimed to start soon, on the ready
  * FIFO or handed to the action layer need theirs. */
@@ -283,7 +290,8 @@ struct future *
 future_restore(struct future *t, struct future_ext *tx)
 {
 	struct future *f = slab_alloc(&fs.slab), *target;
-	int ext = tx->name != NULL || tx->idem_key != NULL || tx->target != 0;
+	int ext = tx->name != NULL || tx->idem_key != NULL || tx->target != 0 ||
+	    tx->schedule != 0;
 
 	/* A waiting call joins its target's callbacks (sched_recover): make
 	 * room for the list now, while running out of memory can still
@@ -308,6 +316,8 @@ future_restore(struct future *t, struct future_ext *tx)
 		f->x->idem_digest = tx->idem_digest;
 		f->x->target = tx->target;
 		f->x->target_kind = tx->target_kind;
+		f->x->schedule = tx->schedule;
+		f->x->scheduled_for = tx->scheduled_for;
 	}
 	memset(t, 0, sizeof(*t));
 	memset(tx, 0, sizeof(*tx));

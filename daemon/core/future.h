@@ -56,6 +56,8 @@ struct future_ext {
 	uint64_t idem_digest;		/* call: digest of the request body */
 	uint64_t target;		/* on_done: the future awaited */
 	uint8_t target_kind;		/* on_done: the awaited object's kind */
+	uint64_t schedule;		/* an occurrence: its schedule (schedule.h) */
+	int64_t scheduled_for;		/* ... and its nominal Unix time */
 	struct future_list callbacks;	/* calls to start once done */
 	struct waiter_list waiters;
 };
@@ -135,6 +137,9 @@ int future_persisted(void);
 void future_renew(void);
 /* Tell the store that f changed. */
 void future_touch(struct future *f);
+/* Tell the store that the object with this id (a schedule, which shares
+ * the id space) changed; the caller keeps its own dirty bit. */
+void future_touch_id(uint64_t id);
 /* The store has taken f's state for a commit: a later change is told
  * again. */
 void future_mark_saving(struct future *f);

@@ -50,6 +50,8 @@ static struct {
 	size_t dispatched;
 	int paused;			/* draining: start nothing more */
 	struct sched_stats stats;
+	int (*gate)(struct future *);	/* schedule occurrences' overlap */
+	void (*clock_hook)(void);	/* after a wall-clock step */
 } ss;
 
 const int64_t sched_lateness_bounds[SCHED_LATENESS_BUCKETS] = {
@@ -134,6 +136,18 @@ void
 sched_set_horizon(int64_t horizon)
 {
 	ss.horizon = horizon;
+}
+
+void
+sched_set_gate(int (*gate)(struct future *))
+{
+	ss.gate = gate;
+}
+
+void
+sched_set_clock_hook(void (*fn)(void))
+{
+	ss.clock_hook = fn;
 }
 
 void
@@ -336,9 +350,13 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 	if (sched_due(p, now, c, err) == -1)
 		goto fail;
 	if ((p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1) ||
-	    (target != NULL && future_ext(c) == NULL)) {
+	    ((target != NULL || p->schedule != 0) && future_ext(c) == NULL)) {
 		core_error_set(err, CORE_ENOMEM, "out of memory");
 		goto fail;
+	}
+	if (p->schedule != 0) {
+		c->x->schedule = p->schedule;
+		c->x->scheduled_for = p->scheduled_for;
 	}
 	c->spec = p->spec;
 	p->spec = NULL;
@@ -693,6 +711,8 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		TAILQ_REMOVE(&ss.ready, f, link);
 		ss.ready_len--;
+		if (ss.gate != NULL && f->x != NULL && f->x->schedule != 0 && ss.gate(f))
+			continue;
 		f->dispatched = 1;
 		ss.dispatched++;
 		/* Its spec came with the claim; read it back from the store
@@ -742,5 +762,7 @@ sched_clock_cb(evutil_socket_t fd, short what, void *arg)
 	if (sched_watch_clock() == -1)
 		log_warn("timerfd_settime");
 	log_info("wall clock was set; at_unix calls re-timed");
+	if (ss.clock_hook != NULL)
+		ss.clock_hook();
 	sched_arm();
 }

@@ -40,6 +40,8 @@ struct sched_call_params {
 	char *spec;		/* the action; the call takes it on success */
 	const char *idem_key;	/* optional */
 	uint64_t idem_digest;	/* digest of the request, with idem_key */
+	uint64_t schedule;	/* an occurrence of this schedule, or 0 */
+	int64_t scheduled_for;	/* ... its nominal Unix time */
 };
 
 /* Start the scheduler on base. horizon caps how far ahead a deadline may
@@ -54,6 +56,13 @@ void sched_set_horizon(int64_t horizon);
  * call with the same idempotency key and digest), or NULL with err set. */
 struct future *sched_call(struct sched_call_params *p, int *existed,
     struct core_error *err);
+/* Optional: asked before a ready call that is a schedule's occurrence
+ * starts; nonzero means it is not started now (the gate ended it, or made
+ * it wait for another call). The schedule module's overlap policy. */
+void sched_set_gate(int (*gate)(struct future *call));
+/* Optional: told after the wall clock was set and at_unix calls re-timed
+ * (schedules check their marks). */
+void sched_set_clock_hook(void (*fn)(void));
 /* Cancel a call: 1 if it will end cancelled, 0 if it was already done. */
 int sched_cancel(struct future *call);
 /* Remove done-callback cid from target: 1 if removed (and cancelled), 0 if

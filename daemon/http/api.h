@@ -69,4 +69,18 @@ void api_events_shutdown(void);
 void api_logs(struct http_req *r, struct api_args *a);
 void api_status(struct http_req *r, struct api_args *a);
 
+struct proto_call_req;
+/* The command policy on a request's command (argv[0] resolved in place);
+ * -1 after replying. */
+int api_command_accept(struct http_req *r, struct proto_call_req *req);
+void api_schedules_create(struct http_req *r, struct api_args *a);
+void api_schedules_list(struct http_req *r, struct api_args *a);
+void api_schedules_show(struct http_req *r, struct api_args *a);
+void api_schedules_patch(struct http_req *r, struct api_args *a);
+void api_schedules_delete(struct http_req *r, struct api_args *a);
+void api_schedules_pause(struct http_req *r, struct api_args *a);
+void api_schedules_resume(struct http_req *r, struct api_args *a);
+void api_schedules_trigger(struct http_req *r, struct api_args *a);
+void api_schedules_backfill(struct http_req *r, struct api_args *a);
+
 #endif

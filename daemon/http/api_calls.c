@@ -291,3 +291,9 @@ api_futures_list(struct http_req *r, struct api_args *a)
 {
 	list_reply(r, FUTURE_PLAIN);
 }
+
+int
+api_command_accept(struct http_req *r, struct proto_call_req *req)
+{
+	return command_accept(r, req);
+}

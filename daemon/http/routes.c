@@ -48,6 +48,15 @@ static const struct route routes[] = {
 	{ "POST", "/v1/gather", api_gather },
 	{ "GET", "/v1/logs", api_logs },
 	{ "GET", "/v1/status", api_status },
+	{ "POST", "/v1/schedules", api_schedules_create },
+	{ "GET", "/v1/schedules", api_schedules_list },
+	{ "GET", "/v1/schedules/*", api_schedules_show },
+	{ "PATCH", "/v1/schedules/*", api_schedules_patch },
+	{ "DELETE", "/v1/schedules/*", api_schedules_delete },
+	{ "POST", "/v1/schedules/*/pause", api_schedules_pause },
+	{ "POST", "/v1/schedules/*/resume", api_schedules_resume },
+	{ "POST", "/v1/schedules/*/trigger", api_schedules_trigger },
+	{ "POST", "/v1/schedules/*/backfill", api_schedules_backfill },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 

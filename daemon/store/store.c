@@ -19,9 +19,10 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/schedule.h"
 #include "daemon/log.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define RETRY_US 1000000	/* retry a failed commit this often */
 #define ANCHOR_US 1000000	/* refresh the loop-time anchor this often */
 
@@ -36,6 +37,19 @@ static const char *migrations[] = {
 	"  due INTEGER NOT NULL, due_unix INTEGER NOT NULL, started INTEGER NOT NULL,"
 	"  target INTEGER NOT NULL, target_kind INTEGER NOT NULL, name TEXT, spec TEXT,"
 	"  outcome TEXT, idem_key TEXT, idem_digest INTEGER NOT NULL);",
+	/* 1 -> 2: schedules (issue 15); an occurrence carries its schedule
+	 * and nominal time, at most one call per pair. */
+	"ALTER TABLE objects ADD COLUMN schedule INTEGER;"
+	"ALTER TABLE objects ADD COLUMN scheduled_for INTEGER;"
+	"CREATE UNIQUE INDEX objects_occurrence ON objects (schedule, scheduled_for)"
+	"  WHERE schedule IS NOT NULL;"
+	"CREATE TABLE schedules ("
+	"  id INTEGER PRIMARY KEY, state INTEGER NOT NULL, kind INTEGER NOT NULL,"
+	"  spec TEXT NOT NULL, tz TEXT, name TEXT, action TEXT NOT NULL,"
+	"  start INTEGER NOT NULL, end INTEGER NOT NULL, count INTEGER NOT NULL,"
+	"  fired INTEGER NOT NULL, catchup INTEGER NOT NULL, catchup_window INTEGER NOT NULL,"
+	"  overlap INTEGER NOT NULL, pause_on_failure INTEGER NOT NULL,"
+	"  jitter INTEGER NOT NULL, created INTEGER NOT NULL, mark INTEGER NOT NULL);",
 };
 
 /* store_load's query names these by number. */
@@ -50,6 +64,7 @@ static struct {
 	sqlite3 *rdb;			/* the loop's, to read specs back */
 	int lock_fd;
 	sqlite3_stmt *upsert, *delete, *meta, *spec;
+	sqlite3_stmt *sched_upsert, *sched_delete;
 	sqlite3_stmt *claim_spec;	/* the writer's: a claimed call's spec */
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
@@ -157,7 +172,7 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 	 * of a waiting call once it is stored, and writes it again as NULL
 	 * (and a spec never changes, so rows already stored get NULL). */
 	if (sqlite3_prepare_v2(st.db,
-	    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+	    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
 	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, state = excluded.state,"
 	    " phase = excluded.phase, trigger = excluded.trigger, flags = excluded.flags,"
 	    " attempts = excluded.attempts, created = excluded.created,"
@@ -165,7 +180,8 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 	    " started = excluded.started, target = excluded.target,"
 	    " target_kind = excluded.target_kind, name = excluded.name,"
 	    " spec = COALESCE(excluded.spec, spec), outcome = excluded.outcome,"
-	    " idem_key = excluded.idem_key, idem_digest = excluded.idem_digest",
+	    " idem_key = excluded.idem_key, idem_digest = excluded.idem_digest,"
+	    " schedule = excluded.schedule, scheduled_for = excluded.scheduled_for",
 	    -1, &st.upsert, NULL) != SQLITE_OK ||
 
 	    sqlite3_prepare_v2(st.db, "DELETE FROM objects WHERE id = ?", -1, &st.delete,
@@ -173,7 +189,11 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
 	    &st.meta, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st.db, "SELECT spec FROM objects WHERE id = ?", -1,
-	    &st.claim_spec, NULL) != SQLITE_OK) {
+	    &st.claim_spec, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO schedules VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st.sched_upsert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st.db, "DELETE FROM schedules WHERE id = ?", -1,
+	    &st.sched_delete, NULL) != SQLITE_OK) {
 		log_warnx("store: %s", sqlite3_errmsg(st.db));
 		return -1;
 	}
@@ -204,6 +224,53 @@ column_text(sqlite3_stmt *s, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
+/* Load the schedules (after the objects); n counts what is loaded. */
+static long
+store_load_schedules(long n)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st.db, "SELECT id, state, kind, spec, tz, name, action,"
+	    " start, end, count, fired, catchup, catchup_window, overlap, pause_on_failure,"
+	    " jitter, created, mark FROM schedules ORDER BY id", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct schedule_params p;
+		struct core_error err = { CORE_OK, "" };
+		uint64_t id = (uint64_t)sqlite3_column_int64(s, 0);
+
+		memset(&p, 0, sizeof(p));
+		p.kind = (enum recur_kind)sqlite3_column_int(s, 2);
+		p.spec = (const char *)sqlite3_column_text(s, 3);
+		p.tz = (const char *)sqlite3_column_text(s, 4);
+		p.name = (const char *)sqlite3_column_text(s, 5);
+		p.action = column_text(s, 6);
+		p.start = sqlite3_column_int64(s, 7);
+		p.end = sqlite3_column_int64(s, 8);
+		p.count = (uint64_t)sqlite3_column_int64(s, 9);
+		p.catchup = (enum schedule_catchup)sqlite3_column_int(s, 11);
+		p.catchup_window = sqlite3_column_int64(s, 12);
+		p.overlap = (enum schedule_overlap)sqlite3_column_int(s, 13);
+		p.pause_on_failure = sqlite3_column_int(s, 14);
+		p.jitter = sqlite3_column_int64(s, 15);
+		if (p.action == NULL || schedule_restore(id, (enum schedule_state)
+		    sqlite3_column_int(s, 1), &p, sqlite3_column_int64(s, 16),
+		    sqlite3_column_int64(s, 17), (uint64_t)sqlite3_column_int64(s, 10),
+		    &err) == NULL) {
+			/* A zone that no longer loads must not stop start-up:
+			 * the schedule is kept on disk and reported. */
+			log_warnx("store: schedule s_%016llx cannot be restored: %s",
+			    (unsigned long long)id, p.action ? err.msg : "out of memory");
+			free(p.action);
+			continue;
+		}
+		n++;
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? n : -1;
+}
+
 long
 store_load(void)
 {
@@ -218,7 +285,8 @@ store_load(void)
 	if (sqlite3_prepare_v2(st.db, "SELECT id, kind, state, phase, trigger, flags,"
 	    " attempts, created, finished, due, due_unix, started, target, target_kind, name,"
 	    " CASE WHEN kind = 1 AND state = 0 AND phase IN (0, 1) THEN NULL ELSE spec END,"
-	    " outcome, idem_key, idem_digest FROM objects ORDER BY id", -1, &s,
+	    " outcome, idem_key, idem_digest, schedule, scheduled_for FROM objects"
+	    " ORDER BY id", -1, &s,
 	    NULL) != SQLITE_OK)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -250,6 +318,8 @@ store_load(void)
 		t.outcome = column_text(s, 16);
 		tx.idem_key = column_text(s, 17);
 		tx.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);
+		tx.schedule = (uint64_t)sqlite3_column_int64(s, 19);
+		tx.scheduled_for = sqlite3_column_int64(s, 20);
 		if (t.id == 0 || t.kind > FUTURE_CALL || t.state > FUTURE_CANCELLED ||
 		    t.phase > CALL_DONE || t.trigger > TRIGGER_ON_DONE ||
 		    future_restore(&t, &tx) == NULL) {
@@ -265,7 +335,9 @@ store_load(void)
 		n++;
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? n : -1;
+	if (rc != SQLITE_DONE)
+		return -1;
+	return store_load_schedules(n);
 }
 
 static void store_changed(uint64_t id, void *arg);
@@ -282,6 +354,17 @@ struct row {
 	char *name, *spec, *outcome, *idem_key;
 	int want_spec;			/* claimed with its spec on disk */
 	char *claim_spec;		/* ... read back by the writer */
+	uint64_t schedule;		/* an occurrence: its schedule */
+	int64_t scheduled_for;
+	struct srow *sched;		/* a schedule's row instead, or NULL */
+};
+
+/* A schedule's row (same id space as objects). */
+struct srow {
+	uint8_t state, kind, catchup, overlap, pause_on_failure;
+	char *spec, *tz, *name, *action;
+	int64_t start, end, window, jitter, created, mark;
+	uint64_t count, fired;
 };
 
 /* What one commit writes. */
@@ -347,6 +430,43 @@ store_write(const struct row *w)
 	bind_text(s, 17, w->outcome);
 	bind_text(s, 18, w->idem_key);
 	sqlite3_bind_int64(s, 19, (sqlite3_int64)w->idem_digest);
+	if (w->schedule != 0) {
+		sqlite3_bind_int64(s, 20, (sqlite3_int64)w->schedule);
+		sqlite3_bind_int64(s, 21, w->scheduled_for);
+	} else {
+		sqlite3_bind_null(s, 20);
+		sqlite3_bind_null(s, 21);
+	}
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Write one schedule's row. Returns an SQLite code. */
+static int
+store_write_schedule(uint64_t id, const struct srow *r)
+{
+	sqlite3_stmt *s = st.sched_upsert;
+	int rc;
+
+	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
+	sqlite3_bind_int(s, 2, r->state);
+	sqlite3_bind_int(s, 3, r->kind);
+	bind_text(s, 4, r->spec);
+	bind_text(s, 5, r->tz);
+	bind_text(s, 6, r->name);
+	bind_text(s, 7, r->action);
+	sqlite3_bind_int64(s, 8, r->start);
+	sqlite3_bind_int64(s, 9, r->end);
+	sqlite3_bind_int64(s, 10, (sqlite3_int64)r->count);
+	sqlite3_bind_int64(s, 11, (sqlite3_int64)r->fired);
+	sqlite3_bind_int(s, 12, r->catchup);
+	sqlite3_bind_int64(s, 13, r->window);
+	sqlite3_bind_int(s, 14, r->overlap);
+	sqlite3_bind_int(s, 15, r->pause_on_failure);
+	sqlite3_bind_int64(s, 16, r->jitter);
+	sqlite3_bind_int64(s, 17, r->created);
+	sqlite3_bind_int64(s, 18, r->mark);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -380,6 +500,12 @@ store_delete(uint64_t id)
 	sqlite3_bind_int64(st.delete, 1, (sqlite3_int64)id);
 	rc = sqlite3_step(st.delete);
 	sqlite3_reset(st.delete);
+	if (rc != SQLITE_DONE)
+		return rc;
+	/* Schedules share the id space: the id named one or the other. */
+	sqlite3_bind_int64(st.sched_delete, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(st.sched_delete);
+	sqlite3_reset(st.sched_delete);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -420,7 +546,9 @@ store_commit(struct batch *b)
 	if (sqlite3_exec(st.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sqlite3_extended_errcode(st.db);
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
-		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : store_write(&b->rows[i]);
+		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : b->rows[i].sched != NULL ?
+		    store_write_schedule(b->rows[i].id, b->rows[i].sched) :
+		    store_write(&b->rows[i]);
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
 		if (b->rows[i].want_spec)
 			store_read_claim_spec(&b->rows[i]);
@@ -457,6 +585,13 @@ batch_clear(struct batch *b)
 		free(b->rows[i].outcome);
 		free(b->rows[i].idem_key);
 		free(b->rows[i].claim_spec);
+		if (b->rows[i].sched != NULL) {
+			free(b->rows[i].sched->spec);
+			free(b->rows[i].sched->tz);
+			free(b->rows[i].sched->name);
+			free(b->rows[i].sched->action);
+			free(b->rows[i].sched);
+		}
 	}
 	b->n = 0;
 }
@@ -471,12 +606,42 @@ store_lease_len(void)
 	return len < STORE_LEASE_MAX_US ? len : STORE_LEASE_MAX_US;
 }
 
+/* A schedule's row as it is now, into w. */
+static void
+batch_fill_schedule(struct row *w, struct schedule *s)
+{
+	struct srow *r = calloc(1, sizeof(*r));
+
+	if (r == NULL)
+		fatalx("store: out of memory for a commit");
+	r->state = s->state;
+	r->kind = s->kind;
+	r->catchup = s->catchup;
+	r->overlap = s->overlap;
+	r->pause_on_failure = s->pause_on_failure;
+	r->start = s->start;
+	r->end = s->end;
+	r->window = s->catchup_window;
+	r->jitter = s->jitter;
+	r->created = s->created;
+	r->mark = s->mark;
+	r->count = s->count;
+	r->fired = s->fired;
+	w->sched = r;
+	if (copy_text(&r->spec, s->spec_text) == -1 || copy_text(&r->tz, s->tz) == -1 ||
+	    copy_text(&r->name, s->name) == -1 || copy_text(&r->action, s->action) == -1)
+		fatalx("store: out of memory for a commit");
+	schedule_mark_saving(s);
+}
+
 /* Fill batch b from the dirty list: every changed object's row as it is
  * now. Memory running out here is fatal: the changes are acknowledged
  * only once written, and could be neither written nor refused. */
 static void
 batch_fill(struct batch *b)
 {
+	struct schedule *sch;
+
 	if (b->cap < st.n_dirty) {
 		struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
 		if (v == NULL)
@@ -490,6 +655,10 @@ batch_fill(struct batch *b)
 
 		memset(w, 0, sizeof(*w));
 		w->id = st.dirty[i];
+		if (f == NULL && (sch = schedule_find(w->id)) != NULL) {
+			batch_fill_schedule(w, sch);
+			continue;
+		}
 		if ((w->gone = f == NULL))
 			continue;
 		w->kind = f->kind;
@@ -509,6 +678,8 @@ batch_fill(struct batch *b)
 		w->target = future_target(f);
 		w->target_kind = future_target_kind(f);
 		w->idem_digest = future_idem_digest(f);
+		w->schedule = future_schedule(f);
+		w->scheduled_for = future_scheduled_for(f);
 		/* A spec never changes: once stored it is not written again
 		 * (the upsert keeps the stored one for a NULL). */
 		if (copy_text(&w->name, future_name(f)) == -1 ||
@@ -802,6 +973,8 @@ store_close(void)
 	sqlite3_finalize(st.meta);
 	sqlite3_finalize(st.spec);
 	sqlite3_finalize(st.claim_spec);
+	sqlite3_finalize(st.sched_upsert);
+	sqlite3_finalize(st.sched_delete);
 	sqlite3_close(st.db);
 	sqlite3_close(st.rdb);
 	if (st.lock_fd != -1)

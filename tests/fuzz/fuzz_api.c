@@ -29,6 +29,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
+#include "daemon/core/schedule.h"
 #include "daemon/http/api.h"
 #include "daemon/log.h"
 
@@ -79,8 +80,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	base = event_base_new();
 	clock_start(-1, 0);
 	if (base == NULL || future_init(base, &fl) == -1 ||
+	    schedule_init(NULL, &(struct schedule_limits){ 100, 1000000 }) == -1 ||
 	    sched_init(base, &ops, cfg.horizon) == -1)
 		abort();
+	schedule_recover();	/* installs the scheduler's gate */
 	api_configure(base, &cfg);
 	return 0;
 }

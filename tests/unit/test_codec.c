@@ -19,6 +19,8 @@
  *   result/     POST /v1/futures/{id}/result
  *   wait/       POST /v1/wait
  *   gather/     POST /v1/gather
+ *   schedules/  POST /v1/schedules: proto_decode_schedule, output
+ *               proto_schedule_canonical()
  */
 #include <dirent.h>
 #include <errno.h>
@@ -123,6 +125,18 @@ golden_gather(json_t *body, struct proto_error *err)
 	    wait_timeout(&req), "return_exceptions", req.return_exceptions);
 }
 
+static json_t *
+golden_schedule(json_t *body, struct proto_error *err)
+{
+	struct proto_schedule_req req;
+	json_t *out = NULL;
+
+	if (proto_decode_schedule(body, &req, err) == 0)
+		out = proto_schedule_canonical(&req);
+	proto_schedule_req_free(&req);
+	return out;
+}
+
 static const struct suite {
 	const char *name;
 	golden_fn fn;
@@ -136,6 +150,7 @@ static const struct suite {
 	{ "result", golden_result, 0, 2 },
 	{ "wait", golden_wait, 0, 3 },
 	{ "gather", golden_gather, 0, 3 },
+	{ "schedules", golden_schedule, 0, 12 },
 };
 
 /* Read a whole file into a NUL-terminated buffer; NULL if it cannot be
