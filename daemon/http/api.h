@@ -29,6 +29,9 @@ extern struct event_base *api_base;
 /* Route a request: auth, 404/405, then the handler. */
 void api_dispatch(struct http_req *r);
 
+/* 0 if the request's token has one of scope (auth.h), else -1 after
+ * replying 403 naming what it may not do (`what`) and the scope needed. */
+int api_need_scope(struct http_req *r, unsigned scope, const char *what);
 /* Parse the body as JSON. required = 0 allows an empty body (*out = NULL).
  * -1 after replying 400. */
 int api_body(struct http_req *r, int required, json_t **out);

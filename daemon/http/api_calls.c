@@ -14,6 +14,7 @@
 #include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
+#include "daemon/http/auth.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
@@ -62,6 +63,12 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	struct future *c;
 	int existed;
 
+	/* The route let in a token with either calls scope: which one it
+	 * needs is the action's. */
+	if (api_need_scope(r, req->action == PROTO_COMMAND ? AUTH_CALLS_COMMAND :
+	    AUTH_CALLS_WEBHOOK, req->action == PROTO_COMMAND ? "make calls that run "
+	    "commands" : "make calls that send webhooks") == -1)
+		return;
 	if (req->action == PROTO_COMMAND && command_accept(r, req) == -1)
 		return;
 	if (hdr != NULL) {
