@@ -419,7 +419,7 @@ main(int argc, char **argv)
 	struct sched_actions ops;
 	struct future_limits fl;
 	struct http_limits hl;
-	int64_t anchor_loop, anchor_unix;
+	struct clock_anchor anchor;
 	long restored;
 	int nfds, fds[8];
 	int ch, check_only = 0;
@@ -471,7 +471,7 @@ main(int argc, char **argv)
 		fatal("state directory %s", m.cfg.state_dir);
 	if (token_setup(&m.cfg) == -1)
 		fatalx("cannot set up the API token");
-	if (store_open(m.cfg.state_dir, &anchor_loop, &anchor_unix) == -1)
+	if (store_open(m.cfg.state_dir, &anchor) == -1)
 		fatalx("cannot open the store in %s", m.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
@@ -492,7 +492,7 @@ main(int argc, char **argv)
 	/* Loop time continues from the stored anchor. Then the objects come
 	 * back, the scheduler puts pending ones in place (changes from here
 	 * on are stored), and only then does anyone get in. */
-	clock_start(anchor_loop, anchor_unix);
+	clock_resume(&anchor);
 	fl = future_limits_of(&m.cfg);
 	hl = http_limits_of(&m.cfg);
 	if (future_init(m.base, &fl) == -1)
@@ -504,7 +504,7 @@ main(int argc, char **argv)
 	    store_start(m.base, commit_done, NULL) == -1)
 		fatalx("cannot start the scheduler");
 	sched_set_claim_ahead(m.cfg.claim_ahead);
-	sched_recover(anchor_loop + STORE_LEASE_US);
+	sched_recover(anchor.loop + STORE_LEASE_US);
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(m.base, &m.cfg);

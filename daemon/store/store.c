@@ -24,6 +24,8 @@
 #define SCHEMA_VERSION 1
 #define RETRY_US 1000000	/* retry a failed commit this often */
 #define ANCHOR_US 1000000	/* refresh the loop-time anchor this often */
+_Static_assert(2 * ANCHOR_US <= CLOCK_RUN_PAST_ANCHOR_US, "clock.h assumes a run goes on "
+    "at most CLOCK_RUN_PAST_ANCHOR_US past its last anchor");
 
 /* Migrations: migrations[v] takes schema v to v + 1. */
 static const char *migrations[] = {
@@ -116,7 +118,7 @@ store_migrate(void)
 }
 
 int
-store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
+store_open(const char *state_dir, struct clock_anchor *anchor)
 {
 	char path[4200];
 	int fd;
@@ -184,8 +186,10 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		    "out of memory");
 		return -1;
 	}
-	*anchor_loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
-	*anchor_unix = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
+	anchor->loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
+	anchor->unix_us = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
+	anchor->boot = query_int("SELECT value FROM meta WHERE key = 'anchor_boot'", 0);
+	anchor->boot_key = query_int("SELECT value FROM meta WHERE key = 'boot_key'", 0);
 	return 0;
 }
 
@@ -283,7 +287,8 @@ struct batch {
 	struct row *rows;
 	size_t n, cap;
 	uint64_t seq;			/* commits are numbered from 1 */
-	int64_t next_id, anchor_loop, anchor_unix;
+	int64_t next_id;
+	struct clock_anchor anchor;
 	int rc;				/* the writer's SQLite result */
 	int renew;			/* written to renew the lease */
 };
@@ -420,9 +425,13 @@ store_commit(struct batch *b)
 	if (rc == SQLITE_OK)
 		rc = store_meta("next_id", b->next_id);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_loop", b->anchor_loop);
+		rc = store_meta("anchor_loop", b->anchor.loop);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_unix", b->anchor_unix);
+		rc = store_meta("anchor_unix", b->anchor.unix_us);
+	if (rc == SQLITE_OK)
+		rc = store_meta("anchor_boot", b->anchor.boot);
+	if (rc == SQLITE_OK)
+		rc = store_meta("boot_key", b->anchor.boot_key);
 	if (rc == SQLITE_OK && sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = sqlite3_extended_errcode(st.db);
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st.db))
@@ -500,8 +509,7 @@ batch_fill(struct batch *b)
 		future_mark_saving(f);
 	}
 	b->next_id = (int64_t)future_peek_next_id();
-	b->anchor_loop = clock_loop_now();
-	b->anchor_unix = clock_unix_now();
+	clock_anchor_now(&b->anchor);
 	b->seq = ++wr.seq_last;
 	b->renew = st.renew_due;
 	st.n_dirty = 0;
@@ -567,7 +575,7 @@ batch_done(void)
 		}
 		batch_clear(b);
 		/* Calls may start until the lease this commit grants. */
-		sched_set_lease(b->anchor_loop + STORE_LEASE_US);
+		sched_set_lease(b->anchor.loop + STORE_LEASE_US);
 		if (was_faulty)
 			log_info("store: writable again");
 		st.fault = NULL;

@@ -22,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "daemon/core/clock.h"
+
 struct event_base;
 
 /* Called after each commit attempt, for commit number seq: ok = 1 when
@@ -34,8 +36,8 @@ typedef void (*store_commit_fn)(int ok, uint64_t seq, void *arg);
 #define STORE_LEASE_US 100000
 
 /* Open (creating or migrating) STATE_DIR/loopd.db and lock it against a
- * second daemon. Sets the loop-time anchor (-1: none yet). 0 or -1. */
-int store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix);
+ * second daemon. Sets the loop-time anchor (loop -1: none yet). 0 or -1. */
+int store_open(const char *state_dir, struct clock_anchor *anchor);
 /* Load every stored object into the core (future_restore), in id order.
  * Returns the count, or -1. */
 long store_load(void);
