@@ -24,6 +24,7 @@
 #define SCHEMA_VERSION 1
 #define RETRY_US 1000000	/* retry a failed commit this often */
 #define ANCHOR_US 1000000	/* refresh the loop-time anchor this often */
+#define FILL_SLICE 2048		/* rows snapshotted per loop turn */
 _Static_assert(2 * ANCHOR_US <= CLOCK_RUN_PAST_ANCHOR_US, "clock.h assumes a run goes on "
     "at most CLOCK_RUN_PAST_ANCHOR_US past its last anchor");
 
@@ -62,6 +63,12 @@ static struct {
 	const char *fault;		/* NULL when writable */
 	int anchor_due;			/* the anchor needs writing */
 	int renew_due;			/* ... to renew the lease */
+	/* A batch is filled over several turns (FILL_SLICE rows each) so
+	 * that 100,000 changes do not stop the loop: dirty[0 .. fill_target)
+	 * go into it, fill_done of them so far; ids changed meanwhile are
+	 * appended past fill_target and wait for the next batch. */
+	int filling;
+	size_t fill_target, fill_done;
 } st = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
@@ -461,20 +468,30 @@ batch_clear(struct batch *b)
 	b->n = 0;
 }
 
-/* Fill batch b from the dirty list: every changed object's row as it is
- * now. Memory running out here is fatal: the changes are acknowledged
- * only once written, and could be neither written nor refused. */
-static void
-batch_fill(struct batch *b)
+/* Fill batch b from the dirty list, at most slice rows this time: every
+ * changed object's row as it is now. Returns 1 once the batch is complete
+ * (every id dirty when filling began), 0 if more turns are needed. Memory
+ * running out here is fatal: the changes are acknowledged only once
+ * written, and could be neither written nor refused. */
+static int
+batch_fill(struct batch *b, size_t slice)
 {
-	if (b->cap < st.n_dirty) {
-		struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
-		if (v == NULL)
-			fatalx("store: out of memory for a commit");
-		b->rows = v;
-		b->cap = st.n_dirty;
+	size_t end;
+
+	if (!st.filling) {
+		st.filling = 1;
+		st.fill_target = st.n_dirty;
+		st.fill_done = 0;
+		if (b->cap < st.n_dirty) {
+			struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
+			if (v == NULL)
+				fatalx("store: out of memory for a commit");
+			b->rows = v;
+			b->cap = st.n_dirty;
+		}
 	}
-	for (size_t i = 0; i < st.n_dirty; i++) {
+	end = st.fill_target - st.fill_done > slice ? st.fill_done + slice : st.fill_target;
+	for (size_t i = st.fill_done; i < end; i++) {
 		struct future *f = future_find(st.dirty[i]);
 		struct row *w = &b->rows[b->n++];
 
@@ -508,13 +525,19 @@ batch_fill(struct batch *b)
 			fatalx("store: out of memory for a commit");
 		future_mark_saving(f);
 	}
+	if ((st.fill_done = end) < st.fill_target)
+		return 0;
+	/* What changed while filling waits for the next batch. */
+	st.n_dirty -= st.fill_target;
+	memmove(st.dirty, st.dirty + st.fill_target, st.n_dirty * sizeof(*st.dirty));
+	st.filling = 0;
 	b->next_id = (int64_t)future_peek_next_id();
 	clock_anchor_now(&b->anchor);
 	b->seq = ++wr.seq_last;
 	b->renew = st.renew_due;
-	st.n_dirty = 0;
 	st.anchor_due = 0;
 	st.renew_due = 0;
+	return 1;
 }
 
 /* The writer thread: commit each batch handed over, then tell the loop. */
@@ -643,15 +666,23 @@ writer_wait(void)
 	batch_done();
 }
 
-/* Hand the turn's changes to the writer; without a writer thread (it is
- * stopping), commit them here. The commit runs while the loop goes on:
- * replies wait for their batch's number (store_pending). */
+/* Hand the changes to the writer, once a batch is filled (slice rows a
+ * turn); without a writer thread (it is stopping), commit them here. The
+ * commit runs while the loop goes on: replies wait for their batch's
+ * number (store_pending). */
 static void
-store_flush_cb(evutil_socket_t fd, short what, void *arg)
+store_flush_now(size_t slice)
 {
+	static const struct timeval zero = { 0, 0 };
+
 	if (wr.busy || (st.n_dirty == 0 && !st.anchor_due))
 		return;	/* a busy writer's done event flushes what waits */
-	batch_fill(&wr.b);
+	if (!batch_fill(&wr.b, wr.running ? slice : SIZE_MAX)) {
+		/* A zero timer, not event_active: timers and I/O get their
+		 * turn between slices. */
+		evtimer_add(st.flush_ev, &zero);
+		return;
+	}
 	wr.busy = 1;
 	if (!wr.running) {
 		wr.b.rc = store_commit(&wr.b);
@@ -664,6 +695,13 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&wr.mu);
 }
 
+/* The flush event: a slice of the next batch, or its hand-over. */
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	store_flush_now(FILL_SLICE);
+}
+
 void
 store_flush(void)
 {
@@ -671,7 +709,7 @@ store_flush(void)
 		return;
 	writer_wait();
 	if (st.n_dirty > 0 || st.anchor_due) {
-		store_flush_cb(-1, 0, NULL);
+		store_flush_now(SIZE_MAX);
 		writer_wait();
 	}
 }
@@ -755,7 +793,7 @@ store_close(void)
 		wr.running = 0;
 	}
 	if (st.db != NULL && st.flush_ev != NULL) {
-		batch_fill(&wr.b);
+		(void)batch_fill(&wr.b, SIZE_MAX);
 		if ((wr.b.rc = store_commit(&wr.b)) != SQLITE_OK)
 			log_warnx("store: final commit failed: %s", sqlite3_errstr(wr.b.rc));
 		batch_clear(&wr.b);
@@ -794,8 +832,9 @@ store_pending(void)
 {
 	if (st.fault != NULL)
 		return 0;
-	if (st.n_dirty > 0)
-		return wr.seq_last + 1;	/* the next batch */
+	if (st.n_dirty > 0)		/* the next batch, or the one after the
+					 * batch being filled for what it lacks */
+		return wr.seq_last + 1 + (st.filling && st.n_dirty > st.fill_target);
 	return wr.busy ? wr.seq_last : 0;
 }
 
