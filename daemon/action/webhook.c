@@ -98,6 +98,7 @@ static struct {
 } ws;
 
 static void webhook_check_done(void);
+static void webhook_done_soon(void);
 static void webhook_admit(void);
 
 /* Free the result's owned memory. */
@@ -149,7 +150,7 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(ws.multi, fd, action, &running);
-	webhook_check_done();
+	webhook_done_soon();
 }
 
 /* curl's timeout fired. */
@@ -159,7 +160,7 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
 	int running;
 
 	curl_multi_socket_action(ws.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	webhook_check_done();
+	webhook_done_soon();
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch (or stop watching) a socket. */
@@ -667,11 +668,23 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	webhook_admit();
 }
 
-/* More finished transfers than one slice took. */
+/* Finished transfers, once a turn. */
 static void
 done_cb(evutil_socket_t fd, short what, void *arg)
 {
 	webhook_check_done();
+}
+
+/* Collect finished transfers on this turn's zero timer: once a turn for
+ * all sockets, not once per socket event (hundreds can be ready in one
+ * pass, and libevent runs them all before it polls again). */
+static void
+webhook_done_soon(void)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (!evtimer_pending(ws.done_ev, NULL))
+		evtimer_add(ws.done_ev, &zero);
 }
 
 /* Collect what curl says is finished, for DONE_SLICE_US at most: each one
