@@ -528,8 +528,8 @@ batch_fill(struct batch *b, size_t slice)
 	if ((st.fill_done = end) < st.fill_target)
 		return 0;
 	/* What changed while filling waits for the next batch. */
-	st.n_dirty -= st.fill_target;
-	memmove(st.dirty, st.dirty + st.fill_target, st.n_dirty * sizeof(*st.dirty));
+	if ((st.n_dirty -= st.fill_target) > 0)
+		memmove(st.dirty, st.dirty + st.fill_target, st.n_dirty * sizeof(*st.dirty));
 	st.filling = 0;
 	b->next_id = (int64_t)future_peek_next_id();
 	clock_anchor_now(&b->anchor);
