@@ -14,6 +14,7 @@ struct config {
 	char **listen;			/* HOST:PORT, [V6]:PORT or unix:PATH, each */
 	char *state_dir;
 	char *token_file;		/* empty: STATE_DIR/token */
+	char *tokens_file;		/* scoped tokens (hashes); empty: none */
 	int auth;
 	int metrics_auth;		/* /metrics needs the token on TCP */
 	int commands;
@@ -48,6 +49,7 @@ struct config {
 	int64_t retry_max_backoff;
 	int64_t max_retry_after;	/* cap on every receiver-given delay */
 	uint64_t max_pending;
+	uint64_t max_pending_per_token;	/* each token's share; 0: no cap */
 	uint64_t max_waiters;
 	uint64_t max_schedules;		/* 0: no cap */
 	int64_t schedule_min_interval;	/* shortest `every` */

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: loopd [--config FILE] [--listen HOST:PORT] [--state-dir DIR]\n"
 	    "             [--token-file FILE] [-o KEY=VALUE]... [-n] [-d]\n"
+	    "       loopd [-c FILE] [-o KEY=VALUE]... token add NAME SCOPE[,SCOPE...]\n"
 	    "\n"
 	    "  -c, --config FILE      config file (default " DEFAULT_CONFIG ", if present)\n"
 	    "  -l, --listen ADDR      HOST:PORT, [ADDR]:PORT or unix:PATH (port 0: any free)\n"
@@ -140,16 +142,68 @@ token_setup(const struct config *cfg)
 	if (!cfg->auth)
 		return 0;
 	if (*cfg->token_file != '\0')
-		return auth_load(cfg->token_file, 0);
+		return auth_load(cfg->token_file, 0, cfg->tokens_file);
 	snprintf(path, sizeof(path), "%s/token", cfg->state_dir);
-	return auth_load(path, 1);
+	return auth_load(path, 1, cfg->tokens_file);
+}
+
+/* `loopd token add NAME SCOPES`: a new random token, its hash appended
+ * to tokens_file (created 0600); the token itself is printed once, on
+ * stdout, and kept nowhere. Exit status. */
+static int
+token_add(const struct config *cfg, int argc, char **argv)
+{
+	char token[128], line[512], err[160];
+	unsigned scopes;
+	int fd, rc = 1;
+
+	if (argc != 4 || strcmp(argv[1], "add") != 0) {
+		fprintf(stderr, "usage: loopd [-c FILE] [-o KEY=VALUE]... token add NAME "
+		    "SCOPE[,SCOPE...]\n");
+		return 2;
+	}
+	if (*cfg->tokens_file == '\0') {
+		fprintf(stderr, "loopd: token add: set tokens_file in the configuration "
+		    "(or -o tokens_file=PATH)\n");
+		return 1;
+	}
+	if (auth_scopes_parse(argv[3], &scopes, err, sizeof(err)) == -1) {
+		fprintf(stderr, "loopd: token add: %s\n", err);
+		return 2;
+	}
+	if (strlen(argv[2]) == 0 || strlen(argv[2]) > 64 || strspn(argv[2],
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+	    strlen(argv[2])) {
+		fprintf(stderr, "loopd: token add: NAME: 1 to 64 of A-Z a-z 0-9 _ . -\n");
+		return 2;
+	}
+	if (auth_new_entry(argv[2], scopes, token, sizeof(token), line, sizeof(line)) == -1) {
+		fprintf(stderr, "loopd: token add: cannot make a token\n");
+		return 1;
+	}
+	if ((fd = open(cfg->tokens_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) == -1)
+		fprintf(stderr, "loopd: %s: %s\n", cfg->tokens_file, strerror(errno));
+	else if (write(fd, line, strlen(line)) != (ssize_t)strlen(line) || fsync(fd) == -1)
+		fprintf(stderr, "loopd: write %s: %s\n", cfg->tokens_file, strerror(errno));
+	else if (printf("%s\n", token) < 0 || fflush(stdout) == EOF)
+		fprintf(stderr, "loopd: cannot print the token\n");
+	else {
+		fprintf(stderr, "loopd: token \"%s\" (%s) added to %s; reload loopd to use it\n",
+		    argv[2], argv[3], cfg->tokens_file);
+		rc = 0;
+	}
+	if (fd != -1)
+		close(fd);
+	explicit_bzero(token, sizeof(token));
+	return rc;
 }
 
 /* Limits of each module, from the config. */
 static struct future_limits
 future_limits_of(const struct config *cfg)
 {
-	return (struct future_limits){ cfg->max_pending, cfg->retention };
+	return (struct future_limits){ .max_pending = cfg->max_pending,
+	    .max_pending_per_owner = cfg->max_pending_per_token, .retention = cfg->retention };
 }
 
 static struct http_limits
@@ -191,7 +245,8 @@ reload(void)
 	if (strcmp(next.state_dir, m.cfg.state_dir) != 0)
 		log_warnx("reload: state_dir changes need a restart");
 	if (next.auth && token_setup(&next) == -1) {
-		log_warnx("reload: token unreadable; keeping the running configuration");
+		log_warnx("reload: a token file is unreadable or wrong; keeping the running "
+		    "configuration");
 		config_free(&next);
 		reload_done();
 		return;
@@ -374,7 +429,7 @@ main(int argc, char **argv)
 	struct sched_actions ops;
 	struct future_limits fl;
 	struct http_limits hl;
-	int64_t anchor_loop, anchor_unix;
+	struct clock_anchor anchor;
 	long restored;
 	int nfds, fds[8];
 	int ch, check_only = 0;
@@ -402,12 +457,17 @@ main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc) {
+	if (optind != argc && strcmp(argv[optind], "token") != 0) {
 		usage(stderr);
 		return 2;
 	}
 	if (config_build(&m.cfg) != 0)
 		return 1;
+	if (optind != argc) {
+		ch = token_add(&m.cfg, argc - optind, argv + optind);
+		config_free(&m.cfg);
+		return ch;
+	}
 	if (check_only) {
 		printf("loopd: configuration OK\n");
 		config_free(&m.cfg);
@@ -421,7 +481,7 @@ main(int argc, char **argv)
 		fatal("state directory %s", m.cfg.state_dir);
 	if (token_setup(&m.cfg) == -1)
 		fatalx("cannot set up the API token");
-	if (store_open(m.cfg.state_dir, &anchor_loop, &anchor_unix) == -1)
+	if (store_open(m.cfg.state_dir, &anchor) == -1)
 		fatalx("cannot open the store in %s", m.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
@@ -442,7 +502,7 @@ main(int argc, char **argv)
 	/* Loop time continues from the stored anchor. Then the objects come
 	 * back, the scheduler puts pending ones in place (changes from here
 	 * on are stored), and only then does anyone get in. */
-	clock_start(anchor_loop, anchor_unix);
+	clock_resume(&anchor);
 	fl = future_limits_of(&m.cfg);
 	hl = http_limits_of(&m.cfg);
 	if (future_init(m.base, &fl) == -1)

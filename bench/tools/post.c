@@ -7,7 +7,8 @@
  *        [--host H] [--token-file F] [--timeout S]
  *
  * In TEMPLATE, {i} is the request's number (0..N-1) and {at} is B + i*S
- * printed with 6 decimals (a loop time for "at"). Prints one JSON line:
+ * printed with 6 decimals (a loop time for "at"); in TEMPLATE and the path,
+ * {fid} is the future id f_ + 16 hex digits of FID_BASE + i (--fid-base). Prints one JSON line:
  * count, ok (replies with the expected status), statuses, errors
  * (connections lost mid-request), elapsed_s, rate (replies/s) and
  * latency_ms (send to reply, per request). Exit 1 if any reply was not
@@ -37,14 +38,15 @@ static int port;
 static char *token;
 static const char *tmpl = "";
 static double base, step;
+static unsigned long long fid_base;
 
-/* The body of request i. */
+/* Template t for request i. */
 static char *
-body_for(long i)
+expand(const char *t, long i)
 {
-	size_t cap = strlen(tmpl) + 64, len = 0;
+	size_t cap = strlen(t) + 64, len = 0;
 	char *out = malloc(cap);
-	const char *p = tmpl;
+	const char *p = t;
 
 	if (out == NULL)
 		bc_die("post: out of memory");
@@ -56,6 +58,10 @@ body_for(long i)
 			snprintf(num, sizeof(num), "%.6f", base + (double)i * step);
 			add = num;
 			skip = 4;
+		} else if (strncmp(p, "{fid}", 5) == 0) {
+			snprintf(num, sizeof(num), "f_%016llx", fid_base + (unsigned long long)i);
+			add = num;
+			skip = 5;
 		} else if (strncmp(p, "{i}", 3) == 0) {
 			snprintf(num, sizeof(num), "%ld", i);
 			add = num;
@@ -102,6 +108,8 @@ main(int argc, char **argv)
 			count = atol(v);
 		else if (strcmp(a, "--conns") == 0)
 			conns = atol(v);
+		else if (strcmp(a, "--fid-base") == 0)
+			fid_base = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--path") == 0)
 			path = v;
 		else if (strcmp(a, "--method") == 0)
@@ -154,9 +162,9 @@ main(int argc, char **argv)
 					.data.u64 = (uint64_t)c };
 				epoll_ctl(ep, EPOLL_CTL_ADD, k->fd, &ev);
 			}
-			char *body = body_for(next);
+			char *body = expand(tmpl, next), *rpath = expand(path, next);
 			size_t len;
-			char *req = bc_request(method, path, host_port, token,
+			char *req = bc_request(method, rpath, host_port, token,
 			    strcmp(method, "GET") == 0 ? NULL : body, &len);
 			bc_resp_reset(&k->resp);
 			k->t_sent = bc_now();
@@ -166,6 +174,7 @@ main(int argc, char **argv)
 			next++;
 			free(req);
 			free(body);
+			free(rpath);
 		}
 		int n = epoll_wait(ep, evs, 256, 1000);
 		if (bc_now() - t_start > timeout)

@@ -40,6 +40,8 @@
 #include "daemon/core/idmap.h"
 #include "daemon/log.h"
 
+#define DONE_SLICE_US 2000	/* finished transfers are collected this long a turn */
+
 enum hook_state {
 	HOOK_QUEUED,		/* in ws.queued: not started */
 	HOOK_WAITING,		/* in its host's waiting list: started */
@@ -87,6 +89,7 @@ static struct {
 	CURLM *multi;
 	struct event *timer_ev;
 	struct event *kick_ev;		/* reports failures, admits: next turn */
+	struct event *done_ev;		/* more finished transfers: a later turn */
 	struct idmap by_id;		/* id -> hook */
 	struct idmap hosts;		/* hash of key -> first host with it */
 	LIST_HEAD(, host) host_list;
@@ -95,6 +98,7 @@ static struct {
 } ws;
 
 static void webhook_check_done(void);
+static void webhook_done_soon(void);
 static void webhook_admit(void);
 
 /* Free the result's owned memory. */
@@ -146,7 +150,7 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
 	curl_multi_socket_action(ws.multi, fd, action, &running);
-	webhook_check_done();
+	webhook_done_soon();
 }
 
 /* curl's timeout fired. */
@@ -156,7 +160,7 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
 	int running;
 
 	curl_multi_socket_action(ws.multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	webhook_check_done();
+	webhook_done_soon();
 }
 
 /* CURLMOPT_SOCKETFUNCTION: watch (or stop watching) a socket. */
@@ -664,10 +668,34 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	webhook_admit();
 }
 
-/* Collect what curl says is finished. */
+/* Finished transfers, once a turn. */
+static void
+done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	webhook_check_done();
+}
+
+/* Collect finished transfers on this turn's zero timer: once a turn for
+ * all sockets, not once per socket event (hundreds can be ready in one
+ * pass, and libevent runs them all before it polls again). */
+static void
+webhook_done_soon(void)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (!evtimer_pending(ws.done_ev, NULL))
+		evtimer_add(ws.done_ev, &zero);
+}
+
+/* Collect what curl says is finished, for DONE_SLICE_US at most: each one
+ * settles its call and starts the next, and hundreds can finish at once
+ * (a closed port): the rest wait in curl for a zero timer, so that timers
+ * and I/O get their turn in between. */
 static void
 webhook_check_done(void)
 {
+	static const struct timeval zero = { 0, 0 };
+	int64_t until = clock_loop_now() + DONE_SLICE_US;
 	CURLMsg *msg;
 	int left;
 
@@ -693,6 +721,10 @@ webhook_check_done(void)
 		host_pump(hook_unsend(h));
 		hook_report(h);
 		webhook_admit();
+		if (left > 0 && clock_loop_now() > until) {
+			evtimer_add(ws.done_ev, &zero);
+			break;
+		}
 	}
 }
 
@@ -766,7 +798,8 @@ webhook_init(struct event_base *base, const struct webhook_limits *limits,
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (ws.multi = curl_multi_init()) == NULL ||
 	    (ws.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL ||
-	    (ws.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL)
+	    (ws.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
+	    (ws.done_ev = evtimer_new(base, done_cb, NULL)) == NULL)
 		return -1;
 	curl_multi_setopt(ws.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(ws.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -838,6 +871,8 @@ webhook_shutdown(void)
 		event_free(ws.timer_ev);
 	if (ws.kick_ev != NULL)
 		event_free(ws.kick_ev);
+	if (ws.done_ev != NULL)
+		event_free(ws.done_ev);
 	curl_global_cleanup();
 	free(ws.proxy);
 	memset(&ws, 0, sizeof(ws));

@@ -2,9 +2,14 @@
  * clock: loop time and wall time, in microseconds.
  *
  * Loop time follows CLOCK_MONOTONIC and never goes backwards, not even
- * across restarts: given the anchor stored by the last run (a loop time and
- * the wall time it was taken at), it continues from there plus the wall
- * time that passed while the daemon was down.
+ * across restarts: given the anchor stored by the last run (a loop time,
+ * the wall time and boot time it was taken at, and which boot), it
+ * continues from there plus the time that passed since. Within one boot
+ * that time is read on CLOCK_BOOTTIME, so whatever the wall clock did
+ * does not matter; after a reboot it is the wall time that passed, but
+ * at least CLOCK_RUN_PAST_ANCHOR_US (the last run may have gone on that
+ * long after its last anchor: a wall clock set back must not take loop
+ * time back below what it handed out).
  */
 #ifndef LOOPD_CORE_CLOCK_H
 #define LOOPD_CORE_CLOCK_H
@@ -14,9 +19,29 @@
 
 #define CLOCK_US_PER_S 1000000LL
 
+/* How long a run may go on past its last stored anchor: the store
+ * refreshes it more often than that (store.c, ANCHOR_US). */
+#define CLOCK_RUN_PAST_ANCHOR_US (3 * CLOCK_US_PER_S)
+
+/* Where loop time stood, to continue from after a restart. */
+struct clock_anchor {
+	int64_t loop;			/* loop time; < 0: none */
+	int64_t unix_us;		/* wall time then */
+	int64_t boot;			/* CLOCK_BOOTTIME then */
+	int64_t boot_key;		/* which boot (from the kernel's boot_id); 0: unknown */
+};
+
 /* Start the loop clock. With no anchor (anchor_loop < 0) loop time is the
- * system's monotonic clock. */
+ * system's monotonic clock. Same as clock_resume with no boot known. */
 void clock_start(int64_t anchor_loop, int64_t anchor_unix);
+/* Start the loop clock from an anchor (see above). */
+void clock_resume(const struct clock_anchor *a);
+/* The anchor of this moment. */
+void clock_anchor_now(struct clock_anchor *a);
+/* This boot's key (0 if the kernel does not say). */
+int64_t clock_boot_key(void);
+/* CLOCK_BOOTTIME in microseconds. */
+int64_t clock_boot_now(void);
 /* Loop time now. */
 int64_t clock_loop_now(void);
 /* Wall time now (Unix epoch). */

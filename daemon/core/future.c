@@ -33,6 +33,8 @@ static struct {
 	uint64_t next_id;
 	uint64_t wake_gen;		/* generation of waiters queued now */
 	size_t pending_kind[2];		/* pending objects, by enum future_kind */
+	unsigned admit_owner;		/* quota key of objects made now */
+	size_t owner_pending[FUTURE_MAX_OWNERS];	/* pending objects, by quota key */
 } fs;
 
 static void future_wake_cb(evutil_socket_t, short, void *);
@@ -58,6 +60,18 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	if (fs.wake_ev == NULL || fs.retain_ev == NULL)
 		return -1;
 	return 0;
+}
+
+void
+future_set_owner(unsigned owner)
+{
+	fs.admit_owner = owner < FUTURE_MAX_OWNERS ? owner : 0;
+}
+
+size_t
+future_count_pending_owner(unsigned owner)
+{
+	return owner < FUTURE_MAX_OWNERS ? fs.owner_pending[owner] : 0;
 }
 
 void
@@ -251,6 +265,12 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 		    fs.limits.max_pending);
 		return NULL;
 	}
+	if (fs.admit_owner != 0 && fs.limits.max_pending_per_owner != 0 &&
+	    fs.owner_pending[fs.admit_owner] >= fs.limits.max_pending_per_owner) {
+		core_error_set(err, CORE_EFULL, "too many pending objects for this client "
+		    "(max_pending_per_token = %zu)", fs.limits.max_pending_per_owner);
+		return NULL;
+	}
 	if ((f = slab_alloc(&fs.slab)) == NULL ||
 	    (name != NULL && (future_ext(f) == NULL || (f->x->name = strdup(name)) == NULL)) ||
 	    idmap_put(&fs.ids, fs.next_id, f) == -1) {
@@ -263,9 +283,11 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	f->kind = (uint8_t)kind;
 	f->state = FUTURE_PENDING;
 	f->created = clock_loop_now();
+	f->owner = (uint8_t)fs.admit_owner;
 	timerq_node_init(&f->tq);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	fs.pending_kind[kind]++;
+	fs.owner_pending[f->owner]++;
 	future_touch(f);
 	return f;
 }
@@ -305,6 +327,7 @@ future_restore(struct future *t, struct future_ext *tx)
 	}
 	*f = *t;
 	f->x = NULL;
+	f->owner = 0;			/* quota keys do not outlive a run */
 	if (ext && future_ext(f) == NULL) {
 		idmap_del(&fs.ids, t->id);
 		slab_free(&fs.slab, f);
@@ -335,6 +358,7 @@ future_restore(struct future *t, struct future_ext *tx)
 			future_retain_arm();
 	} else {
 			fs.pending_kind[f->kind]++;
+			fs.owner_pending[0]++;
 	}
 	return f;
 }
@@ -384,6 +408,7 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 		f->phase = CALL_DONE;
 	sched_forget(f);
 	fs.pending_kind[f->kind]--;
+	fs.owner_pending[f->owner]--;
 	future_touch(f);
 	events_emit(f->kind != FUTURE_CALL ? EVENTS_FUTURE_SETTLED : state == FUTURE_CANCELLED ?
 	    EVENTS_CALL_CANCELLED : EVENTS_CALL_FINISHED, f);
@@ -560,6 +585,7 @@ future_discard(struct future *f)
 {
 	assert(f->state == FUTURE_PENDING && (f->x == NULL || TAILQ_EMPTY(&f->x->waiters)));
 	fs.pending_kind[f->kind]--;
+	fs.owner_pending[f->owner]--;
 	future_unlink(f);
 }
 

@@ -75,6 +75,7 @@ struct future {
 	uint8_t state;			/* enum future_state */
 	uint8_t phase;			/* enum call_phase */
 	uint8_t trigger;		/* enum call_trigger */
+	uint8_t owner;			/* quota key it was made under, 0: none */
 	unsigned int has_exception : 1;
 	unsigned int dispatched : 1;	/* handed to the action layer */
 	unsigned int cancel_requested : 1;
@@ -120,12 +121,20 @@ struct future_persist {
 struct future_limits {
 	size_t max_pending;		/* pending futures and calls; 0 = no cap */
 	int64_t retention;		/* how long done objects are kept */
+	size_t max_pending_per_owner;	/* pending, made under one quota key; 0 = no cap */
 };
 
 /* Set up the object table on base. 0 or -1. */
 int future_init(struct event_base *base, const struct future_limits *limits);
 /* Free every object and stop the core's events. */
 void future_shutdown(void);
+/* Quota keys: who makes objects, for max_pending_per_owner. The caller
+ * (the HTTP layer: a token) names one before it makes objects, 0 after;
+ * 0 is no key (no per-owner cap). Keys are not stored. */
+#define FUTURE_MAX_OWNERS 256
+void future_set_owner(unsigned owner);
+/* Pending objects made under a quota key. */
+size_t future_count_pending_owner(unsigned owner);
 /* Change limits (on reload). */
 void future_set_limits(const struct future_limits *limits);
 

@@ -29,6 +29,9 @@ extern struct event_base *api_base;
 /* Route a request: auth, 404/405, then the handler. */
 void api_dispatch(struct http_req *r);
 
+/* 0 if the request's token has one of scope (auth.h), else -1 after
+ * replying 403 naming what it may not do (`what`) and the scope needed. */
+int api_need_scope(struct http_req *r, unsigned scope, const char *what);
 /* Parse the body as JSON. required = 0 allows an empty body (*out = NULL).
  * -1 after replying 400. */
 int api_body(struct http_req *r, int required, json_t **out);
@@ -70,9 +73,10 @@ void api_logs(struct http_req *r, struct api_args *a);
 void api_status(struct http_req *r, struct api_args *a);
 
 struct proto_call_req;
-/* The command policy on a request's command (argv[0] resolved in place);
- * -1 after replying. */
-int api_command_accept(struct http_req *r, struct proto_call_req *req);
+/* Whether this client may have a call's action run: the calls scope of
+ * its kind, then for a command the command policy (argv[0] resolved in
+ * place). -1 after replying. */
+int api_action_accept(struct http_req *r, struct proto_call_req *req);
 void api_schedules_create(struct http_req *r, struct api_args *a);
 void api_schedules_list(struct http_req *r, struct api_args *a);
 void api_schedules_show(struct http_req *r, struct api_args *a);

@@ -14,6 +14,7 @@
 #include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
+#include "daemon/http/auth.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
@@ -62,7 +63,7 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	struct future *c;
 	int existed;
 
-	if (req->action == PROTO_COMMAND && command_accept(r, req) == -1)
+	if (api_action_accept(r, req) == -1)
 		return;
 	if (hdr != NULL) {
 		if (req->idempotency_key != NULL && strcmp(hdr, req->idempotency_key) != 0) {
@@ -293,7 +294,13 @@ api_futures_list(struct http_req *r, struct api_args *a)
 }
 
 int
-api_command_accept(struct http_req *r, struct proto_call_req *req)
+api_action_accept(struct http_req *r, struct proto_call_req *req)
 {
-	return command_accept(r, req);
+	/* The route let in a token with either calls scope: which one it
+	 * needs is the action's. */
+	if (api_need_scope(r, req->action == PROTO_COMMAND ? AUTH_CALLS_COMMAND :
+	    AUTH_CALLS_WEBHOOK, req->action == PROTO_COMMAND ? "make calls that run "
+	    "commands" : "make calls that send webhooks") == -1)
+		return -1;
+	return req->action == PROTO_COMMAND ? command_accept(r, req) : 0;
 }

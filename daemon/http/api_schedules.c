@@ -199,7 +199,7 @@ schedule_params_of(struct http_req *r, json_t *body, struct schedule_params *p)
 		http_reply_problem(r, 400, NULL, "%s", perr.detail);
 		return -1;
 	}
-	if (req.call.action == PROTO_COMMAND && api_command_accept(r, &req.call) == -1) {
+	if (api_action_accept(r, &req.call) == -1) {
 		proto_schedule_req_free(&req);
 		return -1;
 	}

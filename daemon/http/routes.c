@@ -24,39 +24,43 @@ struct route {
 	const char *method;
 	const char *pattern;		/* "*" matches one segment */
 	void (*fn)(struct http_req *, struct api_args *);
+	unsigned scope;			/* a token needs one of these (auth.h);
+					 * AUTH_NONE: open to anyone */
 };
 
 static const struct route routes[] = {
-	{ "GET", "/healthz", api_healthz },
-	{ "GET", "/openapi.json", api_openapi },
-	{ "GET", "/metrics", api_metrics },
-	{ "GET", "/v1/time", api_time },
-	{ "POST", "/v1/calls", api_calls_create },
-	{ "GET", "/v1/calls", api_calls_list },
-	{ "GET", "/v1/calls/*", api_calls_show },
-	{ "DELETE", "/v1/calls/*", api_calls_cancel },
-	{ "POST", "/v1/futures", api_futures_create },
-	{ "GET", "/v1/futures", api_futures_list },
-	{ "GET", "/v1/events", api_events },
-	{ "GET", "/v1/futures/*", api_futures_show },
-	{ "POST", "/v1/futures/*/result", api_futures_result },
-	{ "POST", "/v1/futures/*/exception", api_futures_exception },
-	{ "POST", "/v1/futures/*/cancel", api_futures_cancel },
-	{ "POST", "/v1/futures/*/callbacks", api_callbacks_add },
-	{ "DELETE", "/v1/futures/*/callbacks/*", api_callbacks_remove },
-	{ "POST", "/v1/wait", api_wait },
-	{ "POST", "/v1/gather", api_gather },
-	{ "GET", "/v1/logs", api_logs },
-	{ "GET", "/v1/status", api_status },
-	{ "POST", "/v1/schedules", api_schedules_create },
-	{ "GET", "/v1/schedules", api_schedules_list },
-	{ "GET", "/v1/schedules/*", api_schedules_show },
-	{ "PATCH", "/v1/schedules/*", api_schedules_patch },
-	{ "DELETE", "/v1/schedules/*", api_schedules_delete },
-	{ "POST", "/v1/schedules/*/pause", api_schedules_pause },
-	{ "POST", "/v1/schedules/*/resume", api_schedules_resume },
-	{ "POST", "/v1/schedules/*/trigger", api_schedules_trigger },
-	{ "POST", "/v1/schedules/*/backfill", api_schedules_backfill },
+	{ "GET", "/healthz", api_healthz, AUTH_NONE },
+	{ "GET", "/openapi.json", api_openapi, AUTH_NONE },
+	{ "GET", "/metrics", api_metrics, AUTH_METRICS },
+	{ "GET", "/v1/time", api_time, AUTH_READ },
+	/* Which calls scope: the handler checks the action's kind. */
+	{ "POST", "/v1/calls", api_calls_create, AUTH_CALLS },
+	{ "GET", "/v1/calls", api_calls_list, AUTH_READ },
+	{ "GET", "/v1/calls/*", api_calls_show, AUTH_READ },
+	{ "DELETE", "/v1/calls/*", api_calls_cancel, AUTH_CALLS },
+	{ "POST", "/v1/futures", api_futures_create, AUTH_FUTURES },
+	{ "GET", "/v1/futures", api_futures_list, AUTH_READ },
+	{ "GET", "/v1/events", api_events, AUTH_READ },
+	{ "GET", "/v1/futures/*", api_futures_show, AUTH_READ },
+	{ "POST", "/v1/futures/*/result", api_futures_result, AUTH_FUTURES },
+	{ "POST", "/v1/futures/*/exception", api_futures_exception, AUTH_FUTURES },
+	{ "POST", "/v1/futures/*/cancel", api_futures_cancel, AUTH_FUTURES },
+	{ "POST", "/v1/futures/*/callbacks", api_callbacks_add, AUTH_CALLS },
+	{ "DELETE", "/v1/futures/*/callbacks/*", api_callbacks_remove, AUTH_CALLS },
+	{ "POST", "/v1/wait", api_wait, AUTH_READ },
+	{ "POST", "/v1/gather", api_gather, AUTH_READ },
+	{ "GET", "/v1/logs", api_logs, AUTH_READ },
+	{ "GET", "/v1/status", api_status, AUTH_READ },
+	/* A schedule's action is a call's: the handler checks its kind. */
+	{ "POST", "/v1/schedules", api_schedules_create, AUTH_CALLS },
+	{ "GET", "/v1/schedules", api_schedules_list, AUTH_READ },
+	{ "GET", "/v1/schedules/*", api_schedules_show, AUTH_READ },
+	{ "PATCH", "/v1/schedules/*", api_schedules_patch, AUTH_CALLS },
+	{ "DELETE", "/v1/schedules/*", api_schedules_delete, AUTH_CALLS },
+	{ "POST", "/v1/schedules/*/pause", api_schedules_pause, AUTH_CALLS },
+	{ "POST", "/v1/schedules/*/resume", api_schedules_resume, AUTH_CALLS },
+	{ "POST", "/v1/schedules/*/trigger", api_schedules_trigger, AUTH_CALLS },
+	{ "POST", "/v1/schedules/*/backfill", api_schedules_backfill, AUTH_CALLS },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -110,20 +114,53 @@ route_match(const char *pattern, char **seg, int n, struct api_args *a)
 	return 1;
 }
 
+/* Who is asking: every scope on a Unix socket (its mode guards it) or
+ * with auth = off; a token's scopes and quota key; or nobody (0). */
+static int
+who_of(struct http_req *r)
+{
+	struct auth_who who = { 0, 0, NULL };
+
+	if (!api_cfg->auth || http_is_local_socket(r)) {
+		r->scopes = AUTH_ALL;
+		return 1;
+	}
+	if (!auth_check(http_header(r, "Authorization"), &who))
+		return 0;
+	r->scopes = who.scopes;
+	/* An admin token (the default one) has no share: the operator can
+	 * always get in, up to max_pending. */
+	r->owner = (who.scopes & AUTH_ADMIN) ? 0 : who.owner;
+	r->token_name = who.name;
+	return 1;
+}
+
+int
+api_need_scope(struct http_req *r, unsigned scope, const char *what)
+{
+	char need[128];
+
+	if (scope == AUTH_NONE || (r->scopes & scope) != 0)
+		return 0;
+	auth_scopes_format(scope, need, sizeof(need));
+	http_reply_problem(r, 403, NULL, "the token %s%s%s may not %s: it needs the scope %s",
+	    r->token_name ? "\"" : "", r->token_name ? r->token_name : "",
+	    r->token_name ? "\"" : "", what, scope == AUTH_CALLS ? "calls-webhook or "
+	    "calls-command" : scope == AUTH_METRICS ? "read or metrics" : need);
+	return -1;
+}
+
 void
 api_dispatch(struct http_req *r)
 {
-	char path[1024], *seg[MAX_SEGMENTS];
+	char path[1024], *seg[MAX_SEGMENTS], what[256];
 	char *allow = r->allow;
 	size_t cap = sizeof(r->allow);
-	int n;
+	int n, known = who_of(r);
 
-	/* /metrics tells how busy loopd is and what it runs: behind the
-	 * token like /v1, open on a Unix socket (whose mode guards it), and
-	 * open everywhere only with metrics_auth = off. */
-	if ((strncmp(r->path, "/v1/", 4) == 0 || (strcmp(r->path, "/metrics") == 0 &&
-	    api_cfg->metrics_auth)) && api_cfg->auth && !http_is_local_socket(r) &&
-	    !auth_check(http_header(r, "Authorization"))) {
+	/* /v1 is behind a token, whatever the path (an unknown one too);
+	 * other routes name their scope in the table. */
+	if (!known && strncmp(r->path, "/v1/", 4) == 0) {
 		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
 		r->auth_challenge = 1;
 		return;
@@ -155,11 +192,28 @@ api_dispatch(struct http_req *r)
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
 		struct api_args m = { NULL, NULL };
+		unsigned scope = routes[i].scope;
 		if (!route_match(routes[i].pattern, seg, n, &m))
 			continue;
 		r->route = routes[i].pattern;
 		if (strcmp(routes[i].method, r->method) == 0) {
+			/* /metrics tells how busy loopd is and what it runs:
+			 * open everywhere only with metrics_auth = off. */
+			if (scope == AUTH_METRICS && !api_cfg->metrics_auth)
+				scope = AUTH_NONE;
+			if (scope != AUTH_NONE && !known) {
+				http_reply_problem(r, 401, NULL, "Authorization: a valid bearer "
+				    "token is required");
+				r->auth_challenge = 1;
+				return;
+			}
+			snprintf(what, sizeof(what), "%s %s", r->method, routes[i].pattern);
+			if (api_need_scope(r, scope, what) == -1)
+				return;
+			/* Objects made now count against the token's share. */
+			future_set_owner(r->owner);
 			routes[i].fn(r, &m);
+			future_set_owner(0);
 			return;
 		}
 		if (strstr(allow, routes[i].method) == NULL)

@@ -51,6 +51,9 @@ struct http_req {
 	int auth_challenge;		/* send WWW-Authenticate: Bearer */
 	int close;			/* send Connection: close */
 	const char *route;		/* the matched route pattern, for metrics */
+	unsigned scopes;		/* what its token may do (auth.h), set by dispatch */
+	unsigned owner;			/* its token's quota key, 0: none */
+	const char *token_name;		/* its token's name, NULL without one */
 	/* A held request: cleanup runs when the request goes away, whether
 	 * replied to or not (client gone, shutdown); on shutdown `expire`
 	 * is asked for a final reply first. */

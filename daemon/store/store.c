@@ -25,6 +25,9 @@
 #define SCHEMA_VERSION 2
 #define RETRY_US 1000000	/* retry a failed commit this often */
 #define ANCHOR_US 1000000	/* refresh the loop-time anchor this often */
+#define FILL_SLICE 2048		/* rows snapshotted per loop turn */
+_Static_assert(2 * ANCHOR_US <= CLOCK_RUN_PAST_ANCHOR_US, "clock.h assumes a run goes on "
+    "at most CLOCK_RUN_PAST_ANCHOR_US past its last anchor");
 
 /* Migrations: migrations[v] takes schema v to v + 1. */
 static const char *migrations[] = {
@@ -79,6 +82,12 @@ static struct {
 	int64_t handed;			/* when the writer's batch was handed over */
 	int64_t lease_end_recovered;	/* the last run's, from meta */
 	int64_t lease_max;		/* the latest lease end handed to a batch */
+	/* A batch is filled over several turns (FILL_SLICE rows each) so
+	 * that 100,000 changes do not stop the loop: dirty[0 .. fill_target)
+	 * go into it, fill_done of them so far; ids changed meanwhile are
+	 * appended past fill_target and wait for the next batch. */
+	int filling;
+	size_t fill_target, fill_done;
 } st = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
@@ -135,7 +144,7 @@ store_migrate(void)
 }
 
 int
-store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
+store_open(const char *state_dir, struct clock_anchor *anchor)
 {
 	char path[4200];
 	int fd;
@@ -208,10 +217,12 @@ store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix)
 		    "out of memory");
 		return -1;
 	}
-	*anchor_loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
+	anchor->loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
+	anchor->unix_us = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
+	anchor->boot = query_int("SELECT value FROM meta WHERE key = 'anchor_boot'", 0);
+	anchor->boot_key = query_int("SELECT value FROM meta WHERE key = 'boot_key'", 0);
 	st.lease_end_recovered = query_int("SELECT value FROM meta WHERE key = 'lease_end'",
-	    *anchor_loop + STORE_LEASE_MAX_US);
-	*anchor_unix = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
+	    anchor->loop + STORE_LEASE_MAX_US);
 	return 0;
 }
 
@@ -372,7 +383,8 @@ struct batch {
 	struct row *rows;
 	size_t n, cap;
 	uint64_t seq;			/* commits are numbered from 1 */
-	int64_t next_id, anchor_loop, anchor_unix;
+	int64_t next_id;
+	struct clock_anchor anchor;
 	int64_t lease_end;		/* calls may start until then */
 	int rc;				/* the writer's SQLite result */
 	int renew;			/* written to renew the lease */
@@ -555,11 +567,15 @@ store_commit(struct batch *b)
 	if (rc == SQLITE_OK)
 		rc = store_meta("next_id", b->next_id);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_loop", b->anchor_loop);
+		rc = store_meta("anchor_loop", b->anchor.loop);
 	if (rc == SQLITE_OK)
 		rc = store_meta("lease_end", b->lease_end);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_unix", b->anchor_unix);
+		rc = store_meta("anchor_unix", b->anchor.unix_us);
+	if (rc == SQLITE_OK)
+		rc = store_meta("anchor_boot", b->anchor.boot);
+	if (rc == SQLITE_OK)
+		rc = store_meta("boot_key", b->anchor.boot_key);
 	if (rc == SQLITE_OK && sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		rc = sqlite3_extended_errcode(st.db);
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st.db))
@@ -634,22 +650,31 @@ batch_fill_schedule(struct row *w, struct schedule *s)
 	schedule_mark_saving(s);
 }
 
-/* Fill batch b from the dirty list: every changed object's row as it is
- * now. Memory running out here is fatal: the changes are acknowledged
- * only once written, and could be neither written nor refused. */
-static void
-batch_fill(struct batch *b)
+/* Fill batch b from the dirty list, at most slice rows this time: every
+ * changed object's row as it is now. Returns 1 once the batch is complete
+ * (every id dirty when filling began), 0 if more turns are needed. Memory
+ * running out here is fatal: the changes are acknowledged only once
+ * written, and could be neither written nor refused. */
+static int
+batch_fill(struct batch *b, size_t slice)
 {
 	struct schedule *sch;
+	size_t end;
 
-	if (b->cap < st.n_dirty) {
-		struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
-		if (v == NULL)
-			fatalx("store: out of memory for a commit");
-		b->rows = v;
-		b->cap = st.n_dirty;
+	if (!st.filling) {
+		st.filling = 1;
+		st.fill_target = st.n_dirty;
+		st.fill_done = 0;
+		if (b->cap < st.n_dirty) {
+			struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
+			if (v == NULL)
+				fatalx("store: out of memory for a commit");
+			b->rows = v;
+			b->cap = st.n_dirty;
+		}
 	}
-	for (size_t i = 0; i < st.n_dirty; i++) {
+	end = st.fill_target - st.fill_done > slice ? st.fill_done + slice : st.fill_target;
+	for (size_t i = st.fill_done; i < end; i++) {
 		struct future *f = future_find(st.dirty[i]);
 		struct row *w = &b->rows[b->n++];
 
@@ -689,21 +714,26 @@ batch_fill(struct batch *b)
 			fatalx("store: out of memory for a commit");
 		future_mark_saving(f);
 	}
+	if ((st.fill_done = end) < st.fill_target)
+		return 0;
+	/* What changed while filling waits for the next batch. */
+	if ((st.n_dirty -= st.fill_target) > 0)
+		memmove(st.dirty, st.dirty + st.fill_target, st.n_dirty * sizeof(*st.dirty));
+	st.filling = 0;
 	b->next_id = (int64_t)future_peek_next_id();
-	b->anchor_loop = clock_loop_now();
+	clock_anchor_now(&b->anchor);
 	/* Never less than a lease handed out before: the loop may start
 	 * calls until the latest end it heard of, and a crash must find an
 	 * end at least that late (the length decays). */
-	b->lease_end = b->anchor_loop + store_lease_len();
+	b->lease_end = b->anchor.loop + store_lease_len();
 	if (b->lease_end < st.lease_max)
 		b->lease_end = st.lease_max;
 	st.lease_max = b->lease_end;
-	b->anchor_unix = clock_unix_now();
 	b->seq = ++wr.seq_last;
 	b->renew = st.renew_due;
-	st.n_dirty = 0;
 	st.anchor_due = 0;
 	st.renew_due = 0;
+	return 1;
 }
 
 /* The writer thread: commit each batch handed over, then tell the loop. */
@@ -835,15 +865,23 @@ writer_wait(void)
 	batch_done();
 }
 
-/* Hand the turn's changes to the writer; without a writer thread (it is
- * stopping), commit them here. The commit runs while the loop goes on:
- * replies wait for their batch's number (store_pending). */
+/* Hand the changes to the writer, once a batch is filled (slice rows a
+ * turn); without a writer thread (it is stopping), commit them here. The
+ * commit runs while the loop goes on: replies wait for their batch's
+ * number (store_pending). */
 static void
-store_flush_cb(evutil_socket_t fd, short what, void *arg)
+store_flush_now(size_t slice)
 {
+	static const struct timeval zero = { 0, 0 };
+
 	if (wr.busy || (st.n_dirty == 0 && !st.anchor_due))
 		return;	/* a busy writer's done event flushes what waits */
-	batch_fill(&wr.b);
+	if (!batch_fill(&wr.b, wr.running ? slice : SIZE_MAX)) {
+		/* A zero timer, not event_active: timers and I/O get their
+		 * turn between slices. */
+		evtimer_add(st.flush_ev, &zero);
+		return;
+	}
 	wr.busy = 1;
 	st.handed = clock_loop_now();
 	if (!wr.running) {
@@ -857,6 +895,13 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_unlock(&wr.mu);
 }
 
+/* The flush event: a slice of the next batch, or its hand-over. */
+static void
+store_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	store_flush_now(FILL_SLICE);
+}
+
 void
 store_flush(void)
 {
@@ -864,7 +909,7 @@ store_flush(void)
 		return;
 	writer_wait();
 	if (st.n_dirty > 0 || st.anchor_due) {
-		store_flush_cb(-1, 0, NULL);
+		store_flush_now(SIZE_MAX);
 		writer_wait();
 	}
 }
@@ -948,7 +993,7 @@ store_close(void)
 		wr.running = 0;
 	}
 	if (st.db != NULL && st.flush_ev != NULL) {
-		batch_fill(&wr.b);
+		(void)batch_fill(&wr.b, SIZE_MAX);
 		if ((wr.b.rc = store_commit(&wr.b)) != SQLITE_OK)
 			log_warnx("store: final commit failed: %s", sqlite3_errstr(wr.b.rc));
 		batch_clear(&wr.b);
@@ -995,8 +1040,9 @@ store_pending(void)
 {
 	if (st.fault != NULL)
 		return 0;
-	if (st.n_dirty > 0)
-		return wr.seq_last + 1;	/* the next batch */
+	if (st.n_dirty > 0)		/* the next batch, or the one after the
+					 * batch being filled for what it lacks */
+		return wr.seq_last + 1 + (st.filling && st.n_dirty > st.fill_target);
 	return wr.busy ? wr.seq_last : 0;
 }
 

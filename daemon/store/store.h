@@ -22,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "daemon/core/clock.h"
+
 struct event_base;
 
 /* Called after each commit attempt, for commit number seq: ok = 1 when
@@ -40,8 +42,8 @@ typedef void (*store_commit_fn)(int ok, uint64_t seq, void *arg);
 #define STORE_LEASE_MAX_US 2000000
 
 /* Open (creating or migrating) STATE_DIR/loopd.db and lock it against a
- * second daemon. Sets the loop-time anchor (-1: none yet). 0 or -1. */
-int store_open(const char *state_dir, int64_t *anchor_loop, int64_t *anchor_unix);
+ * second daemon. Sets the loop-time anchor (loop -1: none yet). 0 or -1. */
+int store_open(const char *state_dir, struct clock_anchor *anchor);
 /* The end of the last run's lease (loop time), for sched_recover: what
  * the store holds, or, for a store written before leases were stored,
  * its anchor plus the longest lease. Valid after store_open. */

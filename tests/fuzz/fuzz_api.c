@@ -63,7 +63,7 @@ int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct sched_actions ops = { stub_start, stub_abort, stub_interrupted, NULL, NULL };
-	struct future_limits fl = { 20000, 1000000 };
+	struct future_limits fl = { 20000, 1000000, 0 };
 
 	log_set_level(LOG_LEVEL_ERROR);
 	if (config_defaults(&cfg) == -1 || config_set(&cfg, "auth", "off", "fuzz") == -1 ||

@@ -162,7 +162,7 @@ test_call_events(void)
 int
 main(void)
 {
-	struct future_limits fl = { 0, 3600 * CLOCK_US_PER_S };
+	struct future_limits fl = { 0, 3600 * CLOCK_US_PER_S, 0 };
 	struct sched_actions ops = { .start = no_start };
 
 	if ((fx.base = event_base_new()) == NULL)

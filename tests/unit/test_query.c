@@ -28,7 +28,7 @@ no_start(void *arg, struct future *c)
 static void
 setup(void)
 {
-	struct future_limits fl = { 0, 3600 * SEC };
+	struct future_limits fl = { 0, 3600 * SEC, 0 };
 	struct sched_actions ops = { .start = no_start };
 
 	if ((base = event_base_new()) == NULL) {

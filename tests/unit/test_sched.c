@@ -90,7 +90,7 @@ static void
 setup(size_t max_pending, int64_t horizon)
 {
 	struct event_config *cfg = event_config_new();
-	struct future_limits fl = { max_pending, 3600 * SEC };
+	struct future_limits fl = { max_pending, 3600 * SEC, 0 };
 	struct sched_actions ops = {
 		.start = fake_start, .abort = fake_abort, .interrupted = fake_interrupted,
 	};
@@ -862,6 +862,43 @@ out:
 	teardown();
 }
 
+/* max_pending_per_owner caps what one quota key makes; no key, no cap. */
+static void
+test_max_pending_per_owner(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct future_limits fl = { 10, 3600 * SEC, 2 };
+	struct future *a1, *a2, *b1, *n1, *n2, *n3;
+
+	setup(10, 3650LL * 86400 * SEC);
+	future_set_limits(&fl);
+	future_set_owner(7);
+	a1 = future_new(NULL, 0, &err);
+	a2 = future_new(NULL, 0, &err);
+	CHECK(a1 != NULL && a2 != NULL);
+	CHECK(future_new(NULL, 0, &err) == NULL);
+	CHECK_INT_EQ(err.code, CORE_EFULL);
+	CHECK(strstr(err.msg, "max_pending_per_token = 2") != NULL);
+	err = (struct core_error){ CORE_OK, "" };
+	future_set_owner(8);
+	b1 = future_new(NULL, 0, &err);
+	future_set_owner(0);
+	n1 = future_new(NULL, 0, &err);
+	n2 = future_new(NULL, 0, &err);
+	n3 = future_new(NULL, 0, &err);
+	CHECK(b1 != NULL && n1 != NULL && n2 != NULL && n3 != NULL);
+	CHECK_INT_EQ(future_count_pending_owner(7), 2);
+	CHECK_INT_EQ(future_count_pending_owner(8), 1);
+	/* Done objects leave their owner's share. */
+	if (a1 != NULL)
+		CHECK_INT_EQ(future_set_result(a1, strdup("1"), &err), 0);
+	CHECK_INT_EQ(future_count_pending_owner(7), 1);
+	future_set_owner(7);
+	CHECK(future_new(NULL, 0, &err) != NULL);
+	future_set_owner(0);
+	teardown();
+}
+
 /* max_pending caps pending futures and calls together. */
 static void
 test_max_pending(void)
@@ -1259,7 +1296,7 @@ static void
 test_retention(void)
 {
 	struct core_error err = { CORE_OK, "" };
-	struct future_limits fl = { 0, 20 * MS };
+	struct future_limits fl = { 0, 20 * MS, 0 };
 	struct future *f, *g, *c;
 	uint64_t fid, cid, gid;
 
@@ -1468,6 +1505,7 @@ main(void)
 	test_future_timeout();
 	test_idempotency();
 	test_max_pending();
+	test_max_pending_per_owner();
 	test_horizon();
 	test_retention();
 	test_recover();

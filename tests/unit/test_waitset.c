@@ -75,7 +75,7 @@ static void
 setup(void)
 {
 	struct event_config *cfg = event_config_new();
-	struct future_limits fl = { 0, 3600 * SEC };
+	struct future_limits fl = { 0, 3600 * SEC, 0 };
 	struct sched_actions ops = { .start = no_start };
 
 	memset(&fx, 0, sizeof(fx));
