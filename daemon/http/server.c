@@ -49,7 +49,11 @@
  * to be served sends its request in far less. */
 #define EVICT_AFTER_US 500000
 
-enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
+/* A request's stage. STAGE_COMMIT: its 2xx waits for a commit, its
+ * connection left blocked in MHD (see http_access); STAGE_RELEASED: the
+ * commit came, the reply goes on MHD's next call; STAGE_GONE: MHD closed
+ * the connection meanwhile, the commit queue frees it. */
+enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_RELEASED, STAGE_REPLIED, STAGE_GONE };
 
 struct http_listener {
 	struct MHD_Daemon *mhd;
@@ -77,6 +81,8 @@ static struct {
 	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
 	struct http_req **resume_tail;
 	size_t n_held;
+	size_t n_blocked;		/* STAGE_COMMIT: left blocked in MHD */
+	int released;			/* replies released since the last kick */
 	size_t n_live;			/* requests between start and completion */
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
@@ -294,19 +300,28 @@ listener_run(struct http_listener *l)
 	if (l->mhd == NULL)
 		return;
 	MHD_run(l->mhd);
-	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
+	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES && !(ms == 0 && hs.n_blocked > 0)) {
 		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
 		evtimer_add(l->timer_ev, &tv);
 	} else
 		evtimer_del(l->timer_ev);
 }
 
-/* MHD has work (socket readiness or a timeout). */
+/* MHD has work (socket readiness or a timeout). A request whose 2xx
+ * waits for its commit is left blocked inside MHD (http_access returns
+ * without a reply): MHD keeps such a connection on its ready list, calls
+ * the handler again on each run and so reports a zero timeout. Running
+ * it again at once would spin until the commit, so while requests are
+ * blocked a zero timeout is not armed: the commit's kick runs MHD (and
+ * any socket event does). Whatever else MHD had ready waits at most for
+ * that commit, which the blocked requests make sure is under way. */
 static void
 listener_cb(evutil_socket_t fd, short what, void *arg)
 {
 	listener_run(arg);
 }
+
+static void req_free(struct http_req *r);
 
 /* Queue a suspended request whose reply is ready for resuming. */
 static void
@@ -347,8 +362,15 @@ static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	int more = resume_some(RESUME_SLICE) > 0;
+	int released = hs.released;
 
+	hs.released = 0;
 	for (size_t i = 0; i < hs.n; i++)
+		listener_run(&hs.listeners[i]);
+	/* A released request queued its reply in the run above (MHD calls a
+	 * blocked request's handler from its ready list); MHD writes a reply
+	 * queued outside its read path on its next run. */
+	for (size_t i = 0; released && i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
 	if (more)
 		event_active(hs.kick_ev, 0, 0);
@@ -716,12 +738,18 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
 		    (r->commit_seq = hs.hooks.commit_pending()) != 0) {
 			/* Acknowledge only what is on disk: wait for the commit
-			 * that will hold what this request saw or did. */
+			 * that will hold what this request saw or did. The
+			 * connection is not suspended (that costs two epoll_ctl
+			 * and a recvfrom per request): returning without a reply
+			 * leaves it blocked in MHD, which calls us again on each
+			 * run until http_commit_done releases it. MHD reads no
+			 * further request from it meanwhile, so pipelined
+			 * requests keep their order. */
 			r->stage = STAGE_COMMIT;
 			r->commit_next = NULL;
 			*hs.commit_tail = r;
 			hs.commit_tail = &r->commit_next;
-			MHD_suspend_connection(conn);
+			hs.n_blocked++;
 			return MHD_YES;
 		}
 		if (r->reply != NULL)
@@ -741,10 +769,12 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		http_reply_problem(r, 500, NULL, "no reply");
 		return req_send(r);
 	case STAGE_HELD:
-	case STAGE_COMMIT:
+	case STAGE_RELEASED:
 		if (r->reply != NULL)
 			return req_send(r);
 		return MHD_YES;
+	case STAGE_COMMIT:
+		return MHD_YES;		/* still waiting for the commit */
 	default:
 		return MHD_YES;
 	}
@@ -781,12 +811,27 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
+	hs.n_live--;
+	if (r->stage == STAGE_COMMIT) {
+		/* Closed while waiting for its commit (a hang-up MHD saw, a
+		 * timeout): the commit queue still holds it and frees it. */
+		r->stage = STAGE_GONE;
+		r->conn = NULL;
+		hs.n_blocked--;
+		return;
+	}
+	req_free(r);
+}
+
+/* Free a request. */
+static void
+req_free(struct http_req *r)
+{
 	free(r->method);
 	free(r->path);
 	free(r->body);
 	free(r->reply);
 	free(r);
-	hs.n_live--;
 }
 
 /* Route MHD's own messages to our log. */
@@ -1279,6 +1324,10 @@ http_commit_done(int ok, uint64_t seq)
 		if ((hs.commit_head = r->commit_next) == NULL)
 			hs.commit_tail = &hs.commit_head;
 		r->commit_next = NULL;
+		if (r->stage == STAGE_GONE) {
+			req_free(r);
+			continue;
+		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
 			if (r->status != 201) {
 				*kept_tail = r;
@@ -1288,8 +1337,15 @@ http_commit_done(int ok, uint64_t seq)
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
 			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
 		}
-		resume_later(r);
+		/* MHD calls the handler of a blocked request on its next run:
+		 * the kick below (one for the whole batch, no system call per
+		 * request). */
+		r->stage = STAGE_RELEASED;
+		hs.n_blocked--;
+		hs.released = 1;
 	}
+	if (hs.released && hs.kick_ev != NULL)
+		event_active(hs.kick_ev, 0, 0);
 	if (kept != NULL) {
 		/* Back at the head, in order: the next commit releases them. */
 		*kept_tail = hs.commit_head;
