@@ -39,8 +39,12 @@
 /* MHD's own hard limits sit this far above ours, so that a connection over
  * our limit is still accepted and told why (503), not silently dropped. */
 #define CONNECTION_SLACK 64
-/* Replies resumed per loop turn (see kick_cb). */
+/* Replies resumed per loop turn (see kick_cb): the first slice, and the
+ * bounds of the slice sized to take about SLICE_US. */
 #define RESUME_SLICE 128
+#define SLICE_MIN 8
+#define SLICE_MAX 2048
+#define SLICE_US 400
 /* How often connections are checked against request_timeout. */
 #define SWEEP_US 500000
 /* A connection still receiving its request after this long may be closed
@@ -81,6 +85,7 @@ static struct {
 	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
 	struct http_req **resume_tail;
 	size_t n_held;
+	size_t slice;			/* resumes per kick, sized to SLICE_US */
 	size_t n_blocked;		/* STAGE_COMMIT: left blocked in MHD */
 	int released;			/* replies released since the last kick */
 	size_t n_live;			/* requests between start and completion */
@@ -355,25 +360,49 @@ resume_some(size_t max)
 
 /* Resume a slice of the queued replies and run every listener (MHD does
  * not notice resumes alone). A result that wakes ten thousand waiters is
- * sent RESUME_SLICE at a time, each slice on its own loop turn: the first
- * waiters hear at once instead of after the last one is resumed, and
- * timers and new requests are served between slices. */
+ * sent a slice at a time (RESUME_SLICE first, then as many as take about
+ * SLICE_US), each slice on its own loop turn: the first waiters hear at
+ * once instead of after the last one is resumed, and timers and new
+ * requests are served between slices. */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int more = resume_some(RESUME_SLICE) > 0;
-	int released = hs.released;
+	size_t queued = 0, slice = hs.slice ? hs.slice : RESUME_SLICE;
+	int64_t t0, took;
+	int more;
 
-	hs.released = 0;
+	if (hs.released) {
+		/* Replies a commit released go first, ahead of any slice of
+		 * woken waiters: MHD calls a blocked request's handler from its
+		 * ready list on one run and writes the reply it queued (outside
+		 * MHD's read path) on the next. */
+		hs.released = 0;
+		for (int run = 0; run < 2; run++)
+			for (size_t i = 0; i < hs.n; i++)
+				listener_run(&hs.listeners[i]);
+	}
+	t0 = mono_us();
+	for (struct http_req *q = hs.resume_head; q != NULL && queued < slice; q = q->resume_next)
+		queued++;
+	if (queued == 0)
+		return;
+	more = resume_some(slice) > 0;
 	for (size_t i = 0; i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
-	/* A released request queued its reply in the run above (MHD calls a
-	 * blocked request's handler from its ready list); MHD writes a reply
-	 * queued outside its read path on its next run. */
-	for (size_t i = 0; released && i < hs.n; i++)
-		listener_run(&hs.listeners[i]);
-	if (more)
-		event_active(hs.kick_ev, 0, 0);
+	/* Size the next slice so that one takes about SLICE_US: a due timer
+	 * waits for at most one slice. */
+	took = mono_us() - t0;
+	if (queued >= SLICE_MIN && took > 0) {
+		size_t fit = (size_t)((int64_t)queued * SLICE_US / took);
+		hs.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
+	}
+	/* The next slice on a zero timer, not event_active: libevent runs
+	 * what a callback activates in the same pass, before timers and I/O,
+	 * so ten thousand replies would go out with timers held back. */
+	if (more) {
+		struct timeval zero = { 0, 0 };
+		evtimer_add(hs.kick_ev, &zero);
+	}
 }
 
 /* Queue r's reply on its connection. */
