@@ -42,9 +42,9 @@
 /* Replies resumed per loop turn (see kick_cb): the first slice, and the
  * bounds of the slice sized to take about SLICE_US. */
 #define RESUME_SLICE 128
-#define SLICE_MIN 8
+#define SLICE_MIN 32
 #define SLICE_MAX 2048
-#define SLICE_US 400
+#define SLICE_US 500
 /* How often connections are checked against request_timeout. */
 #define SWEEP_US 500000
 /* A connection still receiving its request after this long may be closed
