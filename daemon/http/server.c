@@ -169,7 +169,9 @@ struct http_conn {
 	int cut;			/* shut down by us; MHD closes it next */
 	enum conn_state state;
 	int64_t since;			/* when state began (monotonic us) */
-	uint64_t rx_base;		/* CONN_IDLE: bytes received by then */
+	uint64_t rx_base;		/* CONN_IDLE: bytes received by the first
+					 * sweep that saw it idle */
+	int rx_sampled;			/* ... rx_base is taken */
 };
 
 /* Monotonic microseconds. */
@@ -213,8 +215,8 @@ conn_set_state(struct http_conn *hc, enum conn_state st)
 		return;
 	hc->state = st;
 	hc->since = mono_us();
-	if (st == CONN_IDLE && !hc->is_unix)
-		hc->rx_base = tcp_rx(hc->fd);
+	if (st == CONN_IDLE)
+		hc->rx_sampled = 0;	/* the sweep takes rx_base (below) */
 }
 
 /* Close hc from our side: MHD sees the end of the stream on its next run
@@ -272,7 +274,15 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	for (hc = hs.conns; hc != NULL && limit > 0; hc = hc->next) {
 		if (hc->cut || hc->is_unix)
 			continue;
-		if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
+		if (hc->state == CONN_IDLE && !hc->rx_sampled) {
+			/* Taken here, not when the reply went out: that was a
+			 * getsockopt per request (issue 18). A request begun
+			 * before this sweep and then left unfinished is seen
+			 * once its next byte comes, or closed by idle_timeout
+			 * (and it goes first as idle when room is needed). */
+			hc->rx_base = tcp_rx(hc->fd);
+			hc->rx_sampled = 1;
+		} else if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
 			hc->state = CONN_RECEIVING;	/* the next request began */
 			hc->since = now;
 		} else if (hc->state == CONN_RECEIVING && hc->over != NULL &&
