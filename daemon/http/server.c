@@ -315,8 +315,13 @@ listener_run(struct http_listener *l)
 	if (l->mhd == NULL)
 		return;
 	MHD_run(l->mhd);
-	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES && !(ms == 0 && hs.n_blocked > 0)) {
-		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
+		struct timeval tv;
+
+		if (ms == 0 && hs.n_blocked > 0)
+			ms = 1;		/* see listener_cb */
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 		evtimer_add(l->timer_ev, &tv);
 	} else
 		evtimer_del(l->timer_ev);
@@ -327,9 +332,10 @@ listener_run(struct http_listener *l)
  * without a reply): MHD keeps such a connection on its ready list, calls
  * the handler again on each run and so reports a zero timeout. Running
  * it again at once would spin until the commit, so while requests are
- * blocked a zero timeout is not armed: the commit's kick runs MHD (and
- * any socket event does). Whatever else MHD had ready waits at most for
- * that commit, which the blocked requests make sure is under way. */
+ * blocked a zero timeout becomes 1 ms: the commit's kick runs MHD (and
+ * any socket event does), and whatever else MHD had ready without a new
+ * socket event (the rest of a large body, say) waits 1 ms at most, even
+ * while a failed commit keeps replies waiting for its retry. */
 static void
 listener_cb(evutil_socket_t fd, short what, void *arg)
 {
