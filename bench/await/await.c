@@ -2,7 +2,7 @@
  * await: wake latency of N long-polls on one future.
  *
  *   await --port P --pid LOOPD_PID --waiters N [--host H] [--token-file F]
- *         [--wait S] [--timeout S] [--connecting K]
+ *         [--wait S] [--timeout S] [--connecting K] [--timers T]
  *
  * Creates a future, opens N keep-alive connections (at most K connecting at
  * once), each sending GET /v1/futures/ID?wait=S, waits until loopd's
@@ -11,6 +11,13 @@
  * POST was written, t0 when its reply was read. Every waiter's reply time
  * is taken when its reply is complete; the figures are reply - t0 and
  * reply - t_send, in ms. One epoll loop, no threads. Prints one JSON line.
+ *
+ * With --timers T (issue 18), just before the result is set, T futures
+ * are created at once (one connection each) with timeouts spread from
+ * TIMER_LEAD to TIMER_LEAD + TIMER_SPAN s: loopd's timers falling due
+ * while it wakes the waiters. Each one's lateness is its `finished` minus
+ * its `timeout_at` (loopd's own loop times); the figures are those of the
+ * timers due between the POST and the last waiter's reply.
  */
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,6 +29,22 @@
 #include <unistd.h>
 
 #include "../lib/bc.h"
+
+#define TIMER_LEAD 0.02
+#define TIMER_SPAN 0.5
+
+/* The number after "key": in a JSON text, or NAN. */
+static double
+json_num(const char *json, const char *key)
+{
+	char pat[64];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	if ((p = strstr(json, pat)) == NULL)
+		return NAN;
+	return strtod(p + strlen(pat), NULL);
+}
 
 enum { W_IDLE, W_CONNECTING, W_SENT, W_DONE, W_FAILED };
 
@@ -41,7 +64,7 @@ static void
 usage(void)
 {
 	bc_die("usage: await --port P --pid PID --waiters N [--host H] [--token-file F] "
-	    "[--wait S] [--timeout S] [--connecting K]");
+	    "[--wait S] [--timeout S] [--connecting K] [--timers T]");
 }
 
 /* One request on the control connection; dies on failure. */
@@ -119,7 +142,10 @@ int
 main(int argc, char **argv)
 {
 	const char *token_file = NULL;
-	long n = 0, pid = 0, connecting_max = 256;
+	long n = 0, pid = 0, connecting_max = 256, n_timers = 0;
+	int *tfd = NULL;
+	double *tdue = NULL, loop_off = NAN;
+	char (*tid)[64] = NULL;
 	double wait_s = 60, timeout = 120;
 	struct waiter *ws;
 	struct epoll_event evs[1024];
@@ -152,6 +178,8 @@ main(int argc, char **argv)
 			timeout = atof(v);
 		else if (strcmp(a, "--connecting") == 0)
 			connecting_max = atol(v);
+		else if (strcmp(a, "--timers") == 0)
+			n_timers = atol(v);
 		else
 			usage();
 	}
@@ -248,6 +276,37 @@ main(int argc, char **argv)
 	t_held = bc_now();
 	rss_held = bc_rss_kb((pid_t)pid);
 
+	if (n_timers > 0) {
+		/* loop time - our clock, from the middle of a GET /v1/time. */
+		double a = bc_now(), lt;
+		ctl(cfd, "GET", "/v1/time", NULL, &r);
+		lt = json_num(bc_resp_body(&r), "loop_time");
+		loop_off = lt - (a + bc_now()) / 2;
+		if ((tfd = calloc((size_t)n_timers, sizeof(int))) == NULL ||
+		    (tdue = calloc((size_t)n_timers, sizeof(double))) == NULL ||
+		    (tid = calloc((size_t)n_timers, sizeof(*tid))) == NULL)
+			bc_die("await: out of memory");
+		for (long i = 0; i < n_timers; i++) {
+			char body[96];
+			size_t len;
+			char *req;
+			snprintf(body, sizeof(body), "{\"name\":\"bench-timer\",\"timeout\":%.4f}",
+			    TIMER_LEAD + TIMER_SPAN * (double)i / (double)n_timers);
+			req = bc_request("POST", "/v1/futures", host_port, token, body, &len);
+			if ((tfd[i] = bc_connect_wait(host, port, 5)) == -1 ||
+			    bc_write_all(tfd[i], req, len, 5) == -1)
+				bc_die("await: cannot create timer %ld", i);
+			free(req);
+		}
+		for (long i = 0; i < n_timers; i++) {
+			if (bc_roundtrip(tfd[i], "", 0, &r, 30) == -1 || r.status != 201)
+				bc_die("await: timer %ld: %d %s", i, r.status, bc_resp_body(&r));
+			tdue[i] = json_num(bc_resp_body(&r), "timeout_at");
+			if (bc_json_str(bc_resp_body(&r), "id", tid[i], sizeof(tid[i])) == -1)
+				bc_die("await: timer %ld: no id", i);
+		}
+	}
+
 	/* Set the result and time every reply. */
 	{
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
@@ -290,6 +349,39 @@ main(int argc, char **argv)
 	}
 	if (r.status != 200)
 		bc_die("await: POST result: %d %s", r.status, bc_resp_body(&r));
+	double t_last = t0;
+	for (long i = 0; i < n; i++)
+		if (ws[i].state == W_DONE && ws[i].t_reply > t_last)
+			t_last = ws[i].t_reply;
+	/* The timers: how late each one that fell due during the wake fired
+	 * (finished - timeout_at, loopd's own times), through its own
+	 * connection once it has fired. */
+	double *late = calloc((size_t)n_timers + 1, sizeof(double));
+	size_t n_late = 0;
+	if (late == NULL)
+		bc_die("await: out of memory");
+	for (long i = 0; i < n_timers; i++) {
+		double due_mono = tdue[i] - loop_off, fin = NAN, until2 = bc_now() + 10;
+		while (isnan(fin)) {
+			char tpath[128];
+			size_t len;
+			char *req;
+			snprintf(tpath, sizeof(tpath), "/v1/futures/%s", tid[i]);
+			req = bc_request("GET", tpath, host_port, token, NULL, &len);
+			if (bc_roundtrip(tfd[i], req, len, &r, 30) == -1 || r.status != 200)
+				bc_die("await: GET timer %s: %d", tid[i], r.status);
+			free(req);
+			fin = json_num(bc_resp_body(&r), "finished");
+			if (isnan(fin)) {
+				if (bc_now() > until2)
+					bc_die("await: timer %s never fired", tid[i]);
+				usleep(20000);
+			}
+		}
+		close(tfd[i]);
+		if (due_mono >= t_send && due_mono <= t_last)
+			late[n_late++] = (fin - tdue[i]) * 1e3;
+	}
 	/* What the keep-alive connections cost once they have served a
 	 * reply (they are still open). */
 	long rss_after = bc_rss_kb((pid_t)pid);
@@ -327,6 +419,9 @@ main(int argc, char **argv)
 	print_stats("after_reply_ms", rel0, m);
 	putchar(',');
 	print_stats("after_send_ms", rels, m);
+	printf(",\"last_reply_after_send_ms\":%.4f,\"timers\":%ld,\"timers_during_wake\":%zu,",
+	    (t_last - t_send) * 1e3, n_timers, n_late);
+	print_stats("timer_late_ms", late, n_late);
 	printf("}\n");
 	fflush(stdout);
 
@@ -341,6 +436,10 @@ main(int argc, char **argv)
 	free(ws);
 	free(rel0);
 	free(rels);
+	free(late);
+	free(tfd);
+	free(tdue);
+	free(tid);
 	free(greq);
 	free(preq);
 	free(token);

@@ -243,13 +243,30 @@ http {{
 """
 
 
+def pin_argv(cpu):
+    """A command prefix that runs a program on CPU cpu alone ([] if cpu is
+    None, or taskset is missing, or the machine has one CPU)."""
+    if cpu is None or not shutil.which("taskset") or (os.cpu_count() or 1) < 2:
+        return []
+    return ["taskset", "-c", str(cpu)]
+
+
+def pin_pid(pid, cpu):
+    """Move every thread of a running process to CPU cpu. True if done."""
+    pin = pin_argv(cpu)
+    if not pin or pid is None:
+        return False
+    return subprocess.run(pin[:1] + ["-a", "-p", "-c", str(cpu), str(pid)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+
+
 class _Nginx:
     """nginx with one worker answering every request with 200 '{}': the
     ceiling for HTTP throughput, and a fast keep-alive webhook receiver.
     A context manager giving its base URL, or None if it cannot be had."""
 
-    def __init__(self, ctx):
-        self.ctx, self.p = ctx, None
+    def __init__(self, ctx, cpu=None):
+        self.ctx, self.p, self.cpu = ctx, None, cpu
 
     def __enter__(self):
         nginx = self.ctx.ensure_pkg("nginx", "nginx-light", "nginx")
@@ -263,7 +280,8 @@ class _Nginx:
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(NGINX_CONF.format(dir=d, port=port))
-        self.p = subprocess.Popen([nginx, "-c", conf, "-p", d, "-e", os.path.join(d, "error.log")],
+        pin = pin_argv(self.cpu)
+        self.p = subprocess.Popen(pin + [nginx, "-c", conf, "-p", d, "-e", os.path.join(d, "error.log")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while True:
@@ -309,8 +327,9 @@ class Context:
                                                   (p.stderr.decode().strip() or p.stdout.decode())[-2000:]))
         return json.loads(lines[-1])
 
-    def nginx(self):
-        return _Nginx(self)
+    def nginx(self, cpu=None):
+        """nginx (see _Nginx), on CPU cpu alone when it is given."""
+        return _Nginx(self, cpu)
 
     def ensure_pkg(self, cmd, *pkgs):
         """The path of cmd, installing Debian packages (in order, first that

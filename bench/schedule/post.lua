@@ -6,6 +6,8 @@
 local body = os.getenv("BENCH_BODY") or '{"after":3600,"command":{"argv":["true"]}}'
 local token = os.getenv("LOOPD_TOKEN") or ""
 local path = os.getenv("BENCH_PATH") or "/v1/calls"
+-- BENCH_METHOD=GET sends GET BENCH_PATH without a body instead.
+local method = os.getenv("BENCH_METHOD") or "POST"
 
 local threads = {}
 
@@ -14,10 +16,12 @@ function setup(thread)
 end
 
 function init(args)
-  wrk.method = "POST"
+  wrk.method = method
   wrk.path = path
-  wrk.body = body
-  wrk.headers["Content-Type"] = "application/json"
+  if method ~= "GET" then
+    wrk.body = body
+    wrk.headers["Content-Type"] = "application/json"
+  end
   if token ~= "" then
     wrk.headers["Authorization"] = "Bearer " .. token
   end

@@ -39,8 +39,12 @@
 /* MHD's own hard limits sit this far above ours, so that a connection over
  * our limit is still accepted and told why (503), not silently dropped. */
 #define CONNECTION_SLACK 64
-/* Replies resumed per loop turn (see kick_cb). */
+/* Replies resumed per loop turn (see kick_cb): the first slice, and the
+ * bounds of the slice sized to take about SLICE_US. */
 #define RESUME_SLICE 128
+#define SLICE_MIN 32
+#define SLICE_MAX 2048
+#define SLICE_US 500
 /* How often connections are checked against request_timeout. */
 #define SWEEP_US 500000
 /* A connection still receiving its request after this long may be closed
@@ -49,7 +53,11 @@
  * to be served sends its request in far less. */
 #define EVICT_AFTER_US 500000
 
-enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_REPLIED };
+/* A request's stage. STAGE_COMMIT: its 2xx waits for a commit, its
+ * connection left blocked in MHD (see http_access); STAGE_RELEASED: the
+ * commit came, the reply goes on MHD's next call; STAGE_GONE: MHD closed
+ * the connection meanwhile, the commit queue frees it. */
+enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_RELEASED, STAGE_REPLIED, STAGE_GONE };
 
 struct http_listener {
 	struct MHD_Daemon *mhd;
@@ -77,6 +85,9 @@ static struct {
 	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
 	struct http_req **resume_tail;
 	size_t n_held;
+	size_t slice;			/* resumes per kick, sized to SLICE_US */
+	size_t n_blocked;		/* STAGE_COMMIT: left blocked in MHD */
+	int released;			/* replies released since the last kick */
 	size_t n_live;			/* requests between start and completion */
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
@@ -161,7 +172,9 @@ struct http_conn {
 	int cut;			/* shut down by us; MHD closes it next */
 	enum conn_state state;
 	int64_t since;			/* when state began (monotonic us) */
-	uint64_t rx_base;		/* CONN_IDLE: bytes received by then */
+	uint64_t rx_base;		/* CONN_IDLE: bytes received by the first
+					 * sweep that saw it idle */
+	int rx_sampled;			/* ... rx_base is taken */
 };
 
 /* Monotonic microseconds. */
@@ -205,8 +218,8 @@ conn_set_state(struct http_conn *hc, enum conn_state st)
 		return;
 	hc->state = st;
 	hc->since = mono_us();
-	if (st == CONN_IDLE && !hc->is_unix)
-		hc->rx_base = tcp_rx(hc->fd);
+	if (st == CONN_IDLE)
+		hc->rx_sampled = 0;	/* the sweep takes rx_base (below) */
 }
 
 /* Close hc from our side: MHD sees the end of the stream on its next run
@@ -264,7 +277,15 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	for (hc = hs.conns; hc != NULL && limit > 0; hc = hc->next) {
 		if (hc->cut || hc->is_unix)
 			continue;
-		if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
+		if (hc->state == CONN_IDLE && !hc->rx_sampled) {
+			/* Taken here, not when the reply went out: that was a
+			 * getsockopt per request (issue 18). A request begun
+			 * before this sweep and then left unfinished is seen
+			 * once its next byte comes, or closed by idle_timeout
+			 * (and it goes first as idle when room is needed). */
+			hc->rx_base = tcp_rx(hc->fd);
+			hc->rx_sampled = 1;
+		} else if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
 			hc->state = CONN_RECEIVING;	/* the next request began */
 			hc->since = now;
 		} else if (hc->state == CONN_RECEIVING && hc->over != NULL &&
@@ -298,18 +319,33 @@ listener_run(struct http_listener *l)
 		return;
 	MHD_run(l->mhd);
 	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
-		struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+		struct timeval tv;
+
+		if (ms == 0 && hs.n_blocked > 0)
+			ms = 1;		/* see listener_cb */
+		tv.tv_sec = (time_t)(ms / 1000);
+		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 		evtimer_add(l->timer_ev, &tv);
 	} else
 		evtimer_del(l->timer_ev);
 }
 
-/* MHD has work (socket readiness or a timeout). */
+/* MHD has work (socket readiness or a timeout). A request whose 2xx
+ * waits for its commit is left blocked inside MHD (http_access returns
+ * without a reply): MHD keeps such a connection on its ready list, calls
+ * the handler again on each run and so reports a zero timeout. Running
+ * it again at once would spin until the commit, so while requests are
+ * blocked a zero timeout becomes 1 ms: the commit's kick runs MHD (and
+ * any socket event does), and whatever else MHD had ready without a new
+ * socket event (the rest of a large body, say) waits 1 ms at most, even
+ * while a failed commit keeps replies waiting for its retry. */
 static void
 listener_cb(evutil_socket_t fd, short what, void *arg)
 {
 	listener_run(arg);
 }
+
+static void req_free(struct http_req *r);
 
 /* Queue a suspended request whose reply is ready for resuming. */
 static void
@@ -343,18 +379,49 @@ resume_some(size_t max)
 
 /* Resume a slice of the queued replies and run every listener (MHD does
  * not notice resumes alone). A result that wakes ten thousand waiters is
- * sent RESUME_SLICE at a time, each slice on its own loop turn: the first
- * waiters hear at once instead of after the last one is resumed, and
- * timers and new requests are served between slices. */
+ * sent a slice at a time (RESUME_SLICE first, then as many as take about
+ * SLICE_US), each slice on its own loop turn: the first waiters hear at
+ * once instead of after the last one is resumed, and timers and new
+ * requests are served between slices. */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int more = resume_some(RESUME_SLICE) > 0;
+	size_t queued = 0, slice = hs.slice ? hs.slice : RESUME_SLICE;
+	int64_t t0, took;
+	int more;
 
+	if (hs.released) {
+		/* Replies a commit released go first, ahead of any slice of
+		 * woken waiters: MHD calls a blocked request's handler from its
+		 * ready list on one run and writes the reply it queued (outside
+		 * MHD's read path) on the next. */
+		hs.released = 0;
+		for (int run = 0; run < 2; run++)
+			for (size_t i = 0; i < hs.n; i++)
+				listener_run(&hs.listeners[i]);
+	}
+	t0 = mono_us();
+	for (struct http_req *q = hs.resume_head; q != NULL && queued < slice; q = q->resume_next)
+		queued++;
+	if (queued == 0)
+		return;
+	more = resume_some(slice) > 0;
 	for (size_t i = 0; i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
-	if (more)
-		event_active(hs.kick_ev, 0, 0);
+	/* Size the next slice so that one takes about SLICE_US: a due timer
+	 * waits for at most one slice. */
+	took = mono_us() - t0;
+	if (queued >= SLICE_MIN && took > 0) {
+		size_t fit = (size_t)((int64_t)queued * SLICE_US / took);
+		hs.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
+	}
+	/* The next slice on a zero timer, not event_active: libevent runs
+	 * what a callback activates in the same pass, before timers and I/O,
+	 * so ten thousand replies would go out with timers held back. */
+	if (more) {
+		struct timeval zero = { 0, 0 };
+		evtimer_add(hs.kick_ev, &zero);
+	}
 }
 
 /* Queue r's reply on its connection. */
@@ -796,12 +863,18 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
 		    (r->commit_seq = hs.hooks.commit_pending()) != 0) {
 			/* Acknowledge only what is on disk: wait for the commit
-			 * that will hold what this request saw or did. */
+			 * that will hold what this request saw or did. The
+			 * connection is not suspended (that costs two epoll_ctl
+			 * and a recvfrom per request): returning without a reply
+			 * leaves it blocked in MHD, which calls us again on each
+			 * run until http_commit_done releases it. MHD reads no
+			 * further request from it meanwhile, so pipelined
+			 * requests keep their order. */
 			r->stage = STAGE_COMMIT;
 			r->commit_next = NULL;
 			*hs.commit_tail = r;
 			hs.commit_tail = &r->commit_next;
-			MHD_suspend_connection(conn);
+			hs.n_blocked++;
 			return MHD_YES;
 		}
 		if (r->reply == NULL && r->stream_read != NULL)
@@ -823,10 +896,12 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 		http_reply_problem(r, 500, NULL, "no reply");
 		return req_send(r);
 	case STAGE_HELD:
-	case STAGE_COMMIT:
+	case STAGE_RELEASED:
 		if (r->reply != NULL)
 			return req_send(r);
 		return MHD_YES;
+	case STAGE_COMMIT:
+		return MHD_YES;		/* still waiting for the commit */
 	default:
 		return MHD_YES;
 	}
@@ -871,12 +946,27 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
+	hs.n_live--;
+	if (r->stage == STAGE_COMMIT) {
+		/* Closed while waiting for its commit (a hang-up MHD saw, a
+		 * timeout): the commit queue still holds it and frees it. */
+		r->stage = STAGE_GONE;
+		r->conn = NULL;
+		hs.n_blocked--;
+		return;
+	}
+	req_free(r);
+}
+
+/* Free a request. */
+static void
+req_free(struct http_req *r)
+{
 	free(r->method);
 	free(r->path);
 	free(r->body);
 	free(r->reply);
 	free(r);
-	hs.n_live--;
 }
 
 /* Route MHD's own messages to our log. */
@@ -1397,6 +1487,10 @@ http_commit_done(int ok, uint64_t seq)
 		if ((hs.commit_head = r->commit_next) == NULL)
 			hs.commit_tail = &hs.commit_head;
 		r->commit_next = NULL;
+		if (r->stage == STAGE_GONE) {
+			req_free(r);
+			continue;
+		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
 			if (r->status != 201) {
 				*kept_tail = r;
@@ -1406,8 +1500,15 @@ http_commit_done(int ok, uint64_t seq)
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
 			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
 		}
-		resume_later(r);
+		/* MHD calls the handler of a blocked request on its next run:
+		 * the kick below (one for the whole batch, no system call per
+		 * request). */
+		r->stage = STAGE_RELEASED;
+		hs.n_blocked--;
+		hs.released = 1;
 	}
+	if (hs.released && hs.kick_ev != NULL)
+		event_active(hs.kick_ev, 0, 0);
 	if (kept != NULL) {
 		/* Back at the head, in order: the next commit releases them. */
 		*kept_tail = hs.commit_head;
