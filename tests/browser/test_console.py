@@ -105,8 +105,9 @@ class ConsoleTest(ConsoleCase):
         self.login()
         self.assertEqual(b.eval("sessionStorage.getItem('loopd.token')"), self.d.token)
         self.assertEqual(b.eval("document.cookie"), "")
-        # Schedules are not in this daemon (yet): the view hides itself.
-        b.wait("document.getElementById('nav-schedules').hidden", what="schedules hidden")
+        # This daemon has schedules (GET /v1/schedules answers): the view
+        # shows itself (it hides when the route is 404, on an older loopd).
+        b.wait("!document.getElementById('nav-schedules').hidden", what="schedules shown")
 
     def test_2_schedule_countdown_then_history(self):
         b = self.b
