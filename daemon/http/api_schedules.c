@@ -439,34 +439,34 @@ api_schedules_delete(struct http_req *r, struct api_args *a)
 	http_reply_json(r, 200, o);
 }
 
-/* POST /v1/schedules/{id}/pause */
-void
-api_schedules_pause(struct http_req *r, struct api_args *a)
+/* Apply one state change (pause, resume) to the schedule named in a. */
+static void
+schedule_change(struct http_req *r, struct api_args *a,
+    int (*change)(struct schedule *, struct core_error *))
 {
 	struct core_error err = { CORE_OK, "" };
 	struct schedule *s = schedule_lookup(r, a->id);
 
 	if (s == NULL)
 		return;
-	if (schedule_pause(s, &err) == -1)
+	if (change(s, &err) == -1)
 		api_core_error(r, &err);
 	else
 		reply_schedule(r, 200, s);
+}
+
+/* POST /v1/schedules/{id}/pause */
+void
+api_schedules_pause(struct http_req *r, struct api_args *a)
+{
+	schedule_change(r, a, schedule_pause);
 }
 
 /* POST /v1/schedules/{id}/resume */
 void
 api_schedules_resume(struct http_req *r, struct api_args *a)
 {
-	struct core_error err = { CORE_OK, "" };
-	struct schedule *s = schedule_lookup(r, a->id);
-
-	if (s == NULL)
-		return;
-	if (schedule_resume(s, &err) == -1)
-		api_core_error(r, &err);
-	else
-		reply_schedule(r, 200, s);
+	schedule_change(r, a, schedule_resume);
 }
 
 /* POST /v1/schedules/{id}/trigger: one occurrence now; the call. */
