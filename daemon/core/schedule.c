@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "daemon/core/clock.h"
+#include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
@@ -148,7 +149,8 @@ schedule_reload_zones(char *err, size_t errlen)
 	return tz_cache_reload(sc.zones, err, errlen) == 0 ? 0 : -1;
 }
 
-/* Tell the store a schedule changed. */
+/* Tell the store, and the event stream (once it is stored), that a
+ * schedule changed: at most one schedule.changed per commit. */
 static void
 schedule_touch(struct schedule *s)
 {
@@ -156,6 +158,7 @@ schedule_touch(struct schedule *s)
 		return;
 	s->dirty = 1;
 	future_touch_id(s->id);
+	events_emit_id(EVENTS_SCHEDULE_CHANGED, s->id);
 }
 
 void
@@ -623,6 +626,7 @@ schedule_delete(struct schedule *s)
 	idmap_del(&sc.ids, s->id);
 	/* The store learns of it by not finding it. */
 	future_touch_id(s->id);
+	events_emit_id(EVENTS_SCHEDULE_CHANGED, s->id);
 	schedule_free(s);
 }
 

@@ -122,6 +122,31 @@ class EventsTest(DaemonTestCase):
         finally:
             s.close()
 
+    def test_schedule_changed(self):
+        s = Stream(self.d)
+        try:
+            s.blocks(1)                     # the hello
+            st, _, sc = self.d.request("POST", "/v1/schedules", {
+                "every": 3600, "command": {"argv": ["true"]}})
+            self.assertEqual(st, 201, sc)
+            # Its creation (with its first occurrence as a call), then a
+            # pause: each a schedule.changed carrying the schedule's id.
+            seen = []
+            while not any(e["event"] == "schedule.changed" for e in seen):
+                seen += s.events(1)
+            e = [e for e in seen if e["event"] == "schedule.changed"][0]
+            self.assertEqual(json.loads(e["data"])["id"], sc["id"])
+            self.assertEqual(json.loads(e["data"])["kind"], "schedule")
+            self.d.request("POST", "/v1/schedules/%s/pause" % sc["id"], {})
+            while True:
+                e = s.events(1)[0]
+                if e["event"] == "schedule.changed":
+                    break
+            self.assertEqual(json.loads(e["data"])["id"], sc["id"])
+            self.assertEqual(self.d.get_json("/v1/schedules/" + sc["id"])["state"], "paused")
+        finally:
+            s.close()
+
     def test_replay_and_reset(self):
         s = Stream(self.d)
         last = int(s.blocks(1)[0]["id"])
