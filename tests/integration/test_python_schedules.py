@@ -1,0 +1,411 @@
+"""
+The Python client's schedules and event stream against the real daemon:
+every Schedule method in both faces (create, get, list, pause, resume,
+trigger, backfill, update, delete, refresh), their errors (400 naming the
+field, 404, 409), a schedule firing every second and its occurrence
+awaited, the event stream (blocking and async) seeing a call's
+call.created/started/finished, replay from Last-Event-ID, closing by
+cancellation, and reconnection across a daemon restart.
+"""
+import asyncio
+import os
+import socket
+import sys
+import threading
+import time
+import unittest
+
+from harness import ROOT, Daemon, DaemonTestCase, wait_until
+
+sys.path.insert(0, os.path.join(ROOT, "client", "python"))
+
+import loopd  # noqa: E402
+
+TRUE = loopd.Command(["true"])
+ECHO = loopd.Command(["echo"])
+HOUR = 3600
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Collector:
+    """Iterates a blocking EventStream on a thread, keeping the events."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.events = []
+        self.error = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            for ev in self.stream:
+                self.events.append(ev)
+        except Exception as e:      # noqa: BLE001 - reported by the test
+            self.error = e
+
+    def types_of(self, oid):
+        return [e.type for e in list(self.events) if e.object_id == oid]
+
+    def close(self):
+        self.stream.close()
+        self.thread.join(10)
+        assert not self.thread.is_alive(), "event stream did not end on close()"
+
+
+class Case(DaemonTestCase):
+    opts = {"max_wait": "5s"}
+
+    def connect(self, **kw):
+        loop = loopd.connect(self.d.url, token_file=self.d.token_file, **kw)
+        self.addCleanup(loop.close)
+        return loop
+
+    def aconnect(self, **kw):
+        return loopd.connect_async(self.d.url, token_file=self.d.token_file, **kw)
+
+
+class BlockingSchedulesTest(Case):
+
+    def test_create_get_list(self):
+        loop = self.connect()
+        s = loop.schedule(ECHO, "x", every=HOUR, name="py-list-a", jitter=0)
+        self.assertIsInstance(s, loopd.Schedule)
+        self.assertRegex(s.id, r"^s_[0-9a-f]{16}$")
+        self.assertEqual(s.state, "active")
+        self.assertEqual(s.name, "py-list-a")
+        self.assertEqual(len(s.next_unix), 5)
+        self.assertGreater(s.next_unix[0], time.time() - 5)
+        self.assertEqual(len(s.next_local), 5)
+        c = loop.schedule(TRUE, cron="0 3 * * *", tz="Europe/Paris",
+                          name="py-list-b", overlap="buffer_one",
+                          catchup="latest", catchup_window=120)
+        self.assertEqual(c.snapshot["cron"], "0 3 * * *")
+        self.assertEqual(c.snapshot["tz"], "Europe/Paris")
+        self.assertTrue(c.next_local[0].endswith(("+01:00", "+02:00")))
+        cal = loop.schedule(TRUE, calendar="Mon *-*-* 09:00:00", name="py-list-c",
+                            start=time.time(), end="2099-01-01T00:00:00Z")
+        self.assertEqual(cal.snapshot["calendar"], "Mon *-*-* 09:00:00")
+        got = loop.get_schedule(s.id)
+        self.assertEqual(got, s)
+        self.assertEqual(got.snapshot["args"], ["x"])
+        ids = [x.id for x in loop.schedules()]
+        self.assertEqual([i for i in ids if i in (s.id, c.id, cal.id)],
+                         [s.id, c.id, cal.id])       # oldest first
+        self.assertEqual([x.id for x in loop.schedules(name="py-list-b")], [c.id])
+        c.pause()
+        self.assertIn(c.id, [x.id for x in loop.schedules(state="paused")])
+        self.assertNotIn(c.id, [x.id for x in loop.schedules(state="active")])
+        for x in (s, c, cal):
+            x.delete()
+
+    def test_pause_resume_trigger_refresh(self):
+        loop = self.connect()
+        s = loop.schedule(ECHO, "hi", every=HOUR, name="py-prt")
+        self.assertEqual(s.pause()["state"], "paused")
+        self.assertEqual(s.state, "paused")
+        with self.assertRaises(loopd.APIError) as cm:
+            s.pause()
+        self.assertEqual(cm.exception.status, 409)
+        self.assertEqual(s.resume()["state"], "active")
+        with self.assertRaises(loopd.APIError) as cm:
+            s.resume()
+        self.assertEqual(cm.exception.status, 409)
+        call = s.trigger()
+        self.assertIsInstance(call, loopd.Call)
+        self.assertEqual(call.snapshot["schedule"], s.id)
+        self.assertEqual(call.wait(timeout=10)["stdout"], "hi\n")
+        obj = s.refresh()
+        self.assertIs(obj, s.snapshot)
+        self.assertIn(call.id, [r["call"] for r in s.recent])
+        occ = [o for o in s.occurrences() if o.id == call.id]
+        self.assertEqual(len(occ), 1)
+        self.assertIsInstance(occ[0], loopd.Call)
+        self.assertEqual(occ[0].wait(timeout=10)["exit_code"], 0)
+        self.assertGreaterEqual(s.fired, 1)
+        s.delete()
+
+    def test_backfill(self):
+        loop = self.connect()
+        now = time.time()
+        s = loop.schedule(TRUE, every=HOUR, name="py-backfill",
+                          start=now - 3 * HOUR)
+        n = s.backfill(now - 3 * HOUR, now - 1)
+        self.assertGreaterEqual(n, 2)
+        self.assertLessEqual(n, 4)
+        self.assertGreaterEqual(len(s.recent), n)
+        past = {r["call"] for r in s.recent if r["scheduled_for"] < now}
+        self.assertGreaterEqual(len(past), n)
+        for occ in s.occurrences():
+            if occ.id in past:              # not the one made ahead
+                occ.wait(timeout=10)
+        # Those nominal times have calls now: none is made twice.
+        self.assertEqual(s.backfill(now - 3 * HOUR, now - 1), 0)
+        with self.assertRaises(loopd.APIError) as cm:
+            s.backfill(now - 1, now + HOUR)         # to: in the future
+        self.assertEqual(cm.exception.status, 400)
+        s.delete()
+
+    def test_update_and_delete(self):
+        loop = self.connect()
+        s = loop.schedule(TRUE, every=HOUR, name="py-upd", jitter=5)
+        self.assertEqual(s.next_unix[1] - s.next_unix[0], HOUR)
+        obj = s.update(every=2 * HOUR, jitter=None, name="py-upd2")
+        self.assertEqual(obj["name"], "py-upd2")
+        self.assertFalse(obj.get("jitter"))         # null: back to none
+        self.assertEqual(s.name, "py-upd2")
+        self.assertEqual(s.next_unix[1] - s.next_unix[0], 2 * HOUR)
+        s.update(ECHO, "new")
+        self.assertEqual(s.refresh()["args"], ["new"])
+        self.assertIn("command", s.snapshot)
+        with self.assertRaises(loopd.APIError) as cm:
+            s.update(every="soonish")
+        self.assertEqual(cm.exception.status, 400)
+        self.assertIn("every", cm.exception.detail)
+        self.assertEqual(s.refresh()["name"], "py-upd2")    # changed nothing
+        gone = s.delete()
+        self.assertEqual(gone["state"], "deleted")
+        self.assertEqual(s.state, "deleted")
+        with self.assertRaises(loopd.APIError) as cm:
+            s.refresh()
+        self.assertEqual(cm.exception.status, 404)
+        with self.assertRaises(loopd.APIError) as cm:
+            loop.get_schedule(s.id)
+        self.assertEqual(cm.exception.status, 404)
+
+    def test_errors(self):
+        loop = self.connect()
+        with self.assertRaises(loopd.APIError) as cm:
+            loop.schedule(TRUE, cron="61 * * * *")
+        self.assertEqual(cm.exception.status, 400)
+        self.assertEqual(cm.exception.type, "BadRequest")
+        self.assertIn("cron", cm.exception.detail)
+        with self.assertRaises(loopd.APIError) as cm:
+            loop.schedule(TRUE, cron="0 3 * * *", tz="Mars/Olympus")
+        self.assertIn("tz", cm.exception.detail)
+        with self.assertRaises(loopd.APIError) as cm:
+            loop.schedule(TRUE, every=0.2)
+        self.assertIn("every", cm.exception.detail)
+        with self.assertRaises(loopd.APIError) as cm:
+            loop.schedule(TRUE, every=HOUR, overlap="sometimes")
+        self.assertIn("overlap", cm.exception.detail)
+        with self.assertRaises(TypeError):
+            loop.schedule(TRUE)                     # no spec
+        with self.assertRaises(TypeError):
+            loop.schedule(TRUE, every=5, cron="* * * * *")
+        with self.assertRaises(TypeError):
+            loop.schedule(TRUE, every=5, colour="red")
+        with self.assertRaises(ValueError):
+            loop.get_schedule("c_0000000000000001")
+
+    def test_fires_every_second(self):
+        loop = self.connect()
+        s = loop.schedule(ECHO, "tick", every=1, name="py-tick")
+        self.addCleanup(s.delete)
+        wait_until(lambda: s.refresh()["recent"], timeout=10,
+                   what="an occurrence of an every-1s schedule")
+        occ = s.occurrences()[0]
+        self.assertEqual(occ.wait(timeout=10)["stdout"], "tick\n")
+        self.assertEqual(occ.snapshot["schedule"], s.id)
+        self.assertIn("scheduled_for", occ.snapshot)
+
+
+class AsyncSchedulesTest(Case):
+
+    def test_every_method(self):
+        async def main():
+            loop = self.aconnect()
+            try:
+                s = await loop.schedule(ECHO, "a", every=HOUR, name="py-async",
+                                        catchup="skip")
+                self.assertIsInstance(s, loopd.AsyncSchedule)
+                self.assertEqual(s.state, "active")
+                got = await loop.get_schedule(s.id)
+                self.assertEqual(got.snapshot["args"], ["a"])
+                self.assertEqual([x.id for x in await loop.schedules(name="py-async")],
+                                 [s.id])
+                self.assertEqual((await s.pause())["state"], "paused")
+                self.assertEqual([x.id for x in await loop.schedules(
+                    state="paused", name="py-async")], [s.id])
+                with self.assertRaises(loopd.APIError) as cm:
+                    await s.pause()
+                self.assertEqual(cm.exception.status, 409)
+                self.assertEqual((await s.resume())["state"], "active")
+                call = await s.trigger()
+                self.assertIsInstance(call, loopd.AsyncCall)
+                self.assertEqual((await call)["stdout"], "a\n")
+                await s.refresh()
+                occ = [o for o in s.occurrences() if o.id == call.id]
+                self.assertEqual(len(occ), 1)
+                self.assertIsInstance(occ[0], loopd.AsyncCall)
+                self.assertEqual((await occ[0])["exit_code"], 0)
+                now = time.time()
+                n = await s.backfill(now - 2 * HOUR - 60, now - 60)
+                self.assertGreaterEqual(n, 0)
+                await s.update(name="py-async2", every="2h")
+                self.assertEqual(s.name, "py-async2")
+                with self.assertRaises(loopd.APIError) as cm:
+                    await s.update(tz="Nowhere/Else", every=None, cron="0 1 * * *")
+                self.assertEqual(cm.exception.status, 400)
+                self.assertIn("tz", cm.exception.detail)
+                with self.assertRaises(loopd.APIError) as cm:
+                    await loop.schedule(TRUE, calendar="someday")
+                self.assertIn("calendar", cm.exception.detail)
+                self.assertEqual((await s.delete())["state"], "deleted")
+                with self.assertRaises(loopd.APIError) as cm:
+                    await s.refresh()
+                self.assertEqual(cm.exception.status, 404)
+            finally:
+                await loop.close()
+        asyncio.run(main())
+
+    def test_fires_every_second(self):
+        async def main():
+            loop = self.aconnect()
+            try:
+                s = await loop.schedule(ECHO, "tock", every=1, name="py-tock")
+                try:
+                    deadline = time.monotonic() + 10
+                    while not (await s.refresh())["recent"]:
+                        self.assertLess(time.monotonic(), deadline)
+                        await asyncio.sleep(0.05)
+                    occ = s.occurrences()[0]
+                    self.assertEqual((await occ.wait(timeout=10))["stdout"], "tock\n")
+                finally:
+                    await s.delete()
+            finally:
+                await loop.close()
+        asyncio.run(main())
+
+
+class EventsTest(Case):
+
+    def test_blocking_stream_sees_a_call(self):
+        loop = self.connect()
+        col = Collector(loop.events())
+        self.addCleanup(col.close)
+        wait_until(lambda: col.stream.connects and col.stream.last_event_id,
+                   what="the stream's opening block")
+        opened_at = col.stream.last_event_id
+        h = loop.call_soon(TRUE)
+        h.wait(timeout=10)
+        wait_until(lambda: "call.finished" in col.types_of(h.id),
+                   what="call.finished on the stream")
+        self.assertEqual(col.types_of(h.id)[:3],
+                         ["call.created", "call.started", "call.finished"])
+        evs = [e for e in col.events if e.object_id == h.id]
+        self.assertIsInstance(evs[0], loopd.Event)
+        self.assertEqual(evs[2].data["outcome"], "result")
+        self.assertEqual(evs[2].data["kind"], "call")
+        ids = [int(e.id) for e in col.events]
+        self.assertEqual(ids, sorted(ids))
+        self.assertGreater(ids[0], int(opened_at))
+        col.close()
+        self.assertIsNone(col.error)
+        # Replay: from the id before the call's creation, the same events.
+        before = evs[0].id
+        with loop.events(last_event_id=int(before) - 1) as again:
+            got = []
+            for ev in again:
+                if ev.object_id == h.id:
+                    got.append(ev.type)
+                if ev.type == "call.finished" and ev.object_id == h.id:
+                    break
+        self.assertEqual(got[:3], ["call.created", "call.started", "call.finished"])
+
+    def test_async_stream_and_cancel(self):
+        async def main():
+            loop = self.aconnect()
+            try:
+                stream = loop.events()
+                seen = []
+                opened = asyncio.Event()
+
+                async def consume():
+                    async for ev in stream:
+                        seen.append(ev)
+
+                task = asyncio.ensure_future(consume())
+                deadline = time.monotonic() + 10
+                while stream.last_event_id is None:
+                    self.assertLess(time.monotonic(), deadline)
+                    await asyncio.sleep(0.01)
+                opened.set()
+                h = await loop.call_soon(TRUE)
+                await h.wait(timeout=10)
+                while not any(e.type == "call.finished" and e.object_id == h.id
+                              for e in seen):
+                    self.assertLess(time.monotonic(), deadline)
+                    await asyncio.sleep(0.01)
+                self.assertEqual([e.type for e in seen if e.object_id == h.id][:3],
+                                 ["call.created", "call.started", "call.finished"])
+                self.assertIsNotNone(stream._stream)
+                task.cancel()
+                with self.assertRaises(asyncio.CancelledError):
+                    await task
+                self.assertIsNone(stream._stream)    # its connection closed
+                # The daemon sees the stream gone.
+                while "loopd_event_streams 0" not in self.d.request(
+                        "GET", "/metrics").body:
+                    self.assertLess(time.monotonic(), deadline)
+                    await asyncio.sleep(0.02)
+                # async with: a replay from last_event_id, then aclose.
+                async with loop.events(last_event_id=seen[0].id) as again:
+                    first = await again.__anext__()
+                    self.assertEqual(int(first.id), int(seen[0].id) + 1)
+            finally:
+                await loop.close()
+        asyncio.run(main())
+
+    def test_bad_last_event_id(self):
+        loop = self.connect()
+        with self.assertRaises(loopd.APIError) as cm:
+            next(iter(loop.events(last_event_id="banana")))
+        self.assertEqual(cm.exception.status, 400)
+
+
+class EventsRestartTest(unittest.TestCase):
+    """A stream across a daemon restart on the same state dir and port:
+    the client reconnects with Last-Event-ID; ids of an earlier run give
+    `reset`, and the stream goes on with the new run's events."""
+
+    def test_reconnect_after_restart(self):
+        with Daemon(listen="127.0.0.1:%d" % free_port()) as d:
+            self.restart_case(d)
+
+    def restart_case(self, d):
+        loop = loopd.connect(d.url, token_file=d.token_file)
+        self.addCleanup(loop.close)
+        col = Collector(loop.events(max_backoff=0.5))
+        self.addCleanup(col.close)
+        wait_until(lambda: col.stream.last_event_id, what="stream open")
+        a = loop.call_soon(TRUE)
+        a.wait(timeout=10)
+        wait_until(lambda: "call.finished" in col.types_of(a.id),
+                   what="call.finished of the first call")
+        last_before = col.stream.last_event_id
+        d.stop()
+        d.start()
+        self.assertIn(str(d.port), loop.url)
+        wait_until(lambda: col.stream.connects >= 2, timeout=20,
+                   what="the stream reconnected")
+        b = loop.call_soon(TRUE)
+        b.wait(timeout=10)
+        wait_until(lambda: "call.finished" in col.types_of(b.id),
+                   what="call.finished of a call after the restart")
+        types = [e.type for e in col.events]
+        i = [e.object_id for e in col.events].index(b.id)
+        # Either a reset (the ids were from the earlier run) came before
+        # the new call's events, or the ids went on from last_before.
+        if "reset" in types:
+            self.assertLess(types.index("reset"), i)
+            reset = col.events[types.index("reset")]
+            self.assertIn("next", reset.data)
+        else:
+            self.assertGreater(int(col.events[i].id), int(last_before))
+        self.assertIsNone(col.error)
