@@ -8,6 +8,8 @@ call.created/started/finished, replay from Last-Event-ID, closing by
 cancellation, and reconnection across a daemon restart.
 """
 import asyncio
+import http.server
+import json
 import os
 import socket
 import sys
@@ -400,12 +402,137 @@ class EventsRestartTest(unittest.TestCase):
                    what="call.finished of a call after the restart")
         types = [e.type for e in col.events]
         i = [e.object_id for e in col.events].index(b.id)
-        # Either a reset (the ids were from the earlier run) came before
-        # the new call's events, or the ids went on from last_before.
-        if "reset" in types:
-            self.assertLess(types.index("reset"), i)
-            reset = col.events[types.index("reset")]
-            self.assertIn("next", reset.data)
-        else:
-            self.assertGreater(int(col.events[i].id), int(last_before))
+        # docs/API.md: ids of an earlier run get a reset, then the stream
+        # goes on with the new run's events.
+        self.assertIn("reset", types)
+        r = types.index("reset")
+        self.assertLess(r, i)
+        self.assertEqual(col.events[r].data.keys(), {"next"})
+        self.assertGreater(int(col.events[r].id), int(last_before))
+        self.assertEqual(types[:r][-1], "call.finished")
         self.assertIsNone(col.error)
+
+
+class FakeStream:
+    """A stand-in for GET /v1/events on 127.0.0.1, to drop connections at
+    will: each request gets the next script entry (a status, or SSE text
+    sent before the connection is closed); Last-Event-ID headers are kept."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.last_ids = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def do_GET(self):
+                outer.last_ids.append(self.headers.get("Last-Event-ID"))
+                step = outer.script.pop(0) if outer.script else 404
+                if isinstance(step, int):
+                    body = json.dumps({"type": "Unavailable", "status": step,
+                                       "detail": "try later"}).encode()
+                    self.send_response(step)
+                    self.send_header("Content-Type", "application/problem+json")
+                    self.send_header("Content-Length", str(len(body)))
+                    if step == 503:
+                        self.send_header("Retry-After", "0")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self.wfile.write(step.encode())
+                self.wfile.flush()
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SCRIPT = [
+    "retry: 2000\nid: 10\n\n: keep-alive\n"
+    "id: 11\nevent: call.created\ndata: {\"id\":\"c_1\"}\n\n"
+    "id: 12\nevent: call.started\ndata: {\"id\":",       # cut mid-block
+    503,
+    "retry: 2000\nid: 11\n\n"
+    "id: 12\r\nevent: call.started\r\ndata: {\"id\":\"c_1\"}\r\n\r\n"
+    "id: 13\nevent: note\ndata: two\ndata: lines\n\n",
+    "id: 20\nevent: reset\ndata: {\"next\": 20}\n\n",
+]
+
+
+class EventReconnectTest(unittest.TestCase):
+    """Reconnection with Last-Event-ID, against a stream that drops."""
+
+    def check(self, events, fake):
+        self.assertEqual([(e.id, e.type) for e in events],
+                         [("11", "call.created"), ("12", "call.started"),
+                          ("13", "note"), ("20", "reset")])
+        self.assertEqual(events[1].data, {"id": "c_1"})
+        self.assertEqual(events[2].data, "two\nlines")
+        self.assertEqual(events[3].data, {"next": 20})
+        # The first connection had no id; after the cut, the last complete
+        # event's (11), also after the 503; then 13.
+        self.assertEqual(fake.last_ids[:4], [None, "11", "11", "13"])
+
+    def test_blocking(self):
+        fake = FakeStream(SCRIPT)
+        self.addCleanup(fake.close)
+        loop = loopd.connect(fake.url, token="t")
+        self.addCleanup(loop.close)
+        got = []
+        with loop.events(max_backoff=0.2) as evs:
+            for ev in evs:
+                got.append(ev)
+                if ev.type == "reset":
+                    break
+            self.assertEqual(evs.last_event_id, "20")
+        self.check(got, fake)
+
+    def test_async(self):
+        fake = FakeStream(SCRIPT)
+        self.addCleanup(fake.close)
+
+        async def main():
+            loop = loopd.connect_async(fake.url, token="t")
+            got = []
+            async with loop.events(max_backoff=0.2) as evs:
+                async for ev in evs:
+                    got.append(ev)
+                    if ev.type == "reset":
+                        break
+            await loop.close()
+            return got
+        self.check(asyncio.run(main()), fake)
+
+    def test_gives_up(self):
+        fake = FakeStream([503, 503, 503, 503])
+        self.addCleanup(fake.close)
+        loop = loopd.connect(fake.url, token="t")
+        self.addCleanup(loop.close)
+        with self.assertRaises(loopd.TransportError):
+            next(iter(loop.events(max_backoff=0.1, max_retries=2)))
+        self.assertEqual(len(fake.last_ids), 3)
+
+        async def main():
+            aloop = loopd.connect_async(fake.url, token="t")
+            try:
+                with self.assertRaises(loopd.TransportError):
+                    await aloop.events(max_backoff=0.1, max_retries=0).__anext__()
+            finally:
+                await aloop.close()
+        asyncio.run(main())
+        self.assertEqual(len(fake.last_ids), 4)
+        # Not worth retrying: raised at once.
+        with self.assertRaises(loopd.APIError) as cm:
+            next(iter(loop.events()))
+        self.assertEqual(cm.exception.status, 404)
