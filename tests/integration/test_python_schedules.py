@@ -364,6 +364,30 @@ class EventsTest(Case):
                 await loop.close()
         asyncio.run(main())
 
+    def test_async_aclose_from_another_task(self):
+        async def main():
+            loop = self.aconnect()
+            try:
+                stream = loop.events()
+                seen = []
+
+                async def consume():
+                    async for ev in stream:
+                        seen.append(ev)
+                    return "ended"
+
+                task = asyncio.ensure_future(consume())
+                deadline = time.monotonic() + 10
+                while stream.last_event_id is None:
+                    self.assertLess(time.monotonic(), deadline)
+                    await asyncio.sleep(0.01)
+                await stream.aclose()
+                self.assertEqual(await asyncio.wait_for(task, 10), "ended")
+                self.assertEqual(stream.connects, 1)     # not reopened
+            finally:
+                await loop.close()
+        asyncio.run(main())
+
     def test_bad_last_event_id(self):
         loop = self.connect()
         with self.assertRaises(loopd.APIError) as cm:

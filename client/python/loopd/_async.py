@@ -152,6 +152,7 @@ class AsyncEventStream:
         self.max_retries = max_retries
         self.connects = 0
         self._stream: Optional[AsyncStream] = None
+        self._closed = False
         self._gen = self._run()
 
     @property
@@ -190,6 +191,8 @@ class AsyncEventStream:
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
                     ValueError):
                 pass                            # reconnect below
+            if self._closed:
+                return
             tries += 1
             if self.max_retries is not None and tries > self.max_retries:
                 raise TransportError("GET /v1/events: gave up after %d attempts"
@@ -203,10 +206,15 @@ class AsyncEventStream:
         return await self._gen.__anext__()
 
     async def aclose(self) -> None:
-        """End the stream and close its connection."""
+        """End the stream and close its connection (also while another
+        task is iterating: it sees the end of the stream)."""
+        self._closed = True
         if self._stream is not None:
             self._stream.close()
-        await self._gen.aclose()
+        try:
+            await self._gen.aclose()
+        except RuntimeError:        # running in another task: it ends itself
+            pass
 
     async def __aenter__(self) -> "AsyncEventStream":
         return self
