@@ -21,13 +21,15 @@ Standard library only; Python 3.9+.
 from typing import Any, Iterable, Optional
 
 from ._actions import Action, Command, Retry, Webhook
-from ._async import AsyncCall, AsyncFuture, AsyncLoop
+from ._async import (AsyncCall, AsyncEventStream, AsyncFuture, AsyncLoop,
+                     AsyncSchedule)
 from ._base import FutureBase
 from ._config import DEFAULT_URL, state_dir
 from ._errors import (APIError, Error, InvalidStateError, RemoteError,
                       TransportError)
 from ._ops import ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION
-from ._sync import Call, Future, Loop
+from ._events import Event
+from ._sync import Call, EventStream, Future, Loop, Schedule
 
 __version__ = "0.1.0"
 
@@ -74,6 +76,7 @@ def gather(*fs: Any, return_exceptions: bool = False,
 __all__ = [
     "connect", "connect_async", "wait", "gather",
     "Loop", "Future", "Call", "AsyncLoop", "AsyncFuture", "AsyncCall",
+    "Schedule", "AsyncSchedule", "Event", "EventStream", "AsyncEventStream",
     "Command", "Webhook", "Retry", "Action",
     "Error", "APIError", "InvalidStateError", "RemoteError", "TransportError",
     "FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED",

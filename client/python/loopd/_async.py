@@ -9,14 +9,16 @@ done(), result() and exception() are coroutines too (they ask the
 daemon); snapshot, state and the call's started/finished read what was
 last seen without asking.
 """
-from typing import (Any, Dict, Generator, Iterable, List, Optional,
-                    Set, Tuple)
+import asyncio
+from typing import (Any, AsyncIterator, Dict, Generator, Iterable, List,
+                    Optional, Set, Tuple)
 
 from . import _ops as ops
 from ._actions import Action
-from ._base import CallMixin, FutureBase, LoopBase
-from ._errors import APIError
-from ._transport import AsyncTransport
+from ._base import CallMixin, FutureBase, LoopBase, ScheduleBase
+from ._errors import APIError, TransportError
+from ._events import Event, EventFeed, LineSplitter
+from ._transport import AsyncStream, AsyncTransport
 
 
 class AsyncFuture(FutureBase):
@@ -91,6 +93,134 @@ class AsyncCall(CallMixin, AsyncFuture):
     async def cancel(self, msg: Optional[str] = None) -> bool:
         """Cancel the call (a running command gets SIGTERM)."""
         return await self._loop._run(ops.op_cancel(self.id))
+
+
+class AsyncSchedule(ScheduleBase):
+    """A recurring schedule on an AsyncLoop: every method that asks the
+    daemon is a coroutine; occurrences are AsyncCalls."""
+    _loop: "AsyncLoop"
+
+    async def refresh(self) -> Dict[str, Any]:
+        """Ask the daemon for the schedule object now; returns it."""
+        return self._seen(await self._loop._run(ops.op_get_schedule(self.id)))
+
+    async def pause(self) -> Dict[str, Any]:
+        """Pause; loopd.APIError 409 if already paused."""
+        return self._seen(await self._loop._run(ops.op_schedule_verb(self.id, "pause")))
+
+    async def resume(self) -> Dict[str, Any]:
+        """Resume (missed occurrences follow catchup); 409 if active."""
+        return self._seen(await self._loop._run(ops.op_schedule_verb(self.id, "resume")))
+
+    async def trigger(self) -> AsyncCall:
+        """Make one occurrence now; returns its AsyncCall."""
+        obj = await self._loop._run(ops.op_schedule_verb(self.id, "trigger"))
+        return AsyncCall(self._loop, obj["id"], obj)
+
+    async def backfill(self, from_: Any, to: Any) -> int:
+        """Make the occurrences of [from_, to] that have none yet; how many."""
+        r = await self._loop._run(ops.op_backfill(self.id, from_, to))
+        self._seen(r.get("schedule"))
+        return int(r.get("backfilled", 0))
+
+    async def update(self, action: Optional[Action] = None, *args: Any,
+                     **fields: Any) -> Dict[str, Any]:
+        """PATCH: the fields given replace the schedule's (None removes)."""
+        body = ops.schedule_fields(fields, True)
+        if action is not None:
+            body.update(ops.action_json(action))
+            if args:
+                body["args"] = list(args)
+        return self._seen(await self._loop._run(ops.op_patch_schedule(self.id, body)))
+
+    async def delete(self) -> Dict[str, Any]:
+        """Delete it; returns the object as it was, state "deleted"."""
+        return self._seen(await self._loop._run(ops.op_delete_schedule(self.id)))
+
+
+class AsyncEventStream:
+    """AsyncLoop.events(): `async for ev in stream` gives Event objects,
+    reconnecting with Last-Event-ID after a dropped connection (bounded
+    backoff). Cancelling the task that iterates, aclose(), or leaving an
+    `async with` block closes the connection."""
+
+    def __init__(self, loop: "AsyncLoop", feed: EventFeed, idle_timeout: float,
+                 max_retries: Optional[int]) -> None:
+        self._loop = loop
+        self.feed = feed
+        self.idle_timeout = idle_timeout
+        self.max_retries = max_retries
+        self.connects = 0
+        self._stream: Optional[AsyncStream] = None
+        self._closed = False
+        self._gen = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[str]:
+        """The id to go on from (known once the stream opened)."""
+        return self.feed.last_event_id
+
+    async def _run(self) -> AsyncIterator[Event]:
+        tries = 0
+        while True:
+            retry_after: Optional[float] = None
+            try:
+                stream = await self._loop._transport.open_stream(
+                    "/v1/events", self.feed.headers())
+                self._stream = stream
+                self.connects += 1
+                self.feed.connected()
+                split = LineSplitter()
+                try:
+                    while True:
+                        data = await asyncio.wait_for(stream.read(), self.idle_timeout)
+                        if not data:
+                            break               # the daemon ended it
+                        for line in split.push(data):
+                            ev = self.feed.feed(line)
+                            if ev is not None:
+                                tries = 0
+                                yield ev
+                finally:
+                    stream.close()
+                    self._stream = None
+            except APIError as e:
+                if e.status not in (429, 502, 503, 504):
+                    raise
+                retry_after = e.retry_after
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError,
+                    ValueError):
+                pass                            # reconnect below
+            if self._closed:
+                return
+            tries += 1
+            if self.max_retries is not None and tries > self.max_retries:
+                raise TransportError("GET /v1/events: gave up after %d attempts"
+                                     % (tries - 1))
+            await asyncio.sleep(self.feed.next_delay(retry_after))
+
+    def __aiter__(self) -> "AsyncEventStream":
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self._gen.__anext__()
+
+    async def aclose(self) -> None:
+        """End the stream and close its connection (also while another
+        task is iterating: it sees the end of the stream)."""
+        self._closed = True
+        if self._stream is not None:
+            self._stream.close()
+        try:
+            await self._gen.aclose()
+        except RuntimeError:        # running in another task: it ends itself
+            pass
+
+    async def __aenter__(self) -> "AsyncEventStream":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
 
 
 class AsyncLoop(LoopBase):
@@ -174,6 +304,34 @@ class AsyncLoop(LoopBase):
         """The calls loopd holds, filtered (every page)."""
         return [AsyncCall(self, o["id"], o) for o in
                 await self._run(ops.op_list_calls(state, phase, name))]
+
+    async def schedule(self, action: Action, *args: Any, every: Any = None,
+                       cron: Optional[str] = None, calendar: Optional[str] = None,
+                       **fields: Any) -> AsyncSchedule:
+        """A recurring schedule (see Loop.schedule)."""
+        fields.update(every=every, cron=cron, calendar=calendar)
+        obj = await self._run(ops.op_create_schedule(
+            ops.schedule_body(action, args, fields)))
+        return AsyncSchedule(self, obj["id"], obj)
+
+    async def get_schedule(self, sid: str) -> AsyncSchedule:
+        """The schedule with this id, fetched (404: APIError)."""
+        obj = await self._run(ops.op_get_schedule(sid))
+        return AsyncSchedule(self, obj["id"], obj)
+
+    async def schedules(self, state: Optional[str] = None,
+                        name: Optional[str] = None) -> List[AsyncSchedule]:
+        """The schedules, oldest first, filtered (every page)."""
+        return [AsyncSchedule(self, o["id"], o) for o in
+                await self._run(ops.op_list_schedules(state, name))]
+
+    def events(self, last_event_id: Optional[Any] = None, *,
+               max_backoff: float = 5.0, idle_timeout: float = 60.0,
+               max_retries: Optional[int] = None) -> AsyncEventStream:
+        """The live event stream (see Loop.events): `async for ev in
+        loop.events()`; not a coroutine itself."""
+        return AsyncEventStream(self, EventFeed(last_event_id, max_backoff),
+                                idle_timeout, max_retries)
 
     async def wait(self, fs: Iterable[Any], *, timeout: Optional[float] = None,
                    return_when: str = ops.ALL_COMPLETED

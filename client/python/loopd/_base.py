@@ -141,3 +141,80 @@ class LoopBase:
     def _trigger_at_unix(when: Any) -> Dict[str, Any]:
         return {"at_unix": when_unix(when)}
 
+
+
+class ScheduleBase:
+    """A recurring schedule (s_...): an id on a daemon, and the object as
+    last seen. The methods that ask the daemon are on the faces."""
+
+    def __init__(self, loop: Any, sid: str,
+                 snapshot: Optional[Mapping[str, Any]] = None) -> None:
+        self._loop = loop
+        self.id = sid
+        self._snap: Dict[str, Any] = dict(snapshot) if snapshot else {"id": sid}
+
+    @property
+    def loop(self) -> Any:
+        return self._loop
+
+    @property
+    def snapshot(self) -> Dict[str, Any]:
+        """The schedule object as last seen (no request)."""
+        return self._snap
+
+    @property
+    def state(self) -> Optional[str]:
+        """active, paused or deleted, as last seen."""
+        return self._snap.get("state")
+
+    @property
+    def name(self) -> Optional[str]:
+        return self._snap.get("name")
+
+    @property
+    def fired(self) -> Optional[int]:
+        """How many occurrences were made, as last seen."""
+        return self._snap.get("fired")
+
+    @property
+    def next_unix(self) -> List[float]:
+        """The next fire times (Unix seconds), as last seen."""
+        return [n["unix"] for n in self._snap.get("next", []) if "unix" in n]
+
+    @property
+    def next_local(self) -> List[str]:
+        """The next fire times as local RFC 3339 text in the schedule's tz."""
+        return [n["local"] for n in self._snap.get("next", []) if "local" in n]
+
+    @property
+    def recent(self) -> List[Dict[str, Any]]:
+        """The last occurrences as the daemon describes them (call,
+        scheduled_for, state, phase, lateness, outcome), as last seen."""
+        return list(self._snap.get("recent", []))
+
+    def occurrences(self) -> List[Any]:
+        """The recent occurrences as calls (awaitable; oldest first as the
+        daemon lists them), from the snapshot: no request."""
+        out = []
+        for r in self._snap.get("recent", []):
+            if isinstance(r.get("call"), str):
+                out.append(self._loop.future(r["call"]))
+        return out
+
+    def _seen(self, obj: Any) -> Any:
+        if isinstance(obj, dict) and obj.get("id") == self.id:
+            self._snap = obj
+        return obj
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScheduleBase) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def __repr__(self) -> str:
+        extra = ""
+        if self._snap.get("name"):
+            extra = " name=%r" % self._snap["name"]
+        return "<%s %s %s%s>" % (type(self).__name__, self.id,
+                                 self._snap.get("state", "?"), extra)

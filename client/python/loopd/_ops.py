@@ -318,5 +318,129 @@ def op_gather(ids: Sequence[str], return_exceptions: bool,
         return results
 
 
+# -- schedules ----------------------------------------------------------------
+
+def _check_schedule_id(sid: str) -> str:
+    if not isinstance(sid, str) or len(sid) != 18 or not sid.startswith("s_"):
+        raise ValueError("not a loopd schedule id: %r" % (sid,))
+    return sid
+
+
+def _time_value(name: str, v: Any) -> Any:
+    """start/end/from/to: a datetime (naive: local time), Unix seconds or
+    RFC 3339 text, as the wire takes it."""
+    if isinstance(v, datetime.datetime):
+        return v.timestamp()
+    if isinstance(v, str):
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("%s: expected Unix seconds, RFC 3339 text or a "
+                        "datetime, got %s" % (name, type(v).__name__))
+    return float(v)
+
+
+def _seconds_value(name: str, v: Any) -> Any:
+    """every/jitter/catchup_window: seconds, a timedelta, or (every) text."""
+    if isinstance(v, datetime.timedelta):
+        return v.total_seconds()
+    if isinstance(v, str) and name == "every":
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("%s: expected seconds or a timedelta, got %s"
+                        % (name, type(v).__name__))
+    return v
+
+
+SCHEDULE_SPECS = ("every", "cron", "calendar")
+SCHEDULE_FIELDS = ("tz", "start", "end", "count", "catchup", "catchup_window",
+                   "overlap", "jitter", "pause_on_failure", "name")
+
+
+def schedule_fields(fields: Mapping[str, Any], patch: bool) -> Dict[str, Any]:
+    """The body members for a schedule's spec and policies; with patch a
+    None value is sent as null (removes it), else it is left out."""
+    out: Dict[str, Any] = {}
+    for k, v in fields.items():
+        if k not in SCHEDULE_SPECS + SCHEDULE_FIELDS:
+            raise TypeError("unknown schedule field: %r" % (k,))
+        if v is None:
+            if patch:
+                out[k] = None
+            continue
+        if k in ("start", "end"):
+            v = _time_value(k, v)
+        elif k in ("every", "jitter", "catchup_window"):
+            v = _seconds_value(k, v)
+        out[k] = v
+    return out
+
+
+def schedule_body(action: Action, args: Sequence[Any],
+                  fields: Mapping[str, Any]) -> Dict[str, Any]:
+    """The body of POST /v1/schedules: one spec, one action."""
+    specs = [k for k in SCHEDULE_SPECS if fields.get(k) is not None]
+    if len(specs) != 1:
+        raise TypeError("schedule: give exactly one of every=, cron=, "
+                        "calendar= (got %s)" % (", ".join(specs) or "none"))
+    body = action_json(action)
+    if args:
+        body["args"] = list(args)
+    body.update(schedule_fields(fields, False))
+    return body
+
+
+def op_create_schedule(body: Mapping[str, Any]) -> Op:
+    """POST /v1/schedules -> the schedule object."""
+    return (yield Req("POST", "/v1/schedules", dict(body)))
+
+
+def op_get_schedule(sid: str) -> Op:
+    return (yield Req("GET", "/v1/schedules/" + _check_schedule_id(sid)))
+
+
+def op_patch_schedule(sid: str, body: Mapping[str, Any]) -> Op:
+    """PATCH /v1/schedules/ID -> the schedule object."""
+    return (yield Req("PATCH", "/v1/schedules/" + _check_schedule_id(sid),
+                      dict(body)))
+
+
+def op_delete_schedule(sid: str) -> Op:
+    """DELETE -> the schedule object as it was, state "deleted"."""
+    return (yield Req("DELETE", "/v1/schedules/" + _check_schedule_id(sid)))
+
+
+def op_schedule_verb(sid: str, verb: str) -> Op:
+    """POST /v1/schedules/ID/{pause,resume,trigger}."""
+    assert verb in ("pause", "resume", "trigger")
+    return (yield Req("POST", "/v1/schedules/%s/%s"
+                      % (_check_schedule_id(sid), verb), {}))
+
+
+def op_backfill(sid: str, frm: Any, to: Any) -> Op:
+    """POST .../backfill -> {"backfilled": N, "schedule": {...}}."""
+    return (yield Req("POST", "/v1/schedules/%s/backfill" % _check_schedule_id(sid),
+                      {"from": _time_value("from", frm),
+                       "to": _time_value("to", to)}))
+
+
+def op_list_schedules(state: Optional[str], name: Optional[str],
+                      page_size: int = 1000) -> Op:
+    """Every schedule GET /v1/schedules lists with these filters (all pages)."""
+    items: List[Dict[str, Any]] = []
+    token = ""
+    while True:
+        q: Dict[str, str] = {"page_size": str(page_size)}
+        for k, v in (("state", state), ("name", name)):
+            if v is not None:
+                q[k] = v
+        if token:
+            q["page_token"] = token
+        r = yield Req("GET", "/v1/schedules?" + urllib.parse.urlencode(q))
+        items += r.get("items", [])
+        token = r.get("next_page_token") or ""
+        if not token:
+            return items
+
+
 __all__ = ["Req", "Op", "outcome", "exception_of", "is_done", "when_unix",
            "FIRST_COMPLETED", "FIRST_EXCEPTION", "ALL_COMPLETED"]

@@ -6,12 +6,16 @@ As asyncio's, result() and exception() do not wait (a pending future
 raises asyncio.InvalidStateError); wait() blocks until the future is done
 (a long-poll) and returns its result or raises what it raised.
 """
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+import http.client
+import socket
+import threading
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 from . import _ops as ops
 from ._actions import Action
-from ._base import CallMixin, FutureBase, LoopBase
-from ._errors import APIError
+from ._base import CallMixin, FutureBase, LoopBase, ScheduleBase
+from ._errors import APIError, TransportError
+from ._events import Event, EventFeed
 from ._transport import SyncTransport
 
 
@@ -92,6 +96,147 @@ class Call(CallMixin, Future):
         """Cancel: a call not yet started never starts; a running command
         gets SIGTERM, a webhook is aborted. False if already done."""
         return self._loop._run(ops.op_cancel(self.id))
+
+
+class Schedule(ScheduleBase):
+    """A recurring schedule on a blocking Loop (loop.schedule(...)). Each
+    method asks the daemon and updates snapshot; occurrences are Calls."""
+    _loop: "Loop"
+
+    def refresh(self) -> Dict[str, Any]:
+        """Ask the daemon for the schedule object now; returns it."""
+        return self._seen(self._loop._run(ops.op_get_schedule(self.id)))
+
+    def pause(self) -> Dict[str, Any]:
+        """Pause (the occurrence made ahead is cancelled); loopd.APIError
+        409 if already paused."""
+        return self._seen(self._loop._run(ops.op_schedule_verb(self.id, "pause")))
+
+    def resume(self) -> Dict[str, Any]:
+        """Resume (missed occurrences follow catchup); 409 if active."""
+        return self._seen(self._loop._run(ops.op_schedule_verb(self.id, "resume")))
+
+    def trigger(self) -> "Call":
+        """Make one occurrence now; returns its Call."""
+        obj = self._loop._run(ops.op_schedule_verb(self.id, "trigger"))
+        return Call(self._loop, obj["id"], obj)
+
+    def backfill(self, from_: Any, to: Any) -> int:
+        """Make the occurrences of [from_, to] that have none yet (Unix
+        seconds, RFC 3339 text or datetimes); returns how many."""
+        r = self._loop._run(ops.op_backfill(self.id, from_, to))
+        self._seen(r.get("schedule"))
+        return int(r.get("backfilled", 0))
+
+    def update(self, action: Optional[Action] = None, *args: Any,
+               **fields: Any) -> Dict[str, Any]:
+        """PATCH: the fields given replace the schedule's (None removes an
+        optional one); a new action (with args) replaces the old whole."""
+        body = ops.schedule_fields(fields, True)
+        if action is not None:
+            body.update(ops.action_json(action))
+            if args:
+                body["args"] = list(args)
+        return self._seen(self._loop._run(ops.op_patch_schedule(self.id, body)))
+
+    def delete(self) -> Dict[str, Any]:
+        """Delete it (the occurrence made ahead is cancelled; past ones
+        stay); returns the object as it was, state "deleted"."""
+        return self._seen(self._loop._run(ops.op_delete_schedule(self.id)))
+
+
+class EventStream:
+    """Loop.events(): a blocking iterator of Event, reconnecting with
+    Last-Event-ID after a dropped connection (bounded backoff). close()
+    (from any thread) or leaving a with block ends it and its connection."""
+
+    def __init__(self, loop: "Loop", feed: EventFeed, idle_timeout: float,
+                 max_retries: Optional[int]) -> None:
+        self._loop = loop
+        self.feed = feed
+        self.idle_timeout = idle_timeout
+        self.max_retries = max_retries
+        self.connects = 0
+        self._conn: Optional[http.client.HTTPConnection] = None
+        self._closed = threading.Event()
+        self._gen = self._run()
+
+    @property
+    def last_event_id(self) -> Optional[str]:
+        """The id to go on from (known once the stream opened)."""
+        return self.feed.last_event_id
+
+    def _run(self) -> Iterator[Event]:
+        tries = 0
+        while not self._closed.is_set():
+            retry_after: Optional[float] = None
+            try:
+                conn, resp = self._loop._transport.open_stream(
+                    "/v1/events", self.feed.headers(), self.idle_timeout)
+                self._conn = conn
+                if self._closed.is_set():
+                    conn.close()
+                    break
+                self.connects += 1
+                self.feed.connected()
+                try:
+                    while True:
+                        line = resp.readline()
+                        if not line:
+                            break               # the daemon ended it
+                        if not line.endswith(b"\n"):
+                            break               # cut mid-line
+                        ev = self.feed.feed(line[:-1].decode("utf-8", "replace"))
+                        if ev is not None:
+                            tries = 0
+                            yield ev
+                finally:
+                    conn.close()
+                    self._conn = None
+            except APIError as e:
+                if e.status not in (429, 502, 503, 504):
+                    raise
+                retry_after = e.retry_after
+            except (OSError, http.client.HTTPException, ValueError):
+                if self._closed.is_set():
+                    break
+                # TransportError (cannot connect), a reset or a timeout
+                # reading: reconnect below.
+            if self._closed.is_set():
+                break
+            tries += 1
+            if self.max_retries is not None and tries > self.max_retries:
+                raise TransportError("GET /v1/events: gave up after %d attempts"
+                                     % (tries - 1))
+            if self._closed.wait(self.feed.next_delay(retry_after)):
+                break
+
+    def __iter__(self) -> "EventStream":
+        return self
+
+    def __next__(self) -> Event:
+        return next(self._gen)
+
+    def close(self) -> None:
+        """End the stream (safe from another thread)."""
+        self._closed.set()
+        conn = self._conn
+        if conn is not None:
+            try:
+                if conn.sock is not None:
+                    conn.sock.shutdown(socket.SHUT_RDWR)    # wakes a reader
+            except OSError:
+                pass
+        try:
+            self._gen.close()
+        except ValueError:      # it is running in another thread: it ends
+            pass                # on its own, seeing the stream closed
+
+    def __enter__(self) -> "EventStream":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class Loop(LoopBase):
@@ -176,6 +321,46 @@ class Loop(LoopBase):
         return [Call(self, o["id"], o) for o in
                 self._run(ops.op_list_calls(state, phase, name))]
 
+    # -- schedules ---------------------------------------------------------------
+
+    def schedule(self, action: Action, *args: Any, every: Any = None,
+                 cron: Optional[str] = None, calendar: Optional[str] = None,
+                 **fields: Any) -> Schedule:
+        """A recurring schedule running action (with args) on every=
+        (seconds, a timedelta or "1h30m"), cron= or calendar=; fields: tz,
+        start, end, count, catchup, catchup_window, overlap, jitter,
+        pause_on_failure, name (see docs/API.md)."""
+        fields.update(every=every, cron=cron, calendar=calendar)
+        obj = self._run(ops.op_create_schedule(ops.schedule_body(action, args,
+                                                                 fields)))
+        return Schedule(self, obj["id"], obj)
+
+    def get_schedule(self, sid: str) -> Schedule:
+        """The schedule with this id, fetched (404: APIError)."""
+        obj = self._run(ops.op_get_schedule(sid))
+        return Schedule(self, obj["id"], obj)
+
+    def schedules(self, state: Optional[str] = None,
+                  name: Optional[str] = None) -> List[Schedule]:
+        """The schedules, oldest first, filtered (every page)."""
+        return [Schedule(self, o["id"], o) for o in
+                self._run(ops.op_list_schedules(state, name))]
+
+    # -- events ------------------------------------------------------------------
+
+    def events(self, last_event_id: Optional[Any] = None, *,
+               max_backoff: float = 5.0, idle_timeout: float = 60.0,
+               max_retries: Optional[int] = None) -> EventStream:
+        """The live event stream: iterate for Event(id, type, data). With
+        last_event_id, the events after it (or a "reset" event if they are
+        gone). A dropped connection is opened again with Last-Event-ID,
+        after 0.1 s doubling up to max_backoff; max_retries failed attempts
+        in a row (None: no limit) raise TransportError. idle_timeout: no
+        byte for that long (the daemon sends a keep-alive every 15 s)
+        counts as a dropped connection."""
+        return EventStream(self, EventFeed(last_event_id, max_backoff),
+                           idle_timeout, max_retries)
+
     # -- wait and gather -----------------------------------------------------------
 
     def wait(self, fs: Iterable[Any], *, timeout: Optional[float] = None,
@@ -211,4 +396,4 @@ class Loop(LoopBase):
         return "<loopd.Loop %s>" % self.url
 
 
-__all__ = ["Loop", "Future", "Call"]
+__all__ = ["Loop", "Future", "Call", "Schedule", "EventStream"]

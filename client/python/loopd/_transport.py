@@ -177,6 +177,42 @@ class SyncTransport:
             return out
         raise AssertionError("unreachable")
 
+    def open_stream(self, path: str, extra: Dict[str, str],
+                    idle_timeout: float) -> Tuple[http.client.HTTPConnection,
+                                                  http.client.HTTPResponse]:
+        """GET path on a connection of its own, for a stream (SSE): the
+        connection and the response, its body left unread (readline()).
+        A reply other than 200 raises as request() does."""
+        req = Req("GET", path)
+        _, headers = head_bytes(self.endpoint, req)
+        headers.update(extra)
+        conn = self._new()
+        conn.timeout = self.timeout
+        try:
+            conn.request("GET", self.endpoint.base + path, headers=headers)
+            resp = conn.getresponse()
+            if resp.status != 200:
+                raw = resp.read()
+                h = {k.lower(): v for k, v in resp.getheaders()}
+                conn.close()
+                out = check(self.endpoint, req, (resp.status, h, parse_body(h, raw)))
+                if isinstance(out, APIError):
+                    raise out
+                raise TransportError("GET %s: status %d" % (path, resp.status))
+            if conn.sock is not None:
+                conn.sock.settimeout(idle_timeout)
+            return conn, resp
+        except APIError:
+            raise
+        except (OSError, http.client.HTTPException) as e:
+            conn.close()
+            if isinstance(e, TransportError):
+                raise
+            raise TransportError("GET %s: %s: %s" % (path, type(e).__name__, e)) from e
+        except BaseException:
+            conn.close()
+            raise
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
@@ -242,6 +278,56 @@ class _Watchdog:
         self.__init__()  # type: ignore[misc]
 
 
+def parse_head(req: Req, head: bytes) -> Tuple[int, Dict[str, str]]:
+    """The status and the (lower-cased) headers of a reply's head."""
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(None, 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+        raise TransportError("%s %s: not an HTTP reply: %r"
+                             % (req.method, req.path, lines[0][:80]))
+    h: Dict[str, str] = {}
+    for line in lines[1:]:
+        if not line:
+            continue
+        k, _, v = line.partition(":")
+        k, v = k.strip().lower(), v.strip()
+        h[k] = h[k] + ", " + v if k in h else v
+    return int(parts[1]), h
+
+
+class AsyncStream:
+    """A streamed reply body (SSE) on a connection of its own: read()
+    gives the next bytes (b"" at the end), undoing chunked encoding."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 chunked: bool) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.chunked = chunked
+        self.ended = False
+
+    async def read(self) -> bytes:
+        if self.ended:
+            return b""
+        if not self.chunked:
+            data = await self.reader.read(65536)
+            self.ended = not data
+            return data
+        line = await self.reader.readline()
+        if not line:
+            raise asyncio.IncompleteReadError(b"", None)
+        size = int(line.split(b";")[0].strip(), 16)
+        if size == 0:
+            self.ended = True
+            return b""
+        data = await self.reader.readexactly(size)
+        await self.reader.readexactly(2)
+        return data
+
+    def close(self) -> None:
+        self.writer.close()
+
+
 class AsyncTransport:
     """Requests on asyncio streams over a pool of keep-alive connections.
     No cap on connections: each long-poll holds one while it waits (the
@@ -304,19 +390,7 @@ class AsyncTransport:
             if reused:
                 raise _Stale() from e
             raise
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(None, 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise TransportError("%s %s: not an HTTP reply: %r"
-                                 % (req.method, req.path, lines[0][:80]))
-        status = int(parts[1])
-        h: Dict[str, str] = {}
-        for line in lines[1:]:
-            if not line:
-                continue
-            k, _, v = line.partition(":")
-            k, v = k.strip().lower(), v.strip()
-            h[k] = h[k] + ", " + v if k in h else v
+        status, h = parse_head(req, head)
         if h.get("transfer-encoding", "").lower() == "chunked":
             chunks = []
             while True:
@@ -385,6 +459,55 @@ class AsyncTransport:
                 raise out
             return out
         raise AssertionError("unreachable")
+
+    async def open_stream(self, path: str, extra: Dict[str, str]) -> AsyncStream:
+        """GET path on a connection of its own, for a stream (SSE). A reply
+        other than 200 raises as request() does; cancelling closes it."""
+        req = Req("GET", path)
+        self._own_loop()
+        reader, writer = await self._open()
+        try:
+            _, headers = head_bytes(self.endpoint, req)
+            headers.update(extra)
+            head = "GET %s HTTP/1.1\r\n" % (self.endpoint.base + path)
+            head += "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n"
+            writer.write(head.encode("latin-1"))
+            try:
+                raw_head = await _bounded(reader.readuntil(b"\r\n\r\n"), self.timeout)
+            except asyncio.TimeoutError:
+                raise TransportError("GET %s: no reply within %gs"
+                                     % (path, self.timeout)) from None
+            status, h = parse_head(req, raw_head)
+            stream = AsyncStream(reader, writer,
+                                 h.get("transfer-encoding", "").lower() == "chunked")
+            if status != 200:
+                if "content-length" in h:
+                    raw = await reader.readexactly(int(h["content-length"]))
+                else:
+                    chunks = []
+                    while True:
+                        data = await stream.read()
+                        if not data:
+                            break
+                        chunks.append(data)
+                    raw = b"".join(chunks)
+                writer.close()
+                out = check(self.endpoint, req, (status, h, parse_body(h, raw)))
+                if isinstance(out, APIError):
+                    raise out
+                raise TransportError("GET %s: status %d" % (path, status))
+            return stream
+        except APIError:
+            raise
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ValueError) as e:
+            writer.close()
+            if isinstance(e, TransportError):
+                raise
+            raise TransportError("GET %s: %s: %s" % (path, type(e).__name__, e)) from e
+        except BaseException:
+            writer.close()
+            raise
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
