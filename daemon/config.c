@@ -61,7 +61,7 @@ static const struct key keys[] = {
 	K(max_wait, C_DURATION, "300s"),
 	K(retention, C_DURATION, "24h"),
 	K(horizon, C_DURATION, "3653d"),
-	K(claim_ahead, C_DURATION, "250ms"),
+	K(claim_ahead, C_DURATION, "1s"),
 	K(max_output, C_SIZE, "1M"),
 	K(max_commands, C_COUNT, "64"),
 	K(max_webhooks, C_COUNT, "256"),

@@ -32,9 +32,11 @@ from harness import BenchError, list_calls, log, pct
 TITLE = "lateness (started - due) at 1,000 and 20,000 due/s with 0, 100k, 1M other calls pending"
 
 # Calls due per second -> seconds of due times in one measured batch.
-SPREAD = {1000: 2.0, 20000: 1.0}
-# The measured batches at each level: (rate, webhooks?).
-CELLS = [(1000, False), (1000, True), (20000, True)]
+SPREAD = {500: 2.0, 1000: 2.0, 20000: 1.0}
+# The measured batches at each level: (rate, webhooks?). Commands at
+# 500/s too: issue 12's target for commands is at a rate below the
+# machine's spawn ceiling (`command` measures it; 700 to 2,500/s here).
+CELLS = [(500, False), (1000, False), (1000, True), (20000, True)]
 OTHER = '{"after":86400,"name":"other","command":{"argv":["true"]}}'
 FINISHED = ['loopd_calls_finished_total{outcome="%s"}' % k
             for k in ("result", "exception", "cancelled")]
@@ -147,7 +149,7 @@ def run(ctx):
     cells = res["cells"]
     first = cells[0]
     figs += [
-        ("1,000/s, 0 pending: share <= 1 ms (histogram)",
+        ("500/s commands, 0 pending: share <= 1 ms (histogram)",
          "%.1f%%" % (100.0 * first["share_le_1ms"]), ""),
         ("min over all cells (never negative)",
          round(min(c["lateness_ms"]["min"] for c in cells), 3), "ms"),

@@ -95,7 +95,7 @@ void sched_recover(int64_t lease_end);
  * After a crash, a claimed call due by the last lease's end may have
  * started; any other claim simply lapses.
  */
-#define SCHED_CLAIM_AHEAD_DEFAULT 250000	/* microseconds */
+#define SCHED_CLAIM_AHEAD_DEFAULT 1000000	/* microseconds */
 /* Claim timed calls this long before they are due. */
 void sched_set_claim_ahead(int64_t ahead);
 /* The store renewed its lease: calls may start until loop time end. */

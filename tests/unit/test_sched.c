@@ -1205,6 +1205,7 @@ test_spec_eviction(void)
 	CHECK(x->spec != NULL);			/* no load_spec: kept */
 
 	future_set_persist(&p);
+	sched_set_claim_ahead(250 * MS);
 	fx.hold = 1;
 	a = call(TRIGGER_AFTER, 400 * MS, 0);	/* past the claim window */
 	b = call(TRIGGER_SOON, 0, 0);
