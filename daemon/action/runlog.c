@@ -278,13 +278,13 @@ runlog_outcome(json_t *rec, const json_t *o, int is_exc, char *buf, size_t len)
 #undef ADD
 }
 
-void
-runlog_end(const struct future *c, const json_t *o, int is_exc)
+/* The record of an attempt's end for call c: its spec read for what it
+ * ran (NULL on ENOMEM). */
+static json_t *
+runlog_end_rec(const struct future *c)
 {
-	const char *outcome = o == NULL ? "cancelled" : is_exc ? "failed" : "ok";
 	json_t *spec = NULL, *rec;
-	const char *name = future_name(c);
-	char *tmp = NULL, what[1024] = "";
+	char *tmp = NULL;
 	const char *text = future_spec(c, &tmp);
 
 	if (text != NULL)
@@ -292,6 +292,17 @@ runlog_end(const struct future *c, const json_t *o, int is_exc)
 	free(tmp);
 	rec = runlog_rec(c, "end", spec);
 	json_decref(spec);
+	return rec;
+}
+
+void
+runlog_end(const struct future *c, const json_t *o, int is_exc)
+{
+	const char *outcome = o == NULL ? "cancelled" : is_exc ? "failed" : "ok";
+	json_t *rec = runlog_end_rec(c);
+	const char *name = future_name(c);
+	char what[1024] = "";
+
 	if (rec != NULL) {
 		json_object_set_new(rec, "outcome", json_string(outcome));
 		json_object_set_new(rec, "attempts", json_integer((json_int_t)c->attempts));
@@ -311,16 +322,10 @@ runlog_end(const struct future *c, const json_t *o, int is_exc)
 void
 runlog_retry(const struct future *c, const json_t *failure, int64_t delay_us)
 {
-	json_t *spec = NULL, *rec;
+	json_t *rec = runlog_end_rec(c);
 	const char *name = future_name(c);
-	char *tmp = NULL, what[1024] = "";
-	const char *text = future_spec(c, &tmp);
+	char what[1024] = "";
 
-	if (text != NULL)
-		spec = json_loads(text, 0, NULL);
-	free(tmp);
-	rec = runlog_rec(c, "end", spec);
-	json_decref(spec);
 	if (rec != NULL) {
 		json_object_set_new(rec, "outcome", json_string("retrying"));
 		json_object_set_new(rec, "retry_in", json_real(clock_to_seconds(delay_us)));

@@ -237,12 +237,6 @@ sched_claim_dispatched(struct future *c)
 	return c->claim_held;
 }
 
-int
-sched_claims_waiting(void)
-{
-	return ss.ready_len > 0 || timerq_len(&ss.armed) > 0;
-}
-
 void
 sched_ready_push(struct future *call)
 {

@@ -109,9 +109,6 @@ void sched_unclaim(struct future *c);
 /* Before such a call starts: 1 if its claim holds; else it is claimed
  * again and 0 (actions.claimed is told when it holds). */
 int sched_claim_dispatched(struct future *c);
-/* Whether claimed calls wait to start (the store keeps the lease fresh
- * while they do). */
-int sched_claims_waiting(void);
 
 /* Lateness histogram bounds (started - due), microseconds. */
 #define SCHED_LATENESS_BUCKETS 14
