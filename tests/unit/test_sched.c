@@ -1356,13 +1356,13 @@ test_claim_gates_start(void)
 	setup(0, 3650LL * 86400 * SEC);
 	future_set_persist(&p);
 	sched_set_claim_ahead(100 * MS);
+	t0 = clock_loop_now();		/* before t is accepted: its due is later */
 	s = call(TRIGGER_SOON, 0, 0);
 	t = call(TRIGGER_AFTER, 300 * MS, 0);
 	x = call(TRIGGER_AFTER, 250 * MS, 0);
 	far = call(TRIGGER_AFTER, 3600 * SEC, 0);
 	if (!CHECK(s != NULL && t != NULL && x != NULL && far != NULL))
 		goto out;
-	t0 = clock_loop_now();
 	CHECK(s->claimed && !s->claim_held);	/* claimed with its acceptance */
 	CHECK(!t->claimed && !far->claimed);
 
