@@ -47,7 +47,7 @@ endif
 PROTO_SRC  := $(wildcard proto/*.c)
 CORE_SRC   := $(wildcard daemon/core/*.c)
 RECUR_SRC  := $(wildcard recur/*.c)
-DAEMON_SRC := $(wildcard daemon/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c daemon/util/*.c daemon/exec/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
@@ -58,9 +58,82 @@ CORE_OBJ   := $(call obj,$(CORE_SRC))
 RECUR_OBJ  := $(call obj,$(RECUR_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
-# Unit tests link everything but the daemon's main().
-LIB_OBJ    := $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+
+# The layers, as scripts/check-layers names them (keep the two in step):
+# each is a static archive, build/lib/lib<layer>.a, of its sources; each
+# may use the layers in uses.<layer> and the packages in pkgs.<layer>.
+# A unit test links the layers of the headers it includes and what those
+# use, nothing else: a core test that needs the store or the HTTP server
+# does not link. `make layers` also links each layer whole against what it
+# may use, so a call from a layer into one above it fails the build.
+# New folders are picked up by their wildcard.
+.DEFAULT_GOAL := all
+LAYERS := http action store support exec core leaf client base util recur proto
+src.proto   := $(wildcard proto/*.c)
+src.recur   := $(wildcard recur/*.c)
+src.util    := $(wildcard daemon/util/*.c)
+src.base    := daemon/log.c
+src.leaf    := daemon/core/clock.c daemon/core/idmap.c
+src.core    := $(filter-out $(src.leaf),$(wildcard daemon/core/*.c))
+src.exec    := $(wildcard daemon/exec/*.c)
+src.support := $(filter-out daemon/main.c $(src.base),$(wildcard daemon/*.c))
+src.action  := $(wildcard daemon/action/*.c)
+src.store   := $(wildcard daemon/store/*.c)
+src.http    := $(wildcard daemon/http/*.c)
+src.client  := $(wildcard client/*.c)
+uses.proto   :=
+uses.recur   :=
+uses.util    :=
+uses.base    := util
+uses.leaf    := util base
+uses.core    := util base leaf recur
+uses.exec    := util base leaf proto
+uses.support := util base leaf proto recur core exec
+uses.action  := util base leaf proto recur core exec support
+uses.store   := util base leaf proto recur core support
+uses.http    := util base leaf proto recur core exec support action store
+uses.client  := util proto recur
+pkgs.proto   := jansson libcurl
+pkgs.base    := libsystemd
+pkgs.core    := libevent
+pkgs.exec    := libevent libcurl gnutls
+pkgs.support := libevent jansson
+pkgs.action  := libevent libcurl gnutls jansson
+pkgs.store   := libevent sqlite3
+pkgs.http    := libevent libmicrohttpd gnutls jansson
+pkgs.client  := jansson libcurl
+
+# The archive of a layer, none for a layer with no sources (yet). Its
+# .list names its sources, so a file moved or removed remakes it.
+lib = $(if $(src.$(1)),$(BUILD)/lib/lib$(1).a)
+define layer_lib
+$(call lib,$(1)): $(call obj,$(src.$(1))) $(BUILD)/lib/lib$(1).list
+$(BUILD)/lib/lib$(1).list: FORCE
+	@mkdir -p $$(dir $$@)
+	@echo '$(src.$(1))' | cmp -s - $$@ || echo '$(src.$(1))' > $$@
+endef
+$(foreach l,$(LAYERS),$(if $(src.$(l)),$(eval $(call layer_lib,$(l)))))
+$(BUILD)/lib/%.a:
+	@rm -f $@
+	$(AR) rcs $@ $(filter %.o,$^)
+.PHONY: FORCE
+
+# The layer of a project header: the first pattern it matches.
+layer_pats := proto/%:proto recur/%:recur daemon/util/%:util daemon/log.h:base \
+  daemon/core/clock.h:leaf daemon/core/idmap.h:leaf daemon/core/%:core \
+  daemon/exec/%:exec daemon/action/%:action daemon/store/%:store daemon/http/%:http \
+  client/%:client daemon/%:support
+layer_of = $(word 2,$(subst :, ,$(firstword $(foreach p,$(layer_pats),$(if $(filter \
+  $(firstword $(subst :, ,$(p))),$(1)),$(p))))))
+# A layer and the layers it uses, in link order (users first).
+closure = $(filter $(sort $(foreach l,$(1),$(l) $(uses.$(l)))),$(LAYERS))
+layer_libs = $(foreach l,$(1),$(call lib,$(l))) \
+  $(if $(strip $(foreach l,$(1),$(pkgs.$(l)))),$(shell pkg-config --libs $(sort \
+  $(foreach l,$(1),$(pkgs.$(l)))))) -lm -pthread
+# The layers a test's includes name, with what they use.
+test_layers = $(call closure,$(foreach h,$(shell sed -n \
+  's/^[[:space:]]*\#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' $(1)),$(call layer_of,$(h))))
 
 .PHONY: all check unit golden integration clean deps test-deps install uninstall \
 	bench valgrind
@@ -70,19 +143,36 @@ all: $(BUILD)/loopd $(BUILD)/loopctl
 $(BUILD)/loopd: $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
 
-$(BUILD)/loopctl: $(PROTO_OBJ) $(RECUR_OBJ) $(CLIENT_OBJ)
-	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
+# loopctl: the whole client layer and what it uses (no daemon library).
+$(BUILD)/loopctl: $(foreach l,$(call closure,client),$(call lib,$(l)))
+	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ -Wl,--whole-archive $(call lib,client) \
+	  -Wl,--no-whole-archive $(call layer_libs,$(call closure,client))
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
-	@mkdir -p $(dir $@)
-	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< $(LIB_OBJ) $(LOOPD_LIBS)
+# Each unit test links its layers' archives only (see LAYERS above).
+define unit_test
+$(BUILD)/tests/$(1): tests/unit/$(1).c $(foreach l,$(call test_layers,tests/unit/$(1).c),$(call lib,$(l)))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LOOPD_CFLAGS) $$(CFLAGS) $$(LDFLAGS) $$(LOOPD_LDFLAGS) -o $$@ $$< \
+	  $$(call layer_libs,$(call test_layers,tests/unit/$(1).c))
+endef
+$(foreach t,$(UNIT_SRC),$(eval $(call unit_test,$(basename $(notdir $(t))))))
 
-# Client modules with unit tests of their own (no main(), no network).
-$(BUILD)/tests/test_timeparse: tests/unit/test_timeparse.c $(LIB_OBJ) \
-    $(BUILD)/obj/client/timeparse.o
+# Each daemon layer linked whole against the layers and packages it may
+# use, with an empty main (loopctl is the client's): a symbol it needs from
+# a layer above it is undefined. known.<layer> names a layer above that it
+# still links against, as scripts/check-layers' KNOWN list says why.
+known.support := action
+define layer_link
+$(BUILD)/layers/$(1): $(BUILD)/layers/stub.o $(foreach l,$(call closure,$(1) $(known.$(1))),$(call lib,$(l)))
+	$$(CC) $$(LDFLAGS) $$(LOOPD_LDFLAGS) -o $$@ $$< -Wl,--whole-archive $(call lib,$(1)) \
+	  -Wl,--no-whole-archive $$(call layer_libs,$(call closure,$(1) $(known.$(1))))
+endef
+LAYER_LINKS := $(foreach l,$(filter-out client,$(LAYERS)),$(if $(src.$(l)),$(BUILD)/layers/$(l)))
+$(foreach l,$(LAYER_LINKS),$(eval $(call layer_link,$(notdir $(l)))))
+$(BUILD)/layers/stub.o:
 	@mkdir -p $(dir $@)
-	$(CC) $(LOOPD_CFLAGS) $(CFLAGS) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $< \
-	  $(LIB_OBJ) $(BUILD)/obj/client/timeparse.o $(LOOPD_LIBS)
+	printf 'int main(void);\nint main(void) { return 0; }\n' | \
+	  $(CC) $(LOOPD_CFLAGS) $(CFLAGS) -x c -c -o $@ -
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -139,7 +229,8 @@ browser: all | $(TEST_DEPS)
 
 # No file includes a header of a layer above its own (scripts/check-layers).
 .PHONY: layers
-layers:
+# And no layer links against one above it (LAYERS, the links above).
+layers: $(LAYER_LINKS) $(BUILD)/loopctl
 	@scripts/check-layers --self-test && scripts/check-layers
 
 # The test targets install the test tools first when they are asked for
@@ -236,4 +327,4 @@ uninstall:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/tests $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
