@@ -217,7 +217,27 @@ fuzz fuzz-smoke: $(FUZZ_BUILD)/fuzz_api
 	  else tail -60 $(FUZZ_BUILD)/fuzz.log; fi; \
 	  echo "fuzz: $$([ $$rc -eq 0 ] && echo 1 passed, 0 failed || echo 0 passed, 1 failed)"; exit $$rc
 
-check: layers unit integration fuzz-smoke browser
+# make check: the layer check and the unit tests, then the integration
+# tests side by side with the fuzz smoke run (niced: it runs for a fixed
+# time, the others wait on the clock) and the browser tests, whose output
+# is kept in build/check/ and shown when they end. Everything is built
+# first, so the parts only run. CHECK_PARALLEL=0 runs the parts one after
+# the other.
+CHECK_PARALLEL ?= 1
+CHECK_LOGS     := $(BUILD)/check
+check: layers unit all $(FUZZ_BUILD)/fuzz_api | $(TEST_DEPS)
+ifeq ($(CHECK_PARALLEL),0)
+	@$(MAKE) --no-print-directory integration fuzz-smoke browser
+else
+	@mkdir -p $(CHECK_LOGS)
+	@nice -n 10 $(MAKE) --no-print-directory fuzz-smoke > $(CHECK_LOGS)/fuzz.log 2>&1 & f=$$!; \
+	  $(MAKE) --no-print-directory browser > $(CHECK_LOGS)/browser.log 2>&1 & b=$$!; \
+	  $(MAKE) --no-print-directory integration; i=$$?; \
+	  wait $$f; fr=$$?; wait $$b; br=$$?; \
+	  echo "--- make fuzz-smoke ($(CHECK_LOGS)/fuzz.log)"; cat $(CHECK_LOGS)/fuzz.log; \
+	  echo "--- make browser ($(CHECK_LOGS)/browser.log)"; cat $(CHECK_LOGS)/browser.log; \
+	  [ $$i -eq 0 ] && [ $$fr -eq 0 ] && [ $$br -eq 0 ]
+endif
 
 # The web console in headless Chromium (tests/browser/): run when Chromium
 # is installed (make test-deps installs Debian's chromium), skipped - and
