@@ -503,9 +503,17 @@ class Daemon:
         """SIGKILL the daemon now (a crash, as far as it can tell), and
         with children the commands it was running."""
         if self.proc is not None and self.proc.poll() is None:
-            victims = self._victims() if children else []
             self._signalled = True
-            self.proc.kill()
+            victims = []
+            try:
+                if children:
+                    # Stopped first, so the crash happens now, not after
+                    # the scan of /proc (slow on a busy machine): a call
+                    # due meanwhile does not start.
+                    self.proc.send_signal(signal.SIGSTOP)
+                    victims = self._victims()
+            finally:
+                self.proc.kill()
             self.proc.wait()
             self.returncode = self.proc.returncode
             if children:
