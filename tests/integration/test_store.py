@@ -446,19 +446,25 @@ class ClockTest(unittest.TestCase):
 class LateCallsTest(unittest.TestCase):
 
     def test_calls_due_while_down_run_at_start_in_due_order_late(self):
-        down = 1.0
+        # Every call falls due `lead` seconds and more after it is accepted
+        # (time to accept them all and kill the daemon before the first is
+        # due), and the due times lie 0.25 s apart and more, so the POSTs
+        # may take a while each on a loaded machine without changing their
+        # order (gaps of 0.05 s and a lead of 0.2 s were not always enough).
+        lead = 1.0
+        down = lead + 2.0
         # One command at a time, so the order of the log is start order.
         with Daemon(opts={"max_commands": 1}) as d:
             log = d.path("order.log")
-            t = d.loop_time()
-            spec = [("a", 0.6), ("b", 0.2), ("c", 0.4), ("d", 0.4),
-                    ("e", 0.3), ("f", 0.25)]
+            spec = [("a", lead + 1.5), ("b", lead + 0.25), ("c", lead + 1.0),
+                    ("d", lead + 1.0), ("e", lead + 0.75), ("f", 0.25)]
             calls = []
             for name, delay in spec:
                 body = {"name": name, "command": sh('echo "$2" >> "$1"',
                                                     log, name)}
                 if name == "f":
-                    body["at"] = t + delay
+                    # A time, not a delay: 0.25 s after b's.
+                    body["at"] = calls[1]["due"] + delay
                 else:
                     body["after"] = delay
                 calls.append(d.schedule(body))
