@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/http.h"
+#include "client/wire.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
@@ -425,30 +425,30 @@ ctl_token_source(void)
 	return *ctl_token_note != '\0' ? ctl_token_note : "none needed";
 }
 
-struct http *
+struct wire *
 ctl_http(struct ctl *ctl)
 {
 	char token[CTL_TOKEN_MAX];
 
 	if (ctl->http == NULL)
-		ctl->http = http_new(ctl->url, ctl_token(ctl, token,
+		ctl->http = wire_new(ctl->url, ctl_token(ctl, token,
 		    sizeof(token)));
 	return ctl->http;
 }
 
 int
 ctl_try(struct ctl *ctl, const char *method, const char *path, json_t *body,
-    double hold, json_t **reply, struct http_error *err)
+    double hold, json_t **reply, struct wire_error *err)
 {
 	int rc;
 
-	rc = http_request(ctl_http(ctl), method, path, body, hold, reply, err);
+	rc = wire_request(ctl_http(ctl), method, path, body, hold, reply, err);
 	json_decref(body);
 	return rc;
 }
 
 void
-ctl_report(const struct ctl *ctl, const struct http_error *err)
+ctl_report(const struct ctl *ctl, const struct wire_error *err)
 {
 	/* A 401 is most often the wrong token file: say which was used. */
 	if (err->status == 401)
@@ -461,7 +461,7 @@ ctl_report(const struct ctl *ctl, const struct http_error *err)
 }
 
 int
-ctl_transient(const struct http_error *err)
+ctl_transient(const struct wire_error *err)
 {
 	return err->status == 0 || err->status == 502 || err->status == 503 ||
 	    err->status == 504;
@@ -471,7 +471,7 @@ int
 ctl_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, double hold, json_t **reply)
 {
-	struct http_error err;
+	struct wire_error err;
 	int rc;
 
 	if ((rc = ctl_try(ctl, method, path, body, hold, reply, &err)) == -1)
@@ -693,6 +693,6 @@ main(int argc, char **argv)
 	argv[0] = prog;
 	optind = 0;
 	rc = ctl.cmd->run(&ctl, argc, argv);
-	http_free(ctl.http);
+	wire_free(ctl.http);
 	return rc;
 }
