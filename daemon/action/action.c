@@ -38,21 +38,6 @@ static struct {
 	TAILQ_HEAD(, retry) retries;
 } as;
 
-int
-action_strv_push(char ***v, size_t *n, char *s)
-{
-	char **nv;
-
-	if (s == NULL || (nv = realloc(*v, (*n + 2) * sizeof(**v))) == NULL) {
-		free(s);
-		return -1;
-	}
-	nv[(*n)++] = s;
-	nv[*n] = NULL;
-	*v = nv;
-	return 0;
-}
-
 json_t *
 action_utf8_string(const char *b, size_t len)
 {

@@ -18,6 +18,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
+#include "daemon/util/strv.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
@@ -63,7 +64,7 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 	}
 	*why = "out of memory";
 	json_array_foreach(pc.argv, i, a)
-		if (action_strv_push(&cs->argv, &argc, i == 0 && argv0 != NULL ? argv0 :
+		if (strv_push(&cs->argv, &argc, i == 0 && argv0 != NULL ? argv0 :
 		    strdup(json_string_value(a))) == -1) {
 			argv0 = NULL;
 			goto fail;
@@ -71,7 +72,7 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 	argv0 = NULL;
 	args = json_object_get(spec, "args");
 	json_array_foreach(args, i, a)
-		if (action_strv_push(&cs->argv, &argc, json_is_string(a) ?
+		if (strv_push(&cs->argv, &argc, json_is_string(a) ?
 		    strdup(json_string_value(a)) :
 		    proto_encode(a)) == -1)
 			goto fail;
@@ -80,14 +81,14 @@ command_from_spec(struct future *c, json_t *spec, const char **why)
 	 * keeps it so whatever the policy says). */
 	if (pc.env != NULL)
 		json_object_foreach(pc.env, k, a)
-			if (!cmdpolicy_env_reserved(k) && action_strv_push(&cs->env, &envc,
+			if (!cmdpolicy_env_reserved(k) && strv_push(&cs->env, &envc,
 			    env_entry(k, json_string_value(a))) == -1)
 				goto fail;
-	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
+	if (strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
 		goto fail;
 	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL) {
-		if (action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
-		    action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
+		if (strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
+		    strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
 		    future_state_name(target->state))) == -1)
 			goto fail;
 		if (pc.stdin_data == NULL && (target_json = view_object(target)) != NULL) {

@@ -29,8 +29,6 @@ int action_retry(struct future *c, const json_t *failure, int default_attempts,
     int64_t delay_us);
 /* Invalid UTF-8 replaced by U+FFFD: a JSON string; NULL on ENOMEM. */
 json_t *action_utf8_string(const char *b, size_t len);
-/* Append s (taken) to a NULL-terminated vector of n entries. 0 or -1. */
-int action_strv_push(char ***v, size_t *n, char *s);
 
 /* Commands (action_command.c). */
 int action_command_init(struct event_base *base, const struct config *cfg);

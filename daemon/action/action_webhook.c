@@ -19,6 +19,7 @@
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
+#include "daemon/util/strv.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
 
@@ -99,22 +100,22 @@ webhook_from_spec(struct future *c, json_t *spec, const char **why)
 	view_id(c, id);
 	if (pw.headers != NULL)
 		json_object_foreach(pw.headers, k, v)
-			if (action_strv_push(&ws->headers, &n, header_line(k,
+			if (strv_push(&ws->headers, &n, header_line(k,
 			    json_string_value(v))) == -1)
 				goto fail;
-	if ((!has_header(pw.headers, "Content-Type") && action_strv_push(&ws->headers, &n,
+	if ((!has_header(pw.headers, "Content-Type") && strv_push(&ws->headers, &n,
 	    strdup("Content-Type: application/json")) == -1) ||
-	    action_strv_push(&ws->headers, &n, header_line("Loop-Call-Id", id)) == -1 ||
-	    action_strv_push(&ws->headers, &n, strdup("Expect:")) == -1)
+	    strv_push(&ws->headers, &n, header_line("Loop-Call-Id", id)) == -1 ||
+	    strv_push(&ws->headers, &n, strdup("Expect:")) == -1)
 		goto fail;
 	if (sign_enabled()) {
 		/* webhook-id is the call id: the same on every attempt and after a
 		 * restart, so receivers can drop repeats. */
 		snprintf(ts, sizeof(ts), "%lld", (long long)now_s);
 		if ((sig = sign_signature(id, now_s, ws->body, ws->body_len)) == NULL ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-id", id)) == -1 ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-timestamp", ts)) == -1 ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-signature", sig)) == -1) {
+		    strv_push(&ws->headers, &n, header_line("webhook-id", id)) == -1 ||
+		    strv_push(&ws->headers, &n, header_line("webhook-timestamp", ts)) == -1 ||
+		    strv_push(&ws->headers, &n, header_line("webhook-signature", sig)) == -1) {
 			free(sig);
 			goto fail;
 		}

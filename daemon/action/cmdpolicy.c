@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/util/strv.h"
 #include "proto/codec.h"
 #include "proto/units.h"
 
@@ -77,38 +78,6 @@ static const struct {
 	{ "nproc", RLIMIT_NPROC, 0 },
 	{ "stack", RLIMIT_STACK, 1 },
 };
-
-/* Free a NULL-terminated list. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Copy a NULL-terminated list (NULL for NULL); 0 or -1. */
-static int
-strv_copy(char **v, char ***out)
-{
-	size_t n = 0;
-	char **c;
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	while (v[n] != NULL)
-		n++;
-	if ((c = calloc(n + 1, sizeof(*c))) == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL) {
-			strv_free(c);
-			return -1;
-		}
-	*out = c;
-	return 0;
-}
 
 /* Parse one "name=value" of command_rlimits; 0 or -1. */
 static int

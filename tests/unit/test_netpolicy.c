@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "daemon/action/netpolicy.h"
+#include "daemon/util/strv.h"
 #include "tests/unit/check.h"
 
 /* Verdicts: which named list (or none) an address falls in. The table
@@ -181,15 +182,6 @@ strv(const char *s)
 		v[n++] = strdup(tok);
 	free(copy);
 	return v;
-}
-
-/* Free what strv made. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* Set the lists from blank-separated words (NULL: no list). */
