@@ -49,7 +49,7 @@ CORE_SRC   := $(wildcard daemon/core/*.c)
 RECUR_SRC  := $(wildcard recur/*.c)
 # daemon/util: plain libc helpers, shared by loopd and loopctl.
 UTIL_SRC   := $(wildcard daemon/util/*.c)
-DAEMON_SRC := $(wildcard daemon/*.c daemon/util/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c daemon/util/*.c daemon/exec/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 

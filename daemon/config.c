@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/cmdpolicy.h"
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
+#include "daemon/exec/rlimits.h"
 #include "daemon/log.h"
 #include "daemon/util/addr.h"
 #include "daemon/util/strv.h"
@@ -204,7 +204,7 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
 			    "private, link-local or reserved";
 		}
-		if (k->type == C_RLIMITS && !cmdpolicy_rlimits_valid(v, &bad)) {
+		if (k->type == C_RLIMITS && !rlimits_valid(v, &bad)) {
 			strv_free(v);
 			return "expected NAME=VALUE entries: as, core, data, fsize, memlock, stack "
 			    "(sizes such as 64M) or cpu (seconds), nofile, nproc (counts)";

@@ -13,7 +13,7 @@
 
 #include "daemon/action/cmdpolicy.h"
 #include "daemon/action/action_int.h"
-#include "daemon/action/command.h"
+#include "daemon/exec/command.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"

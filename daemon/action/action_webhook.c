@@ -13,9 +13,9 @@
 #include <jansson.h>
 
 #include "daemon/action/action_int.h"
-#include "daemon/action/netpolicy.h"
-#include "daemon/action/sign.h"
-#include "daemon/action/webhook.h"
+#include "daemon/exec/netpolicy.h"
+#include "daemon/exec/sign.h"
+#include "daemon/exec/webhook.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"

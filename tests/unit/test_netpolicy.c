@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/util/strv.h"
 #include "tests/unit/check.h"
 

@@ -11,8 +11,8 @@
  * (host and port) has fewer than `max_per_host` in flight, in start order
  * per host; its timeout counts from its start.
  */
-#ifndef LOOPD_ACTION_WEBHOOK_H
-#define LOOPD_ACTION_WEBHOOK_H
+#ifndef LOOPD_EXEC_WEBHOOK_H
+#define LOOPD_EXEC_WEBHOOK_H
 
 #include <stddef.h>
 #include <stdint.h>

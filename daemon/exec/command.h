@@ -13,8 +13,8 @@
  * A child is done when it has been reaped and both output pipes reached
  * EOF (or, if a grandchild keeps them open, a short drain period passed).
  */
-#ifndef LOOPD_ACTION_COMMAND_H
-#define LOOPD_ACTION_COMMAND_H
+#ifndef LOOPD_EXEC_COMMAND_H
+#define LOOPD_EXEC_COMMAND_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -21,7 +21,7 @@
  * it still needs afterwards; a request that cannot be handed to curl is
  * reported on the next loop turn.
  */
-#include "daemon/action/webhook.h"
+#include "daemon/exec/webhook.h"
 
 #include <sys/queue.h>
 #include <arpa/inet.h>
@@ -35,7 +35,7 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/log.h"

@@ -2,7 +2,7 @@
  * sign: HMAC-SHA256 and base64 from GnuTLS (the TLS stack loopd already
  * links through libcurl and libmicrohttpd).
  */
-#include "daemon/action/sign.h"
+#include "daemon/exec/sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /*
  * command: posix_spawn, pipes, reaping, timeouts and the concurrency cap.
  */
-#include "daemon/action/command.h"
+#include "daemon/exec/command.h"
 
 #include <sys/queue.h>
 #include <sys/wait.h>
@@ -15,8 +15,8 @@
 
 #include <event2/event.h>
 
-#include "daemon/action/cmdpolicy.h"
 #include "daemon/core/clock.h"
+#include "daemon/exec/rlimits.h"
 #include "daemon/log.h"
 #include "daemon/util/strv.h"
 
@@ -387,7 +387,7 @@ child_spawn(struct child *c)
 	posix_spawnattr_destroy(&attr);
 	if (e != 0)
 		goto out;
-	if ((rl = cmdpolicy_apply_rlimits(c->pid)) != 0 && rl != ESRCH)
+	if ((rl = rlimits_apply(c->pid)) != 0 && rl != ESRCH)
 		log_warnx("command: resource limits (command_rlimits) not applied to "
 		    "process %ld: %s", (long)c->pid, strerror(rl));
 
