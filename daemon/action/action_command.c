@@ -44,7 +44,7 @@ command_from_spec(struct future *c, const struct proto_spec *spec, const char **
 	char *argv0 = NULL;
 	struct command_spec *cs;
 	const struct proto_command *pc = &spec->command;
-	json_t *a, *target_json = NULL;
+	json_t *a;
 	struct future *target = NULL;
 	size_t i, argc = 0, envc = 0;
 	const char *k;
@@ -87,10 +87,9 @@ command_from_spec(struct future *c, const struct proto_spec *spec, const char **
 		    strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
 		    future_state_name(target->state))) == -1)
 			goto fail;
-		if (pc->stdin_data == NULL && (target_json = view_object(target)) != NULL) {
-			cs->stdin_data = proto_encode(target_json);
-			cs->stdin_len = cs->stdin_data ? strlen(cs->stdin_data) : 0;
-		}
+		/* Its view, written as text once. */
+		if (pc->stdin_data == NULL && (cs->stdin_data = view_text(target)) != NULL)
+			cs->stdin_len = strlen(cs->stdin_data);
 	}
 	if (pc->cwd != NULL && (cs->cwd = strdup(pc->cwd)) == NULL)
 		goto fail;
@@ -101,11 +100,9 @@ command_from_spec(struct future *c, const struct proto_spec *spec, const char **
 		cs->stdin_len = pc->stdin_len;
 	}
 	cs->timeout = cmdpolicy_timeout(clock_from_seconds(pc->timeout));
-	json_decref(target_json);
 	return cs;
 fail:
 	free(argv0);
-	json_decref(target_json);
 	command_spec_free(cs);
 	return NULL;
 }

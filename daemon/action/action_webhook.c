@@ -23,6 +23,7 @@
 #include "daemon/util/strv.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
 #include "proto/spec.h"
 
 static struct {
@@ -45,19 +46,32 @@ static char *
 webhook_body(struct future *c, const struct proto_spec *spec)
 {
 	const struct proto_webhook *pw = &spec->webhook;
-	json_t *o;
 	struct future *target;
-	char id[20], *text;
+	struct jsonbuf b;
+	char id[20], *view = NULL;
 
 	if (pw->body != NULL)
 		return proto_encode(pw->body);
-	o = json_pack("{s:s, s:O}", "call", view_id(c, id), "args", spec->args);
-	if (o != NULL && c->trigger == TRIGGER_ON_DONE &&
-	    (target = future_find(future_target(c))) != NULL)
-		json_object_set_new(o, "future", view_object(target));
-	text = o ? proto_encode(o) : NULL;
-	json_decref(o);
-	return text;
+	/* The target's view is written once, as text, and spliced in (it is
+	 * left out if it cannot be had, as its spec unreadable). */
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL)
+		view = view_text(target);
+	jsonbuf_init(&b);
+	jsonbuf_raw(&b, "{\"call\":", 8);
+	view_id(c, id);
+	jsonbuf_string(&b, id, strlen(id));
+	jsonbuf_raw(&b, ",\"args\":", 8);
+	if (spec->args != NULL)
+		jsonbuf_value(&b, spec->args, 0);
+	else
+		jsonbuf_raw(&b, "[]", 2);
+	if (view != NULL) {
+		jsonbuf_raw(&b, ",\"future\":", 10);
+		jsonbuf_raw(&b, view, strlen(view));
+	}
+	jsonbuf_char(&b, '}');
+	free(view);
+	return jsonbuf_finish(&b);
 }
 
 /* Whether the user's headers name this one (case-insensitively). */
