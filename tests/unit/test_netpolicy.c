@@ -1,5 +1,5 @@
 /*
- * Unit tests for daemon/action/netpolicy: every special-purpose range of
+ * Unit tests for daemon/exec/netpolicy: every special-purpose range of
  * the IANA IPv4 and IPv6 registries (and multicast, broadcast, site-local)
  * judged under the named lists, and every IPv6 form that carries an IPv4
  * address judged like the IPv4 address it reaches.
