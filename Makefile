@@ -47,7 +47,9 @@ endif
 PROTO_SRC  := $(wildcard proto/*.c)
 CORE_SRC   := $(wildcard daemon/core/*.c)
 RECUR_SRC  := $(wildcard recur/*.c)
-DAEMON_SRC := $(wildcard daemon/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
+# daemon/util: plain libc helpers, shared by loopd and loopctl.
+UTIL_SRC   := $(wildcard daemon/util/*.c)
+DAEMON_SRC := $(wildcard daemon/*.c daemon/util/*.c daemon/exec/*.c daemon/action/*.c daemon/http/*.c daemon/store/*.c)
 CLIENT_SRC := $(wildcard client/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 
@@ -56,6 +58,7 @@ obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 PROTO_OBJ  := $(call obj,$(PROTO_SRC))
 CORE_OBJ   := $(call obj,$(CORE_SRC))
 RECUR_OBJ  := $(call obj,$(RECUR_SRC))
+UTIL_OBJ   := $(call obj,$(UTIL_SRC))
 DAEMON_OBJ := $(call obj,$(DAEMON_SRC))
 CLIENT_OBJ := $(call obj,$(CLIENT_SRC))
 # Unit tests link everything but the daemon's main().
@@ -70,7 +73,7 @@ all: $(BUILD)/loopd $(BUILD)/loopctl
 $(BUILD)/loopd: $(PROTO_OBJ) $(RECUR_OBJ) $(CORE_OBJ) $(DAEMON_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
 
-$(BUILD)/loopctl: $(PROTO_OBJ) $(RECUR_OBJ) $(CLIENT_OBJ)
+$(BUILD)/loopctl: $(PROTO_OBJ) $(RECUR_OBJ) $(UTIL_OBJ) $(CLIENT_OBJ)
 	$(CC) $(LDFLAGS) $(LOOPD_LDFLAGS) -o $@ $^ $(LOOPD_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)

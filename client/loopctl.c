@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "client/wire.h"
+#include "daemon/util/secret.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
@@ -359,26 +360,19 @@ ctl_args(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 static int
 ctl_read_token(const char *path, char *buf, size_t len)
 {
-	FILE *f;
+	ssize_t got = secret_read(path, buf, len);
 	size_t n;
-	int rc = -1;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if (got == -1)
 		return -1;
-	n = fread(buf, 1, len - 1, f);
-	if (ferror(f))
-		goto out;
-	buf[n] = '\0';
+	n = (size_t)got;
 	while (n > 0 && isspace((unsigned char)buf[n - 1]))
 		buf[--n] = '\0';
 	if (n == 0) {
 		errno = ENODATA;
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 /* Find the token: --token-file, LOOP_TOKEN, LOOP_TOKEN_FILE, then the

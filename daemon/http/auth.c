@@ -20,6 +20,7 @@
 #include <gnutls/gnutls.h>
 
 #include "daemon/log.h"
+#include "daemon/util/secret.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_MAX 1024
@@ -166,25 +167,18 @@ auth_load_default(const char *path, int create, struct entry *e)
 {
 	char buf[TOKEN_MAX + 2];
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT && create) {
+	if ((n = secret_read(path, buf, sizeof(buf))) == -1 && errno == ENOENT && create) {
 		if (auth_create(path) == -1)
 			return -1;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = secret_read(path, buf, sizeof(buf));
 	}
-	if (fd == -1) {
+	if (n == -1) {
 		log_warn("token file %s", path);
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		log_warn("read token file %s", path);
-		return -1;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
+	secret_first_line(buf);
 	if (strlen(buf) < 16 || strlen(buf) > TOKEN_MAX || strpbrk(buf, " \t") != NULL)
 		log_warnx("token file %s: expected one line of 16 to %d characters", path,
 		    TOKEN_MAX);

@@ -292,10 +292,11 @@ store_load(void)
 	future_set_next_id((uint64_t)query_int("SELECT value FROM meta WHERE key = 'next_id'", 1));
 	/* The spec of a call waiting for its time or its future stays on
 	 * disk (future_spec reads it back when needed): it is most of what
-	 * a waiting call weighs, and start-up need not copy it. */
+	 * a waiting call weighs, and start-up need not copy it. Which ones
+	 * is the core's rule (future_spec_evictable). */
 	if (sqlite3_prepare_v2(st.db, "SELECT id, kind, state, phase, trigger, flags,"
 	    " attempts, created, finished, due, due_unix, started, target, target_kind, name,"
-	    " CASE WHEN kind = 1 AND state = 0 AND phase IN (0, 1) THEN NULL ELSE spec END,"
+	    " spec,"
 	    " outcome, idem_key, idem_digest, schedule, scheduled_for FROM objects"
 	    " ORDER BY id", -1, &s,
 	    NULL) != SQLITE_OK)
@@ -325,7 +326,7 @@ store_load(void)
 		tx.target = (uint64_t)sqlite3_column_int64(s, 12);
 		tx.target_kind = (uint8_t)sqlite3_column_int(s, 13);
 		tx.name = column_text(s, 14);
-		t.spec = column_text(s, 15);
+		t.spec = future_spec_evictable(&t, 1) ? NULL : column_text(s, 15);
 		t.outcome = column_text(s, 16);
 		tx.idem_key = column_text(s, 17);
 		tx.idem_digest = (uint64_t)sqlite3_column_int64(s, 18);

@@ -24,7 +24,7 @@
 #include <event2/event.h>
 
 #include "daemon/action/cmdpolicy.h"
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"

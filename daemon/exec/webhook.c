@@ -21,7 +21,7 @@
  * it still needs afterwards; a request that cannot be handed to curl is
  * reported on the next loop turn.
  */
-#include "daemon/action/webhook.h"
+#include "daemon/exec/webhook.h"
 
 #include <sys/queue.h>
 #include <arpa/inet.h>
@@ -35,10 +35,11 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/log.h"
+#include "daemon/util/outbuf.h"
 
 #define DONE_SLICE_US 2000	/* finished transfers are collected this long a turn */
 
@@ -246,25 +247,10 @@ static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct hook *h = arg;
-	struct command_output *b = &h->res.body;
-	size_t len = size * n, take = len;
+	size_t len = size * n;
 
-	if (b->len >= ws.limits.max_output)
-		take = 0;
-	else if (take > ws.limits.max_output - b->len)
-		take = ws.limits.max_output - b->len;
-	if (take < len)
-		b->truncated = 1;
-	if (take > 0) {
-		char *d = realloc(b->data, b->len + take + 1);
-		if (d == NULL)
-			return 0;	/* aborts the transfer */
-		memcpy(d + b->len, data, take);
-		b->data = d;
-		b->len += take;
-		d[b->len] = '\0';
-	}
-	return len;
+	/* Out of memory: 0 aborts the transfer. */
+	return outbuf_append(&h->res.body, data, len, ws.limits.max_output) == -1 ? 0 : len;
 }
 
 /* Trim blanks and CR/LF at both ends of [s, s+len). */
