@@ -469,6 +469,13 @@ main(int argc, char **argv)
 		return ch;
 	}
 	if (check_only) {
+		/* The tokens file is read at start and on reload: check it too
+		 * (errors as file:line), without holding any token. */
+		if (*m.cfg.tokens_file != '\0' && auth_check_file(m.cfg.tokens_file) == -1) {
+			fprintf(stderr, "loopd: tokens_file %s has errors\n", m.cfg.tokens_file);
+			config_free(&m.cfg);
+			return 1;
+		}
 		printf("loopd: configuration OK\n");
 		config_free(&m.cfg);
 		return 0;
