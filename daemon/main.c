@@ -492,9 +492,15 @@ main(int argc, char **argv)
 		fatalx("cannot open the store in %s", m.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
-	 * millisecond early, and a call must never start before its time. */
+	 * millisecond early, and a call must never start before its time.
+	 * Timers that fall due while a pass runs many callbacks (slices of a
+	 * burst, I/O) are not left for the end of it: past 1 ms libevent
+	 * polls again, and what is due at priority 0 (timeouts, the store's
+	 * batches) runs next (issue 13). */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    event_config_set_max_dispatch_interval(ecfg, &(struct timeval){ 0, 1000 }, -1,
+	    0) == -1 ||
 	    (m.base = event_base_new_with_config(ecfg)) == NULL ||
 	    event_base_priority_init(m.base, 2) == -1)
 		fatalx("cannot create the event loop");
