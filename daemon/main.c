@@ -212,7 +212,8 @@ http_limits_of(const struct config *cfg)
 	return (struct http_limits){ cfg->max_body, cfg->max_json_depth, cfg->max_connections,
 	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S),
 	    *cfg->tls_cert ? cfg->tls_cert : NULL, *cfg->tls_key ? cfg->tls_key : NULL,
-	    cfg->request_timeout, cfg->max_unix_connections };
+	    cfg->request_timeout, cfg->max_unix_connections,
+	    cfg->auth ? cfg->max_admin_connections : 0 };	/* no tokens, no admin */
 }
 
 /* A reload is over, applied or not. */
@@ -390,6 +391,16 @@ reload_mark(void)
 		log_warn("%s", path);
 }
 
+/* Whether an Authorization header carries a token with the admin scope:
+ * served past the TCP connection limits (max_admin_connections). */
+static int
+token_is_admin(const char *authorization)
+{
+	struct auth_who who;
+
+	return auth_check(authorization, &who) && (who.scopes & AUTH_ADMIN);
+}
+
 /* The store committed (or failed to): release the replies it held. */
 static void
 commit_done(int ok, uint64_t seq, void *arg)
@@ -545,7 +556,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < nfds && i < 8; i++)
 		fds[i] = SD_LISTEN_FDS_START + i;
 	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
-	    &(struct http_hooks){ api_dispatch, store_pending, store_fault }) == -1)
+	    &(struct http_hooks){ api_dispatch, store_pending, store_fault, token_is_admin }) == -1)
 		fatalx("cannot listen");
 	service_start();
 
