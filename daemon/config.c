@@ -88,6 +88,7 @@ static const struct key keys[] = {
 	K(idle_timeout, C_DURATION, "60s"),
 	K(request_timeout, C_DURATION, "10s"),
 	K(max_unix_connections, C_COUNT, "64"),
+	K(max_admin_connections, C_COUNT, "16"),
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),

@@ -212,7 +212,8 @@ http_limits_of(const struct config *cfg)
 	return (struct http_limits){ cfg->max_body, cfg->max_json_depth, cfg->max_connections,
 	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S),
 	    *cfg->tls_cert ? cfg->tls_cert : NULL, *cfg->tls_key ? cfg->tls_key : NULL,
-	    cfg->request_timeout, cfg->max_unix_connections };
+	    cfg->request_timeout, cfg->max_unix_connections,
+	    cfg->auth ? cfg->max_admin_connections : 0 };	/* no tokens, no admin */
 }
 
 /* A reload is over, applied or not. */
@@ -390,6 +391,16 @@ reload_mark(void)
 		log_warn("%s", path);
 }
 
+/* Whether an Authorization header carries a token with the admin scope:
+ * served past the TCP connection limits (max_admin_connections). */
+static int
+token_is_admin(const char *authorization)
+{
+	struct auth_who who;
+
+	return auth_check(authorization, &who) && (who.scopes & AUTH_ADMIN);
+}
+
 /* The store committed (or failed to): release the replies it held. */
 static void
 commit_done(int ok, uint64_t seq, void *arg)
@@ -469,6 +480,13 @@ main(int argc, char **argv)
 		return ch;
 	}
 	if (check_only) {
+		/* The tokens file is read at start and on reload: check it too
+		 * (errors as file:line), without holding any token. */
+		if (*m.cfg.tokens_file != '\0' && auth_check_file(m.cfg.tokens_file) == -1) {
+			fprintf(stderr, "loopd: tokens_file %s has errors\n", m.cfg.tokens_file);
+			config_free(&m.cfg);
+			return 1;
+		}
 		printf("loopd: configuration OK\n");
 		config_free(&loopd.cfg);
 		return 0;
@@ -485,9 +503,15 @@ main(int argc, char **argv)
 		fatalx("cannot open the store in %s", loopd.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
-	 * millisecond early, and a call must never start before its time. */
+	 * millisecond early, and a call must never start before its time.
+	 * Timers that fall due while a pass runs many callbacks (slices of a
+	 * burst, I/O) are not left for the end of it: past 1 ms libevent
+	 * polls again, and what is due at priority 0 (timeouts, the store's
+	 * batches) runs next (issue 13). */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
+	    event_config_set_max_dispatch_interval(ecfg, &(struct timeval){ 0, 1000 }, -1,
+	    0) == -1 ||
 	    (loopd.base = event_base_new_with_config(ecfg)) == NULL ||
 	    event_base_priority_init(loopd.base, 2) == -1)
 		fatalx("cannot create the event loop");
@@ -532,7 +556,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < nfds && i < 8; i++)
 		fds[i] = SD_LISTEN_FDS_START + i;
 	if (http_start(loopd.base, loopd.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
-	    &(struct http_hooks){ api_dispatch, store_pending, store_fault }) == -1)
+	    &(struct http_hooks){ api_dispatch, store_pending, store_fault, token_is_admin }) == -1)
 		fatalx("cannot listen");
 	service_start();
 
