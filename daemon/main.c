@@ -482,9 +482,9 @@ main(int argc, char **argv)
 	if (check_only) {
 		/* The tokens file is read at start and on reload: check it too
 		 * (errors as file:line), without holding any token. */
-		if (*m.cfg.tokens_file != '\0' && auth_check_file(m.cfg.tokens_file) == -1) {
-			fprintf(stderr, "loopd: tokens_file %s has errors\n", m.cfg.tokens_file);
-			config_free(&m.cfg);
+		if (*loopd.cfg.tokens_file != '\0' && auth_check_file(loopd.cfg.tokens_file) == -1) {
+			fprintf(stderr, "loopd: tokens_file %s has errors\n", loopd.cfg.tokens_file);
+			config_free(&loopd.cfg);
 			return 1;
 		}
 		printf("loopd: configuration OK\n");
