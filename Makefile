@@ -159,9 +159,9 @@ $(foreach t,$(UNIT_SRC),$(eval $(call unit_test,$(basename $(notdir $(t))))))
 
 # Each daemon layer linked whole against the layers and packages it may
 # use, with an empty main (loopctl is the client's): a symbol it needs from
-# a layer above it is undefined. known.<layer> names a layer above that it
-# still links against, as scripts/check-layers' KNOWN list says why.
-known.support := action
+# a layer above it is undefined. known.<layer> would name a layer above
+# that it still links against, as scripts/check-layers' KNOWN list says why
+# (none today).
 define layer_link
 $(BUILD)/layers/$(1): $(BUILD)/layers/stub.o $(foreach l,$(call closure,$(1) $(known.$(1))),$(call lib,$(l)))
 	$$(CC) $$(LDFLAGS) $$(LOOPD_LDFLAGS) -o $$@ $$< -Wl,--whole-archive $(call lib,$(1)) \

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/progress.h"
 
@@ -56,7 +56,7 @@ int
 await_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, double hold, struct await_retry *r, json_t **reply)
 {
-	struct http_error err;
+	struct wire_error err;
 	struct timespec ts;
 	double pause;
 
@@ -102,7 +102,7 @@ await_future(struct ctl *ctl, const char *id, double timeout, json_t **out)
 	json_t *obj = NULL, *next = NULL;
 	int rc;
 
-	path = http_path("/v1/futures/", id, "");
+	path = wire_path("/v1/futures/", id, "");
 	await_retry_init(&retry, timeout, deadline);
 	progress_start(&pg, ctl);
 	while ((rc = await_request(ctl, "GET", path, NULL, 0, &retry,

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 #include "client/timeparse.h"
@@ -192,13 +192,13 @@ cmd_cron_ls(struct ctl *ctl, int argc, char **argv)
 		free(q);
 		if ((q = strdup("/v1/schedules")) == NULL)
 			ctl_usage(ctl, "out of memory");
-		http_query(&q, "page_size", "1000");
+		wire_query(&q, "page_size", "1000");
 		if (state != NULL)
-			http_query(&q, "state", state);
+			wire_query(&q, "state", state);
 		if (name != NULL)
-			http_query(&q, "name", name);
+			wire_query(&q, "name", name);
 		if (*tok != '\0')
-			http_query(&q, "page_token", tok);
+			wire_query(&q, "page_token", tok);
 		free(path);
 		path = strdup(q);
 		json_decref(page);
@@ -244,7 +244,7 @@ cron_simple(struct ctl *ctl, int argc, char **argv, const char *method,
     const char *suffix, int print_id)
 {
 	int i = ctl_args(ctl, argc, argv, "", 1, 1), rc = CTL_EXIT_FAIL;
-	char *path = http_path("/v1/schedules/", argv[i], suffix);
+	char *path = wire_path("/v1/schedules/", argv[i], suffix);
 	json_t *reply = NULL;
 
 	if (ctl_request(ctl, method, path, NULL, 0, &reply) == 0) {
@@ -267,7 +267,7 @@ int
 cmd_cron_show(struct ctl *ctl, int argc, char **argv)
 {
 	int i = ctl_args(ctl, argc, argv, "", 1, 1), rc = CTL_EXIT_FAIL;
-	char *path = http_path("/v1/schedules/", argv[i], "");
+	char *path = wire_path("/v1/schedules/", argv[i], "");
 	json_t *s = NULL, *e, *v;
 	char spec[600], num[64];
 	const char *k;

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "client/await.h"
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 #include "client/progress.h"
@@ -68,7 +68,7 @@ cmd_future_new(struct ctl *ctl, int argc, char **argv)
 	}
 	if (optind != argc)
 		ctl_usage(ctl, "too many arguments");
-	return future_post(ctl, http_path("/v1/futures", "", ""), body, "id");
+	return future_post(ctl, wire_path("/v1/futures", "", ""), body, "id");
 }
 
 int
@@ -77,7 +77,7 @@ cmd_future_set(struct ctl *ctl, int argc, char **argv)
 	int i = ctl_args(ctl, argc, argv, "+", 2, 2);
 	json_t *result = ctl_json_arg(ctl, "result", argv[i + 1]);
 
-	return future_post(ctl, http_path("/v1/futures/", argv[i], "/result"),
+	return future_post(ctl, wire_path("/v1/futures/", argv[i], "/result"),
 	    json_pack("{s:o}", "result", result), NULL);
 }
 
@@ -88,7 +88,7 @@ cmd_future_fail(struct ctl *ctl, int argc, char **argv)
 	json_t *type = ctl_string(ctl, "TYPE", argv[i + 1]);
 	json_t *msg = ctl_string(ctl, "MESSAGE", argv[i + 2]);
 
-	return future_post(ctl, http_path("/v1/futures/", argv[i],
+	return future_post(ctl, wire_path("/v1/futures/", argv[i],
 	    "/exception"), json_pack("{s:o,s:o}", "type", type, "message",
 	    msg), NULL);
 }
@@ -120,7 +120,7 @@ cmd_future_cancel(struct ctl *ctl, int argc, char **argv)
 {
 	int i = ctl_args(ctl, argc, argv, "", 1, 1);
 
-	return future_cancel(ctl, "POST", http_path("/v1/futures/", argv[i],
+	return future_cancel(ctl, "POST", wire_path("/v1/futures/", argv[i],
 	    "/cancel"));
 }
 
@@ -135,9 +135,9 @@ future_cancel_one(struct ctl *ctl, const char *id, json_t *out)
 
 	/* Plain futures are cancelled through their own route. */
 	if (strncmp(id, "f_", 2) == 0)
-		path = http_path("/v1/futures/", id, "/cancel");
+		path = wire_path("/v1/futures/", id, "/cancel");
 	else
-		path = http_path("/v1/calls/", id, "");
+		path = wire_path("/v1/calls/", id, "");
 	if (ctl_request(ctl, strncmp(id, "f_", 2) == 0 ? "POST" : "DELETE",
 	    path, NULL, 0, &reply) == 0) {
 		rc = json_is_true(json_object_get(reply, "cancelled"));
@@ -173,7 +173,7 @@ cmd_cancel(struct ctl *ctl, int argc, char **argv)
 		json_array_append_new(ids, json_string(argv[k]));
 	/* --name: every pending call of that name. */
 	if (name != NULL) {
-		base = http_path("/v1/calls?state=pending&page_size=1000&name=",
+		base = wire_path("/v1/calls?state=pending&page_size=1000&name=",
 		    name, "");
 		path = strdup(base);
 		for (;;) {
@@ -193,7 +193,7 @@ cmd_cancel(struct ctl *ctl, int argc, char **argv)
 			free(path);
 			if ((path = strdup(base)) == NULL)
 				err(1, "strdup");
-			http_query(&path, "page_token", json_string_value(
+			wire_query(&path, "page_token", json_string_value(
 			    json_object_get(calls, "next_page_token")));
 		}
 		json_decref(calls);
@@ -337,7 +337,7 @@ future_hold(struct ctl *ctl, const char *path, json_t *body, double timeout,
 static int
 future_failed(struct ctl *ctl, const char *id)
 {
-	char *path = http_path("/v1/futures/", id, "");
+	char *path = wire_path("/v1/futures/", id, "");
 	json_t *obj = NULL;
 	int failed;
 

@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "client/await.h"
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 #include "client/timeparse.h"
@@ -47,9 +47,9 @@ inspect_calls(struct ctl *ctl, const char *path)
 	char *p;
 
 	for (;;) {
-		p = http_path(path, "", "");
+		p = wire_path(path, "", "");
 		if (next != NULL)
-			http_query(&p, "page_token", next);
+			wire_query(&p, "page_token", next);
 		json_decref(reply);
 		if (ctl_request(ctl, "GET", p, NULL, 0, &reply) == -1) {
 			free(p);
@@ -76,16 +76,16 @@ static json_t *
 inspect_calls_newest(struct ctl *ctl, const char *path, long limit, int *old)
 {
 	json_t *items = json_array(), *reply = NULL;
-	struct http_error herr;
+	struct wire_error herr;
 	const char *next = NULL;
 	char *p;
 
 	*old = 0;
 	for (;;) {
-		p = http_path(path, "", "");
-		http_query(&p, "order", "desc");
+		p = wire_path(path, "", "");
+		wire_query(&p, "order", "desc");
 		if (next != NULL)
-			http_query(&p, "page_token", next);
+			wire_query(&p, "page_token", next);
 		json_decref(reply);
 		reply = NULL;
 		if (ctl_try(ctl, "GET", p, NULL, 0, &reply, &herr) == -1) {
@@ -291,7 +291,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		{ "futures", no_argument, NULL, IO_FUTURES },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *path = http_path("/v1/calls", "", ""), *newest = NULL, *end;
+	char *path = wire_path("/v1/calls", "", ""), *newest = NULL, *end;
 	char size[32], why[256];
 	const char *state = NULL, *phase = NULL;
 	struct inspect_clock ck;
@@ -322,7 +322,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 			phase = ch == IO_PHASE ? optarg : "running";
 			break;
 		case IO_NAME:
-			http_query(&path, "name", optarg);
+			wire_query(&path, "name", optarg);
 			break;
 		case IO_LIMIT:
 			limit = strtol(optarg, &end, 10);
@@ -348,7 +348,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		case IO_FUTURES:
 			/* Plain futures (GET /v1/futures) instead of calls. */
 			free(path);
-			path = http_path("/v1/futures", "", "");
+			path = wire_path("/v1/futures", "", "");
 			futures = 1;
 			break;
 		case 'q':
@@ -363,9 +363,9 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	if (futures && phase != NULL)
 		ctl_usage(ctl, "--futures: futures have no phase (--running, --phase)");
 	if (state != NULL && !failed)
-		http_query(&path, "state", state);
+		wire_query(&path, "state", state);
 	if (phase != NULL)
-		http_query(&path, "phase", phase);
+		wire_query(&path, "phase", phase);
 	inspect_clock(ctl, &ck);
 	if (have_since && !ck.ok) {
 		ctl_warnx("--since: the daemon's clock cannot be read");
@@ -376,25 +376,25 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 	 * time too; an older one lists oldest first and filters by state,
 	 * phase and name only, the rest being done here over all pages. */
 	newest = path;
-	path = http_path(newest, "", "");
+	path = wire_path(newest, "", "");
 	if (failed)
-		http_query(&newest, "outcome", "failed");
+		wire_query(&newest, "outcome", "failed");
 	if (have_since) {
 		snprintf(size, sizeof(size), "%.6f", fmax(0, since - ck.unix_ +
 		    ck.loop));
-		http_query(&newest, "since", size);
+		wire_query(&newest, "since", size);
 	}
 	snprintf(size, sizeof(size), "%ld", limit > 0 && limit < INSPECT_PAGE ?
 	    limit : INSPECT_PAGE);
-	http_query(&newest, "page_size", size);
+	wire_query(&newest, "page_size", size);
 	items = inspect_calls_newest(ctl, newest, limit, &old);
 	if (items == NULL && !old)
 		goto out;
 	if (items == NULL) {
 		if (failed)
-			http_query(&path, "state", "finished");
+			wire_query(&path, "state", "finished");
 		snprintf(size, sizeof(size), "%d", INSPECT_PAGE);
-		http_query(&path, "page_size", size);
+		wire_query(&path, "page_size", size);
 		if ((items = inspect_calls(ctl, path)) == NULL)
 			goto out;
 		/* Oldest first: newest first, as the daemon now lists. */
@@ -529,7 +529,7 @@ int
 cmd_show(struct ctl *ctl, int argc, char **argv)
 {
 	int i = ctl_args(ctl, argc, argv, "", 1, 1);
-	char *path = http_path("/v1/futures/", argv[i], "");
+	char *path = wire_path("/v1/futures/", argv[i], "");
 	int width = (int)strlen("lateness"), rc = CTL_EXIT_FAIL;
 	struct inspect_clock ck;
 	json_t *obj = NULL;
@@ -666,7 +666,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 	static const char *phases[] = { "scheduled", "waiting", "running" };
 	json_t *health = NULL, *items = NULL, *counts = NULL, *metrics = NULL;
 	json_t *daemon = NULL, *by_phase, *v;
-	struct http_error herr;
+	struct wire_error herr;
 	struct inspect_clock ck;
 	const char *status, *phase;
 	static const struct option opts[] = {
@@ -740,7 +740,7 @@ cmd_status(struct ctl *ctl, int argc, char **argv)
 		}
 	}
 	/* The rest is what /metrics tells; an older daemon may not. */
-	if (http_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
+	if (wire_get_text(ctl_http(ctl), "/metrics", &text, &herr) == 0)
 		metrics = inspect_metrics(text);
 	else
 		metrics = json_object();

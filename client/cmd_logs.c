@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "client/await.h"
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 
@@ -124,11 +124,11 @@ cmd_logs(struct ctl *ctl, int argc, char **argv)
 	snprintf(hold, sizeof(hold), "%g", AWAIT_HOLD);
 	await_retry_init(&retry, -1, 0);
 	for (;;) {
-		path = http_path("/v1/logs", "", "");
+		path = wire_path("/v1/logs", "", "");
 		snprintf(num, sizeof(num), "%llu", after);
-		http_query(&path, "after", num);
+		wire_query(&path, "after", num);
 		if (follow && !first)
-			http_query(&path, "wait", hold);
+			wire_query(&path, "wait", hold);
 		json_decref(reply);
 		reply = NULL;
 		if (follow)

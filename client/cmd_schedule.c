@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "client/await.h"
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 #include "client/progress.h"
@@ -564,7 +564,7 @@ cmd_on_done(struct ctl *ctl, int argc, char **argv)
 		ctl_getopt(ctl, argc, argv, "+", sched_opts + SCHED_NTRIGGERS);
 		ctl_usage(ctl, "on-done needs the future's ID first");
 	}
-	path = http_path("/v1/futures/", argv[1], "/callbacks");
+	path = wire_path("/v1/futures/", argv[1], "/callbacks");
 	argv[1] = argv[0];
 	rc = sched_run(ctl, argc - 1, argv + 1, 0, path);
 	free(path);

@@ -18,7 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "client/http.h"
+#include "client/wire.h"
+#include "daemon/util/secret.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
@@ -359,26 +360,19 @@ ctl_args(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 static int
 ctl_read_token(const char *path, char *buf, size_t len)
 {
-	FILE *f;
+	ssize_t got = secret_read(path, buf, len);
 	size_t n;
-	int rc = -1;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if (got == -1)
 		return -1;
-	n = fread(buf, 1, len - 1, f);
-	if (ferror(f))
-		goto out;
-	buf[n] = '\0';
+	n = (size_t)got;
 	while (n > 0 && isspace((unsigned char)buf[n - 1]))
 		buf[--n] = '\0';
 	if (n == 0) {
 		errno = ENODATA;
-		goto out;
+		return -1;
 	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
+	return 0;
 }
 
 /* Find the token: --token-file, LOOP_TOKEN, LOOP_TOKEN_FILE, then the
@@ -425,30 +419,30 @@ ctl_token_source(void)
 	return *ctl_token_note != '\0' ? ctl_token_note : "none needed";
 }
 
-struct http *
+struct wire *
 ctl_http(struct ctl *ctl)
 {
 	char token[CTL_TOKEN_MAX];
 
 	if (ctl->http == NULL)
-		ctl->http = http_new(ctl->url, ctl_token(ctl, token,
+		ctl->http = wire_new(ctl->url, ctl_token(ctl, token,
 		    sizeof(token)));
 	return ctl->http;
 }
 
 int
 ctl_try(struct ctl *ctl, const char *method, const char *path, json_t *body,
-    double hold, json_t **reply, struct http_error *err)
+    double hold, json_t **reply, struct wire_error *err)
 {
 	int rc;
 
-	rc = http_request(ctl_http(ctl), method, path, body, hold, reply, err);
+	rc = wire_request(ctl_http(ctl), method, path, body, hold, reply, err);
 	json_decref(body);
 	return rc;
 }
 
 void
-ctl_report(const struct ctl *ctl, const struct http_error *err)
+ctl_report(const struct ctl *ctl, const struct wire_error *err)
 {
 	/* A 401 is most often the wrong token file: say which was used. */
 	if (err->status == 401)
@@ -461,7 +455,7 @@ ctl_report(const struct ctl *ctl, const struct http_error *err)
 }
 
 int
-ctl_transient(const struct http_error *err)
+ctl_transient(const struct wire_error *err)
 {
 	return err->status == 0 || err->status == 502 || err->status == 503 ||
 	    err->status == 504;
@@ -471,7 +465,7 @@ int
 ctl_request(struct ctl *ctl, const char *method, const char *path,
     json_t *body, double hold, json_t **reply)
 {
-	struct http_error err;
+	struct wire_error err;
 	int rc;
 
 	if ((rc = ctl_try(ctl, method, path, body, hold, reply, &err)) == -1)
@@ -693,6 +687,6 @@ main(int argc, char **argv)
 	argv[0] = prog;
 	optind = 0;
 	rc = ctl.cmd->run(&ctl, argc, argv);
-	http_free(ctl.http);
+	wire_free(ctl.http);
 	return rc;
 }

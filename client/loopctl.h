@@ -17,7 +17,7 @@
 #define CTL_EXIT_TIMEOUT	124	/* a wait timed out */
 #define CTL_EXIT_BROKEN		125	/* loopctl or the daemon failed while waiting */
 
-struct http;
+struct wire;
 struct ctl_cmd;
 
 /* One invocation of loopctl. */
@@ -27,7 +27,7 @@ struct ctl {
 	int			 json;		/* --json: print the daemon's objects */
 	int			 show_secrets;	/* --show-secrets: no redaction */
 	const struct ctl_cmd	*cmd;		/* the command being run */
-	struct http		*http;		/* opened on first use */
+	struct wire		*http;		/* opened on first use */
 };
 
 /* A command: one or two words, a handler and its help. */
@@ -64,7 +64,7 @@ void	 ctl_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 ctl_warn_exception(const char *, const json_t *);
 
 /* The HTTP client, opened with the URL and token on first use. */
-struct http *ctl_http(struct ctl *);
+struct wire *ctl_http(struct ctl *);
 
 /* Where the token came from, or why there is none (after ctl_http). */
 const char *ctl_token_source(void);
@@ -75,16 +75,16 @@ int	 ctl_request(struct ctl *, const char *, const char *, json_t *,
 	    double, json_t **);
 
 /* ctl_request without the report: the reason stays in *ERR. */
-struct http_error;
+struct wire_error;
 int	 ctl_try(struct ctl *, const char *, const char *, json_t *, double,
-	    json_t **, struct http_error *);
+	    json_t **, struct wire_error *);
 
 /* Report ERR on stderr as ctl_request does. */
-void	 ctl_report(const struct ctl *, const struct http_error *);
+void	 ctl_report(const struct ctl *, const struct wire_error *);
 
 /* Whether ERR may pass if asked again: no connection or reply (loopd
  * restarting), or 502, 503, 504. */
-int	 ctl_transient(const struct http_error *);
+int	 ctl_transient(const struct wire_error *);
 
 /* Seconds in duration S given to option OPT; a bad one is a usage error. */
 double	 ctl_duration(struct ctl *, const char *, const char *);

@@ -11,7 +11,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "client/http.h"
+#include "client/wire.h"
 #include "client/loopctl.h"
 #include "client/output.h"
 
@@ -113,7 +113,7 @@ progress_start(struct progress *p, struct ctl *ctl)
 	json_decref(t);
 	signal(SIGINT, progress_signal);
 	signal(SIGTERM, progress_signal);
-	http_set_tick(ctl_http(ctl), progress_tick, p);
+	wire_set_tick(ctl_http(ctl), progress_tick, p);
 }
 
 void
@@ -191,7 +191,7 @@ progress_stop(struct progress *p)
 {
 	if (!p->on)
 		return;
-	http_set_tick(ctl_http(p->ctl), NULL, NULL);
+	wire_set_tick(ctl_http(p->ctl), NULL, NULL);
 	if (progress_shown) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);

@@ -13,9 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/cmdpolicy.h"
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
+#include "daemon/exec/rlimits.h"
 #include "daemon/log.h"
+#include "daemon/util/addr.h"
+#include "daemon/util/strv.h"
 #include "proto/defaults.h"
 #include "proto/units.h"
 
@@ -86,6 +88,7 @@ static const struct key keys[] = {
 	K(idle_timeout, C_DURATION, "60s"),
 	K(request_timeout, C_DURATION, "10s"),
 	K(max_unix_connections, C_COUNT, "64"),
+	K(max_admin_connections, C_COUNT, "16"),
 	K(tls_cert, C_STRING, ""),
 	K(tls_key, C_STRING, ""),
 	K(log_level, C_LEVEL, "info"),
@@ -122,42 +125,14 @@ parse_list(const char *s, char ***out)
 	return 0;
 }
 
-/* Free a NULL-terminated list. */
-static void
-list_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Whether a listen address has a valid form: HOST:PORT with a port from
- * 0 to 65535, [ADDR]:PORT, or unix:/absolute/path. */
+/* Whether a listen address has a valid form (util/addr's grammar). */
 static int
 listen_valid(const char *a)
 {
-	const char *port;
-	char *end;
-	unsigned long n;
+	struct addr_listen al;
+	const char *why;
 
-	if (strncmp(a, "unix:", 5) == 0)
-		return a[5] == '/' && strlen(a + 5) < 108;
-	if (a[0] == '[') {
-		const char *close = strchr(a, ']');
-		if (close == NULL || close[1] != ':')
-			return 0;
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(a, ':');
-		if (colon == NULL || colon == a)
-			return 0;
-		port = colon + 1;
-	}
-	if (!isdigit((unsigned char)*port))
-		return 0;
-	errno = 0;
-	n = strtoul(port, &end, 10);
-	return errno == 0 && *end == '\0' && n <= 65535;
+	return addr_parse_listen(a, &al, &why) == 0;
 }
 
 /* Parse value for key k into cfg. Returns NULL or a message. */
@@ -220,22 +195,22 @@ key_set(struct config *cfg, const struct key *k, const char *value)
 			while (v != NULL && v[i] != NULL && listen_valid(v[i]))
 				i++;
 			if (v == NULL || v[i] != NULL) {
-				list_free(v);
+				strv_free(v);
 				return "expected HOST:PORT (port 0 to 65535), [ADDR]:PORT or "
 				    "unix:/PATH, comma-separated";
 			}
 		}
 		if (k->type == C_NETS && !netpolicy_valid(v, &bad)) {
-			list_free(v);
+			strv_free(v);
 			return "expected networks such as 10.0.0.0/8, ::1/128, loopback, "
 			    "private, link-local or reserved";
 		}
-		if (k->type == C_RLIMITS && !cmdpolicy_rlimits_valid(v, &bad)) {
-			list_free(v);
+		if (k->type == C_RLIMITS && !rlimits_valid(v, &bad)) {
+			strv_free(v);
 			return "expected NAME=VALUE entries: as, core, data, fsize, memlock, stack "
 			    "(sizes such as 64M) or cpu (seconds), nofile, nproc (counts)";
 		}
-		list_free(*(char ***)p);
+		strv_free(*(char ***)p);
 		*(char ***)p = v;
 		return NULL;
 	}
@@ -424,7 +399,7 @@ config_free(struct config *cfg)
 			free(*(char **)p);
 		else if (keys[i].type == C_LIST || keys[i].type == C_NETS ||
 		    keys[i].type == C_LISTEN || keys[i].type == C_RLIMITS)
-			list_free(*(char ***)p);
+			strv_free(*(char ***)p);
 	}
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -58,6 +58,7 @@ struct config {
 	int64_t idle_timeout;
 	int64_t request_timeout;	/* headers and body must be in by then */
 	uint64_t max_unix_connections;	/* apart from max_connections */
+	uint64_t max_admin_connections;	/* admin tokens past the TCP limits */
 	char *tls_cert;
 	char *tls_key;
 	int log_level;

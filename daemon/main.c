@@ -54,7 +54,7 @@ static struct {
 	unsigned reloads;
 	struct event *drain_ev;		/* polls the drain on SIGTERM */
 	int64_t drain_until;
-} m;
+} loopd;
 
 #define DRAIN_POLL_US 20000
 
@@ -85,13 +85,13 @@ usage(FILE *f)
 static void
 override_add(const char *key, const char *value)
 {
-	struct override *ov = realloc(m.ov, (m.n_ov + 1) * sizeof(*ov));
+	struct override *ov = realloc(loopd.ov, (loopd.n_ov + 1) * sizeof(*ov));
 
-	if (ov == NULL || (ov[m.n_ov].key = strdup(key)) == NULL ||
-	    (ov[m.n_ov].value = strdup(value)) == NULL)
+	if (ov == NULL || (ov[loopd.n_ov].key = strdup(key)) == NULL ||
+	    (ov[loopd.n_ov].value = strdup(value)) == NULL)
 		fatalx("out of memory");
-	m.ov = ov;
-	m.n_ov++;
+	loopd.ov = ov;
+	loopd.n_ov++;
 }
 
 /* Build a config from defaults, the file and the overrides. Returns the
@@ -105,9 +105,9 @@ config_build(struct config *cfg)
 		fprintf(stderr, "loopd: out of memory\n");
 		return 1;
 	}
-	errors = config_load(cfg, m.config_path, !m.config_given);
-	for (size_t i = 0; i < m.n_ov; i++)
-		if (config_set(cfg, m.ov[i].key, m.ov[i].value, "command line") == -1)
+	errors = config_load(cfg, loopd.config_path, !loopd.config_given);
+	for (size_t i = 0; i < loopd.n_ov; i++)
+		if (config_set(cfg, loopd.ov[i].key, loopd.ov[i].value, "command line") == -1)
 			errors++;
 	if (errors == 0)
 		errors += config_check(cfg);
@@ -212,7 +212,8 @@ http_limits_of(const struct config *cfg)
 	return (struct http_limits){ cfg->max_body, cfg->max_json_depth, cfg->max_connections,
 	    cfg->max_connections_per_ip, (unsigned)(cfg->idle_timeout / CLOCK_US_PER_S),
 	    *cfg->tls_cert ? cfg->tls_cert : NULL, *cfg->tls_key ? cfg->tls_key : NULL,
-	    cfg->request_timeout, cfg->max_unix_connections };
+	    cfg->request_timeout, cfg->max_unix_connections,
+	    cfg->auth ? cfg->max_admin_connections : 0 };	/* no tokens, no admin */
 }
 
 /* A reload is over, applied or not. */
@@ -221,7 +222,7 @@ reload_done(void)
 {
 	reload_mark();
 	sd_notify(0, "READY=1");
-	if (m.status_ev != NULL)
+	if (loopd.status_ev != NULL)
 		status_cb(-1, 0, NULL);
 }
 
@@ -235,14 +236,14 @@ reload(void)
 	struct http_limits hl;
 
 	sd_notify(0, "RELOADING=1");
-	log_info("reloading %s", m.config_path);
+	log_info("reloading %s", loopd.config_path);
 	if (config_build(&next) != 0) {
 		log_warnx("reload: configuration has errors; keeping the running one");
 		config_free(&next);
 		reload_done();
 		return;
 	}
-	if (strcmp(next.state_dir, m.cfg.state_dir) != 0)
+	if (strcmp(next.state_dir, loopd.cfg.state_dir) != 0)
 		log_warnx("reload: state_dir changes need a restart");
 	if (next.auth && token_setup(&next) == -1) {
 		log_warnx("reload: a token file is unreadable or wrong; keeping the running "
@@ -251,25 +252,25 @@ reload(void)
 		reload_done();
 		return;
 	}
-	config_free(&m.cfg);
-	m.cfg = next;
-	log_set_level((enum log_level)m.cfg.log_level);
-	fl = future_limits_of(&m.cfg);
-	hl = http_limits_of(&m.cfg);
+	config_free(&loopd.cfg);
+	loopd.cfg = next;
+	log_set_level((enum log_level)loopd.cfg.log_level);
+	fl = future_limits_of(&loopd.cfg);
+	hl = http_limits_of(&loopd.cfg);
 	future_set_limits(&fl);
-	sched_set_horizon(m.cfg.horizon);
-	sched_set_claim_ahead(m.cfg.claim_ahead);
-	schedule_set_limits(&(struct schedule_limits){ m.cfg.max_schedules,
-	    m.cfg.schedule_min_interval });
+	sched_set_horizon(loopd.cfg.horizon);
+	sched_set_claim_ahead(loopd.cfg.claim_ahead);
+	schedule_set_limits(&(struct schedule_limits){ loopd.cfg.max_schedules,
+	    loopd.cfg.schedule_min_interval });
 	{
 		char zerr[256];
 		if (schedule_reload_zones(zerr, sizeof(zerr)) == -1)
 			log_warnx("reload: zone data: %s (the zone keeps its old data)", zerr);
 	}
-	if (action_configure(&m.cfg) == -1)
+	if (action_configure(&loopd.cfg) == -1)
 		log_warnx("reload: the signing secret could not be read; keeping the old one");
 	http_set_limits(&hl);
-	api_configure(m.base, &m.cfg);
+	api_configure(loopd.base, &loopd.cfg);
 	reload_done();
 	log_info("reloaded");
 }
@@ -281,14 +282,14 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = clock_timeval(DRAIN_POLL_US);
 	size_t running = sched_count_dispatched();
 
-	if (running == 0 || clock_loop_now() >= m.drain_until) {
+	if (running == 0 || clock_loop_now() >= loopd.drain_until) {
 		if (running > 0)
 			log_warnx("drain: %zu calls still running after drain_grace; stopping "
 			    "them", running);
-		event_base_loopbreak(m.base);
+		event_base_loopbreak(loopd.base);
 		return;
 	}
-	evtimer_add(m.drain_ev, &tv);
+	evtimer_add(loopd.drain_ev, &tv);
 }
 
 /* SIGTERM, SIGINT and SIGHUP, delivered through the loop. SIGTERM and
@@ -300,9 +301,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 		reload();
 		return;
 	}
-	if (m.drain_ev != NULL) {
+	if (loopd.drain_ev != NULL) {
 		log_info("received SIG%s again: stopping now", sigabbrev_np((int)sig));
-		event_base_loopbreak(m.base);
+		event_base_loopbreak(loopd.base);
 		return;
 	}
 	log_info("received SIG%s: draining (%zu calls running), then stopping",
@@ -310,9 +311,9 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "STOPPING=1");
 	http_quiesce();
 	sched_pause();
-	m.drain_until = clock_loop_now() + m.cfg.drain_grace;
-	if ((m.drain_ev = evtimer_new(m.base, drain_cb, NULL)) == NULL) {
-		event_base_loopbreak(m.base);
+	loopd.drain_until = clock_loop_now() + loopd.cfg.drain_grace;
+	if ((loopd.drain_ev = evtimer_new(loopd.base, drain_cb, NULL)) == NULL) {
+		event_base_loopbreak(loopd.base);
 		return;
 	}
 	drain_cb(-1, 0, NULL);
@@ -328,17 +329,17 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 	    "%zu waiters%s", future_count_pending_kind(FUTURE_CALL),
 	    future_count_pending_kind(FUTURE_PLAIN), sched_count_dispatched(), http_held(),
 	    store_writable() ? "" : "; store NOT writable");
-	evtimer_add(m.status_ev, &tv);
+	evtimer_add(loopd.status_ev, &tv);
 }
 
 /* The loop is alive: tell the watchdog, at a third of its period. */
 static void
 watchdog_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct timeval tv = clock_timeval(m.watchdog_us / 3);
+	struct timeval tv = clock_timeval(loopd.watchdog_us / 3);
 
 	sd_notify(0, "WATCHDOG=1");
-	evtimer_add(m.watchdog_ev, &tv);
+	evtimer_add(loopd.watchdog_ev, &tv);
 }
 
 /* Start the service-manager timers (no-ops without systemd). */
@@ -347,11 +348,11 @@ service_start(void)
 {
 	uint64_t usec;
 
-	if ((m.status_ev = evtimer_new(m.base, status_cb, NULL)) != NULL)
+	if ((loopd.status_ev = evtimer_new(loopd.base, status_cb, NULL)) != NULL)
 		status_cb(-1, 0, NULL);
 	if (sd_watchdog_enabled(1, &usec) > 0 && usec > 0 &&
-	    (m.watchdog_ev = evtimer_new(m.base, watchdog_cb, NULL)) != NULL) {
-		m.watchdog_us = (int64_t)usec;
+	    (loopd.watchdog_ev = evtimer_new(loopd.base, watchdog_cb, NULL)) != NULL) {
+		loopd.watchdog_us = (int64_t)usec;
 		watchdog_cb(-1, 0, NULL);
 	}
 }
@@ -360,11 +361,11 @@ service_start(void)
 static void
 service_stop(void)
 {
-	if (m.status_ev != NULL)
-		event_free(m.status_ev);
-	if (m.watchdog_ev != NULL)
-		event_free(m.watchdog_ev);
-	m.status_ev = m.watchdog_ev = NULL;
+	if (loopd.status_ev != NULL)
+		event_free(loopd.status_ev);
+	if (loopd.watchdog_ev != NULL)
+		event_free(loopd.watchdog_ev);
+	loopd.status_ev = loopd.watchdog_ev = NULL;
 }
 
 /* Count a finished reload where ExecReload= can see it:
@@ -376,7 +377,7 @@ reload_mark(void)
 	char path[4200], tmp[4300];
 	FILE *f;
 
-	m.reloads++;
+	loopd.reloads++;
 	if (dir == NULL || *dir == '\0')
 		return;
 	snprintf(path, sizeof(path), "%.*s/reloads", (int)strcspn(dir, ":"), dir);
@@ -385,9 +386,19 @@ reload_mark(void)
 		log_warn("%s", tmp);
 		return;
 	}
-	fprintf(f, "%u\n", m.reloads);
+	fprintf(f, "%u\n", loopd.reloads);
 	if (fclose(f) != 0 || rename(tmp, path) == -1)
 		log_warn("%s", path);
+}
+
+/* Whether an Authorization header carries a token with the admin scope:
+ * served past the TCP connection limits (max_admin_connections). */
+static int
+token_is_admin(const char *authorization)
+{
+	struct auth_who who;
+
+	return auth_check(authorization, &who) && (who.scopes & AUTH_ADMIN);
 }
 
 /* The store committed (or failed to): release the replies it held. */
@@ -435,11 +446,11 @@ main(int argc, char **argv)
 	int ch, check_only = 0;
 	char *eq;
 
-	m.config_path = DEFAULT_CONFIG;
+	loopd.config_path = DEFAULT_CONFIG;
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) return printf("loopd %s\n", LOOPD_VERSION) < 0;
 	while ((ch = getopt_long(argc, argv, "c:l:s:t:o:ndh", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': m.config_path = optarg; m.config_given = 1; break;
+		case 'c': loopd.config_path = optarg; loopd.config_given = 1; break;
 		case 'l': override_add("listen", optarg); break;
 		case 's': override_add("state_dir", optarg); break;
 		case 't': override_add("token_file", optarg); break;
@@ -461,41 +472,54 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (config_build(&m.cfg) != 0)
+	if (config_build(&loopd.cfg) != 0)
 		return 1;
 	if (optind != argc) {
-		ch = token_add(&m.cfg, argc - optind, argv + optind);
-		config_free(&m.cfg);
+		ch = token_add(&loopd.cfg, argc - optind, argv + optind);
+		config_free(&loopd.cfg);
 		return ch;
 	}
 	if (check_only) {
+		/* The tokens file is read at start and on reload: check it too
+		 * (errors as file:line), without holding any token. */
+		if (*loopd.cfg.tokens_file != '\0' && auth_check_file(loopd.cfg.tokens_file) == -1) {
+			fprintf(stderr, "loopd: tokens_file %s has errors\n", loopd.cfg.tokens_file);
+			config_free(&loopd.cfg);
+			return 1;
+		}
 		printf("loopd: configuration OK\n");
-		config_free(&m.cfg);
+		config_free(&loopd.cfg);
 		return 0;
 	}
-	log_set_level((enum log_level)m.cfg.log_level);
+	log_set_level((enum log_level)loopd.cfg.log_level);
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 
-	if (mkdir_p(m.cfg.state_dir) == -1)
-		fatal("state directory %s", m.cfg.state_dir);
-	if (token_setup(&m.cfg) == -1)
+	if (mkdir_p(loopd.cfg.state_dir) == -1)
+		fatal("state directory %s", loopd.cfg.state_dir);
+	if (token_setup(&loopd.cfg) == -1)
 		fatalx("cannot set up the API token");
-	if (store_open(m.cfg.state_dir, &anchor) == -1)
-		fatalx("cannot open the store in %s", m.cfg.state_dir);
+	if (store_open(loopd.cfg.state_dir, &anchor) == -1)
+		fatalx("cannot open the store in %s", loopd.cfg.state_dir);
 
 	/* Precise timers: libevent's default cached clock fires up to a
-	 * millisecond early, and a call must never start before its time. */
+	 * millisecond early, and a call must never start before its time.
+	 * Timers that fall due while a pass runs many callbacks (slices of a
+	 * burst, I/O) are not left for the end of it: past 1 ms libevent
+	 * polls again, and what is due at priority 0 (timeouts, the store's
+	 * batches) runs next (issue 13). */
 	if ((ecfg = event_config_new()) == NULL ||
 	    event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (m.base = event_base_new_with_config(ecfg)) == NULL ||
-	    event_base_priority_init(m.base, 2) == -1)
+	    event_config_set_max_dispatch_interval(ecfg, &(struct timeval){ 0, 1000 }, -1,
+	    0) == -1 ||
+	    (loopd.base = event_base_new_with_config(ecfg)) == NULL ||
+	    event_base_priority_init(loopd.base, 2) == -1)
 		fatalx("cannot create the event loop");
 	event_config_free(ecfg);
 	/* Handlers first: a signal that comes while we start is handled once
 	 * the loop runs, not by the default action. */
 	for (int i = 0; i < 3; i++)
-		if ((sigs[i] = evsignal_new(m.base, signums[i], signal_cb, NULL)) == NULL ||
+		if ((sigs[i] = evsignal_new(loopd.base, signums[i], signal_cb, NULL)) == NULL ||
 		    event_add(sigs[i], NULL) == -1)
 			fatalx("cannot handle signals");
 
@@ -503,45 +527,45 @@ main(int argc, char **argv)
 	 * back, the scheduler puts pending ones in place (changes from here
 	 * on are stored), and only then does anyone get in. */
 	clock_resume(&anchor);
-	fl = future_limits_of(&m.cfg);
-	hl = http_limits_of(&m.cfg);
-	if (future_init(m.base, &fl) == -1)
+	fl = future_limits_of(&loopd.cfg);
+	hl = http_limits_of(&loopd.cfg);
+	if (future_init(loopd.base, &fl) == -1)
 		fatalx("cannot start the scheduler");
-	if (schedule_init(NULL, &(struct schedule_limits){ m.cfg.max_schedules,
-	    m.cfg.schedule_min_interval }) == -1)
+	if (schedule_init(NULL, &(struct schedule_limits){ loopd.cfg.max_schedules,
+	    loopd.cfg.schedule_min_interval }) == -1)
 		fatalx("cannot start the schedules");
 	if ((restored = store_load()) == -1)
-		fatalx("cannot read the store in %s", m.cfg.state_dir);
-	if (action_init(m.base, &m.cfg, &ops) == -1 ||
-	    sched_init(m.base, &ops, m.cfg.horizon) == -1 ||
-	    store_start(m.base, commit_done, NULL) == -1)
+		fatalx("cannot read the store in %s", loopd.cfg.state_dir);
+	if (action_init(loopd.base, &loopd.cfg, &ops) == -1 ||
+	    sched_init(loopd.base, &ops, loopd.cfg.horizon) == -1 ||
+	    store_start(loopd.base, commit_done, NULL) == -1)
 		fatalx("cannot start the scheduler");
-	sched_set_claim_ahead(m.cfg.claim_ahead);
+	sched_set_claim_ahead(loopd.cfg.claim_ahead);
 	sched_recover(store_lease_end());
 	schedule_recover();	/* missed occurrences, the next ones */
 	waitset_set_durability(store_pending);	/* waitsets end on durable state */
 	/* Live events (GET /v1/events), published once durable too; numbered
 	 * from the wall clock, so a later run's numbers are higher. */
-	if (events_init((size_t)m.cfg.event_ring, (uint64_t)clock_unix_now()) == -1)
+	if (events_init((size_t)loopd.cfg.event_ring, (uint64_t)clock_unix_now()) == -1)
 		fatalx("cannot start the event ring");
 	events_set_durability(store_pending);
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
-	api_configure(m.base, &m.cfg);
+	api_configure(loopd.base, &loopd.cfg);
 	if ((nfds = sd_listen_fds(1)) < 0)
 		fatalx("sockets from the service manager: %s", strerror(-nfds));
 	for (int i = 0; i < nfds && i < 8; i++)
 		fds[i] = SD_LISTEN_FDS_START + i;
-	if (http_start(m.base, m.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
-	    &(struct http_hooks){ api_dispatch, store_pending, store_fault }) == -1)
+	if (http_start(loopd.base, loopd.cfg.listen, fds, (size_t)(nfds < 8 ? nfds : 8), &hl,
+	    &(struct http_hooks){ api_dispatch, store_pending, store_fault, token_is_admin }) == -1)
 		fatalx("cannot listen");
 	service_start();
 
 	sd_notify(0, "READY=1");
-	log_info("ready: state in %s", m.cfg.state_dir);
-	event_base_dispatch(m.base);
+	log_info("ready: state in %s", loopd.cfg.state_dir);
+	event_base_dispatch(loopd.base);
 	service_stop();
-	if (m.drain_ev != NULL)
-		event_free(m.drain_ev);
+	if (loopd.drain_ev != NULL)
+		event_free(loopd.drain_ev);
 
 	store_flush();		/* releases replies waiting for a commit */
 	http_stop();
@@ -554,14 +578,14 @@ main(int argc, char **argv)
 	future_shutdown();
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);
-	event_base_free(m.base);
+	event_base_free(loopd.base);
 	auth_free();
-	config_free(&m.cfg);
-	for (size_t i = 0; i < m.n_ov; i++) {
-		free(m.ov[i].key);
-		free(m.ov[i].value);
+	config_free(&loopd.cfg);
+	for (size_t i = 0; i < loopd.n_ov; i++) {
+		free(loopd.ov[i].key);
+		free(loopd.ov[i].value);
 	}
-	free(m.ov);
+	free(loopd.ov);
 	log_info("stopped");
 	return 0;
 }

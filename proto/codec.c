@@ -4,6 +4,7 @@
  */
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
+#include "proto/spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -294,9 +295,8 @@ proto_decode_webhook(json_t *obj, struct proto_webhook *out, struct proto_error 
 	return seconds(timeout, "webhook.", "timeout", &out->timeout, err);
 }
 
-/* Decode the retry policy. */
-static int
-decode_retry(json_t *obj, struct proto_retry *out, struct proto_error *err)
+int
+proto_decode_retry(json_t *obj, struct proto_retry *out, struct proto_error *err)
 {
 	json_t *attempts = NULL, *backoff = NULL, *max_backoff = NULL;
 	const struct field fields[] = {
@@ -304,6 +304,7 @@ decode_retry(json_t *obj, struct proto_retry *out, struct proto_error *err)
 		{ "max_backoff", F_NUMBER, &max_backoff },
 	};
 
+	memset(out, 0, sizeof(*out));
 	if (decode_fields(obj, "retry.", fields, 3, err) == -1)
 		return -1;
 	if (attempts != NULL) {
@@ -315,6 +316,8 @@ decode_retry(json_t *obj, struct proto_retry *out, struct proto_error *err)
 	if (seconds(backoff, "retry.", "backoff", &out->backoff, err) == -1 ||
 	    seconds(max_backoff, "retry.", "max_backoff", &out->max_backoff, err) == -1)
 		return -1;
+	out->has_backoff = backoff != NULL;
+	out->has_max_backoff = max_backoff != NULL;
 	return 0;
 }
 
@@ -372,14 +375,12 @@ proto_decode_call(json_t *body, int trigger_allowed, struct proto_call_req *out,
 	if (command != NULL && webhook != NULL)
 		return fail(err, "action: only one of command and webhook may be given");
 	if (command != NULL) {
-		struct proto_command c;
-		if (proto_decode_command(command, &c, err) == -1)
+		if (proto_decode_command(command, &out->command, err) == -1)
 			return -1;
 		out->action = PROTO_COMMAND;
 		out->action_obj = command;
 	} else if (webhook != NULL) {
-		struct proto_webhook w;
-		if (proto_decode_webhook(webhook, &w, err) == -1)
+		if (proto_decode_webhook(webhook, &out->webhook, err) == -1)
 			return -1;
 		out->action = PROTO_WEBHOOK;
 		out->action_obj = webhook;
@@ -405,7 +406,7 @@ proto_decode_call(json_t *body, int trigger_allowed, struct proto_call_req *out,
 			return fail(err, "idempotency_key: must be 1 to 256 bytes");
 		out->idempotency_key = json_string_value(idem);
 	}
-	if (retry != NULL && decode_retry(retry, &out->retry, err) == -1)
+	if (retry != NULL && proto_decode_retry(retry, &out->retry, err) == -1)
 		return -1;
 	out->retry_obj = retry;
 	out->on_restart = "fail";
@@ -543,35 +544,13 @@ fail_spec:
 char *
 proto_call_spec_text(const struct proto_call_req *req)
 {
-	struct jsonbuf b;
-	json_t *spec;
-	char *text;
+	struct proto_spec spec;
+	char *text = NULL;
 
-	if (req->action != PROTO_COMMAND) {
-		/* A webhook's method default goes inside its object. */
-		if ((spec = proto_call_spec(req)) == NULL)
-			return NULL;
-		text = proto_dump(spec);
-		json_decref(spec);
-		return text;
-	}
-	/* The keys in sorted order, as proto_dump() would write them. */
-	jsonbuf_init(&b);
-	jsonbuf_raw(&b, "{\"args\":", 8);
-	if (req->args != NULL)
-		jsonbuf_value(&b, req->args, 1);
-	else
-		jsonbuf_raw(&b, "[]", 2);
-	jsonbuf_raw(&b, ",\"command\":", 11);
-	jsonbuf_value(&b, req->action_obj, 1);
-	jsonbuf_raw(&b, ",\"on_restart\":", 14);
-	jsonbuf_string(&b, req->on_restart, strlen(req->on_restart));
-	if (req->retry_obj != NULL) {
-		jsonbuf_raw(&b, ",\"retry\":", 9);
-		jsonbuf_value(&b, req->retry_obj, 1);
-	}
-	jsonbuf_char(&b, '}');
-	return jsonbuf_finish_fit(&b);	/* kept as the call's spec */
+	if (proto_spec_of_call(req, &spec) == 0)
+		text = proto_spec_encode(&spec);
+	proto_spec_free(&spec);
+	return text;
 }
 
 /* Make every integer in v a real, so 1 and 1.0 (the same JSON number)

@@ -45,6 +45,8 @@ struct proto_retry {
 	int attempts;		/* total attempts, >= 1; 0: not given */
 	double backoff;		/* seconds */
 	double max_backoff;	/* seconds */
+	int has_backoff;	/* backoff was given (else the daemon's default) */
+	int has_max_backoff;
 };
 
 /* POST /v1/calls, or an action body for POST /v1/futures/{id}/callbacks. */
@@ -54,6 +56,8 @@ struct proto_call_req {
 	const char *on_done;	/* on_done: the future id */
 	enum proto_action action;
 	json_t *action_obj;	/* the "command" or "webhook" object */
+	struct proto_command command;	/* it, decoded (PROTO_COMMAND) */
+	struct proto_webhook webhook;	/* it, decoded (PROTO_WEBHOOK) */
 	json_t *args;		/* array, or NULL */
 	const char *name;
 	const char *idempotency_key;
@@ -96,6 +100,8 @@ int proto_decode_call(json_t *body, int trigger_allowed, struct proto_call_req *
     struct proto_error *err);
 int proto_decode_command(json_t *obj, struct proto_command *out, struct proto_error *err);
 int proto_decode_webhook(json_t *obj, struct proto_webhook *out, struct proto_error *err);
+/* A retry policy object. */
+int proto_decode_retry(json_t *obj, struct proto_retry *out, struct proto_error *err);
 /* body may be NULL (no body). */
 int proto_decode_future(json_t *body, struct proto_future_req *out, struct proto_error *err);
 /* The "result" member of a result body (borrowed). */
@@ -110,11 +116,13 @@ int proto_decode_wait(json_t *body, int gather, struct proto_wait_req *out,
  * defaults filled in, keys sorted. Two requests that mean the same have
  * the same canonical form (the idempotency check compares these). */
 json_t *proto_call_canonical(const struct proto_call_req *req);
-/* What a call runs: {"command"|"webhook": ..., "args": [...], "retry":
- * ..., "on_restart": ...}. The daemon keeps this as the call's spec. */
+/* What a call runs as JSON ({"command"|"webhook": ..., "args": [...],
+ * "retry": ..., "on_restart": ...}, method filled in): the base of the
+ * canonical form. Not the stored text, which proto/spec writes; its dump
+ * is that text all the same (test_codec compares them). */
 json_t *proto_call_spec(const struct proto_call_req *req);
-/* The same, dumped as proto_dump() would (without building it for a
- * command); NULL on ENOMEM. */
+/* What a call runs, as the text the daemon keeps as the call's spec:
+ * proto_spec_encode (proto/spec.h) of the request's spec. NULL on ENOMEM. */
 char *proto_call_spec_text(const struct proto_call_req *req);
 
 /* POST /v1/schedules (proto/schedule.c): the schedule's members; the

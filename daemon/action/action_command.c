@@ -12,14 +12,17 @@
 #include <jansson.h>
 
 #include "daemon/action/cmdpolicy.h"
-#include "daemon/action/action_int.h"
-#include "daemon/action/command.h"
+#include "daemon/action/kind.h"
+#include "daemon/action/outcome.h"
+#include "daemon/exec/command.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
+#include "daemon/util/strv.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
+#include "proto/spec.h"
 
 /* "K=V" */
 static char *
@@ -30,85 +33,76 @@ env_entry(const char *k, const char *v)
 	return asprintf(&s, "%s=%s", k, v) == -1 ? NULL : s;
 }
 
-/* Build the executor's spec for call c from its parsed stored spec (NULL
- * if it could not be parsed). NULL with *why set when it cannot run (it
- * may point into a static buffer, valid until the next call). */
+/* Build the executor's spec for call c from its decoded spec. NULL with
+ * *why set when it cannot run (it may point into a static buffer, valid
+ * until the next call). */
 static struct command_spec *
-command_from_spec(struct future *c, json_t *spec, const char **why)
+command_from_spec(struct future *c, const struct proto_spec *spec, const char **why)
 {
 	static char refusal[sizeof(((struct cmdpolicy_refusal *)0)->detail)];
 	struct cmdpolicy_refusal ref;
 	char *argv0 = NULL;
 	struct command_spec *cs;
-	struct proto_command pc;
-	struct proto_error perr = { "" };
-	json_t *args, *a, *target_json = NULL;
+	const struct proto_command *pc = &spec->command;
+	json_t *a;
 	struct future *target = NULL;
 	size_t i, argc = 0, envc = 0;
 	const char *k;
 	char id[20];
 
 	*why = "out of memory";
-	if ((cs = calloc(1, sizeof(*cs))) == NULL || spec == NULL)
+	if ((cs = calloc(1, sizeof(*cs))) == NULL)
 		goto fail;
-	if (proto_decode_command(json_object_get(spec, "command"), &pc, &perr) == -1) {
-		*why = "the stored command is invalid";
-		goto fail;
-	}
 	/* The policy again: a reload may have changed it since acceptance. */
-	if (cmdpolicy_check(&pc, json_object_get(spec, "args"), &argv0, &ref) == -1) {
+	if (cmdpolicy_check(pc, spec->args, &argv0, &ref) == -1) {
 		snprintf(refusal, sizeof(refusal), "%s", ref.detail);
 		*why = refusal;
 		goto fail;
 	}
 	*why = "out of memory";
-	json_array_foreach(pc.argv, i, a)
-		if (action_strv_push(&cs->argv, &argc, i == 0 && argv0 != NULL ? argv0 :
+	json_array_foreach(pc->argv, i, a)
+		if (strv_push(&cs->argv, &argc, i == 0 && argv0 != NULL ? argv0 :
 		    strdup(json_string_value(a))) == -1) {
 			argv0 = NULL;
 			goto fail;
 		}
 	argv0 = NULL;
-	args = json_object_get(spec, "args");
-	json_array_foreach(args, i, a)
-		if (action_strv_push(&cs->argv, &argc, json_is_string(a) ?
+	json_array_foreach(spec->args, i, a)
+		if (strv_push(&cs->argv, &argc, json_is_string(a) ?
 		    strdup(json_string_value(a)) :
 		    proto_encode(a)) == -1)
 			goto fail;
 	/* loopd's own LOOP_CALL_ID and LOOP_FUTURE_* come last and are never
 	 * the request's (the check above refuses them; skipping them here
 	 * keeps it so whatever the policy says). */
-	if (pc.env != NULL)
-		json_object_foreach(pc.env, k, a)
-			if (!cmdpolicy_env_reserved(k) && action_strv_push(&cs->env, &envc,
+	if (pc->env != NULL)
+		json_object_foreach(pc->env, k, a)
+			if (!cmdpolicy_env_reserved(k) && strv_push(&cs->env, &envc,
 			    env_entry(k, json_string_value(a))) == -1)
 				goto fail;
-	if (action_strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
+	if (strv_push(&cs->env, &envc, env_entry("LOOP_CALL_ID", view_id(c, id))) == -1)
 		goto fail;
 	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL) {
-		if (action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
-		    action_strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
+		if (strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_ID", view_id(target, id))) == -1 ||
+		    strv_push(&cs->env, &envc, env_entry("LOOP_FUTURE_STATE",
 		    future_state_name(target->state))) == -1)
 			goto fail;
-		if (pc.stdin_data == NULL && (target_json = view_object(target)) != NULL) {
-			cs->stdin_data = proto_encode(target_json);
-			cs->stdin_len = cs->stdin_data ? strlen(cs->stdin_data) : 0;
-		}
+		/* Its view, written as text once. */
+		if (pc->stdin_data == NULL && (cs->stdin_data = view_text(target)) != NULL)
+			cs->stdin_len = strlen(cs->stdin_data);
 	}
-	if (pc.cwd != NULL && (cs->cwd = strdup(pc.cwd)) == NULL)
+	if (pc->cwd != NULL && (cs->cwd = strdup(pc->cwd)) == NULL)
 		goto fail;
-	if (pc.stdin_data != NULL) {
-		if ((cs->stdin_data = malloc(pc.stdin_len + 1)) == NULL)
+	if (pc->stdin_data != NULL) {
+		if ((cs->stdin_data = malloc(pc->stdin_len + 1)) == NULL)
 			goto fail;
-		memcpy(cs->stdin_data, pc.stdin_data, pc.stdin_len + 1);
-		cs->stdin_len = pc.stdin_len;
+		memcpy(cs->stdin_data, pc->stdin_data, pc->stdin_len + 1);
+		cs->stdin_len = pc->stdin_len;
 	}
-	cs->timeout = cmdpolicy_timeout(clock_from_seconds(pc.timeout));
-	json_decref(target_json);
+	cs->timeout = cmdpolicy_timeout(clock_from_seconds(pc->timeout));
 	return cs;
 fail:
 	free(argv0);
-	json_decref(target_json);
 	command_spec_free(cs);
 	return NULL;
 }
@@ -150,9 +144,9 @@ command_outcome(const struct command_result *res, const char *step, int *is_exc)
 		    json_integer(res->exit_code));
 		if (res->signal)
 			json_object_set_new(o, "signal", json_integer(res->signal));
-		json_object_set_new(o, "stdout", action_utf8_string(res->out.data ? res->out.data : "",
+		json_object_set_new(o, "stdout", outcome_utf8(res->out.data ? res->out.data : "",
 		    res->out.len));
-		json_object_set_new(o, "stderr", action_utf8_string(res->err.data ? res->err.data : "",
+		json_object_set_new(o, "stderr", outcome_utf8(res->err.data ? res->err.data : "",
 		    res->err.len));
 		if (res->out.truncated)
 			json_object_set_new(o, "stdout_truncated", json_true());
@@ -168,16 +162,16 @@ command_outcome(const struct command_result *res, const char *step, int *is_exc)
 static void
 spawn_step(struct future *c, char *buf, size_t len)
 {
-	json_t *spec = action_spec(c), *cmd = json_object_get(spec, "command");
-	const char *cwd = json_string_value(json_object_get(cmd, "cwd"));
-	const char *a0 = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
+	struct outcome_run *run = outcome_find(c->id);
+	const struct proto_command *pc = run != NULL && run->decoded ? &run->spec.command : NULL;
+	const char *cwd = pc != NULL ? pc->cwd : NULL;
+	const char *a0 = pc != NULL ? json_string_value(json_array_get(pc->argv, 0)) : NULL;
 	struct stat sb;
 
 	if (cwd != NULL && (stat(cwd, &sb) == -1 || !S_ISDIR(sb.st_mode)))
 		snprintf(buf, len, "change to directory %s", cwd);
 	else
 		snprintf(buf, len, "run %s", a0 ? a0 : "the command");
-	json_decref(spec);
 }
 
 /* The executor asks whether id, which waited for a slot, may start now:
@@ -217,29 +211,31 @@ command_done_hook(uint64_t id, struct command_result *res, void *arg)
 	o = command_outcome(res, step, &is_exc);
 	/* A failure or a timeout may be tried again; a spawn error will not
 	 * mend itself. Commands have no retries unless the call asks. */
-	if (is_exc && o != NULL && res->spawn_error == 0 && action_retry(c, o, 1, -1)) {
+	if (is_exc && o != NULL && res->spawn_error == 0 && outcome_retry(c, o, 1, -1)) {
 		json_decref(o);
 		return;
 	}
-	action_finish(id, o, is_exc);
+	outcome_finish(id, o, is_exc);
 }
 
-void
-action_command_start(struct future *c, json_t *spec)
+/* action_kind.start */
+static void
+command_start(struct future *c, const struct proto_spec *spec)
 {
 	struct command_spec *cs;
 	const char *why;
 
 	if ((cs = command_from_spec(c, spec, &why)) == NULL) {
-		action_fail(c, "SpawnError", why);
+		outcome_fail(c, "SpawnError", why);
 		return;
 	}
 	if (command_run(c->id, cs) == 1 && c->phase != CALL_RUNNING)
 		sched_unclaim(c);	/* it waits for a slot: not started */
 }
 
-void
-action_command_claimed(void)
+/* action_kind.claimed */
+static void
+command_claimed(void)
 {
 	command_kick();
 }
@@ -251,8 +247,9 @@ command_limits_of(const struct config *cfg)
 	return (struct command_limits){ cfg->max_commands, cfg->max_output, cfg->kill_grace };
 }
 
-int
-action_command_init(struct event_base *base, const struct config *cfg)
+/* action_kind.init */
+static int
+command_kind_init(struct event_base *base, const struct config *cfg)
 {
 	struct command_hooks hooks = { command_may_start_hook, command_started_hook,
 	    command_done_hook, NULL };
@@ -263,25 +260,41 @@ action_command_init(struct event_base *base, const struct config *cfg)
 	return command_init(base, &limits, &hooks);
 }
 
-void
-action_command_configure(const struct config *cfg)
+/* action_kind.configure */
+static int
+command_configure(const struct config *cfg)
 {
 	struct command_limits limits = command_limits_of(cfg);
 
 	if (cmdpolicy_set(cfg) == -1)
 		log_warnx("reload: out of memory; keeping the old command policy");
 	command_set_limits(&limits);
+	return 0;
 }
 
-int
-action_command_abort(uint64_t id)
+/* action_kind.abort: the executor reports the end of what it stops. */
+static int
+command_kind_abort(uint64_t id)
 {
-	return command_abort(id);
+	command_abort(id);
+	return 0;
 }
 
-void
-action_command_shutdown(void)
+/* action_kind.shutdown */
+static void
+command_kind_shutdown(void)
 {
 	command_shutdown();
 	cmdpolicy_free();
 }
+
+const struct action_kind action_command_kind = {
+	.action = PROTO_COMMAND,
+	.fail_type = "SpawnError",
+	.init = command_kind_init,
+	.configure = command_configure,
+	.start = command_start,
+	.abort = command_kind_abort,
+	.claimed = command_claimed,
+	.shutdown = command_kind_shutdown,
+};

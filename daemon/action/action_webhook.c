@@ -12,15 +12,19 @@
 
 #include <jansson.h>
 
-#include "daemon/action/action_int.h"
-#include "daemon/action/netpolicy.h"
-#include "daemon/action/sign.h"
-#include "daemon/action/webhook.h"
+#include "daemon/action/kind.h"
+#include "daemon/action/outcome.h"
+#include "daemon/exec/netpolicy.h"
+#include "daemon/exec/sign.h"
+#include "daemon/exec/webhook.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/sched.h"
+#include "daemon/util/strv.h"
 #include "daemon/view.h"
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
+#include "proto/spec.h"
 
 static struct {
 	int64_t timeout;		/* when the call sets none */
@@ -39,22 +43,35 @@ header_line(const char *name, const char *value)
 
 /* The request body: the call's own, or {"call", ["future",] "args"}. */
 static char *
-webhook_body(struct future *c, const json_t *spec, const struct proto_webhook *pw)
+webhook_body(struct future *c, const struct proto_spec *spec)
 {
-	json_t *o;
+	const struct proto_webhook *pw = &spec->webhook;
 	struct future *target;
-	char id[20], *text;
+	struct jsonbuf b;
+	char id[20], *view = NULL;
 
 	if (pw->body != NULL)
 		return proto_encode(pw->body);
-	o = json_pack("{s:s, s:O}", "call", view_id(c, id), "args",
-	    json_object_get(spec, "args"));
-	if (o != NULL && c->trigger == TRIGGER_ON_DONE &&
-	    (target = future_find(future_target(c))) != NULL)
-		json_object_set_new(o, "future", view_object(target));
-	text = o ? proto_encode(o) : NULL;
-	json_decref(o);
-	return text;
+	/* The target's view is written once, as text, and spliced in (it is
+	 * left out if it cannot be had, as its spec unreadable). */
+	if (c->trigger == TRIGGER_ON_DONE && (target = future_find(future_target(c))) != NULL)
+		view = view_text(target);
+	jsonbuf_init(&b);
+	jsonbuf_raw(&b, "{\"call\":", 8);
+	view_id(c, id);
+	jsonbuf_string(&b, id, strlen(id));
+	jsonbuf_raw(&b, ",\"args\":", 8);
+	if (spec->args != NULL)
+		jsonbuf_value(&b, spec->args, 0);
+	else
+		jsonbuf_raw(&b, "[]", 2);
+	if (view != NULL) {
+		jsonbuf_raw(&b, ",\"future\":", 10);
+		jsonbuf_raw(&b, view, strlen(view));
+	}
+	jsonbuf_char(&b, '}');
+	free(view);
+	return jsonbuf_finish(&b);
 }
 
 /* Whether the user's headers name this one (case-insensitively). */
@@ -70,14 +87,13 @@ has_header(const json_t *headers, const char *name)
 	return 0;
 }
 
-/* Build the executor's request for call c from its parsed stored spec
- * (NULL if it could not be parsed). NULL with *why set. */
+/* Build the executor's request for call c from its decoded spec. NULL
+ * with *why set. */
 static struct webhook_spec *
-webhook_from_spec(struct future *c, json_t *spec, const char **why)
+webhook_from_spec(struct future *c, const struct proto_spec *spec, const char **why)
 {
 	json_t *v;
-	struct proto_webhook pw;
-	struct proto_error perr = { "" };
+	const struct proto_webhook *pw = &spec->webhook;
 	struct webhook_spec *ws = calloc(1, sizeof(*ws));
 	size_t n = 0;
 	const char *k;
@@ -85,36 +101,32 @@ webhook_from_spec(struct future *c, json_t *spec, const char **why)
 	int64_t now_s = clock_unix_now() / CLOCK_US_PER_S;
 
 	*why = "out of memory";
-	if (ws == NULL || spec == NULL)
+	if (ws == NULL)
 		goto fail;
-	if (proto_decode_webhook(json_object_get(spec, "webhook"), &pw, &perr) == -1) {
-		*why = "the stored webhook is invalid";
-		goto fail;
-	}
-	if ((ws->url = strdup(pw.url)) == NULL || (ws->method = strdup(pw.method)) == NULL ||
-	    (ws->body = webhook_body(c, spec, &pw)) == NULL)
+	if ((ws->url = strdup(pw->url)) == NULL || (ws->method = strdup(pw->method)) == NULL ||
+	    (ws->body = webhook_body(c, spec)) == NULL)
 		goto fail;
 	ws->body_len = strlen(ws->body);
-	ws->timeout = pw.timeout > 0 ? clock_from_seconds(pw.timeout) : aw.timeout;
+	ws->timeout = pw->timeout > 0 ? clock_from_seconds(pw->timeout) : aw.timeout;
 	view_id(c, id);
-	if (pw.headers != NULL)
-		json_object_foreach(pw.headers, k, v)
-			if (action_strv_push(&ws->headers, &n, header_line(k,
+	if (pw->headers != NULL)
+		json_object_foreach(pw->headers, k, v)
+			if (strv_push(&ws->headers, &n, header_line(k,
 			    json_string_value(v))) == -1)
 				goto fail;
-	if ((!has_header(pw.headers, "Content-Type") && action_strv_push(&ws->headers, &n,
+	if ((!has_header(pw->headers, "Content-Type") && strv_push(&ws->headers, &n,
 	    strdup("Content-Type: application/json")) == -1) ||
-	    action_strv_push(&ws->headers, &n, header_line("Loop-Call-Id", id)) == -1 ||
-	    action_strv_push(&ws->headers, &n, strdup("Expect:")) == -1)
+	    strv_push(&ws->headers, &n, header_line("Loop-Call-Id", id)) == -1 ||
+	    strv_push(&ws->headers, &n, strdup("Expect:")) == -1)
 		goto fail;
 	if (sign_enabled()) {
 		/* webhook-id is the call id: the same on every attempt and after a
 		 * restart, so receivers can drop repeats. */
 		snprintf(ts, sizeof(ts), "%lld", (long long)now_s);
 		if ((sig = sign_signature(id, now_s, ws->body, ws->body_len)) == NULL ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-id", id)) == -1 ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-timestamp", ts)) == -1 ||
-		    action_strv_push(&ws->headers, &n, header_line("webhook-signature", sig)) == -1) {
+		    strv_push(&ws->headers, &n, header_line("webhook-id", id)) == -1 ||
+		    strv_push(&ws->headers, &n, header_line("webhook-timestamp", ts)) == -1 ||
+		    strv_push(&ws->headers, &n, header_line("webhook-signature", sig)) == -1) {
 			free(sig);
 			goto fail;
 		}
@@ -137,10 +149,10 @@ headers_object(const struct webhook_result *r)
 		const char *name = r->headers[i].name, *value = r->headers[i].value;
 		if ((old = json_object_get(o, name)) != NULL &&
 		    asprintf(&joined, "%s, %s", json_string_value(old), value) != -1) {
-			json_object_set_new(o, name, action_utf8_string(joined, strlen(joined)));
+			json_object_set_new(o, name, outcome_utf8(joined, strlen(joined)));
 			free(joined);
 		} else
-			json_object_set_new(o, name, action_utf8_string(value, strlen(value)));
+			json_object_set_new(o, name, outcome_utf8(value, strlen(value)));
 	}
 	return o;
 }
@@ -157,7 +169,7 @@ body_value(const struct webhook_result *r)
 		if (strcmp(r->headers[i].name, "content-type") == 0 &&
 		    strstr(r->headers[i].value, "json") != NULL && !r->body.truncated)
 			v = json_loadb(data, r->body.len, JSON_DECODE_ANY, NULL);
-	return v != NULL ? v : action_utf8_string(data, r->body.len);
+	return v != NULL ? v : outcome_utf8(data, r->body.len);
 }
 
 /* Result or WebhookFailed for a reply; *retryable tells whether another
@@ -208,41 +220,39 @@ static void
 webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 {
 	struct future *c = future_find(id);
-	json_t *spec, *o;
+	struct outcome_run *run;
+	json_t *o;
 	int is_exc, retryable;
-	const char *k;
 	char url[512] = "the webhook";
 
 	if (c == NULL)
 		return;
 	if (r->error == 0 && (r->status < 200 || r->status >= 300)) {
 		/* Only a refusing reply's message names the URL. */
-		spec = action_spec(c);
-		k = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
-		if (k != NULL)
-			snprintf(url, sizeof(url), "%s", k);
-		json_decref(spec);
+		if ((run = outcome_find(id)) != NULL && run->decoded)
+			snprintf(url, sizeof(url), "%s", run->spec.webhook.url);
 	}
 	o = webhook_outcome(r, url, &is_exc, &retryable);
 	/* A receiver's delay is honoured up to max_retry_after, never more:
 	 * a far date must not leave the call pending for good. */
 	if (r->retry_after > aw.max_retry_after)
 		r->retry_after = aw.max_retry_after;
-	if (is_exc && retryable && o != NULL && action_retry(c, o, aw.attempts, r->retry_after)) {
+	if (is_exc && retryable && o != NULL && outcome_retry(c, o, aw.attempts, r->retry_after)) {
 		json_decref(o);
 		return;
 	}
-	action_finish(id, o, is_exc);
+	outcome_finish(id, o, is_exc);
 }
 
-void
-action_webhook_start(struct future *c, json_t *spec)
+/* action_kind.start */
+static void
+webhook_start(struct future *c, const struct proto_spec *spec)
 {
 	struct webhook_spec *ws;
 	const char *why;
 
 	if ((ws = webhook_from_spec(c, spec, &why)) == NULL) {
-		action_fail(c, "WebhookFailed", why);
+		outcome_fail(c, "WebhookFailed", why);
 		return;
 	}
 	webhook_run(c->id, ws);
@@ -256,8 +266,9 @@ webhook_limits_of(const struct config *cfg)
 	    cfg->max_output };
 }
 
-int
-action_webhook_configure(const struct config *cfg)
+/* action_kind.configure */
+static int
+webhook_configure(const struct config *cfg)
 {
 	struct webhook_limits limits = webhook_limits_of(cfg);
 	int rc = 0;
@@ -275,27 +286,35 @@ action_webhook_configure(const struct config *cfg)
 	return rc;
 }
 
-int
-action_webhook_init(struct event_base *base, const struct config *cfg)
+/* action_kind.init */
+static int
+webhook_kind_init(struct event_base *base, const struct config *cfg)
 {
 	struct webhook_hooks hooks = { webhook_started_hook, webhook_done_hook, NULL };
 	struct webhook_limits limits = webhook_limits_of(cfg);
 
 	if (webhook_init(base, &limits, &hooks) == -1)
 		return -1;
-	return action_webhook_configure(cfg);
+	return webhook_configure(cfg);
 }
 
-int
-action_webhook_abort(uint64_t id)
-{
-	return webhook_abort(id);
-}
-
-void
-action_webhook_shutdown(void)
+/* action_kind.shutdown */
+static void
+webhook_kind_shutdown(void)
 {
 	webhook_shutdown();
 	netpolicy_free();
 	sign_free();
 }
+
+/* An aborted request ends here: the executor does not report it. */
+const struct action_kind action_webhook_kind = {
+	.action = PROTO_WEBHOOK,
+	.fail_type = "WebhookFailed",
+	.init = webhook_kind_init,
+	.configure = webhook_configure,
+	.start = webhook_start,
+	.abort = webhook_abort,
+	.claimed = NULL,
+	.shutdown = webhook_kind_shutdown,
+};

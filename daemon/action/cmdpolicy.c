@@ -23,9 +23,7 @@
  * command_env_allow is set and it matches none of it. Patterns are names,
  * or a prefix followed by "*".
  *
- * Resource limits are applied with prlimit(2) right after the child
- * starts: before its program's main() normally runs, but a guard against
- * runaways, not a sandbox (the unit's own limits and sandboxing are).
+ * Resource limits (command_rlimits) are exec/rlimits'.
  */
 #include "daemon/action/cmdpolicy.h"
 
@@ -41,13 +39,10 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "daemon/exec/rlimits.h"
+#include "daemon/util/strv.h"
 #include "proto/codec.h"
 #include "proto/units.h"
-
-struct rlim {
-	int resource;
-	rlim_t value;
-};
 
 static struct {
 	int commands;
@@ -57,103 +52,7 @@ static struct {
 	char **cwd_allow;	/* NULL: any directory */
 	uint64_t max_argv, max_env, max_stdin;
 	int64_t max_timeout;
-	struct rlim *rlimits;
-	size_t n_rlimits;
 } cp;
-
-/* The resources command_rlimits may name. */
-static const struct {
-	const char *name;
-	int resource;
-	int is_size;		/* a size (64M) rather than a count */
-} rlimit_names[] = {
-	{ "as", RLIMIT_AS, 1 },
-	{ "core", RLIMIT_CORE, 1 },
-	{ "cpu", RLIMIT_CPU, 0 },		/* seconds */
-	{ "data", RLIMIT_DATA, 1 },
-	{ "fsize", RLIMIT_FSIZE, 1 },
-	{ "memlock", RLIMIT_MEMLOCK, 1 },
-	{ "nofile", RLIMIT_NOFILE, 0 },
-	{ "nproc", RLIMIT_NPROC, 0 },
-	{ "stack", RLIMIT_STACK, 1 },
-};
-
-/* Free a NULL-terminated list. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
-/* Copy a NULL-terminated list (NULL for NULL); 0 or -1. */
-static int
-strv_copy(char **v, char ***out)
-{
-	size_t n = 0;
-	char **c;
-
-	*out = NULL;
-	if (v == NULL)
-		return 0;
-	while (v[n] != NULL)
-		n++;
-	if ((c = calloc(n + 1, sizeof(*c))) == NULL)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((c[i] = strdup(v[i])) == NULL) {
-			strv_free(c);
-			return -1;
-		}
-	*out = c;
-	return 0;
-}
-
-/* Parse one "name=value" of command_rlimits; 0 or -1. */
-static int
-rlimit_parse(const char *s, struct rlim *out)
-{
-	const char *eq = strchr(s, '=');
-	uint64_t n;
-	char *end;
-
-	if (eq == NULL || eq[1] == '\0')
-		return -1;
-	for (size_t i = 0; i < sizeof(rlimit_names) / sizeof(rlimit_names[0]); i++) {
-		if (strlen(rlimit_names[i].name) != (size_t)(eq - s) ||
-		    strncmp(rlimit_names[i].name, s, (size_t)(eq - s)) != 0)
-			continue;
-		if (rlimit_names[i].is_size) {
-			if (units_parse_size(eq + 1, &n) == -1)
-				return -1;
-		} else {
-			if (!isdigit((unsigned char)eq[1]))
-				return -1;
-			errno = 0;
-			n = strtoull(eq + 1, &end, 10);
-			if (errno != 0 || *end != '\0')
-				return -1;
-		}
-		out->resource = rlimit_names[i].resource;
-		out->value = (rlim_t)n;
-		return 0;
-	}
-	return -1;
-}
-
-int
-cmdpolicy_rlimits_valid(char **list, const char **bad)
-{
-	struct rlim r;
-
-	for (size_t i = 0; list != NULL && list[i] != NULL; i++)
-		if (rlimit_parse(list[i], &r) == -1) {
-			*bad = list[i];
-			return 0;
-		}
-	return 1;
-}
 
 void
 cmdpolicy_free(void)
@@ -162,29 +61,24 @@ cmdpolicy_free(void)
 	strv_free(cp.env_allow);
 	strv_free(cp.env_deny);
 	strv_free(cp.cwd_allow);
-	free(cp.rlimits);
 	memset(&cp, 0, sizeof(cp));
+	rlimits_free();
 }
 
 int
 cmdpolicy_set(const struct config *cfg)
 {
 	char **allow = NULL, **env_allow = NULL, **env_deny = NULL, **cwd_allow = NULL;
-	struct rlim *rl = NULL;
-	size_t n = 0;
-
-	while (cfg->command_rlimits != NULL && cfg->command_rlimits[n] != NULL)
-		n++;
 	if (strv_copy(cfg->command_allow, &allow) == -1 ||
 	    strv_copy(cfg->command_env_allow, &env_allow) == -1 ||
 	    strv_copy(cfg->command_env_deny, &env_deny) == -1 ||
 	    strv_copy(cfg->command_cwd_allow, &cwd_allow) == -1 ||
-	    (n > 0 && (rl = calloc(n, sizeof(*rl))) == NULL))
+	    rlimits_set(cfg->command_rlimits) == -1)
 		goto fail;
-	for (size_t i = 0; i < n; i++)
-		if (rlimit_parse(cfg->command_rlimits[i], &rl[i]) == -1)
-			goto fail;
-	cmdpolicy_free();
+	strv_free(cp.allow);
+	strv_free(cp.env_allow);
+	strv_free(cp.env_deny);
+	strv_free(cp.cwd_allow);
 	cp.commands = cfg->commands;
 	cp.allow = allow;
 	cp.env_allow = env_allow;
@@ -194,15 +88,12 @@ cmdpolicy_set(const struct config *cfg)
 	cp.max_env = cfg->command_max_env;
 	cp.max_stdin = cfg->command_max_stdin;
 	cp.max_timeout = cfg->command_max_timeout;
-	cp.rlimits = rl;
-	cp.n_rlimits = n;
 	return 0;
 fail:
 	strv_free(allow);
 	strv_free(env_allow);
 	strv_free(env_deny);
 	strv_free(cwd_allow);
-	free(rl);
 	return -1;
 }
 
@@ -475,20 +366,4 @@ cmdpolicy_timeout(int64_t asked)
 	if (cp.max_timeout > 0 && (asked <= 0 || asked > cp.max_timeout))
 		return cp.max_timeout;
 	return asked;
-}
-
-int
-cmdpolicy_apply_rlimits(pid_t pid)
-{
-	for (size_t i = 0; i < cp.n_rlimits; i++) {
-		__rlimit_resource_t res = (__rlimit_resource_t)cp.rlimits[i].resource;
-		struct rlimit old, r = { cp.rlimits[i].value, cp.rlimits[i].value };
-		/* Never above the hard limit loopd has itself (EPERM). */
-		if (prlimit(pid, res, NULL, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
-		    r.rlim_max > old.rlim_max)
-			r.rlim_cur = r.rlim_max = old.rlim_max;
-		if (prlimit(pid, res, &r, NULL) == -1)
-			return errno;
-	}
-	return 0;
 }

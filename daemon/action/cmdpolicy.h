@@ -10,8 +10,8 @@
  * accepted (refusals are 403 or 400) and again when it starts (a reload
  * may have changed the policy: a refusal is a SpawnError then).
  *
- * Also the per-command settings that are not checks: resource limits
- * (command_rlimits) and the timeout cap (command_max_timeout).
+ * Also the timeout cap (command_max_timeout), a setting rather than a
+ * check; the resource limits are exec/rlimits'.
  */
 #ifndef LOOPD_ACTION_CMDPOLICY_H
 #define LOOPD_ACTION_CMDPOLICY_H
@@ -32,9 +32,6 @@ struct cmdpolicy_refusal {
 	char detail[512];
 };
 
-/* Whether every entry of command_rlimits is NAME=VALUE with a known name
- * and a size or count; *bad gets the first that is not. 1 or 0. */
-int cmdpolicy_rlimits_valid(char **list, const char **bad);
 /* Take the policy from the config (copied). 0 or -1 (ENOMEM: the old
  * policy is kept). */
 int cmdpolicy_set(const struct config *cfg);
@@ -49,8 +46,6 @@ int cmdpolicy_env_reserved(const char *name);
 /* The timeout to run a command with (microseconds, 0: none) given the
  * one it asked for: capped by command_max_timeout. */
 int64_t cmdpolicy_timeout(int64_t asked);
-/* Apply command_rlimits to a process just started. 0, or an errno. */
-int cmdpolicy_apply_rlimits(pid_t pid);
 /* Free the policy. */
 void cmdpolicy_free(void);
 

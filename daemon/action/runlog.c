@@ -15,6 +15,7 @@
 #include "daemon/core/future.h"
 #include "daemon/log.h"
 #include "proto/codec.h"
+#include "proto/spec.h"
 
 struct runlog_rec {
 	uint64_t seq;
@@ -158,30 +159,24 @@ runlog_str(const json_t *rec, const char *key)
 	return s != NULL ? s : "?";
 }
 
-/* What spec runs: kind "command" and its argv[0], or "webhook" and the
- * URL's host; "?" for both without a spec. */
-static void
-runlog_action(const json_t *spec, char *kind, size_t klen, char *what, size_t wlen)
+void
+runlog_describe(const struct proto_spec *spec, int decoded, struct runlog_action *out)
 {
-	const json_t *cmd = json_object_get(spec, "command");
 	const char *s, *p;
 	size_t n;
 
-	snprintf(kind, klen, "%s", spec == NULL ? "?" : cmd != NULL ? "command" : "webhook");
-	if (spec == NULL) {
-		snprintf(what, wlen, "?");
+	snprintf(out->kind, sizeof(out->kind), "%s", spec->action == PROTO_COMMAND ? "command" :
+	    spec->action == PROTO_WEBHOOK ? "webhook" : "?");
+	snprintf(out->what, sizeof(out->what), "?");
+	if (!decoded)
+		return;
+	if (spec->action == PROTO_COMMAND) {
+		s = json_string_value(json_array_get(spec->command.argv, 0));
+		snprintf(out->what, sizeof(out->what), "%s", s != NULL ? s : "?");
 		return;
 	}
-	if (cmd != NULL) {
-		s = json_string_value(json_array_get(json_object_get(cmd, "argv"), 0));
-		snprintf(what, wlen, "%s", s != NULL ? s : "?");
+	if ((s = spec->webhook.url) == NULL)
 		return;
-	}
-	s = json_string_value(json_object_get(json_object_get(spec, "webhook"), "url"));
-	if (s == NULL) {
-		snprintf(what, wlen, "?");
-		return;
-	}
 	/* The host (and port) of scheme://[userinfo@]host[:port]/... */
 	if ((p = strstr(s, "://")) != NULL)
 		s = p + 3;
@@ -190,30 +185,30 @@ runlog_action(const json_t *spec, char *kind, size_t klen, char *what, size_t wl
 		n -= (size_t)(p + 1 - s);
 		s = p + 1;
 	}
-	snprintf(what, wlen, "%.*s", (int)n, s);
+	snprintf(out->what, sizeof(out->what), "%.*s", (int)n, s);
 }
 
-/* The common fields of a record about call c. */
+/* The common fields of a record about call c, which runs what (NULL:
+ * not known). */
 static json_t *
-runlog_rec(const struct future *c, const char *event, const json_t *spec)
+runlog_rec(const struct future *c, const char *event, const struct runlog_action *what)
 {
-	char id[24], kind[16], what[256];
+	char id[24];
 	const char *name = future_name(c);
 	json_t *rec;
 
-	runlog_action(spec, kind, sizeof(kind), what, sizeof(what));
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:i}", "event", event,
-	    "id", proto_id_format(c->id, 'c', id), "kind", kind, "action", what,
-	    "attempt", (json_int_t)c->attempts);
+	    "id", proto_id_format(c->id, 'c', id), "kind", what ? what->kind : "?",
+	    "action", what ? what->what : "?", "attempt", (json_int_t)c->attempts);
 	if (rec != NULL && name != NULL)
 		json_object_set_new(rec, "name", json_string(name));
 	return rec;
 }
 
 void
-runlog_start(const struct future *c, const json_t *spec)
+runlog_start(const struct future *c, const struct runlog_action *what)
 {
-	json_t *rec = runlog_rec(c, "start", spec);
+	json_t *rec = runlog_rec(c, "start", what);
 	const char *name = future_name(c);
 	int64_t now = clock_loop_now();
 	double late = 0;
@@ -278,64 +273,49 @@ runlog_outcome(json_t *rec, const json_t *o, int is_exc, char *buf, size_t len)
 #undef ADD
 }
 
-/* The record of an attempt's end for call c: its spec read for what it
- * ran (NULL on ENOMEM). */
-static json_t *
-runlog_end_rec(const struct future *c)
-{
-	json_t *spec = NULL, *rec;
-	char *tmp = NULL;
-	const char *text = future_spec(c, &tmp);
-
-	if (text != NULL)
-		spec = json_loads(text, 0, NULL);
-	free(tmp);
-	rec = runlog_rec(c, "end", spec);
-	json_decref(spec);
-	return rec;
-}
-
 void
-runlog_end(const struct future *c, const json_t *o, int is_exc)
+runlog_end(const struct future *c, const struct runlog_action *what, const json_t *o,
+    int is_exc)
 {
 	const char *outcome = o == NULL ? "cancelled" : is_exc ? "failed" : "ok";
-	json_t *rec = runlog_end_rec(c);
+	json_t *rec = runlog_rec(c, "end", what);
 	const char *name = future_name(c);
-	char what[1024] = "";
+	char desc[1024] = "";
 
 	if (rec != NULL) {
 		json_object_set_new(rec, "outcome", json_string(outcome));
 		json_object_set_new(rec, "attempts", json_integer((json_int_t)c->attempts));
 		json_object_del(rec, "attempt");
 		if (o != NULL)
-			runlog_outcome(rec, o, is_exc, what, sizeof(what));
+			runlog_outcome(rec, o, is_exc, desc, sizeof(desc));
 	}
 	runlog_line(is_exc, c, outcome, "run %s%s%s%s %s: %s %s%s%s, %u attempt%s",
 	    runlog_str(rec, "id"), name ? " (" : "", name ? name : "",
 	    name ? ")" : "", outcome,
 	    runlog_str(rec, "kind"),
 	    runlog_str(rec, "action"),
-	    *what ? ": " : "", what, c->attempts, c->attempts == 1 ? "" : "s");
+	    *desc ? ": " : "", desc, c->attempts, c->attempts == 1 ? "" : "s");
 	runlog_keep(rec);
 }
 
 void
-runlog_retry(const struct future *c, const json_t *failure, int64_t delay_us)
+runlog_retry(const struct future *c, const struct runlog_action *what, const json_t *failure,
+    int64_t delay_us)
 {
-	json_t *rec = runlog_end_rec(c);
+	json_t *rec = runlog_rec(c, "end", what);
 	const char *name = future_name(c);
-	char what[1024] = "";
+	char desc[1024] = "";
 
 	if (rec != NULL) {
 		json_object_set_new(rec, "outcome", json_string("retrying"));
 		json_object_set_new(rec, "retry_in", json_real(clock_to_seconds(delay_us)));
-		runlog_outcome(rec, failure, 1, what, sizeof(what));
+		runlog_outcome(rec, failure, 1, desc, sizeof(desc));
 	}
 	runlog_line(1, c, "retrying", "run %s%s%s%s attempt %u failed: %s %s: %s; "
 	    "retrying in %.3fs", runlog_str(rec, "id"), name ? " (" : "",
 	    name ? name : "", name ? ")" : "", c->attempts,
 	    runlog_str(rec, "kind"),
-	    runlog_str(rec, "action"), what,
+	    runlog_str(rec, "action"), desc,
 	    clock_to_seconds(delay_us));
 	runlog_keep(rec);
 }

@@ -17,6 +17,15 @@
 
 struct event_base;
 struct future;
+struct proto_spec;
+
+/* What a run runs, as its records say it: kind "command" and argv[0], or
+ * "webhook" and the URL's host ("?" for what is not known). Taken once,
+ * when the call is dispatched. */
+struct runlog_action {
+	char kind[16];
+	char what[256];
+};
 
 /* Records kept for GET /v1/logs. */
 #define RUNLOG_CAP 4096
@@ -26,14 +35,18 @@ int runlog_init(struct event_base *base);
 /* Free the ring. */
 void runlog_shutdown(void);
 
-/* An attempt of call c is starting; spec is its parsed spec (borrowed). */
-void runlog_start(const struct future *c, const json_t *spec);
+/* Describe spec (decoded: its fields were; else only its kind is known). */
+void runlog_describe(const struct proto_spec *spec, int decoded, struct runlog_action *out);
+/* An attempt of call c, which runs what (NULL: not known), is starting. */
+void runlog_start(const struct future *c, const struct runlog_action *what);
 /* Call c ended: o is its result or exception (borrowed; NULL if it ended
  * cancelled). */
-void runlog_end(const struct future *c, const json_t *o, int is_exc);
+void runlog_end(const struct future *c, const struct runlog_action *what, const json_t *o,
+    int is_exc);
 /* An attempt of call c failed with failure and is tried again after
  * delay_us. */
-void runlog_retry(const struct future *c, const json_t *failure, int64_t delay_us);
+void runlog_retry(const struct future *c, const struct runlog_action *what,
+    const json_t *failure, int64_t delay_us);
 
 /* The sequence numbers of the oldest and newest records kept (0 when
  * there are none). */

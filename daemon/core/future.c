@@ -199,15 +199,16 @@ future_touch_id(uint64_t id)
 		fs.persist.changed(id, fs.persist.arg);
 }
 
-/* Whether f's spec may wait in the store: a pending call waiting for
- * its time or for its future. Calls claimed to start soon, on the ready
- * FIFO or handed to the action layer need theirs. */
-static int
-future_spec_evictable(const struct future *f)
+int
+future_spec_evictable(const struct future *f, int loading)
 {
-	return f->kind == FUTURE_CALL && f->state == FUTURE_PENDING && !f->dispatched &&
-	    !f->claimed && (f->phase == CALL_WAITING ||
-	    (f->phase == CALL_SCHEDULED && timerq_queued(&f->tq)));
+	/* Calls claimed to start soon, on the ready FIFO or handed to the
+	 * action layer need theirs. At load nothing is claimed, queued or
+	 * dispatched yet: a stored claim is settled by recovery, which reads
+	 * the spec back if it needs it. */
+	return f->kind == FUTURE_CALL && f->state == FUTURE_PENDING &&
+	    (loading || (!f->dispatched && !f->claimed)) && (f->phase == CALL_WAITING ||
+	    (f->phase == CALL_SCHEDULED && (loading || timerq_queued(&f->tq))));
 }
 
 void
@@ -220,7 +221,7 @@ void
 future_mark_clean(struct future *f)
 {
 	f->stored = 1;
-	if (f->spec != NULL && fs.persist.load_spec != NULL && future_spec_evictable(f)) {
+	if (f->spec != NULL && fs.persist.load_spec != NULL && future_spec_evictable(f, 0)) {
 		free(f->spec);
 		f->spec = NULL;
 	}

@@ -155,6 +155,12 @@ void future_mark_saving(struct future *f);
 /* That commit succeeded: the store holds a row for f (a waiting call's
  * spec may then leave memory). */
 void future_mark_clean(struct future *f);
+/* Whether call f's spec may leave memory, the store keeping it: a
+ * pending call waiting for its future or for its time (in the timer
+ * queue), not claimed or handed to the action layer. The one rule:
+ * future_mark_clean applies it to a live call, and the store asks it of
+ * each row it loads (loading = 1) before it reads the row's spec. */
+int future_spec_evictable(const struct future *f, int loading);
 /* A call's spec: f->spec, or a copy read back from the store, returned
  * in *tmp too for the caller to free (*tmp is NULL otherwise). NULL if it
  * cannot be read, or f has none (a plain future). */

@@ -25,22 +25,17 @@
 static int
 command_accept(struct http_req *r, struct proto_call_req *req)
 {
-	struct proto_command pc;
-	struct proto_error perr = { "" };
 	struct cmdpolicy_refusal ref;
 	char *argv0 = NULL;
 	json_t *s;
 
-	if (proto_decode_command(req->action_obj, &pc, &perr) == -1) {
-		http_reply_problem(r, 400, NULL, "%s", perr.detail);
-		return -1;
-	}
-	if (cmdpolicy_check(&pc, req->args, &argv0, &ref) == -1) {
+	/* req->command was decoded with the request. */
+	if (cmdpolicy_check(&req->command, req->args, &argv0, &ref) == -1) {
 		http_reply_problem(r, ref.status, NULL, "%s", ref.detail);
 		return -1;
 	}
 	if (argv0 != NULL && ((s = json_string(argv0)) == NULL ||
-	    json_array_set_new(pc.argv, 0, s) == -1)) {
+	    json_array_set_new(req->command.argv, 0, s) == -1)) {
 		free(argv0);
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return -1;

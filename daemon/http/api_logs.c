@@ -34,7 +34,7 @@ static struct {
 	size_t n;
 	struct event *wake_ev;		/* new records: answer on the next turn */
 	int ready;
-} al;
+} log_polls;
 
 /* A reply being built. */
 struct logs_out {
@@ -100,8 +100,8 @@ logs_poll_free(struct log_poll *p)
 {
 	if (p == NULL)
 		return;
-	TAILQ_REMOVE(&al.held, p, link);
-	al.n--;
+	TAILQ_REMOVE(&log_polls.held, p, link);
+	log_polls.n--;
 	if (p->timer != NULL)
 		event_free(p->timer);
 	free(p);
@@ -141,7 +141,7 @@ logs_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct log_poll *p, *next;
 
-	for (p = TAILQ_FIRST(&al.held); p != NULL; p = next) {
+	for (p = TAILQ_FIRST(&log_polls.held); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, link);
 		if (logs_have(p->after)) {
 			evtimer_del(p->timer);
@@ -155,21 +155,21 @@ logs_wake_cb(evutil_socket_t fd, short what, void *arg)
 static void
 logs_notify(void *arg)
 {
-	if (al.n > 0 && al.wake_ev != NULL)
-		event_active(al.wake_ev, EV_TIMEOUT, 0);
+	if (log_polls.n > 0 && log_polls.wake_ev != NULL)
+		event_active(log_polls.wake_ev, EV_TIMEOUT, 0);
 }
 
 /* Set up on first use (the loop is known by then). 0 or -1. */
 static int
 logs_setup(void)
 {
-	if (al.ready)
+	if (log_polls.ready)
 		return 0;
-	if ((al.wake_ev = event_new(api_base, -1, 0, logs_wake_cb, NULL)) == NULL)
+	if ((log_polls.wake_ev = event_new(api_base, -1, 0, logs_wake_cb, NULL)) == NULL)
 		return -1;
-	TAILQ_INIT(&al.held);
+	TAILQ_INIT(&log_polls.held);
 	runlog_set_notify(logs_notify, NULL);
-	al.ready = 1;
+	log_polls.ready = 1;
 	return 0;
 }
 
@@ -216,7 +216,7 @@ api_logs(struct http_req *r, struct api_args *a)
 	    logs_query_count(r, "limit", 1, RUNLOG_CAP, &limit) == -1 ||
 	    api_query_seconds(r, "wait", &wait) == -1)
 		return;
-	if (wait == 0 || logs_setup() == -1 || al.n >= api_cfg->max_waiters ||
+	if (wait == 0 || logs_setup() == -1 || log_polls.n >= api_cfg->max_waiters ||
 	    logs_have(after)) {
 		logs_answer(r, after, (size_t)limit);
 		return;
@@ -230,8 +230,8 @@ api_logs(struct http_req *r, struct api_args *a)
 	p->r = r;
 	p->after = after;
 	p->limit = (size_t)limit;
-	TAILQ_INSERT_TAIL(&al.held, p, link);
-	al.n++;
+	TAILQ_INSERT_TAIL(&log_polls.held, p, link);
+	log_polls.n++;
 	/* Too long a wait is capped at max_wait, not refused. */
 	us = clock_from_seconds(wait);
 	if (us > api_cfg->max_wait || us < 0)

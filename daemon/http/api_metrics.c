@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/command.h"
-#include "daemon/action/webhook.h"
+#include "daemon/exec/command.h"
+#include "daemon/exec/webhook.h"
 #include "daemon/core/events.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"

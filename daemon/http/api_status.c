@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/action/command.h"
-#include "daemon/action/webhook.h"
+#include "daemon/exec/command.h"
+#include "daemon/exec/webhook.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"

@@ -20,6 +20,7 @@
 #include <gnutls/gnutls.h>
 
 #include "daemon/log.h"
+#include "daemon/util/secret.h"
 
 #define TOKEN_BYTES 32
 #define TOKEN_MAX 1024
@@ -166,25 +167,18 @@ auth_load_default(const char *path, int create, struct entry *e)
 {
 	char buf[TOKEN_MAX + 2];
 	ssize_t n;
-	int fd, rc = -1;
+	int rc = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1 && errno == ENOENT && create) {
+	if ((n = secret_read(path, buf, sizeof(buf))) == -1 && errno == ENOENT && create) {
 		if (auth_create(path) == -1)
 			return -1;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		n = secret_read(path, buf, sizeof(buf));
 	}
-	if (fd == -1) {
+	if (n == -1) {
 		log_warn("token file %s", path);
 		return -1;
 	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0) {
-		log_warn("read token file %s", path);
-		return -1;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
+	secret_first_line(buf);
 	if (strlen(buf) < 16 || strlen(buf) > TOKEN_MAX || strpbrk(buf, " \t") != NULL)
 		log_warnx("token file %s: expected one line of 16 to %d characters", path,
 		    TOKEN_MAX);
@@ -235,9 +229,10 @@ auth_parse_line(char *line, struct entry *e, char *why, size_t wlen)
 }
 
 /* Append the entries of a tokens file to *v (count *n). 0 or -1 (every
- * error logged as path:line). */
+ * error logged as path:line). Entries before hash_from are checked for
+ * a name given twice only (their hash is not known). */
 static int
-auth_load_file(const char *path, struct entry **v, size_t *n)
+auth_load_file(const char *path, struct entry **v, size_t *n, size_t hash_from)
 {
 	char line[1024], why[160];
 	FILE *f;
@@ -276,7 +271,7 @@ auth_load_file(const char *path, struct entry **v, size_t *n)
 			if (strcmp((*v)[i].name, e.name) == 0) {
 				log_warnx("%s:%d: name %s is given twice", path, lineno, e.name);
 				errors++;
-			} else if (memcmp((*v)[i].hash, e.hash, HASH_LEN) == 0) {
+			} else if (i >= hash_from && memcmp((*v)[i].hash, e.hash, HASH_LEN) == 0) {
 				log_warnx("%s:%d: the same token as %s", path, lineno, (*v)[i].name);
 				errors++;
 			}
@@ -311,7 +306,7 @@ auth_load(const char *token_path, int create, const char *tokens_path)
 		return -1;
 	if (auth_load_default(token_path, create, &v[0]) == -1 ||
 	    (tokens_path != NULL && *tokens_path != '\0' &&
-	    auth_load_file(tokens_path, &v, &n) == -1)) {
+	    auth_load_file(tokens_path, &v, &n, 0) == -1)) {
 		free(v);
 		return -1;
 	}
@@ -325,6 +320,23 @@ auth_load(const char *token_path, int create, const char *tokens_path)
 	if (n > 1)
 		log_info("tokens: the default one and %zu from %s", n - 1, tokens_path);
 	return 0;
+}
+
+int
+auth_check_file(const char *tokens_path)
+{
+	struct entry *v;
+	size_t n = 1;
+	int rc;
+
+	/* The default token's name is taken; its hash is not known here. */
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return -1;
+	snprintf(v[0].name, sizeof(v[0].name), "default");
+	rc = auth_load_file(tokens_path, &v, &n, 1) == -1 ? -1 : (int)(n - 1);
+	explicit_bzero(v, n * sizeof(*v));
+	free(v);
+	return rc;
 }
 
 int

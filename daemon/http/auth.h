@@ -41,6 +41,9 @@ struct auth_who {
  * and the scoped tokens of tokens_path (NULL or "": none). Nothing changes
  * unless both load. 0 or -1 (logged, with file:line). */
 int auth_load(const char *token_path, int create, const char *tokens_path);
+/* Parse the tokens file at tokens_path without loading it (loopd -n):
+ * the number of tokens in it, or -1 (every error logged as path:line). */
+int auth_check_file(const char *tokens_path);
 /* Whether an Authorization header value carries a known token; fills who. */
 int auth_check(const char *header, struct auth_who *who);
 /* Parse a list of scope names (commas). 0, or -1 with the bad name in err. */

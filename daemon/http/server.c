@@ -8,7 +8,10 @@
  * ones); near max_connections new TCP connections push out idle ones,
  * then the slowest senders. MHD 0.9.75 has no call to close a connection,
  * so we shut its socket down and MHD closes it on its next run. Unix
- * sockets are counted apart (max_unix_connections).
+ * sockets are counted apart (max_unix_connections), and so are TCP
+ * connections served past a limit for an admin token
+ * (max_admin_connections): whatever holds the TCP budget, an operator
+ * gets in.
  */
 #include "daemon/http/server.h"
 
@@ -95,6 +98,7 @@ static struct {
 	struct http_conn *conns;	/* every connection, oldest first */
 	struct http_conn **conns_tail;
 	size_t n_tcp, n_unix;		/* open, per kind of listener */
+	size_t n_admin;			/* served past a limit for an admin token */
 	size_t n_tcp_cut;		/* TCP ones we shut down, not yet closed */
 	struct event *sweep_ev;		/* request_timeout, every SWEEP_US */
 	uint64_t n_cut_slow;		/* closed: request_timeout passed */
@@ -169,6 +173,7 @@ struct http_conn {
 	struct http_req *stream;	/* the stream it carries, or NULL */
 	struct http_conn *next, **prevp;	/* hs.conns */
 	int is_unix;
+	int admin;			/* past a limit, for an admin token */
 	int cut;			/* shut down by us; MHD closes it next */
 	enum conn_state state;
 	int64_t since;			/* when state began (monotonic us) */
@@ -230,7 +235,7 @@ conn_cut(struct http_conn *hc)
 	if (hc->cut)
 		return;
 	hc->cut = 1;
-	if (!hc->is_unix)
+	if (!hc->is_unix && !hc->admin)
 		hs.n_tcp_cut++;
 	shutdown(hc->fd, SHUT_RDWR);
 }
@@ -245,7 +250,7 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 	struct http_conn *hc, *idle = NULL, *slow = NULL;
 
 	for (hc = hs.conns; hc != NULL; hc = hc->next) {
-		if (hc == except || hc->cut || hc->is_unix)
+		if (hc == except || hc->cut || hc->is_unix || hc->admin)
 			continue;
 		if (hc->state == CONN_IDLE && (idle == NULL || hc->since < idle->since))
 			idle = hc;
@@ -607,10 +612,10 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		hs.n_tcp++;
 		/* Near the limit, idle keep-alive connections go first; at
 		 * it, the one slowest to send its request. */
-		live = hs.n_tcp - hs.n_tcp_cut;
+		live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
 		if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
 			conn_evict(hc, 1, now);
-		live = hs.n_tcp - hs.n_tcp_cut;
+		live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
 		if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
 			hc->over = "too many connections (max_connections)";
 		if ((hc->addr = conn_addr_key(conn)) != 0) {
@@ -633,11 +638,13 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	if (hc->registered)
 		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
+	if (hc->admin)
+		hs.n_admin--;
 	if (hc->is_unix)
 		hs.n_unix--;
 	else {
 		hs.n_tcp--;
-		if (hc->cut)
+		if (hc->cut && !hc->admin)
 			hs.n_tcp_cut--;
 	}
 	if ((*hc->prevp = hc->next) != NULL)
@@ -655,13 +662,26 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 	*socket_context = NULL;
 }
 
-/* Why conn is over a connection limit, or NULL. */
+/* Why conn is over a connection limit, or NULL. A TCP connection over
+ * one whose request carries a token with the admin scope is served in
+ * the admin budget while it has room (the token is checked only then). */
 static const char *
 conn_over(struct MHD_Connection *conn)
 {
-	const struct http_conn *hc = conn_of(conn);
+	struct http_conn *hc = conn_of(conn);
 
-	return hc ? hc->over : NULL;
+	if (hc == NULL || hc->over == NULL)
+		return NULL;
+	/* Served in the admin budget, it leaves the TCP one: it is not
+	 * evicted to make room there, nor counted. */
+	if (!hc->is_unix && !hc->cut && hs.n_admin < hs.limits.max_admin_connections &&
+	    hs.hooks.admin != NULL && hs.hooks.admin(MHD_lookup_connection_value(conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
+		hc->over = NULL;
+		hc->admin = 1;
+		hs.n_admin++;
+	}
+	return hc->over;
 }
 
 /* MHD_get_connection_values_n: note a header whose name or value holds a
@@ -1087,10 +1107,11 @@ listener_start(struct http_listener *l, const char *what)
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL },
 		{ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)http_connection, l },
 		{ MHD_OPTION_CONNECTION_LIMIT, (intptr_t)((l->is_unix ? lim->max_unix_connections :
-		    lim->max_connections) + CONNECTION_SLACK), NULL },
+		    lim->max_connections + lim->max_admin_connections) + CONNECTION_SLACK), NULL },
 		{ MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		    l->is_unix || lim->max_connections_per_ip == 0 ? 0 :
-		    (intptr_t)(lim->max_connections_per_ip + CONNECTION_SLACK), NULL },
+		    (intptr_t)(lim->max_connections_per_ip + lim->max_admin_connections +
+		    CONNECTION_SLACK), NULL },
 		{ MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)lim->idle_timeout, NULL },
 		/* Per-connection pool for headers and buffers (bodies are
 		 * streamed to us, replies are not copied into it). MHD zeroes
@@ -1243,6 +1264,9 @@ http_set_limits(const struct http_limits *limits)
 	hs.limits.max_connections_per_ip = limits->max_connections_per_ip;
 	hs.limits.request_timeout = limits->request_timeout;
 	hs.limits.max_unix_connections = limits->max_unix_connections;
+	/* MHD's hard limits, fixed at start, leave room for no more. */
+	if (limits->max_admin_connections < hs.limits.max_admin_connections)
+		hs.limits.max_admin_connections = limits->max_admin_connections;
 }
 
 const struct http_limits *

@@ -31,6 +31,9 @@ struct http_limits {
 	int64_t request_timeout;	/* microseconds from a request's first byte
 					 * to its body's last; 0: none */
 	size_t max_unix_connections;	/* Unix sockets' own budget */
+	size_t max_admin_connections;	/* TCP connections past max_connections
+					 * (and the per-address cap) served for
+					 * a token with the admin scope */
 };
 
 /* A request. Handlers see it between dispatch and reply. */
@@ -86,6 +89,9 @@ struct http_hooks {
 	void (*dispatch)(struct http_req *r);
 	uint64_t (*commit_pending)(void);
 	const char *(*commit_why)(void);
+	/* Optional: whether an Authorization header value (or NULL) carries
+	 * a token with the admin scope (max_admin_connections). */
+	int (*admin)(const char *authorization);
 };
 
 /* Connections closed by us: their request was not in after

@@ -20,6 +20,7 @@
 #ifndef LOOPD_STORE_STORE_H
 #define LOOPD_STORE_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "daemon/core/clock.h"
@@ -62,6 +63,17 @@ void store_close(void);
  * the store is faulted, replies are not held for the retries (writes are
  * refused with 503 then, and reads need not wait). */
 uint64_t store_pending(void);
+/* A finished commit's rows are taken care of (objects marked stored,
+ * claims handed to the scheduler) this many per loop turn, the rest on
+ * later turns: replies and the lease wait for the last slice. */
+#define STORE_DONE_SLICE 2048
+/* Work done so far, for tests: the most rows of a finished commit taken
+ * care of in one loop turn, and the number of such turns. */
+struct store_stats {
+	size_t done_rows_max;
+	uint64_t done_slices;
+};
+const struct store_stats *store_stats(void);
 /* Whether the store accepts writes (no disk-full or read-only fault). */
 int store_writable(void);
 /* Why it does not, for error messages. */

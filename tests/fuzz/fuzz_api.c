@@ -9,14 +9,20 @@
  * checked, resolved and refused as in loopd, but never spawned); every
  * input's first 16 bytes are also judged as an IPv6 and its first 4 as an
  * IPv4 destination; and an input "CONFIG KEY\nVALUE" sets config key KEY
- * (the policy parsers: command_rlimits, webhook_deny, ...).
+ * (the policy parsers: command_rlimits, webhook_deny, ...). Whole files go
+ * through their parsers too: "TOKENS -\nTEXT" is a tokens file (auth's
+ * parser, as loopd -n reads it), "CONFFILE -\nTEXT" a configuration file,
+ * whose command and network policies are then put in force and checked
+ * against a request before the fuzz policy comes back.
  *
  *   make fuzz FUZZ_TIME=600     run for ten minutes
  */
+#include <sys/mman.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -24,13 +30,14 @@
 #include <event2/event.h>
 
 #include "daemon/action/cmdpolicy.h"
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "daemon/core/schedule.h"
 #include "daemon/http/api.h"
+#include "daemon/http/auth.h"
 #include "daemon/log.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -88,6 +95,55 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The text as a file (a memfd) whose path goes in path. The fd, or -1. */
+static int
+fuzz_file(const uint8_t *text, size_t len, char *path, size_t plen)
+{
+	int fd = memfd_create("fuzz", MFD_CLOEXEC);
+
+	if (fd == -1)
+		abort();
+	if (len > 0 && write(fd, text, len) != (ssize_t)len)
+		abort();
+	snprintf(path, plen, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+/* A whole configuration file: parsed over the defaults, checked, and its
+ * policies put in force for one request, then the fuzz policy again. */
+static void
+fuzz_config_file(const char *path)
+{
+	struct config c;
+	struct http_req r;
+
+	if (config_defaults(&c) == -1)
+		abort();
+	if (config_load(&c, path, 0) == 0 && config_check(&c) == 0 &&
+	    cmdpolicy_set(&c) == 0 && netpolicy_set(c.webhook_allow, c.webhook_deny) == 0) {
+		memset(&r, 0, sizeof(r));
+		r.method = strdup("POST");
+		r.path = strdup("/v1/calls");
+		r.body = strdup("{\"command\":{\"argv\":[\"true\"],\"env\":{\"LD_PRELOAD\":\"x\"},"
+		    "\"cwd\":\"/tmp\"},\"after\":3600}");
+		if (r.method == NULL || r.path == NULL || r.body == NULL)
+			abort();
+		r.body_len = strlen(r.body);
+		api_dispatch(&r);
+		if (r.reply == NULL && r.hold == NULL)
+			abort();
+		if (r.hold != NULL && r.hold_cleanup != NULL)
+			r.hold_cleanup(&r);
+		free(r.method);
+		free(r.path);
+		free(r.body);
+		free(r.reply);
+	}
+	config_free(&c);
+	if (cmdpolicy_set(&cfg) == -1 || netpolicy_set(cfg.webhook_allow, cfg.webhook_deny) == -1)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -113,6 +169,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)config_set(&conf2, key, value, "fuzz");
 		free(key);
 		free(value);
+		return 0;
+	}
+	if ((sp - data == 6 && memcmp(data, "TOKENS", 6) == 0) ||
+	    (sp - data == 8 && memcmp(data, "CONFFILE", 8) == 0)) {
+		/* A whole file through its parser. */
+		char path[64];
+		int fd = fuzz_file(nl + 1, size - (size_t)(nl + 1 - data), path, sizeof(path));
+		if (*data == 'T')
+			(void)auth_check_file(path);
+		else
+			fuzz_config_file(path);
+		close(fd);
 		return 0;
 	}
 	memset(&r, 0, sizeof(r));

@@ -6,8 +6,10 @@ while hundreds of them are held, and the Unix socket has a connection
 budget of its own. These tests assert that the good client is served, not
 timing ratios.
 """
+import hashlib
 import os
 import re
+import secrets
 import selectors
 import shutil
 import socket
@@ -230,3 +232,93 @@ class UnixBudgetTest(unittest.TestCase):
             finally:
                 for p in polls:
                     p.sock.close()
+
+
+class AdminBudgetTest(unittest.TestCase):
+    """An admin token has a budget of its own on TCP (max_admin_connections):
+    clients with a low-scope token holding every slot with long-polls (busy:
+    nothing to evict), plus slow senders, and an admin still gets in."""
+
+    def test_admin_token_served_when_tcp_is_held(self):
+        read_token = secrets.token_hex(32)
+        d = Daemon(opts={"max_connections": "10", "max_connections_per_ip": "100",
+                         "max_admin_connections": "2", "max_wait": "60s",
+                         "idle_timeout": "60s", "request_timeout": "3s"})
+        path = d.path("tokens")
+        with open(path, "w") as f:
+            f.write("reader sha256:%s read\n" % hashlib.sha256(read_token.encode()).hexdigest())
+        os.chmod(path, 0o600)
+        d.opts["tokens_file"] = path
+        d.start()
+        polls, sessions = [], []
+        try:
+            fut = d.request("POST", "/v1/futures").body["id"]
+            # The reader holds every TCP slot with long-polls: opened until
+            # one is told 503 (other connections may count too).
+            def fill():
+                while len(polls) < 30:
+                    s = socket.create_connection(("127.0.0.1", d.port), 10)
+                    s.sendall(("GET /v1/futures/%s?wait=50 HTTP/1.1\r\nHost: x\r\n"
+                               "Authorization: Bearer %s\r\n\r\n"
+                               % (fut, read_token)).encode())
+                    s.settimeout(0.5)
+                    try:
+                        if s.recv(100).startswith(b"HTTP/1.1 503"):
+                            s.close()
+                            return True
+                    except socket.timeout:
+                        pass
+                    polls.append(s)
+                return False
+            full = fill()
+            self.assertTrue(full, "TCP never full")
+            self.assertGreaterEqual(len(polls), 8)
+
+            def held():
+                # On a connection of its own (closed by loopd after the
+                # reply), in the admin budget: TCP is full.
+                r = get_once(("127.0.0.1", d.port), "/metrics", token=d.token, timeout=5)
+                m = re.search(r"^loopd_waiters (\d+)", r.body if r and r.status == 200
+                              else "", re.M)
+                return m is not None and int(m.group(1)) == len(polls)
+            d.wait_until(held, timeout=10, what="the long-polls to be held")
+            # Without a token, or with the low-scope one: 503.
+            r = get_once(("127.0.0.1", d.port), "/healthz", timeout=5)
+            self.assertEqual(r.status, 503, r)
+            r = get_once(("127.0.0.1", d.port), "/v1/time", token=read_token, timeout=5)
+            self.assertEqual(r.status, 503, r)
+            # The admin budget is a budget: two admin connections kept
+            # open take it, a third is told 503, and room comes back when
+            # one closes.
+            for _ in range(2):
+                s = d.session(timeout=10)
+                sessions.append(s)
+                self.assertEqual(s.request("GET", "/v1/time").status, 200)
+            r = get_once(("127.0.0.1", d.port), "/v1/time", token=d.token, timeout=5)
+            self.assertEqual(r.status, 503, r)
+            sessions.pop().close()
+
+            def admin_in():
+                r = get_once(("127.0.0.1", d.port), "/v1/time", token=d.token, timeout=5)
+                return r is not None and r.status == 200
+            d.wait_until(admin_in, timeout=10, what="the admin budget to have room again")
+            for s in sessions:
+                s.close()
+            sessions = []
+            with SlowSenders(d.port, ["127.0.0.2", "127.0.0.3"], 30) as flood:
+                d.wait_until(lambda: flood.open_count() >= 20, timeout=20,
+                             what="the slow senders to be connected")
+                # The admin (the default token has every scope) gets in,
+                # again and again.
+                for i in range(10):
+                    r = get_once(("127.0.0.1", d.port), "/v1/time", token=d.token,
+                                 timeout=10)
+                    self.assertIsNotNone(r, "admin request %d: no reply" % i)
+                    self.assertEqual(r.status, 200, "admin request %d: %r" % (i, r))
+            d.check_alive()
+        finally:
+            for s in sessions:
+                s.close()
+            for s in polls:
+                s.close()
+            d.close()

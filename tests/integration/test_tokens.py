@@ -6,8 +6,10 @@ picks it up; each token has its own share of max_pending."""
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import stat
+import tempfile
 import unittest
 
 from harness import Daemon, assert_problem, run_loopd, sh
@@ -188,6 +190,38 @@ class TokenFileTest(unittest.TestCase):
             self.assertIn('%s:3: unknown scope "nope"' % path, log)
         finally:
             d.close(check=False)
+
+    def test_config_check_reads_the_tokens_file(self):
+        # loopd -n checks tokens_file as start would: every error with its
+        # line, exit 1; a good file passes; a missing one is an error.
+        tmp = tempfile.mkdtemp(prefix="loopd-tokcheck-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "tokens")
+        with open(path, "w") as f:
+            f.write("# name hash scopes\n\n"
+                    "ok sha256:%s read\n"
+                    "plain %s read\n"
+                    "ok sha256:%s read\n"
+                    "bad sha256:%s nope\n"
+                    "default sha256:%s admin\n"
+                    "too many fields here\n"
+                    % ("a" * 64, "b" * 64, "c" * 64, "d" * 64, "e" * 64))
+        p = run_loopd(["-n", "-s", tmp, "-o", "tokens_file=" + path])
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertNotIn("configuration OK", p.stdout)
+        for line, what in ((4, "hash"), (5, "name ok is given twice"),
+                           (6, 'unknown scope "nope"'), (7, "name default is given twice"),
+                           (8, "expected NAME")):
+            self.assertIn("%s:%d: %s" % (path, line, what), p.stderr)
+        self.assertNotIn("%s:3:" % path, p.stderr)
+        with open(path, "w") as f:
+            f.write(entry("ops", "x" * 32, "read,admin") + entry("mon", "y" * 32, "metrics"))
+        p = run_loopd(["-n", "-s", tmp, "-o", "tokens_file=" + path])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("configuration OK", p.stdout)
+        p = run_loopd(["-n", "-s", tmp, "-o", "tokens_file=" + path + ".missing"])
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(path + ".missing", p.stderr)
 
 
 class PerTokenQuotaTest(unittest.TestCase):

@@ -1,5 +1,5 @@
 /*
- * Unit tests for daemon/action/netpolicy: every special-purpose range of
+ * Unit tests for daemon/exec/netpolicy: every special-purpose range of
  * the IANA IPv4 and IPv6 registries (and multicast, broadcast, site-local)
  * judged under the named lists, and every IPv6 form that carries an IPv4
  * address judged like the IPv4 address it reaches.
@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
+#include "daemon/util/strv.h"
 #include "tests/unit/check.h"
 
 /* Verdicts: which named list (or none) an address falls in. The table
@@ -181,15 +182,6 @@ strv(const char *s)
 		v[n++] = strdup(tok);
 	free(copy);
 	return v;
-}
-
-/* Free what strv made. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* Set the lists from blank-separated words (NULL: no list). */

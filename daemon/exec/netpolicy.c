@@ -10,7 +10,7 @@
  * of them is denied; with an allow list it is admitted if the address
  * itself is allowed or every address it stands for is.
  */
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 
 #include <netinet/in.h>
 #include <arpa/inet.h>

@@ -6,8 +6,8 @@
  * spells it. An address is judged with every address it stands for (an
  * embedded IPv4 address, the loopback an unspecified address reaches).
  */
-#ifndef LOOPD_ACTION_NETPOLICY_H
-#define LOOPD_ACTION_NETPOLICY_H
+#ifndef LOOPD_EXEC_NETPOLICY_H
+#define LOOPD_EXEC_NETPOLICY_H
 
 #include <sys/socket.h>
 

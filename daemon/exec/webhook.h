@@ -11,13 +11,13 @@
  * (host and port) has fewer than `max_per_host` in flight, in start order
  * per host; its timeout counts from its start.
  */
-#ifndef LOOPD_ACTION_WEBHOOK_H
-#define LOOPD_ACTION_WEBHOOK_H
+#ifndef LOOPD_EXEC_WEBHOOK_H
+#define LOOPD_EXEC_WEBHOOK_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "daemon/action/command.h"	/* struct command_output */
+#include "daemon/util/outbuf.h"
 
 struct event_base;
 
@@ -42,7 +42,7 @@ struct webhook_result {
 	long status;		/* HTTP status of the reply */
 	struct webhook_header *headers;
 	size_t n_headers;
-	struct command_output body;
+	struct outbuf body;
 	int64_t retry_after;	/* microseconds from a Retry-After header, or -1 */
 	int64_t duration;
 };

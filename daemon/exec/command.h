@@ -13,11 +13,13 @@
  * A child is done when it has been reaped and both output pipes reached
  * EOF (or, if a grandchild keeps them open, a short drain period passed).
  */
-#ifndef LOOPD_ACTION_COMMAND_H
-#define LOOPD_ACTION_COMMAND_H
+#ifndef LOOPD_EXEC_COMMAND_H
+#define LOOPD_EXEC_COMMAND_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "daemon/util/outbuf.h"
 
 struct event_base;
 
@@ -30,11 +32,6 @@ struct command_spec {
 	int64_t timeout;	/* microseconds; 0: none */
 };
 
-struct command_output {
-	char *data;
-	size_t len;
-	int truncated;
-};
 
 struct command_result {
 	int spawn_error;	/* errno of a failed spawn, else 0 */
@@ -43,7 +40,7 @@ struct command_result {
 	int timed_out;
 	int aborted;
 	int64_t duration;	/* microseconds */
-	struct command_output out, err;
+	struct outbuf out, err;
 };
 
 struct command_limits {

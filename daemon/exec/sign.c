@@ -2,7 +2,7 @@
  * sign: HMAC-SHA256 and base64 from GnuTLS (the TLS stack loopd already
  * links through libcurl and libmicrohttpd).
  */
-#include "daemon/action/sign.h"
+#include "daemon/exec/sign.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 
 #include "daemon/log.h"
+#include "daemon/util/secret.h"
 
 static unsigned char *key;
 static size_t key_len;
@@ -20,8 +21,7 @@ int
 sign_load(const char *path)
 {
 	char buf[4096];
-	size_t n;
-	FILE *f;
+	ssize_t n;
 	unsigned char *k = NULL;
 	size_t klen = 0;
 
@@ -29,14 +29,11 @@ sign_load(const char *path)
 		sign_free();
 		return 0;
 	}
-	if ((f = fopen(path, "re")) == NULL) {
+	if ((n = secret_read(path, buf, sizeof(buf))) == -1) {
 		log_warn("signing_secret_file %s", path);
 		return -1;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
+	secret_first_line(buf);
 	if (strncmp(buf, "whsec_", 6) == 0) {
 		gnutls_datum_t in = { (unsigned char *)buf + 6, (unsigned)strlen(buf + 6) }, out;
 		if (gnutls_base64_decode2(&in, &out) < 0) {

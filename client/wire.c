@@ -1,12 +1,12 @@
 /*
- * http: JSON requests to loopd through the libcurl multi interface.
+ * wire: JSON requests to loopd through the libcurl multi interface.
  *
  * The multi interface is used even for one request at a time so that the
  * caller gets a tick while a long poll is held (the countdown on a
  * terminal), and so that the connection is kept alive between the requests
  * of one command (an await is many polls).
  */
-#include "client/http.h"
+#include "client/wire.h"
 
 #include <err.h>
 #include <errno.h>
@@ -19,11 +19,11 @@
 
 #include <curl/curl.h>
 
-#define HTTP_CONNECT_MS		10000
-#define HTTP_SLACK_S		30.0	/* on top of what the server may hold */
-#define HTTP_TICK_MS		100
+#define WIRE_CONNECT_MS		10000
+#define WIRE_SLACK_S		30.0	/* on top of what the server may hold */
+#define WIRE_TICK_MS		100
 
-struct http {
+struct wire {
 	CURLM		*multi;
 	char		*base;		/* scheme://host:port, no trailing slash */
 	char		*socket;	/* Unix socket path, or NULL */
@@ -33,18 +33,18 @@ struct http {
 };
 
 /* A growing byte buffer for a reply body. */
-struct http_buf {
+struct wire_buf {
 	char		*data;
 	size_t		 len;
 	size_t		 cap;
 };
 
-static char	*http_xasprintf(const char *, ...)
+static char	*wire_xasprintf(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 
 /* asprintf that exits on memory exhaustion, as a command-line tool may. */
 static char *
-http_xasprintf(const char *fmt, ...)
+wire_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -58,10 +58,10 @@ http_xasprintf(const char *fmt, ...)
 	return s;
 }
 
-struct http *
-http_new(const char *url, const char *token)
+struct wire *
+wire_new(const char *url, const char *token)
 {
-	struct http *h;
+	struct wire *h;
 	size_t n;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -71,20 +71,20 @@ http_new(const char *url, const char *token)
 	if ((h->multi = curl_multi_init()) == NULL)
 		errx(1, "curl_multi_init failed");
 	if (strncmp(url, "unix:", 5) == 0) {
-		h->socket = http_xasprintf("%s", url + 5);
-		h->base = http_xasprintf("http://localhost");
+		h->socket = wire_xasprintf("%s", url + 5);
+		h->base = wire_xasprintf("http://localhost");
 	} else
-		h->base = http_xasprintf("%s", url);
+		h->base = wire_xasprintf("%s", url);
 	n = strlen(h->base);
 	while (n > 0 && h->base[n - 1] == '/')
 		h->base[--n] = '\0';
 	if (token != NULL)
-		h->authz = http_xasprintf("Authorization: Bearer %s", token);
+		h->authz = wire_xasprintf("Authorization: Bearer %s", token);
 	return h;
 }
 
 void
-http_free(struct http *h)
+wire_free(struct wire *h)
 {
 	if (h == NULL)
 		return;
@@ -97,7 +97,7 @@ http_free(struct http *h)
 }
 
 void
-http_set_tick(struct http *h, void (*fn)(void *), void *arg)
+wire_set_tick(struct wire *h, void (*fn)(void *), void *arg)
 {
 	h->tick = fn;
 	h->tick_arg = arg;
@@ -105,9 +105,9 @@ http_set_tick(struct http *h, void (*fn)(void *), void *arg)
 
 /* libcurl write callback: append to the reply buffer. */
 static size_t
-http_write(char *ptr, size_t size, size_t nmemb, void *arg)
+wire_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct http_buf *b = arg;
+	struct wire_buf *b = arg;
 	size_t n = size * nmemb;
 	char *p;
 
@@ -128,7 +128,7 @@ http_write(char *ptr, size_t size, size_t nmemb, void *arg)
 
 /* Run the transfer on E to its end, ticking while it is in flight. */
 static CURLcode
-http_perform(struct http *h, CURL *e)
+wire_perform(struct wire *h, CURL *e)
 {
 	CURLMsg *m;
 	CURLcode cc = CURLE_FAILED_INIT;
@@ -139,7 +139,7 @@ http_perform(struct http *h, CURL *e)
 	while (running) {
 		if (curl_multi_perform(h->multi, &running) != CURLM_OK)
 			break;
-		if (running && curl_multi_poll(h->multi, NULL, 0, HTTP_TICK_MS,
+		if (running && curl_multi_poll(h->multi, NULL, 0, WIRE_TICK_MS,
 		    NULL) != CURLM_OK)
 			break;
 		if (h->tick != NULL)
@@ -154,8 +154,8 @@ http_perform(struct http *h, CURL *e)
 
 /* Turn a non-2xx reply into one line: "STATUS TYPE: DETAIL". */
 static void
-http_problem(long status, const json_t *body, const struct http_buf *raw,
-    struct http_error *err)
+wire_problem(long status, const json_t *body, const struct wire_buf *raw,
+    struct wire_error *err)
 {
 	const char *type = NULL, *detail = NULL;
 	size_t n;
@@ -187,8 +187,8 @@ http_problem(long status, const json_t *body, const struct http_buf *raw,
 /* Say why nobody answered (curl's CC and its text CERR) in ERR, with a
  * hint: whether loopd runs, or whether its socket may be opened. */
 static void
-http_unreachable(const struct http *h, CURLcode cc, const char *cerr,
-    struct http_error *err)
+wire_unreachable(const struct wire *h, CURLcode cc, const char *cerr,
+    struct wire_error *err)
 {
 	const char *why = *cerr != '\0' ? cerr : curl_easy_strerror(cc);
 	struct stat sb;
@@ -226,14 +226,14 @@ http_unreachable(const struct http *h, CURLcode cc, const char *cerr,
 	}
 }
 
-/* http_request, or with TEXT set a request whose 2xx reply is kept as
+/* wire_request, or with TEXT set a request whose 2xx reply is kept as
  * text in *TEXT (the caller frees it) rather than parsed. */
 static int
-http_do(struct http *h, const char *method, const char *path,
+wire_do(struct wire *h, const char *method, const char *path,
     json_t *body, double hold, json_t **reply, char **text,
-    struct http_error *err)
+    struct wire_error *err)
 {
-	struct http_buf in = { NULL, 0, 0 };
+	struct wire_buf in = { NULL, 0, 0 };
 	struct curl_slist *hdrs = NULL;
 	char cerr[CURL_ERROR_SIZE] = "";
 	char *url, *data = NULL;
@@ -248,7 +248,7 @@ http_do(struct http *h, const char *method, const char *path,
 	if (reply != NULL)
 		*reply = NULL;
 	memset(err, 0, sizeof(*err));
-	url = http_xasprintf("%s%s", h->base, path);
+	url = wire_xasprintf("%s%s", h->base, path);
 	if ((e = curl_easy_init()) == NULL)
 		errx(1, "curl_easy_init failed");
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -258,10 +258,10 @@ http_do(struct http *h, const char *method, const char *path,
 	/* A daemon with its own certificate (tls_cert): trust its CA. */
 	if ((cacert = getenv("LOOP_CACERT")) != NULL && *cacert != '\0')
 		curl_easy_setopt(e, CURLOPT_CAINFO, cacert);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)HTTP_CONNECT_MS);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)WIRE_CONNECT_MS);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
-	    (long)((hold + HTTP_SLACK_S) * 1000));
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, http_write);
+	    (long)((hold + WIRE_SLACK_S) * 1000));
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, wire_write);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &in);
 	if (h->socket != NULL)
 		curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, h->socket);
@@ -285,9 +285,9 @@ http_do(struct http *h, const char *method, const char *path,
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 
-	cc = http_perform(h, e);
+	cc = wire_perform(h, e);
 	if (cc != CURLE_OK) {
-		http_unreachable(h, cc, cerr, err);
+		wire_unreachable(h, cc, cerr, err);
 		goto out;
 	}
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -301,7 +301,7 @@ http_do(struct http *h, const char *method, const char *path,
 		j = json_loadb(in.data, in.len, JSON_DECODE_ANY, &jerr);
 	if (status < 200 || status > 299) {
 		err->status = status;
-		http_problem(status, j, &in, err);
+		wire_problem(status, j, &in, err);
 		goto out;
 	}
 	if (j == NULL) {
@@ -323,25 +323,25 @@ out:
 }
 
 int
-http_request(struct http *h, const char *method, const char *path,
-    json_t *body, double hold, json_t **reply, struct http_error *err)
+wire_request(struct wire *h, const char *method, const char *path,
+    json_t *body, double hold, json_t **reply, struct wire_error *err)
 {
-	return http_do(h, method, path, body, hold, reply, NULL, err);
+	return wire_do(h, method, path, body, hold, reply, NULL, err);
 }
 
 int
-http_get_text(struct http *h, const char *path, char **text,
-    struct http_error *err)
+wire_get_text(struct wire *h, const char *path, char **text,
+    struct wire_error *err)
 {
 	json_t *unused = NULL;
 
 	*text = NULL;
-	return http_do(h, "GET", path, NULL, 0, &unused, text, err);
+	return wire_do(h, "GET", path, NULL, 0, &unused, text, err);
 }
 
 /* S percent-encoded in a new string; RFC 3986 unreserved bytes are kept. */
 static char *
-http_escape(const char *s)
+wire_escape(const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char *out, *p;
@@ -364,21 +364,21 @@ http_escape(const char *s)
 }
 
 char *
-http_path(const char *prefix, const char *id, const char *suffix)
+wire_path(const char *prefix, const char *id, const char *suffix)
 {
-	char *eid = http_escape(id), *s;
+	char *eid = wire_escape(id), *s;
 
-	s = http_xasprintf("%s%s%s", prefix, eid, suffix);
+	s = wire_xasprintf("%s%s%s", prefix, eid, suffix);
 	free(eid);
 	return s;
 }
 
 void
-http_query(char **path, const char *key, const char *value)
+wire_query(char **path, const char *key, const char *value)
 {
-	char *ev = http_escape(value), *s;
+	char *ev = wire_escape(value), *s;
 
-	s = http_xasprintf("%s%c%s=%s", *path,
+	s = wire_xasprintf("%s%c%s=%s", *path,
 	    strchr(*path, '?') == NULL ? '?' : '&', key, ev);
 	free(ev);
 	free(*path);

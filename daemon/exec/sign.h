@@ -3,8 +3,8 @@
  * "whsec_" + base64 of the key (as Standard Webhooks libraries expect), or
  * any other text, used as the key bytes as they are.
  */
-#ifndef LOOPD_ACTION_SIGN_H
-#define LOOPD_ACTION_SIGN_H
+#ifndef LOOPD_EXEC_SIGN_H
+#define LOOPD_EXEC_SIGN_H
 
 #include <stddef.h>
 #include <stdint.h>

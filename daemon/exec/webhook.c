@@ -21,7 +21,7 @@
  * it still needs afterwards; a request that cannot be handed to curl is
  * reported on the next loop turn.
  */
-#include "daemon/action/webhook.h"
+#include "daemon/exec/webhook.h"
 
 #include <sys/queue.h>
 #include <arpa/inet.h>
@@ -35,12 +35,17 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "daemon/action/netpolicy.h"
+#include "daemon/exec/netpolicy.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/log.h"
+#include "daemon/util/outbuf.h"
 
 #define DONE_SLICE_US 2000	/* finished transfers are collected this long a turn */
+/* Transfers handed to curl per loop turn: curl's next pass (its timer or a
+ * socket's) connects every new one at once, so 256 new ones (many hosts)
+ * made one pass of tens of ms. The rest wait for a zero timer. */
+#define SEND_SLICE 32
 
 enum hook_state {
 	HOOK_QUEUED,		/* in ws.queued: not started */
@@ -90,6 +95,8 @@ static struct {
 	struct event *timer_ev;
 	struct event *kick_ev;		/* reports failures, admits: next turn */
 	struct event *done_ev;		/* more finished transfers: a later turn */
+	struct event *pump_ev;		/* the next turn's sends (SEND_SLICE) */
+	size_t sent_turn;		/* handed to curl this turn */
 	struct idmap by_id;		/* id -> hook */
 	struct idmap hosts;		/* hash of key -> first host with it */
 	LIST_HEAD(, host) host_list;
@@ -246,25 +253,10 @@ static size_t
 write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct hook *h = arg;
-	struct command_output *b = &h->res.body;
-	size_t len = size * n, take = len;
+	size_t len = size * n;
 
-	if (b->len >= ws.limits.max_output)
-		take = 0;
-	else if (take > ws.limits.max_output - b->len)
-		take = ws.limits.max_output - b->len;
-	if (take < len)
-		b->truncated = 1;
-	if (take > 0) {
-		char *d = realloc(b->data, b->len + take + 1);
-		if (d == NULL)
-			return 0;	/* aborts the transfer */
-		memcpy(d + b->len, data, take);
-		b->data = d;
-		b->len += take;
-		d[b->len] = '\0';
-	}
-	return len;
+	/* Out of memory: 0 aborts the transfer. */
+	return outbuf_append(&h->res.body, data, len, ws.limits.max_output) == -1 ? 0 : len;
 }
 
 /* Trim blanks and CR/LF at both ends of [s, s+len). */
@@ -549,6 +541,11 @@ hook_send(struct hook *h, struct host *hs)
 	}
 	if (curl_multi_add_handle(ws.multi, e) != CURLM_OK)
 		goto fail;
+	if (ws.sent_turn++ == 0 && ws.pump_ev != NULL) {
+		/* The turn ends with the next pass: it counts from 0 again. */
+		static const struct timeval zero = { 0, 0 };
+		evtimer_add(ws.pump_ev, &zero);
+	}
 	h->state = HOOK_SENDING;
 	h->host = hs;
 	hs->n_sending++;
@@ -574,13 +571,15 @@ hook_unsend(struct hook *h)
 }
 
 /* Hand host hs's waiting requests to curl while it has room, in start
- * order; then forget hs if nothing is left. Calls no callback. */
+ * order, SEND_SLICE a turn in all (pump_cb goes on); then forget hs if
+ * nothing is left. Calls no callback. */
 static void
 host_pump(struct host *hs)
 {
 	struct hook *h;
 
-	while (host_has_room(hs) && (h = TAILQ_FIRST(&hs->waiting)) != NULL) {
+	while (host_has_room(hs) && ws.sent_turn < SEND_SLICE &&
+	    (h = TAILQ_FIRST(&hs->waiting)) != NULL) {
 		TAILQ_REMOVE(&hs->waiting, h, link);
 		ws.n_waiting--;
 		hook_send(h, hs);
@@ -666,6 +665,21 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 		hook_report(h);
 	}
 	webhook_admit();
+}
+
+/* A new turn: hand curl the requests that waited for SEND_SLICE. */
+static void
+pump_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct host *hs, *next;
+
+	ws.sent_turn = 0;
+	for (hs = LIST_FIRST(&ws.host_list); hs != NULL && ws.sent_turn < SEND_SLICE;
+	    hs = next) {
+		next = LIST_NEXT(hs, link);
+		if (!TAILQ_EMPTY(&hs->waiting) && host_has_room(hs))
+			host_pump(hs);		/* may free hs, nothing else */
+	}
 }
 
 /* Finished transfers, once a turn. */
@@ -799,7 +813,8 @@ webhook_init(struct event_base *base, const struct webhook_limits *limits,
 	    (ws.multi = curl_multi_init()) == NULL ||
 	    (ws.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL ||
 	    (ws.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
-	    (ws.done_ev = evtimer_new(base, done_cb, NULL)) == NULL)
+	    (ws.done_ev = evtimer_new(base, done_cb, NULL)) == NULL ||
+	    (ws.pump_ev = evtimer_new(base, pump_cb, NULL)) == NULL)
 		return -1;
 	curl_multi_setopt(ws.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
 	curl_multi_setopt(ws.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -873,6 +888,8 @@ webhook_shutdown(void)
 		event_free(ws.kick_ev);
 	if (ws.done_ev != NULL)
 		event_free(ws.done_ev);
+	if (ws.pump_ev != NULL)
+		event_free(ws.pump_ev);
 	curl_global_cleanup();
 	free(ws.proxy);
 	memset(&ws, 0, sizeof(ws));

@@ -1,7 +1,7 @@
 /*
  * command: posix_spawn, pipes, reaping, timeouts and the concurrency cap.
  */
-#include "daemon/action/command.h"
+#include "daemon/exec/command.h"
 
 #include <sys/queue.h>
 #include <sys/wait.h>
@@ -15,9 +15,10 @@
 
 #include <event2/event.h>
 
-#include "daemon/action/cmdpolicy.h"
 #include "daemon/core/clock.h"
+#include "daemon/exec/rlimits.h"
 #include "daemon/log.h"
+#include "daemon/util/strv.h"
 
 /* How long to keep reading pipes that a grandchild holds open after the
  * child itself has exited. */
@@ -39,7 +40,7 @@ struct child;
 struct pipe_in {
 	int fd;
 	struct event *ev;
-	struct command_output buf;
+	struct outbuf buf;
 	struct child *c;
 };
 
@@ -102,15 +103,6 @@ command_set_limits(const struct command_limits *limits)
 {
 	cs.limits = *limits;
 	command_start_queued();
-}
-
-/* Free a NULL-terminated string vector. */
-static void
-strv_free(char **v)
-{
-	for (size_t i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
 }
 
 void
@@ -251,24 +243,7 @@ child_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		n = read(p->fd, tmp, sizeof(tmp));
 		if (n > 0) {
-			size_t room = cs.limits.max_output - p->buf.len, take = (size_t)n;
-			if (cs.limits.max_output < p->buf.len)
-				room = 0;
-			if (take > room) {
-				take = room;
-				p->buf.truncated = 1;
-			}
-			if (take > 0) {
-				char *d = realloc(p->buf.data, p->buf.len + take + 1);
-				if (d == NULL) {
-					p->buf.truncated = 1;
-					continue;
-				}
-				memcpy(d + p->buf.len, tmp, take);
-				p->buf.data = d;
-				p->buf.len += take;
-				d[p->buf.len] = '\0';
-			}
+			outbuf_append(&p->buf, tmp, (size_t)n, cs.limits.max_output);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -412,7 +387,7 @@ child_spawn(struct child *c)
 	posix_spawnattr_destroy(&attr);
 	if (e != 0)
 		goto out;
-	if ((rl = cmdpolicy_apply_rlimits(c->pid)) != 0 && rl != ESRCH)
+	if ((rl = rlimits_apply(c->pid)) != 0 && rl != ESRCH)
 		log_warnx("command: resource limits (command_rlimits) not applied to "
 		    "process %ld: %s", (long)c->pid, strerror(rl));
 
