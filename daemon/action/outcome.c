@@ -202,19 +202,25 @@ outcome_cancelled(struct future *c)
 	sched_finish(c, NULL, 0);	/* cancel_requested: ends cancelled */
 }
 
-/* The delay before attempt n + 1 (n >= 1): between half and all of
- * backoff * 2^(n-1), capped at max_backoff (API.md §3). */
-static int64_t
-retry_delay(double backoff, double max_backoff, uint32_t n)
+int64_t
+outcome_backoff(double backoff, double max_backoff, uint32_t n, uint32_t r)
 {
 	double d = backoff * pow(2, n > 60 ? 60 : (double)n - 1);
-	uint32_t r;
 
 	if (d > max_backoff)
 		d = max_backoff;
+	return (int64_t)(d * 1e6 * (0.5 + 0.5 * (r / 4294967296.0)));
+}
+
+/* The delay before attempt n + 1: outcome_backoff with a random share. */
+static int64_t
+retry_delay(double backoff, double max_backoff, uint32_t n)
+{
+	uint32_t r;
+
 	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
 		r = (uint32_t)random();
-	return (int64_t)(d * 1e6 * (0.5 + 0.5 * (r / 4294967296.0)));
+	return outcome_backoff(backoff, max_backoff, n, r);
 }
 
 /* A retry's backoff is over: try again. */

@@ -58,6 +58,10 @@ void outcome_cancelled(struct future *c);
  * returns 1 if so. */
 int outcome_retry(struct future *c, const json_t *failure, int default_attempts,
     int64_t delay_us);
+/* The delay before attempt n + 1 (n >= 1), in microseconds: between half
+ * and all of backoff * 2^(n-1) seconds, capped at max_backoff (API.md §3);
+ * r (uniform over 32 bits) picks where: 0 half, 2^32 - 1 nearly all. */
+int64_t outcome_backoff(double backoff, double max_backoff, uint32_t n, uint32_t r);
 /* Stop a waiting retry of id; 1 if there was one. */
 int outcome_retry_cancel(uint64_t id);
 
