@@ -481,11 +481,23 @@ class ConnectionLimitTest(DaemonTestCase):
             held.append(p)
             return True
         try:
-            for _ in range(4):
-                self.d.wait_until(hold_one, timeout=5,
-                                  what="a held connection", interval=0.05)
-            r = self.d.raw_request(self.d.http_bytes("GET", "/v1/time"),
-                                   timeout=5)
+            for attempt in range(3):
+                for _ in range(4 - len(held)):
+                    self.d.wait_until(hold_one, timeout=5,
+                                      what="a held connection", interval=0.05)
+                r = self.d.raw_request(self.d.http_bytes("GET", "/v1/time"),
+                                       timeout=5)
+                # A refusal slower than hold_one's 0.1 s (a loaded
+                # machine) left fewer than 4 held: hold again, and ask
+                # again.
+                gone = [p for p in held if p.replied(0)]
+                if not gone or attempt == 2:
+                    break
+                for p in gone:
+                    p.close()
+                    held.remove(p)
+            self.assertEqual([p for p in held if p.replied(0)], [],
+                             "a connection under the limit was answered")
             self.assertIsNotNone(r, "connection over the limit was dropped "
                                  "without a clear error")
             self.assertIn(r.status, (429, 503), r.body)
