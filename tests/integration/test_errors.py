@@ -465,7 +465,10 @@ class LimitsTest(ProblemMixin, DaemonTestCase):
 
 
 class ConnectionLimitTest(DaemonTestCase):
-    opts = {"max_connections_per_ip": "4", "max_wait": "10s"}
+    # No admin budget (the default token is admin, and an admin token is
+    # served past the limits up to max_admin_connections: test_slowloris).
+    opts = {"max_connections_per_ip": "4", "max_wait": "10s",
+            "max_admin_connections": "0"}
 
     def test_connection_over_the_per_client_limit(self):
         c = self.d.schedule({"after": 3600, "command": TRUE})
