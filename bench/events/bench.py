@@ -56,6 +56,8 @@ def run(ctx):
         ("... with / without", "%.3f" % ratio, ""),
         ("event delay p50 / p99 / max", "%.1f / %.1f / %.1f" % (
             paced["event_ms"]["p50"], paced["event_ms"]["p99"], paced["event_ms"]["max"]), "ms"),
+        ("... POST reply p50 / p99 then (it waits for the same commit)", "%.1f / %.1f" % (
+            paced["post_ms"]["p50"], paced["post_ms"]["p99"]), "ms"),
         ("events read / expected", "%d / %d" % (paced["events"], expect), ""),
         ("POST /v1/calls ceiling without streams", max0["rate"], "req/s"),
         ("... with %d streams (x%d deliveries)" % (STREAMS, STREAMS), maxs["rate"], "req/s"),
