@@ -53,15 +53,17 @@ struct event_text {
 
 /* Streams are woken as soon as events are published, unless the last
  * wake is still being sent (some stream woken then has not gone back to
- * sleep), or ended less than the time it took ago: the next wake then
- * waits for that, or for WAKE_US after the last one, whichever comes
- * first (a stream whose reader is slow keeps the others waiting no longer
- * than that). Each wake costs every stream a resume, a write and a
- * suspend: so under load the streams take at most about half of the
- * loop, events published meanwhile go out together in the next wake, and
- * the API keeps its throughput (bench/events); when the loop is idle an
- * event goes out at once. */
+ * sleep), or ended less than twice the time it took ago, or began less
+ * than WAKE_MIN_US ago: the next wake then waits for that, or for WAKE_US
+ * after the last one, whichever comes first (a stream whose reader is
+ * slow keeps the others waiting no longer than that). Each wake costs
+ * every stream a resume, a write and a suspend: so under load the
+ * streams take at most about a third of the loop, events published
+ * meanwhile go out together in the next wake, and the API keeps its
+ * throughput (bench/events); when the loop is idle an event goes out at
+ * once. */
 #define WAKE_US 5000
+#define WAKE_MIN_US 1000
 
 static struct {
 	LIST_HEAD(, api_stream) all;
@@ -125,12 +127,15 @@ streams_wake_after(int64_t wait)
 }
 
 /* When the next wake may be: WAKE_US after the last one, or sooner once
- * it has been sent: as long after as it took. */
+ * it has been sent: twice as long after as it took, WAKE_MIN_US after
+ * it began at the soonest. */
 static int64_t
 streams_next_wake(void)
 {
-	int64_t latest = es.last_wake + WAKE_US, soon = es.asleep_at + es.cost;
+	int64_t latest = es.last_wake + WAKE_US, soon = es.asleep_at + 2 * es.cost;
 
+	if (soon < es.last_wake + WAKE_MIN_US)
+		soon = es.last_wake + WAKE_MIN_US;
 	return es.awake == 0 && soon < latest ? soon : latest;
 }
 
