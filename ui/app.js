@@ -136,6 +136,8 @@
 			S.scopes = null;
 		}
 		$('readonly').hidden = canWrite();
+		$('app').dataset.scopes = 'known';	/* the buttons are what they will be */
+		render();
 	}
 
 	async function loadAll() {
@@ -782,6 +784,7 @@
 	function logout(why) {
 		sessionStorage.removeItem(TOKEN_KEY);
 		S.scopes = undefined;
+		delete $('app').dataset.scopes;
 		S.started = false;
 		closeStream();
 		stopPolling();

@@ -81,6 +81,9 @@ class ConsoleCase(unittest.TestCase):
                    "document.getElementById('login-form').requestSubmit(); true"
                    % js(token or self.d.token))
         b.wait("!document.getElementById('app').hidden", what="the console after login")
+        # The page knows what the token may do (GET /v1/status): the
+        # buttons are there, or not, from now on.
+        b.wait("document.getElementById('app').dataset.scopes === 'known'", what="the scopes")
         b.wait("document.getElementById('live').textContent === 'live'", what="the live stream")
 
     def go(self, hash_):
