@@ -140,6 +140,21 @@ who_of(struct http_req *r)
 	return 1;
 }
 
+/* Whether r comes from a browser page (or says it comes from the console)
+ * while console != on. A page cannot remove Origin (sent with every
+ * request but a GET or HEAD) nor Sec-Fetch-Site (sent by current browsers
+ * with every request): they are forbidden header names that only the
+ * browser sets. And loopd answers no CORS preflight, so the only page
+ * that can send a write with a token is its own console. Other clients
+ * (loopctl, scripts) send none of them. */
+static int
+console_limited(struct http_req *r)
+{
+	return config_console(api_cfg) != CONFIG_CONSOLE_ON &&
+	    (http_header(r, "Origin") != NULL || http_header(r, "Sec-Fetch-Site") != NULL ||
+	    http_header(r, "Loop-Console") != NULL);
+}
+
 int
 api_need_scope(struct http_req *r, unsigned scope, const char *what)
 {
@@ -147,6 +162,11 @@ api_need_scope(struct http_req *r, unsigned scope, const char *what)
 
 	if (scope == AUTH_NONE || (r->scopes & scope) != 0)
 		return 0;
+	if (console_limited(r)) {
+		http_reply_problem(r, 403, NULL, "the console is read-only here (console = %s): "
+		    "a browser may not %s", api_cfg->console, what);
+		return -1;
+	}
 	auth_scopes_format(scope, need, sizeof(need));
 	http_reply_problem(r, 403, NULL, "the token %s%s%s may not %s: it needs the scope %s",
 	    r->token_name ? "\"" : "", r->token_name ? r->token_name : "",
@@ -170,15 +190,10 @@ api_dispatch(struct http_req *r)
 		r->auth_challenge = 1;
 		return;
 	}
-	/* console = read-only: the console marks its requests (Loop-Console),
-	 * and those may only read (docs/console.md). */
-	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&
-	    http_header(r, "Loop-Console") != NULL &&
-	    config_console(api_cfg) != CONFIG_CONSOLE_ON) {
-		http_reply_problem(r, 403, NULL, "the console is read-only here (console = %s)",
-		    api_cfg->console);
-		return;
-	}
+	/* console = read-only (or off): what a browser page sends is served
+	 * with the read scope only, whatever its token may do. */
+	if (console_limited(r))
+		r->scopes &= AUTH_READ | AUTH_METRICS;
 	if (strcmp(r->path, "/ui") == 0 || strncmp(r->path, "/ui/", 4) == 0) {
 		r->route = "/ui/";
 		api_ui(r, NULL);
