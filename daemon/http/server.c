@@ -1,5 +1,14 @@
 /*
- * server: listeners, request contexts, replies and held requests.
+ * server: libmicrohttpd daemons on the loop, requests (struct http_req,
+ * private here: handlers use the accessors of server.h), replies, held
+ * requests, replies waiting for a commit, streams. The listening sockets
+ * themselves are opened by listen.c.
+ *
+ * A request goes through MHD's handler in steps: access_begin (headers
+ * in; refuse what must not be read), access_upload (each piece of the
+ * body), access_dispatch (the routes' answer: a reply, a reply held for
+ * its commit by access_wait_commit, a stream, or a hold by access_hold),
+ * then, once released or resumed, req_send; http_completed ends it.
  *
  * Connections are kept in one list, oldest first, each in a state:
  * receiving a request (or none yet), busy with one (handled, held,
@@ -13,6 +22,7 @@
 #include "daemon/http/server.h"
 
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,6 +42,7 @@
 #include <microhttpd.h>
 
 #include "daemon/core/idmap.h"
+#include "daemon/http/listen.h"
 #include "daemon/log.h"
 #include "proto/codec.h"
 
@@ -59,6 +70,56 @@
  * the connection meanwhile, the commit queue frees it. */
 enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_RELEASED, STAGE_REPLIED, STAGE_GONE };
 
+/* A request, from its headers to its completion. Handlers reach it through
+ * the accessors in server.h. */
+struct http_req {
+	struct MHD_Connection *conn;	/* NULL: detached (the fuzzer's) */
+	struct http_listener *listener;
+	char *method;
+	char *path;
+	char *body;
+	size_t body_len;
+	int too_large;
+	int stage;			/* STAGE_* */
+	int status;			/* the reply, once set */
+	char *reply;
+	const char *reply_type;
+	char allow[64];			/* Allow header for a 405, or empty */
+	unsigned retry_after;		/* Retry-After seconds, or 0 */
+	int auth_challenge;		/* send WWW-Authenticate: Bearer */
+	int close;			/* send Connection: close */
+	const char *route;		/* the matched route pattern, for metrics */
+	unsigned scopes;		/* what its token may do (auth.h) */
+	unsigned owner;			/* its token's quota key, 0: none */
+	const char *token_name;		/* its token's name, NULL without one */
+	const char *csp;		/* Content-Security-Policy to send, or NULL */
+	/* A held request: cleanup runs when the request goes away, whether
+	 * replied to or not (client gone, shutdown); on shutdown `expire`
+	 * is asked for a final reply first. */
+	void *hold;
+	void (*hold_expire)(struct http_req *r);
+	void (*hold_cleanup)(struct http_req *r);
+	int held;			/* on hs.held */
+	LIST_ENTRY(http_req) hold_link;
+	struct http_conn *hc;		/* its connection, while held */
+	STAILQ_ENTRY(http_req) commit_link;	/* waiting for the store's commit */
+	uint64_t commit_seq;		/* ... this one */
+	int resume_queued;		/* on hs.resume */
+	TAILQ_ENTRY(http_req) resume_link;
+	/* A streamed reply (http_stream). */
+	ssize_t (*stream_read)(struct http_req *r, char *buf, size_t max);
+	const char *stream_type;
+	int stream_sleeping;		/* suspended until http_stream_wake */
+	int stream_end;			/* drain or hang-up: end after the rest */
+	int streaming;			/* on hs.streams */
+	LIST_ENTRY(http_req) stream_link;
+};
+
+LIST_HEAD(req_list, http_req);
+STAILQ_HEAD(req_fifo, http_req);
+TAILQ_HEAD(req_queue, http_req);
+TAILQ_HEAD(conn_list, http_conn);
+
 struct http_listener {
 	struct MHD_Daemon *mhd;
 	int fd;
@@ -79,11 +140,9 @@ static struct {
 	int gone_fd;			/* epoll set: held clients hanging up */
 	struct event *gone_ev;
 	char *tls_cert, *tls_key;	/* PEM text, kept while MHD runs */
-	struct http_req *held;		/* doubly-linked list of held requests */
-	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
-	struct http_req **commit_tail;
-	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
-	struct http_req **resume_tail;
+	struct req_list held;		/* held requests */
+	struct req_fifo commit;		/* replies waiting for a commit, in order */
+	struct req_queue resume;	/* answered, to hand back to MHD, in order */
 	size_t n_held;
 	size_t slice;			/* resumes per kick, sized to SLICE_US */
 	size_t n_blocked;		/* STAGE_COMMIT: left blocked in MHD */
@@ -92,17 +151,16 @@ static struct {
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
 	struct idmap per_addr;		/* client address hash -> open connections */
-	struct http_conn *conns;	/* every connection, oldest first */
-	struct http_conn **conns_tail;
+	struct conn_list conns;		/* every connection, oldest first */
 	size_t n_tcp, n_unix;		/* open, per kind of listener */
 	size_t n_tcp_cut;		/* TCP ones we shut down, not yet closed */
 	struct event *sweep_ev;		/* request_timeout, every SWEEP_US */
 	uint64_t n_cut_slow;		/* closed: request_timeout passed */
 	uint64_t n_evicted_idle;	/* closed: idle, to make room */
 	uint64_t n_evicted_slow;	/* closed: still sending, to make room */
-	struct http_req *streams;	/* open streamed replies */
+	struct req_list streams;	/* open streamed replies */
 	size_t n_streams;
-} hs = { .gone_fd = -1, .conns_tail = &hs.conns };
+} hs = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
  * exist, so a short array searched linearly does. */
@@ -167,7 +225,7 @@ struct http_conn {
 	int armed;			/* ... and not fired since (one-shot) */
 	struct http_req *held;		/* the request held on it, or NULL */
 	struct http_req *stream;	/* the stream it carries, or NULL */
-	struct http_conn *next, **prevp;	/* hs.conns */
+	TAILQ_ENTRY(http_conn) link;	/* hs.conns */
 	int is_unix;
 	int cut;			/* shut down by us; MHD closes it next */
 	enum conn_state state;
@@ -244,7 +302,7 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 {
 	struct http_conn *hc, *idle = NULL, *slow = NULL;
 
-	for (hc = hs.conns; hc != NULL; hc = hc->next) {
+	TAILQ_FOREACH(hc, &hs.conns, link) {
 		if (hc == except || hc->cut || hc->is_unix)
 			continue;
 		if (hc->state == CONN_IDLE && (idle == NULL || hc->since < idle->since))
@@ -274,7 +332,9 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = mono_us(), limit = hs.limits.request_timeout;
 	struct http_conn *hc;
 
-	for (hc = hs.conns; hc != NULL && limit > 0; hc = hc->next) {
+	if (limit <= 0)
+		return;
+	TAILQ_FOREACH(hc, &hs.conns, link) {
 		if (hc->cut || hc->is_unix)
 			continue;
 		if (hc->state == CONN_IDLE && !hc->rx_sampled) {
@@ -354,9 +414,7 @@ resume_later(struct http_req *r)
 	if (r->resume_queued)
 		return;
 	r->resume_queued = 1;
-	r->resume_next = NULL;
-	*hs.resume_tail = r;
-	hs.resume_tail = &r->resume_next;
+	TAILQ_INSERT_TAIL(&hs.resume, r, resume_link);
 	event_active(hs.kick_ev, 0, 0);
 }
 
@@ -367,14 +425,13 @@ resume_some(size_t max)
 {
 	struct http_req *r;
 
-	for (size_t n = 0; (r = hs.resume_head) != NULL && (max == 0 || n < max); n++) {
-		if ((hs.resume_head = r->resume_next) == NULL)
-			hs.resume_tail = &hs.resume_head;
-		r->resume_next = NULL;
+	for (size_t n = 0; (r = TAILQ_FIRST(&hs.resume)) != NULL && (max == 0 || n < max);
+	    n++) {
+		TAILQ_REMOVE(&hs.resume, r, resume_link);
 		r->resume_queued = 0;
 		MHD_resume_connection(r->conn);
 	}
-	return hs.resume_head != NULL;
+	return !TAILQ_EMPTY(&hs.resume);
 }
 
 /* Resume a slice of the queued replies and run every listener (MHD does
@@ -401,7 +458,8 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 				listener_run(&hs.listeners[i]);
 	}
 	t0 = mono_us();
-	for (struct http_req *q = hs.resume_head; q != NULL && queued < slice; q = q->resume_next)
+	for (struct http_req *q = TAILQ_FIRST(&hs.resume); q != NULL && queued < slice;
+	    q = TAILQ_NEXT(q, resume_link))
 		queued++;
 	if (queued == 0)
 		return;
@@ -479,13 +537,7 @@ held_unlink(struct http_req *r)
 	}
 	if (!r->held)
 		return;
-	if (r->hold_prev != NULL)
-		r->hold_prev->hold_next = r->hold_next;
-	else
-		hs.held = r->hold_next;
-	if (r->hold_next != NULL)
-		r->hold_next->hold_prev = r->hold_prev;
-	r->hold_next = r->hold_prev = NULL;
+	LIST_REMOVE(r, hold_link);
 	r->held = 0;
 	hs.n_held--;
 }
@@ -569,67 +621,64 @@ conn_addr_key(struct MHD_Connection *conn)
 	return 0;
 }
 
-/* MHD tells us of each connection opening and closing: count them in
- * total and per client address, and mark the ones over a limit. */
-static void
-http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-    enum MHD_ConnectionNotificationCode code)
+/* A connection opened on listener l: count it in total and per client
+ * address, make room for it or mark it over a limit. */
+static struct http_conn *
+conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 {
-	struct http_conn *hc = *socket_context;
 	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+	int64_t now = mono_us();
+	uintptr_t n;
+	size_t live;
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return NULL;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	hc->fd = ci ? ci->connect_fd : -1;
+	hc->is_unix = l != NULL && l->is_unix;
+	hc->state = CONN_RECEIVING;
+	hc->since = now;
+	TAILQ_INSERT_TAIL(&hs.conns, hc, link);
+	hs.n_conns++;
+	if (hc->is_unix) {
+		/* The Unix socket has a budget of its own: an operator gets in
+		 * however busy TCP is. */
+		if (++hs.n_unix > hs.limits.max_unix_connections)
+			hc->over = "too many connections on the Unix socket "
+			    "(max_unix_connections)";
+		return hc;
+	}
+	hs.n_tcp++;
+	/* Near the limit, idle keep-alive connections go first; at it, the
+	 * one slowest to send its request. */
+	live = hs.n_tcp - hs.n_tcp_cut;
+	if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
+		conn_evict(hc, 1, now);
+	live = hs.n_tcp - hs.n_tcp_cut;
+	if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
+		hc->over = "too many connections (max_connections)";
+	if ((hc->addr = conn_addr_key(conn)) != 0) {
+		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
+		if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
+			hc->addr = 0;
+		else if (hs.limits.max_connections_per_ip != 0 &&
+		    n > hs.limits.max_connections_per_ip)
+			hc->over = "too many connections from your address "
+			    "(max_connections_per_ip)";
+	}
+	return hc;
+}
+
+/* A connection closed: forget it and uncount it. */
+static void
+conn_closed(struct http_conn *hc)
+{
 	uintptr_t n;
 
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		struct http_listener *l = cls;
-		int64_t now = mono_us();
-		size_t live;
-
-		if ((hc = calloc(1, sizeof(*hc))) == NULL)
-			return;
-		*socket_context = hc;
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		hc->fd = ci ? ci->connect_fd : -1;
-		hc->is_unix = l != NULL && l->is_unix;
-		hc->state = CONN_RECEIVING;
-		hc->since = now;
-		hc->prevp = hs.conns_tail;
-		*hs.conns_tail = hc;
-		hs.conns_tail = &hc->next;
-		hs.n_conns++;
-		if (hc->is_unix) {
-			/* The Unix socket has a budget of its own: an operator
-			 * gets in however busy TCP is. */
-			if (++hs.n_unix > hs.limits.max_unix_connections)
-				hc->over = "too many connections on the Unix socket "
-				    "(max_unix_connections)";
-			return;
-		}
-		hs.n_tcp++;
-		/* Near the limit, idle keep-alive connections go first; at
-		 * it, the one slowest to send its request. */
-		live = hs.n_tcp - hs.n_tcp_cut;
-		if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
-			conn_evict(hc, 1, now);
-		live = hs.n_tcp - hs.n_tcp_cut;
-		if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
-			hc->over = "too many connections (max_connections)";
-		if ((hc->addr = conn_addr_key(conn)) != 0) {
-			n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
-			if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
-				hc->addr = 0;
-			else if (hs.limits.max_connections_per_ip != 0 &&
-			    n > hs.limits.max_connections_per_ip)
-				hc->over = "too many connections from your address "
-				    "(max_connections_per_ip)";
-		}
-		return;
-	}
-	if (hc == NULL)
-		return;
 	if (hc->held != NULL)
 		hc->held->hc = NULL;
-	if (hc->stream != NULL)
-		hc->stream = NULL;
+	hc->stream = NULL;
 	if (hc->registered)
 		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
@@ -640,10 +689,7 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if (hc->cut)
 			hs.n_tcp_cut--;
 	}
-	if ((*hc->prevp = hc->next) != NULL)
-		hc->next->prevp = hc->prevp;
-	else
-		hs.conns_tail = hc->prevp;
+	TAILQ_REMOVE(&hs.conns, hc, link);
 	if (hc->addr != 0) {
 		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
 		if (n <= 1)
@@ -652,7 +698,19 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			idmap_put(&hs.per_addr, hc->addr, (void *)(n - 1));
 	}
 	free(hc);
-	*socket_context = NULL;
+}
+
+/* MHD tells us of each connection opening and closing. */
+static void
+http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = conn_opened(cls, conn);
+	else if (*socket_context != NULL) {
+		conn_closed(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* Why conn is over a connection limit, or NULL. */
@@ -754,10 +812,8 @@ stream_send(struct http_req *r)
 	count_reply(r);
 	ret = MHD_queue_response(r->conn, 200, resp);
 	MHD_destroy_response(resp);
-	if ((r->stream_next = hs.streams) != NULL)
-		hs.streams->stream_prevp = &r->stream_next;
-	r->stream_prevp = &hs.streams;
-	hs.streams = r;
+	LIST_INSERT_HEAD(&hs.streams, r, stream_link);
+	r->streaming = 1;
 	hs.n_streams++;
 	if (hc != NULL && hc->fd >= 0 && hs.gone_fd >= 0 && hc->held == NULL) {
 		hc->stream = r;
@@ -774,136 +830,169 @@ stream_send(struct http_req *r)
 static void
 streams_end(void)
 {
-	for (struct http_req *r = hs.streams; r != NULL; r = r->stream_next) {
+	struct http_req *r;
+
+	LIST_FOREACH(r, &hs.streams, stream_link) {
 		r->stream_end = 1;
 		http_stream_wake(r);
 	}
 }
 
-/* MHD's request handler: collect the body, dispatch on the last call,
- * send a held request's reply when it is resumed. */
+/* A request's headers are in (MHD's first call): make its context, and
+ * refuse at once what must not be read further. */
+static enum MHD_Result
+access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *url,
+    const char *method, void **con_cls)
+{
+	struct http_req *r;
+	struct http_conn *hc;
+	const char *cl, *why;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
+		if (r != NULL)
+			free(r->method);
+		free(r);
+		return MHD_NO;
+	}
+	r->conn = conn;
+	r->listener = l;
+	*con_cls = r;
+	hs.n_live++;
+	/* The body is still to come. A request that was pipelined behind
+	 * the last one starts its clock now. */
+	if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
+		conn_set_state(hc, CONN_RECEIVING);
+	/* A declared body over the limit is refused before it is read (the
+	 * connection closes, which is what we want then). */
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
+		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+		    hs.limits.max_body);
+		return req_send(r);
+	}
+	if ((why = conn_over(conn)) != NULL) {
+		http_reply_problem(r, 503, NULL, "%s", why);
+		r->close = 1;
+		return req_send(r);
+	}
+	if ((why = request_framing_bad(conn)) != NULL) {
+		http_reply_problem(r, 400, NULL, "%s", why);
+		r->close = 1;
+		return req_send(r);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body: keep it, up to max_body (past it, the body is
+ * dropped and the request gets a 413 once it is in). */
+static enum MHD_Result
+access_upload(struct http_req *r, const char *upload, size_t n)
+{
+	char *b;
+
+	if (r->too_large || r->stage != STAGE_NEW)
+		return MHD_YES;
+	if (r->body_len + n > hs.limits.max_body) {
+		r->too_large = 1;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		return MHD_YES;
+	}
+	if ((b = realloc(r->body, r->body_len + n + 1)) == NULL)
+		return MHD_NO;
+	memcpy(b + r->body_len, upload, n);
+	r->body = b;
+	r->body_len += n;
+	b[r->body_len] = '\0';
+	return MHD_YES;
+}
+
+/* Whether r's 2xx must wait for a store commit; if so, queue it for that
+ * commit. The connection is not suspended (that costs two epoll_ctl and a
+ * recvfrom per request): returning without a reply leaves it blocked in
+ * MHD, which calls us again on each run until http_commit_done releases
+ * it. MHD reads no further request from it meanwhile, so pipelined
+ * requests keep their order. */
+static int
+access_wait_commit(struct http_req *r)
+{
+	if (r->reply == NULL || r->status >= 300 || hs.hooks.commit_pending == NULL ||
+	    (r->commit_seq = hs.hooks.commit_pending()) == 0)
+		return 0;
+	r->stage = STAGE_COMMIT;
+	STAILQ_INSERT_TAIL(&hs.commit, r, commit_link);
+	hs.n_blocked++;
+	return 1;
+}
+
+/* Hold r: suspend its connection until http_resume, watching it for a
+ * hang-up meanwhile. */
+static enum MHD_Result
+access_hold(struct http_req *r)
+{
+	r->stage = STAGE_HELD;
+	r->held = 1;
+	LIST_INSERT_HEAD(&hs.held, r, hold_link);
+	hs.n_held++;
+	held_watch(r);
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
+}
+
+/* The whole request is in: dispatch it, then send its reply, wait for
+ * the commit its 2xx needs, start its stream or hold it. */
+static enum MHD_Result
+access_dispatch(struct http_req *r)
+{
+	conn_set_state(conn_of(r->conn), CONN_BUSY);	/* the body is in */
+	if (r->too_large)
+		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+		    hs.limits.max_body);
+	else if (hs.draining) {
+		http_reply_problem(r, 503, NULL, "loopd is shutting down");
+		r->close = 1;
+	} else
+		hs.hooks.dispatch(r);
+	if (access_wait_commit(r))
+		return MHD_YES;
+	if (r->reply == NULL && r->stream_read != NULL)
+		return stream_send(r);
+	if (r->reply != NULL)
+		return req_send(r);
+	if (r->hold != NULL)
+		return access_hold(r);
+	http_reply_problem(r, 500, NULL, "no reply");
+	return req_send(r);
+}
+
+/* MHD's request handler, called with the headers, with each piece of the
+ * body, once the body is in, and again while a reply is pending (after a
+ * resume, or while blocked for a commit). */
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
-	struct http_conn *hc;
+	size_t n;
 
-	if (r == NULL) {
-		const char *cl, *why;
-
-		if ((r = calloc(1, sizeof(*r))) == NULL ||
-		    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
-			if (r != NULL)
-				free(r->method);
-			free(r);
-			return MHD_NO;
-		}
-		r->conn = conn;
-		r->listener = cls;
-		*con_cls = r;
-		hs.n_live++;
-		/* Headers are in; the body is still to come. A request that
-		 * was pipelined behind the last one starts its clock now. */
-		if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
-			conn_set_state(hc, CONN_RECEIVING);
-		/* A declared body over the limit is refused before it is read
-		 * (the connection closes, which is what we want then). */
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
-			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-			    hs.limits.max_body);
-			return req_send(r);
-		}
-		if ((why = conn_over(conn)) != NULL) {
-			http_reply_problem(r, 503, NULL, "%s", why);
-			r->close = 1;
-			return req_send(r);
-		}
-		if ((why = request_framing_bad(conn)) != NULL) {
-			http_reply_problem(r, 400, NULL, "%s", why);
-			r->close = 1;
-			return req_send(r);
-		}
-		return MHD_YES;
-	}
+	if (r == NULL)
+		return access_begin(cls, conn, url, method, con_cls);
 	if (*upload_size > 0) {
-		size_t n = *upload_size;
+		n = *upload_size;
 		*upload_size = 0;
-		if (r->too_large || r->stage != STAGE_NEW)
-			return MHD_YES;
-		if (r->body_len + n > hs.limits.max_body) {
-			r->too_large = 1;
-			free(r->body);
-			r->body = NULL;
-			r->body_len = 0;
-			return MHD_YES;
-		}
-		char *b = realloc(r->body, r->body_len + n + 1);
-		if (b == NULL)
-			return MHD_NO;
-		memcpy(b + r->body_len, upload, n);
-		r->body = b;
-		r->body_len += n;
-		b[r->body_len] = '\0';
-		return MHD_YES;
+		return access_upload(r, upload, n);
 	}
 	switch (r->stage) {
 	case STAGE_NEW:
-		conn_set_state(conn_of(conn), CONN_BUSY);	/* the body is in */
-		if (r->too_large)
-			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-			    hs.limits.max_body);
-		else if (hs.draining) {
-			http_reply_problem(r, 503, NULL, "loopd is shutting down");
-			r->close = 1;
-		} else
-			hs.hooks.dispatch(r);
-		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
-		    (r->commit_seq = hs.hooks.commit_pending()) != 0) {
-			/* Acknowledge only what is on disk: wait for the commit
-			 * that will hold what this request saw or did. The
-			 * connection is not suspended (that costs two epoll_ctl
-			 * and a recvfrom per request): returning without a reply
-			 * leaves it blocked in MHD, which calls us again on each
-			 * run until http_commit_done releases it. MHD reads no
-			 * further request from it meanwhile, so pipelined
-			 * requests keep their order. */
-			r->stage = STAGE_COMMIT;
-			r->commit_next = NULL;
-			*hs.commit_tail = r;
-			hs.commit_tail = &r->commit_next;
-			hs.n_blocked++;
-			return MHD_YES;
-		}
-		if (r->reply == NULL && r->stream_read != NULL)
-			return stream_send(r);
-		if (r->reply != NULL)
-			return req_send(r);
-		if (r->hold != NULL) {
-			r->stage = STAGE_HELD;
-			r->held = 1;
-			r->hold_next = hs.held;
-			if (hs.held != NULL)
-				hs.held->hold_prev = r;
-			hs.held = r;
-			hs.n_held++;
-			held_watch(r);
-			MHD_suspend_connection(conn);
-			return MHD_YES;
-		}
-		http_reply_problem(r, 500, NULL, "no reply");
-		return req_send(r);
+		return access_dispatch(r);
 	case STAGE_HELD:
 	case STAGE_RELEASED:
-		if (r->reply != NULL)
-			return req_send(r);
-		return MHD_YES;
-	case STAGE_COMMIT:
-		return MHD_YES;		/* still waiting for the commit */
+		/* Resumed, or released by its commit: the reply is ready. */
+		return r->reply != NULL ? req_send(r) : MHD_YES;
 	default:
-		return MHD_YES;
+		return MHD_YES;	/* STAGE_COMMIT: still waiting for the commit */
 	}
 }
 
@@ -911,14 +1000,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 static void
 resume_drop(struct http_req *r)
 {
-	struct http_req **pp = &hs.resume_head;
-
-	while (*pp != NULL && *pp != r)
-		pp = &(*pp)->resume_next;
-	if (*pp == NULL)
-		return;
-	if ((*pp = r->resume_next) == NULL)
-		hs.resume_tail = pp;
+	TAILQ_REMOVE(&hs.resume, r, resume_link);
 	r->resume_queued = 0;
 }
 
@@ -935,12 +1017,12 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	conn_set_state(conn_of(conn), CONN_IDLE);
 	if (r->resume_queued)
 		resume_drop(r);
-	if (r->stream_prevp != NULL) {
+	if (r->streaming) {
 		struct http_conn *hc = conn_of(conn);
 		if (hc != NULL && hc->stream == r)
 			hc->stream = NULL;
-		if ((*r->stream_prevp = r->stream_next) != NULL)
-			r->stream_next->stream_prevp = r->stream_prevp;
+		LIST_REMOVE(r, stream_link);
+		r->streaming = 0;
 		hs.n_streams--;
 	}
 	held_unlink(r);
@@ -981,95 +1063,6 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	log_debug("microhttpd: %s", msg);
-}
-
-/* Open a listening socket for one address. Returns the fd or -1. */
-static int
-listen_socket(const char *addr, struct http_listener *l)
-{
-	char host[256], port[16], shown[300];
-	struct addrinfo hints, *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	const char *colon;
-	int fd = -1, one = 1, e;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		const char *path = addr + 5;
-		mode_t old;
-
-		if (*path != '/' || strlen(path) >= sizeof(sun.sun_path)) {
-			log_warnx("listen %s: need an absolute path shorter than %zu bytes", addr,
-			    sizeof(sun.sun_path));
-			return -1;
-		}
-		strcpy(sun.sun_path, path);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-			return -1;
-		unlink(path);
-		old = umask(0117);	/* 0660: the file mode is the access control */
-		e = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-		umask(old);
-		if (e == -1 || listen(fd, 1024) == -1) {
-			log_warn("listen %s", addr);
-			close(fd);
-			return -1;
-		}
-		l->is_unix = 1;
-		l->unix_path = strdup(path);
-		log_info("listening on unix:%s", path);
-		return fd;
-	}
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-		if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(host))
-			goto bad;
-		snprintf(host, sizeof(host), "%.*s", (int)(end - addr - 1), addr + 1);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL || (size_t)(colon - addr) >= sizeof(host))
-			goto bad;
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-	}
-	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port) ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		goto bad;
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_warnx("listen %s: %s", addr, gai_strerror(e));
-		return -1;
-	}
-	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 1024) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
-		log_warn("listen %s", addr);
-		if (fd != -1)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		char a[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(shown, sizeof(shown), "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		char a[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(shown, sizeof(shown), "%s:%u", a, ntohs(s4->sin_port));
-	}
-	log_info("listening on %s://%s", hs.tls_cert != NULL ? "https" : "http", shown);
-	return fd;
-bad:
-	log_warnx("listen %s: expected HOST:PORT, [ADDR]:PORT or unix:PATH", addr);
-	return -1;
 }
 
 /* Serve HTTP on l->fd, a listening socket: MHD in external epoll mode,
@@ -1123,64 +1116,6 @@ listener_start(struct http_listener *l, const char *what)
 	return 0;
 }
 
-/* Read a whole PEM file; NULL (logged) on error. */
-static char *
-read_pem(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0, n;
-
-	if (f == NULL) {
-		log_warn("%s", path);
-		return NULL;
-	}
-	for (;;) {
-		char *b = realloc(buf, len + 4097);
-		if (b == NULL)
-			break;
-		buf = b;
-		if ((n = fread(buf + len, 1, 4096, f)) == 0)
-			break;
-		len += n;
-		if (len > 1 << 20)
-			break;
-	}
-	fclose(f);
-	if (buf == NULL || len == 0 || len > 1 << 20) {
-		log_warnx("%s: not a PEM file of a reasonable size", path);
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Take a listening socket we were handed (systemd socket activation). */
-static int
-listener_inherit(struct http_listener *l, int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int flags;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
-		log_warn("inherited socket %d", fd);
-		return -1;
-	}
-	l->is_unix = ss.ss_family == AF_UNIX;
-	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("inherited socket %d", fd);
-		return -1;
-	}
-	l->fd = fd;
-	l->inherited = 1;
-	log_info("listening on socket %d from the service manager (%s)", fd,
-	    l->is_unix ? "unix" : "tcp");
-	return 0;
-}
-
 int
 http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
     const struct http_limits *limits, const struct http_hooks *hooks)
@@ -1192,9 +1127,11 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	hs.base = base;
 	hs.limits = *limits;
 	hs.hooks = *hooks;
-	hs.commit_tail = &hs.commit_head;
-	hs.resume_tail = &hs.resume_head;
-	hs.conns_tail = &hs.conns;
+	LIST_INIT(&hs.held);
+	STAILQ_INIT(&hs.commit);
+	TAILQ_INIT(&hs.resume);
+	TAILQ_INIT(&hs.conns);
+	LIST_INIT(&hs.streams);
 	idmap_init(&hs.per_addr);
 	if ((hs.sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL)) == NULL ||
 	    event_add(hs.sweep_ev, &(struct timeval){ 0, SWEEP_US }) == -1 ||
@@ -1203,8 +1140,8 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	    (hs.gone_ev = event_new(base, hs.gone_fd, EV_READ | EV_PERSIST, gone_cb,
 	    NULL)) == NULL || event_add(hs.gone_ev, NULL) == -1)
 		return -1;
-	if (limits->tls_cert != NULL && ((hs.tls_cert = read_pem(limits->tls_cert)) == NULL ||
-	    (hs.tls_key = read_pem(limits->tls_key)) == NULL))
+	if (limits->tls_cert != NULL && ((hs.tls_cert = listen_read_pem(limits->tls_cert)) ==
+	    NULL || (hs.tls_key = listen_read_pem(limits->tls_key)) == NULL))
 		return -1;
 	while (listen != NULL && listen[n] != NULL)
 		n++;
@@ -1221,9 +1158,12 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 		l->fd = -1;
 		if (nfds > 0) {
 			snprintf(what, sizeof(what), "fd %d", fds[i]);
-			if (listener_inherit(l, fds[i]) == -1)
+			if (listen_inherit(fds[i], &l->is_unix) == -1)
 				return -1;
-		} else if ((l->fd = listen_socket(listen[i], l)) == -1)
+			l->fd = fds[i];
+			l->inherited = 1;
+		} else if ((l->fd = listen_open(listen[i], hs.tls_cert != NULL, &l->is_unix,
+		    &l->unix_path)) == -1)
 			return -1;
 		hs.n++;
 		if (listener_start(l, nfds > 0 ? what : listen[i]) == -1)
@@ -1255,8 +1195,9 @@ http_limits(void)
 static void
 http_expire_held(void)
 {
-	while (hs.held != NULL) {
-		struct http_req *r = hs.held;
+	struct http_req *r;
+
+	while ((r = LIST_FIRST(&hs.held)) != NULL) {
 		held_unlink(r);
 		if (r->hold_expire != NULL)
 			r->hold_expire(r);
@@ -1422,6 +1363,137 @@ http_streams(void)
 	return hs.n_streams;
 }
 
+const char *
+http_method(const struct http_req *r)
+{
+	return r->method;
+}
+
+const char *
+http_path(const struct http_req *r)
+{
+	return r->path;
+}
+
+const char *
+http_body(const struct http_req *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body;
+}
+
+void
+http_set_who(struct http_req *r, unsigned scopes, unsigned owner, const char *token_name)
+{
+	r->scopes = scopes;
+	r->owner = owner;
+	r->token_name = token_name;
+}
+
+unsigned
+http_scopes(const struct http_req *r)
+{
+	return r->scopes;
+}
+
+unsigned
+http_owner(const struct http_req *r)
+{
+	return r->owner;
+}
+
+const char *
+http_token_name(const struct http_req *r)
+{
+	return r->token_name;
+}
+
+void
+http_set_route(struct http_req *r, const char *pattern)
+{
+	r->route = pattern;
+}
+
+void
+http_set_allow(struct http_req *r, const char *allow)
+{
+	snprintf(r->allow, sizeof(r->allow), "%s", allow);
+}
+
+void
+http_set_retry_after(struct http_req *r, unsigned seconds)
+{
+	r->retry_after = seconds;
+}
+
+void
+http_set_auth_challenge(struct http_req *r)
+{
+	r->auth_challenge = 1;
+}
+
+void
+http_set_csp(struct http_req *r, const char *csp)
+{
+	r->csp = csp;
+}
+
+void *
+http_hold_arg(const struct http_req *r)
+{
+	return r->hold;
+}
+
+void *
+http_hold_take(struct http_req *r)
+{
+	void *hold = r->hold;
+
+	r->hold = NULL;
+	return hold;
+}
+
+int
+http_has_connection(const struct http_req *r)
+{
+	return r->conn != NULL;
+}
+
+struct http_req *
+http_detached(const char *method, size_t method_len, const char *path, size_t path_len,
+    const char *body, size_t body_len)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->method = strndup(method, method_len)) == NULL ||
+	    (r->path = strndup(path, path_len)) == NULL ||
+	    (r->body = malloc(body_len + 1)) == NULL) {
+		if (r != NULL)
+			req_free(r);
+		return NULL;
+	}
+	memcpy(r->body, body, body_len);
+	r->body[body_len] = '\0';
+	r->body_len = body_len;
+	return r;
+}
+
+int
+http_reply_status(const struct http_req *r)
+{
+	return r->reply != NULL ? r->status : 0;
+}
+
+void
+http_detached_free(struct http_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->hold != NULL && r->hold_cleanup != NULL)
+		r->hold_cleanup(r);
+	req_free(r);
+}
+
 /* Requests without a connection come from the fuzzer (tests/fuzz/):
  * they have no headers and no query. */
 
@@ -1476,25 +1548,23 @@ http_is_local_socket(struct http_req *r)
 void
 http_commit_done(int ok, uint64_t seq)
 {
-	struct http_req *r, *kept = NULL, **kept_tail = &kept;
+	struct req_fifo kept = STAILQ_HEAD_INITIALIZER(kept);
+	struct http_req *r;
 
 	/* Commits end in order and requests wait in order. After a failed
 	 * commit a 503 must mean "nothing happened": an object created by
 	 * the request (201) was dropped, so it gets one; a change to a stored
 	 * object stays in memory and the store's retry writes it, so its
 	 * reply waits for that commit instead (issue 12). */
-	while ((r = hs.commit_head) != NULL && r->commit_seq <= seq) {
-		if ((hs.commit_head = r->commit_next) == NULL)
-			hs.commit_tail = &hs.commit_head;
-		r->commit_next = NULL;
+	while ((r = STAILQ_FIRST(&hs.commit)) != NULL && r->commit_seq <= seq) {
+		STAILQ_REMOVE_HEAD(&hs.commit, commit_link);
 		if (r->stage == STAGE_GONE) {
 			req_free(r);
 			continue;
 		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
 			if (r->status != 201) {
-				*kept_tail = r;
-				kept_tail = &r->commit_next;
+				STAILQ_INSERT_TAIL(&kept, r, commit_link);
 				continue;
 			}
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
@@ -1509,12 +1579,10 @@ http_commit_done(int ok, uint64_t seq)
 	}
 	if (hs.released && hs.kick_ev != NULL)
 		event_active(hs.kick_ev, 0, 0);
-	if (kept != NULL) {
+	if (!STAILQ_EMPTY(&kept)) {
 		/* Back at the head, in order: the next commit releases them. */
-		*kept_tail = hs.commit_head;
-		if (hs.commit_head == NULL)
-			hs.commit_tail = kept_tail;
-		hs.commit_head = kept;
+		STAILQ_CONCAT(&kept, &hs.commit);
+		STAILQ_CONCAT(&hs.commit, &kept);
 	}
 }
 
@@ -1527,31 +1595,12 @@ http_held(void)
 void
 http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char url[256], a[INET6_ADDRSTRLEN];
-	const char *scheme = hs.tls_cert != NULL ? "https" : "http";
+	char url[256];
 
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 
-		len = sizeof(ss);
-		if (l->fd < 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) == -1)
-			continue;
-		if (ss.ss_family == AF_UNIX) {
-			struct sockaddr_un *su = (struct sockaddr_un *)&ss;
-			snprintf(url, sizeof(url), "unix:%s", su->sun_path[0] ? su->sun_path :
-			    l->unix_path != NULL ? l->unix_path : "?");
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-			snprintf(url, sizeof(url), "%s://[%s]:%u", scheme, a, ntohs(s6->sin6_port));
-		} else if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-			snprintf(url, sizeof(url), "%s://%s:%u", scheme, a, ntohs(s4->sin_port));
-		} else
-			continue;
-		fn(url, arg);
+		if (listen_url(l->fd, l->unix_path, hs.tls_cert != NULL, url, sizeof(url)) == 0)
+			fn(url, arg);
 	}
 }
