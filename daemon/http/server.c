@@ -24,7 +24,9 @@
 #include <sys/epoll.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
 #include <linux/tcp.h>		/* struct tcp_info with tcpi_bytes_received */
@@ -52,10 +54,10 @@
 #define CONNECTION_SLACK 64
 /* Replies resumed per loop turn (see kick_cb): the first slice, and the
  * bounds of the slice sized to take about SLICE_US. */
-#define RESUME_SLICE 128
+#define RESUME_SLICE 32
 #define SLICE_MIN 32
 #define SLICE_MAX 2048
-#define SLICE_US 500
+#define SLICE_US 300
 /* How often connections are checked against request_timeout. */
 #define SWEEP_US 500000
 /* A connection still receiving its request after this long may be closed
@@ -113,6 +115,10 @@ struct http_req {
 	int stream_end;			/* drain or hang-up: end after the rest */
 	int streaming;			/* on hs.streams */
 	LIST_ENTRY(http_req) stream_link;
+	int http11;			/* HTTP/1.1 */
+	int64_t wire_len;		/* request bytes on the wire, -1: unknown */
+	int detached;			/* held on a detached connection, */
+	struct http_conn *dconn;	/* ... this one */
 };
 
 LIST_HEAD(req_list, http_req);
@@ -160,6 +166,9 @@ static struct {
 	uint64_t n_evicted_slow;	/* closed: still sending, to make room */
 	struct req_list streams;	/* open streamed replies */
 	size_t n_streams;
+	struct http_conn *adopt;	/* going back to MHD (conn_opened) */
+	int adopted;			/* ... since the last kick */
+	uint64_t n_detached_replies;	/* replies written on detached sockets */
 } hs = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
@@ -233,6 +242,20 @@ struct http_conn {
 	uint64_t rx_base;		/* CONN_IDLE: bytes received by the first
 					 * sweep that saw it idle */
 	int rx_sampled;			/* ... rx_base is taken */
+	/* Requests read from it so far, in bytes on the wire (to tell
+	 * whether MHD holds pipelined bytes); rx_unknown: not countable. */
+	uint64_t rx_used;
+	int rx_unknown;
+	/* Detached (see access_detach): MHD closed its side, fd is ours. */
+	int detached;
+	int input;			/* ... data came meanwhile */
+	int mhd;			/* MHD has a connection for it */
+	struct http_req *dreq;		/* ... its request until the reply is out */
+	struct http_listener *listener;	/* ... where it goes back */
+	struct sockaddr_storage peer;	/* ... for MHD_add_connection */
+	socklen_t peer_len;
+	char *out;			/* ... a reply not yet all written */
+	size_t out_len, out_off;
 };
 
 /* Monotonic microseconds. */
@@ -332,10 +355,18 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = mono_us(), limit = hs.limits.request_timeout;
 	struct http_conn *hc;
 
-	if (limit <= 0)
-		return;
 	TAILQ_FOREACH(hc, &hs.conns, link) {
 		if (hc->cut || hc->is_unix)
+			continue;
+		if (hc->detached && hc->dreq == NULL && hc->out == NULL &&
+		    hs.limits.idle_timeout > 0 &&
+		    now - hc->since > (int64_t)hs.limits.idle_timeout * 1000000) {
+			conn_cut(hc);	/* idle_timeout, as MHD would */
+			continue;
+		}
+		/* A detached one's next request is seen by its epoll
+		 * registration (detached_event): no TCP_INFO to read. */
+		if (limit <= 0 || hc->detached)
 			continue;
 		if (hc->state == CONN_IDLE && !hc->rx_sampled) {
 			/* Taken here, not when the reply went out: that was a
@@ -406,6 +437,9 @@ listener_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void req_free(struct http_req *r);
+static void detached_reply(struct http_req *r);
+static void detached_event(struct http_conn *hc, uint32_t events);
+static int conn_forget(struct http_conn *hc);
 
 /* Queue a suspended request whose reply is ready for resuming. */
 static void
@@ -418,65 +452,70 @@ resume_later(struct http_req *r)
 	event_active(hs.kick_ev, 0, 0);
 }
 
-/* Hand up to max queued requests back to MHD (0: all). Returns how many
- * are still queued. */
+/* Hand queued requests back: a detached one's reply is written now
+ * (detached_reply), a suspended one is resumed for MHD's next run. At
+ * most max (0: all), and no more once `until` (monotonic us, 0: never)
+ * has passed. Returns how many were handed back. */
 static size_t
-resume_some(size_t max)
+resume_some(size_t max, int64_t until)
 {
 	struct http_req *r;
+	size_t n;
 
-	for (size_t n = 0; (r = TAILQ_FIRST(&hs.resume)) != NULL && (max == 0 || n < max);
-	    n++) {
+	for (n = 0; (r = TAILQ_FIRST(&hs.resume)) != NULL && (max == 0 || n < max); n++) {
+		if (until != 0 && n > 0 && mono_us() >= until)
+			break;
 		TAILQ_REMOVE(&hs.resume, r, resume_link);
 		r->resume_queued = 0;
-		MHD_resume_connection(r->conn);
+		if (r->detached)
+			detached_reply(r);
+		else
+			MHD_resume_connection(r->conn);
 	}
-	return !TAILQ_EMPTY(&hs.resume);
+	return n;
 }
 
 /* Resume a slice of the queued replies and run every listener (MHD does
  * not notice resumes alone). A result that wakes ten thousand waiters is
- * sent a slice at a time (RESUME_SLICE first, then as many as take about
- * SLICE_US), each slice on its own loop turn: the first waiters hear at
- * once instead of after the last one is resumed, and timers and new
- * requests are served between slices. */
+ * answered a slice at a time, each slice on its own loop turn, so that
+ * timers and new requests are served between slices: a slice ends after
+ * SLICE_US (a detached reply is written in the slice), and holds at most
+ * RESUME_SLICE resumes at first, then as many as took about SLICE_US with
+ * MHD's run after them (a suspended one's reply is written by MHD then). */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t queued = 0, slice = hs.slice ? hs.slice : RESUME_SLICE;
+	size_t done, slice = hs.slice ? hs.slice : RESUME_SLICE;
 	int64_t t0, took;
-	int more;
 
-	if (hs.released) {
+	if (hs.released || hs.adopted) {
 		/* Replies a commit released go first, ahead of any slice of
 		 * woken waiters: MHD calls a blocked request's handler from its
 		 * ready list on one run and writes the reply it queued (outside
-		 * MHD's read path) on the next. */
-		hs.released = 0;
+		 * MHD's read path) on the next. Connections given back to MHD
+		 * (detached_readopt) are served by the same runs. */
+		hs.released = hs.adopted = 0;
 		for (int run = 0; run < 2; run++)
 			for (size_t i = 0; i < hs.n; i++)
 				listener_run(&hs.listeners[i]);
 	}
-	t0 = mono_us();
-	for (struct http_req *q = TAILQ_FIRST(&hs.resume); q != NULL && queued < slice;
-	    q = TAILQ_NEXT(q, resume_link))
-		queued++;
-	if (queued == 0)
+	if (TAILQ_EMPTY(&hs.resume))
 		return;
-	more = resume_some(slice) > 0;
+	t0 = mono_us();
+	done = resume_some(slice, t0 + SLICE_US);
 	for (size_t i = 0; i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
 	/* Size the next slice so that one takes about SLICE_US: a due timer
 	 * waits for at most one slice. */
 	took = mono_us() - t0;
-	if (queued >= SLICE_MIN && took > 0) {
-		size_t fit = (size_t)((int64_t)queued * SLICE_US / took);
+	if (done >= SLICE_MIN && took > 0) {
+		size_t fit = (size_t)((int64_t)done * SLICE_US / took);
 		hs.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
 	}
 	/* The next slice on a zero timer, not event_active: libevent runs
 	 * what a callback activates in the same pass, before timers and I/O,
 	 * so ten thousand replies would go out with timers held back. */
-	if (more) {
+	if (!TAILQ_EMPTY(&hs.resume)) {
 		struct timeval zero = { 0, 0 };
 		evtimer_add(hs.kick_ev, &zero);
 	}
@@ -567,6 +606,10 @@ gone_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (int i = 0; i < n; i++) {
 		struct http_conn *hc = ev[i].data.ptr;
+		if (hc->detached) {
+			detached_event(hc, ev[i].events);
+			continue;
+		}
 		hc->armed = 0;
 		if (hc->held != NULL)
 			held_gone(hc->held);
@@ -632,8 +675,18 @@ conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 	uintptr_t n;
 	size_t live;
 
+	if ((hc = hs.adopt) != NULL) {
+		/* A detached connection coming back (detached_readopt): it is
+		 * counted already. */
+		hs.adopt = NULL;
+		hc->mhd = 1;
+		hc->state = CONN_RECEIVING;
+		hc->since = now;
+		return hc;
+	}
 	if ((hc = calloc(1, sizeof(*hc))) == NULL)
 		return NULL;
+	hc->mhd = 1;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	hc->fd = ci ? ci->connect_fd : -1;
 	hc->is_unix = l != NULL && l->is_unix;
@@ -670,9 +723,10 @@ conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 	return hc;
 }
 
-/* A connection closed: forget it and uncount it. */
-static void
-conn_closed(struct http_conn *hc)
+/* Forget hc and uncount it (its descriptor is closed by whoever owns
+ * it). Returns 0. */
+static int
+conn_forget(struct http_conn *hc)
 {
 	uintptr_t n;
 
@@ -697,7 +751,19 @@ conn_closed(struct http_conn *hc)
 		else
 			idmap_put(&hs.per_addr, hc->addr, (void *)(n - 1));
 	}
+	free(hc->out);
 	free(hc);
+	return 0;
+}
+
+/* MHD closed a connection: forget it, unless it was detached from MHD
+ * (access_detach), which only ends MHD's side. */
+static void
+conn_closed(struct http_conn *hc)
+{
+	hc->mhd = 0;
+	if (!hc->detached)
+		conn_forget(hc);
 }
 
 /* MHD tells us of each connection opening and closing. */
@@ -842,7 +908,7 @@ streams_end(void)
  * refuse at once what must not be read further. */
 static enum MHD_Result
 access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *url,
-    const char *method, void **con_cls)
+    const char *method, const char *version, void **con_cls)
 {
 	struct http_req *r;
 	struct http_conn *hc;
@@ -857,6 +923,8 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	}
 	r->conn = conn;
 	r->listener = l;
+	r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+	r->wire_len = -1;
 	*con_cls = r;
 	hs.n_live++;
 	/* The body is still to come. A request that was pipelined behind
@@ -927,6 +995,334 @@ access_wait_commit(struct http_req *r)
 	return 1;
 }
 
+static enum MHD_Result access_hold(struct http_req *r);
+
+/*
+ * Detached connections (issue 18). A held request on a plain TCP
+ * connection is taken from MHD: we keep a duplicate of its socket and
+ * make MHD let go of the connection (with MHD_USE_TURBO, MHD closes its
+ * descriptor without a shutdown, so the connection lives on in ours).
+ * Its reply is then one sendmsg of the whole response, however many wake
+ * at once: no resume, no epoll_ctl, no read. The socket then waits in
+ * hs.gone_fd's set (edge-triggered) for what comes next: a request hands
+ * it back to MHD (MHD_add_connection), a hang-up closes it, idle_timeout
+ * closes it as MHD would. A request is detached only when MHD holds no
+ * byte past it (TCP_INFO's count of bytes received is what the requests
+ * so far took), so a pipelined request is never lost; never with TLS
+ * (MHD holds the session), on Unix sockets, for HTTP/1.0, HEAD or
+ * Connection: close.
+ */
+
+static void resume_drop(struct http_req *r);
+
+/* Whether r, about to be held, can be detached from MHD. */
+static int
+detach_ok(struct http_req *r)
+{
+	struct http_conn *hc = conn_of(r->conn);
+	const char *c;
+	uint64_t rx;
+
+	if (hc == NULL || hc->is_unix || hc->cut || hc->rx_unknown || hc->stream != NULL ||
+	    r->wire_len < 0 || !r->http11 || hs.tls_cert != NULL || hs.draining ||
+	    hs.gone_fd < 0 || strcmp(r->method, "HEAD") == 0)
+		return 0;
+	c = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	if (c != NULL && strcasestr(c, "close") != NULL)
+		return 0;
+	if ((rx = tcp_rx(hc->fd)) != hc->rx_used + (uint64_t)r->wire_len) {
+		log_debug("http: not detached: %llu bytes received, %llu used",
+		    (unsigned long long)rx,
+		    (unsigned long long)(hc->rx_used + (uint64_t)r->wire_len));
+		return 0;
+	}
+	return 1;
+}
+
+/* Detach r's connection from MHD and hold r on our side of it. */
+static enum MHD_Result
+access_detach(struct http_req *r)
+{
+	struct http_conn *hc = conn_of(r->conn);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t len;
+	int fd;
+
+	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return access_hold(r);
+	len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	if ((fd = fcntl(hc->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return access_hold(r);
+	ev.data.ptr = hc;
+	if (epoll_ctl(hs.gone_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		close(fd);
+		return access_hold(r);
+	}
+	/* The old descriptor's registration would outlive it (the socket
+	 * stays open through ours). */
+	if (hc->registered)
+		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 1;
+	hc->armed = 0;
+	memcpy(&hc->peer, sa, len);
+	hc->peer_len = len;
+	hc->fd = fd;
+	hc->detached = 1;
+	hc->input = 0;
+	hc->listener = r->listener;
+	hc->rx_used += (uint64_t)r->wire_len;
+	r->detached = 1;
+	r->dconn = hc;
+	r->stage = STAGE_HELD;
+	r->held = 1;
+	LIST_INSERT_HEAD(&hs.held, r, hold_link);
+	hs.n_held++;
+	hc->held = r;
+	hc->dreq = r;
+	r->hc = hc;
+	return MHD_NO;		/* MHD lets go of the connection */
+}
+
+/* Close a detached connection, ending what is held on it. */
+static void
+detached_close(struct http_conn *hc)
+{
+	struct http_req *r = hc->dreq;
+
+	if (r != NULL) {
+		hc->dreq = NULL;
+		held_unlink(r);
+		if (r->resume_queued)
+			resume_drop(r);
+		if (r->hold_cleanup != NULL)
+			r->hold_cleanup(r);
+		req_free(r);
+	}
+	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 0;
+	close(hc->fd);
+	hc->fd = -1;
+	hc->detached = 0;
+	if (!hc->mhd)
+		conn_forget(hc);	/* else MHD's close does (conn_closed) */
+}
+
+/* Give a detached connection back to MHD: a request came on it. */
+static void
+detached_readopt(struct http_conn *hc)
+{
+	struct http_listener *l = hc->listener;
+
+	if (hc->mhd) {
+		log_warnx("http: a detached connection is still MHD's");
+		detached_close(hc);
+		return;
+	}
+	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 0;
+	hc->detached = 0;
+	hc->input = 0;
+	hs.adopt = hc;
+	if (l->mhd == NULL || MHD_add_connection(l->mhd, hc->fd,
+	    (const struct sockaddr *)&hc->peer, hc->peer_len) != MHD_YES) {
+		/* MHD closed the socket. */
+		if (hs.adopt == hc) {
+			hs.adopt = NULL;
+			conn_forget(hc);
+		}
+		return;
+	}
+	/* MHD learns of it only when it runs next: the kick runs it. */
+	hs.adopt = NULL;
+	hs.adopted = 1;
+	event_active(hs.kick_ev, 0, 0);
+}
+
+/* Write what is left of a detached connection's reply. 1 when all of it
+ * is written, 0 when the rest waits for EPOLLOUT, -1 on error (closed). */
+static int
+detached_flush(struct http_conn *hc)
+{
+	while (hc->out_off < hc->out_len) {
+		ssize_t w = send(hc->fd, hc->out + hc->out_off, hc->out_len - hc->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			detached_close(hc);
+			return -1;
+		}
+		hc->out_off += (size_t)w;
+	}
+	free(hc->out);
+	hc->out = NULL;
+	hc->out_len = hc->out_off = 0;
+	return 1;
+}
+
+/* The reply is all out: the connection waits for its next request (or
+ * goes back to MHD at once if one came), or closes. */
+static void
+detached_done(struct http_conn *hc, int close_after)
+{
+	conn_set_state(hc, CONN_IDLE);
+	if (close_after) {
+		shutdown(hc->fd, SHUT_WR);
+		detached_close(hc);
+	} else if (hc->input)
+		detached_readopt(hc);
+}
+
+/* The Date header's value, taken once per second. */
+static const char *
+http_date(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last && gmtime_r(&now, &tm) != NULL) {
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+/* The head of r's reply as MHD would write it, into buf. Its length, or
+ * 0 if it does not fit. */
+static size_t
+detached_head(const struct http_req *r, size_t body_len, int close_after, char *buf,
+    size_t cap)
+{
+	const char *reason = MHD_get_reason_phrase_for((unsigned)r->status);
+	char allow[96] = "", ra[40] = "";
+	int n;
+
+	if (r->allow[0] != '\0')
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+	if (r->retry_after > 0)
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r->retry_after);
+	n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n%s"
+	    "X-Content-Type-Options: nosniff\r\n%s%s%s%s%s%sContent-Length: %zu\r\n\r\n",
+	    r->status, reason != NULL ? reason : "", http_date(), r->reply_type, allow,
+	    r->csp ? "Content-Security-Policy: " : "", r->csp ? r->csp : "",
+	    r->csp ? "\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-cache\r\n" : "",
+	    close_after ? "Connection: close\r\n" : "",
+	    r->auth_challenge ? "WWW-Authenticate: Bearer realm=\"loopd\"\r\n" : "", ra,
+	    body_len);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}
+
+/* Send r's reply on its detached connection: one sendmsg, head and body. */
+static void
+detached_reply(struct http_req *r)
+{
+	struct http_conn *hc = r->dconn;
+	int close_after = r->close || hs.draining;
+	size_t body_len = r->reply ? strlen(r->reply) : 0, head_len, total;
+	char head[1024];
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t w;
+
+	if (hc == NULL || hc->dreq != r || hc->fd < 0)
+		return;		/* cannot happen */
+	hc->dreq = NULL;
+	if (r->reply == NULL)
+		http_reply_problem(r, 503, NULL, "no reply");
+	body_len = r->reply ? strlen(r->reply) : 0;
+	if ((head_len = detached_head(r, body_len, close_after, head, sizeof(head))) == 0) {
+		r->status = 500;
+		r->retry_after = 0;
+		r->allow[0] = '\0';
+		r->csp = NULL;
+		head_len = detached_head(r, body_len, 1, head, sizeof(head));
+		close_after = 1;
+	}
+	iov[0] = (struct iovec){ head, head_len };
+	iov[1] = (struct iovec){ r->reply, body_len };
+	total = head_len + body_len;
+	w = sendmsg(hc->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	count_reply(r);
+	hs.n_detached_replies++;
+	log_debug("%s %s -> %d", r->method, r->path, r->status);
+	if (r->hold_cleanup != NULL)
+		r->hold_cleanup(r);
+	r->hold_cleanup = NULL;
+	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		req_free(r);
+		detached_close(hc);
+		return;
+	}
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < total) {
+		/* The client's window is full: keep the rest for EPOLLOUT. */
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		    .data.ptr = hc };
+		size_t left = total - (size_t)w;
+
+		if ((hc->out = malloc(left)) == NULL ||
+		    epoll_ctl(hs.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1) {
+			req_free(r);
+			detached_close(hc);
+			return;
+		}
+		if ((size_t)w < head_len) {
+			memcpy(hc->out, head + w, head_len - (size_t)w);
+			memcpy(hc->out + head_len - (size_t)w, r->reply, body_len);
+		} else
+			memcpy(hc->out, r->reply + ((size_t)w - head_len), left);
+		hc->out_len = left;
+		hc->out_off = 0;
+		hc->input = hc->input || close_after;	/* see detached_event */
+		req_free(r);
+		return;
+	}
+	req_free(r);
+	detached_done(hc, close_after);
+}
+
+/* Something happened on a detached connection (gone_cb). */
+static void
+detached_event(struct http_conn *hc, uint32_t events)
+{
+	int avail = 0;
+
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		detached_close(hc);
+		return;
+	}
+	if (events & EPOLLRDHUP) {
+		/* The client is done sending: gone, unless a last request came
+		 * before its end (then MHD answers it and closes). */
+		if (hc->dreq != NULL || hc->out != NULL ||
+		    ioctl(hc->fd, FIONREAD, &avail) == -1 || avail <= 0) {
+			detached_close(hc);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP))
+		hc->input = 1;	/* it goes back to MHD once its reply is out */
+	if (hc->out != NULL) {
+		/* close_after was folded into input: MHD decides then. */
+		if ((events & EPOLLOUT) && detached_flush(hc) == 1)
+			detached_done(hc, 0);
+		return;
+	}
+	if (hc->dreq == NULL && hc->input)
+		detached_readopt(hc);
+}
+
 /* Hold r: suspend its connection until http_resume, watching it for a
  * hang-up meanwhile. */
 static enum MHD_Result
@@ -946,6 +1342,15 @@ access_hold(struct http_req *r)
 static enum MHD_Result
 access_dispatch(struct http_req *r)
 {
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	/* Its size on the wire, when it can be told (no chunked body). */
+	if (ci != NULL && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL)
+		r->wire_len = (int64_t)ci->header_size + (cl ? (int64_t)strtoull(cl, NULL, 10) : 0);
 	conn_set_state(conn_of(r->conn), CONN_BUSY);	/* the body is in */
 	if (r->too_large)
 		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
@@ -962,7 +1367,7 @@ access_dispatch(struct http_req *r)
 	if (r->reply != NULL)
 		return req_send(r);
 	if (r->hold != NULL)
-		return access_hold(r);
+		return detach_ok(r) ? access_detach(r) : access_hold(r);
 	http_reply_problem(r, 500, NULL, "no reply");
 	return req_send(r);
 }
@@ -978,7 +1383,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 	size_t n;
 
 	if (r == NULL)
-		return access_begin(cls, conn, url, method, con_cls);
+		return access_begin(cls, conn, url, method, version, con_cls);
 	if (*upload_size > 0) {
 		n = *upload_size;
 		*upload_size = 0;
@@ -1010,15 +1415,28 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *r = *con_cls;
+	struct http_conn *hc;
 
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
-	conn_set_state(conn_of(conn), CONN_IDLE);
+	if (r->detached) {
+		/* MHD let go of the connection (access_detach): the request
+		 * lives on, held on our side of it. */
+		r->conn = NULL;
+		hs.n_live--;
+		return;
+	}
+	if ((hc = conn_of(conn)) != NULL) {
+		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->wire_len >= 0)
+			hc->rx_used += (uint64_t)r->wire_len;
+		else
+			hc->rx_unknown = 1;
+	}
+	conn_set_state(hc, CONN_IDLE);
 	if (r->resume_queued)
 		resume_drop(r);
 	if (r->streaming) {
-		struct http_conn *hc = conn_of(conn);
 		if (hc != NULL && hc->stream == r)
 			hc->stream = NULL;
 		LIST_REMOVE(r, stream_link);
@@ -1236,7 +1654,7 @@ http_stop(void)
 	http_commit_done(1, UINT64_MAX);
 	http_expire_held();
 	streams_end();
-	resume_some(0);
+	resume_some(0, 0);
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */
@@ -1245,6 +1663,11 @@ http_stop(void)
 			if (hs.n_live > 0)
 				usleep(2000);
 		}
+	}
+	for (struct http_conn *hc = TAILQ_FIRST(&hs.conns), *next; hc != NULL; hc = next) {
+		next = TAILQ_NEXT(hc, link);
+		if (hc->detached)
+			detached_close(hc);	/* MHD has no part in them */
 	}
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];

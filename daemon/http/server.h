@@ -6,7 +6,10 @@
  * MHD_run runs after every wake-up and after every resume. Handlers never
  * answer on MHD's first call for a request (0.9.75 would then close a
  * keep-alive connection). A handler either replies at once or holds the
- * request (suspending the connection) and replies later.
+ * request and replies later: a held request's connection is taken from
+ * MHD when nothing else is pending on it (its reply is then one write on
+ * the socket, and the connection goes back to MHD with its next request),
+ * else suspended in MHD.
  */
 #ifndef LOOPD_HTTP_SERVER_H
 #define LOOPD_HTTP_SERVER_H
@@ -73,7 +76,7 @@ void http_reply_text(struct http_req *r, int status, const char *type, char *tex
 void http_reply_problem(struct http_req *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Hold r: the connection is suspended until http_resume. */
+/* Hold r: nothing is sent on its connection until http_resume. */
 void http_hold(struct http_req *r, void *hold, void (*expire)(struct http_req *),
     void (*cleanup)(struct http_req *));
 /* r has its reply: send it. */
