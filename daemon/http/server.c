@@ -168,7 +168,6 @@ static struct {
 	size_t n_streams;
 	struct http_conn *adopt;	/* going back to MHD (conn_opened) */
 	int adopted;			/* ... since the last kick */
-	uint64_t n_detached_replies;	/* replies written on detached sockets */
 } hs = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
@@ -1222,13 +1221,36 @@ detached_head(const struct http_req *r, size_t body_len, int close_after, char *
 	return (size_t)n;
 }
 
+/* Keep what sendmsg did not take of iov (w bytes went) for EPOLLOUT:
+ * the client's window is full. 0, or -1 if it cannot be kept. */
+static int
+detached_stash(struct http_conn *hc, const struct iovec *iov, size_t w)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	    .data.ptr = hc };
+	size_t left = iov[0].iov_len + iov[1].iov_len - w, off = 0;
+
+	if ((hc->out = malloc(left)) == NULL ||
+	    epoll_ctl(hs.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		size_t skip = w < iov[i].iov_len ? w : iov[i].iov_len;
+		memcpy(hc->out + off, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		off += iov[i].iov_len - skip;
+		w -= skip;
+	}
+	hc->out_len = left;
+	hc->out_off = 0;
+	return 0;
+}
+
 /* Send r's reply on its detached connection: one sendmsg, head and body. */
 static void
 detached_reply(struct http_req *r)
 {
 	struct http_conn *hc = r->dconn;
-	int close_after = r->close || hs.draining;
-	size_t body_len = r->reply ? strlen(r->reply) : 0, head_len, total;
+	int close_after = r->close || hs.draining, err;
+	size_t body_len, head_len;
 	char head[1024];
 	struct iovec iov[2];
 	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
@@ -1241,7 +1263,7 @@ detached_reply(struct http_req *r)
 		http_reply_problem(r, 503, NULL, "no reply");
 	body_len = r->reply ? strlen(r->reply) : 0;
 	if ((head_len = detached_head(r, body_len, close_after, head, sizeof(head))) == 0) {
-		r->status = 500;
+		r->status = 500;	/* headers too long: say so, plainly */
 		r->retry_after = 0;
 		r->allow[0] = '\0';
 		r->csp = NULL;
@@ -1250,42 +1272,27 @@ detached_reply(struct http_req *r)
 	}
 	iov[0] = (struct iovec){ head, head_len };
 	iov[1] = (struct iovec){ r->reply, body_len };
-	total = head_len + body_len;
-	w = sendmsg(hc->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	w = head_len > 0 ? sendmsg(hc->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+	err = head_len > 0 ? errno : EINVAL;
 	count_reply(r);
-	hs.n_detached_replies++;
 	log_debug("%s %s -> %d", r->method, r->path, r->status);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
 	r->hold_cleanup = NULL;
-	if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+	if (w < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
 		req_free(r);
 		detached_close(hc);
 		return;
 	}
 	if (w < 0)
 		w = 0;
-	if ((size_t)w < total) {
-		/* The client's window is full: keep the rest for EPOLLOUT. */
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		    .data.ptr = hc };
-		size_t left = total - (size_t)w;
-
-		if ((hc->out = malloc(left)) == NULL ||
-		    epoll_ctl(hs.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1) {
-			req_free(r);
-			detached_close(hc);
-			return;
-		}
-		if ((size_t)w < head_len) {
-			memcpy(hc->out, head + w, head_len - (size_t)w);
-			memcpy(hc->out + head_len - (size_t)w, r->reply, body_len);
-		} else
-			memcpy(hc->out, r->reply + ((size_t)w - head_len), left);
-		hc->out_len = left;
-		hc->out_off = 0;
-		hc->input = hc->input || close_after;	/* see detached_event */
+	if ((size_t)w < head_len + body_len) {
+		err = detached_stash(hc, iov, (size_t)w);	/* iov holds r's reply */
 		req_free(r);
+		if (err == -1)
+			detached_close(hc);
+		else
+			hc->input = hc->input || close_after;	/* see detached_event */
 		return;
 	}
 	req_free(r);
