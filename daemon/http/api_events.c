@@ -246,7 +246,7 @@ event_format(struct api_stream *s, const struct events_event *e)
 static ssize_t
 stream_read(struct http_req *r, char *out, size_t max)
 {
-	struct api_stream *s = r->hold;
+	struct api_stream *s = http_hold_arg(r);
 	const struct events_event *e;
 	size_t done = 0, k;
 
@@ -300,7 +300,7 @@ stream_read(struct http_req *r, char *out, size_t max)
 static void
 stream_cleanup(struct http_req *r)
 {
-	struct api_stream *s = r->hold;
+	struct api_stream *s = http_hold_take(r);
 
 	if (s == NULL)
 		return;
@@ -308,7 +308,6 @@ stream_cleanup(struct http_req *r)
 	LIST_REMOVE(s, link);
 	es.n--;
 	free(s);
-	r->hold = NULL;
 	if (es.n == 0 && es.tick_ev != NULL)
 		evtimer_del(es.tick_ev);
 }
@@ -357,12 +356,12 @@ api_events(struct http_req *r, struct api_args *a)
 		es.refused++;
 		http_reply_problem(r, 503, NULL, "too many event streams (max_event_streams = "
 		    "%llu); poll instead", (unsigned long long)api_cfg->max_event_streams);
-		r->retry_after = 5;
+		http_set_retry_after(r, 5);
 		return;
 	}
 	if (es.texts == NULL)
 		es.texts = calloc(TEXT_SLOTS, sizeof(*es.texts));
-	if (r->conn == NULL || es.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
+	if (!http_has_connection(r) || es.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}

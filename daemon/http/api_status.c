@@ -55,14 +55,14 @@ status_token(struct http_req *r)
 	char buf[160], *p, *next;
 	json_t *scopes = json_array();
 
-	auth_scopes_format(r->scopes, buf, sizeof(buf));
+	auth_scopes_format(http_scopes(r), buf, sizeof(buf));
 	for (p = buf; *p != '\0'; p = next) {
 		next = p + strcspn(p, ",");
 		if (*next == ',')
 			*next++ = '\0';
 		json_array_append_new(scopes, json_string(p));
 	}
-	return json_pack("{s:s?, s:o}", "name", r->token_name, "scopes", scopes);
+	return json_pack("{s:s?, s:o}", "name", http_token_name(r), "scopes", scopes);
 }
 
 /* GET /v1/status */

@@ -148,7 +148,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nl = memchr(data, '\n', size), *sp;
-	struct http_req r;
+	struct http_req *r;
+	int status;
 
 	if (size >= 16) {
 		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
@@ -183,28 +184,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(fd);
 		return 0;
 	}
-	memset(&r, 0, sizeof(r));
-	r.method = strndup((const char *)data, (size_t)(sp - data));
-	r.path = strndup((const char *)sp + 1, (size_t)(nl - sp - 1));
-	r.body_len = size - (size_t)(nl + 1 - data);
-	r.body = malloc(r.body_len + 1);
-	if (r.method == NULL || r.path == NULL || r.body == NULL)
+	if ((r = http_detached((const char *)data, (size_t)(sp - data), (const char *)sp + 1,
+	    (size_t)(nl - sp - 1), (const char *)nl + 1, size - (size_t)(nl + 1 - data))) == NULL)
 		abort();
-	memcpy(r.body, nl + 1, r.body_len);
-	r.body[r.body_len] = '\0';
-
-	api_dispatch(&r);
-	if (r.reply == NULL && r.hold == NULL)
+	api_dispatch(r);
+	status = http_reply_status(r);
+	if (status == 0 && http_hold_arg(r) == NULL)
 		abort();		/* every request gets an answer */
-	if (r.reply != NULL && (r.status < 200 || r.status > 599))
+	if (status != 0 && (status < 200 || status > 599))
 		abort();
-	if (r.hold != NULL && r.hold_cleanup != NULL)
-		r.hold_cleanup(&r);	/* the client went away */
+	http_detached_free(r);	/* a hold's cleanup runs: the client went away */
 	event_base_loop(base, EVLOOP_NONBLOCK);
-
-	free(r.method);
-	free(r.path);
-	free(r.body);
-	free(r.reply);
 	return 0;
 }
