@@ -114,30 +114,21 @@ fuzz_file(const uint8_t *text, size_t len, char *path, size_t plen)
 static void
 fuzz_config_file(const char *path)
 {
+	static const char body[] = "{\"command\":{\"argv\":[\"true\"],"
+	    "\"env\":{\"LD_PRELOAD\":\"x\"},\"cwd\":\"/tmp\"},\"after\":3600}";
 	struct config c;
-	struct http_req r;
+	struct http_req *r;
 
 	if (config_defaults(&c) == -1)
 		abort();
 	if (config_load(&c, path, 0) == 0 && config_check(&c) == 0 &&
 	    cmdpolicy_set(&c) == 0 && netpolicy_set(c.webhook_allow, c.webhook_deny) == 0) {
-		memset(&r, 0, sizeof(r));
-		r.method = strdup("POST");
-		r.path = strdup("/v1/calls");
-		r.body = strdup("{\"command\":{\"argv\":[\"true\"],\"env\":{\"LD_PRELOAD\":\"x\"},"
-		    "\"cwd\":\"/tmp\"},\"after\":3600}");
-		if (r.method == NULL || r.path == NULL || r.body == NULL)
+		if ((r = http_detached("POST", 4, "/v1/calls", 9, body, sizeof(body) - 1)) == NULL)
 			abort();
-		r.body_len = strlen(r.body);
-		api_dispatch(&r);
-		if (r.reply == NULL && r.hold == NULL)
+		api_dispatch(r);
+		if (http_reply_status(r) == 0 && http_hold_arg(r) == NULL)
 			abort();
-		if (r.hold != NULL && r.hold_cleanup != NULL)
-			r.hold_cleanup(&r);
-		free(r.method);
-		free(r.path);
-		free(r.body);
-		free(r.reply);
+		http_detached_free(r);
 	}
 	config_free(&c);
 	if (cmdpolicy_set(&cfg) == -1 || netpolicy_set(cfg.webhook_allow, cfg.webhook_deny) == -1)
