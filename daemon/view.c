@@ -67,6 +67,27 @@ put_spec(struct jsonbuf *b, const char *spec)
 	}
 }
 
+/* Append ,"waiters":N,"callbacks":M for a pending object: what waits
+ * for it (long-polls, wait sets) and the done-callbacks it will start. */
+static void
+put_waiting(struct jsonbuf *b, const struct future *f)
+{
+	const struct waiter *w;
+	const struct future *cb;
+	int64_t nw = 0, ncb = 0;
+
+	if (f->x != NULL) {
+		TAILQ_FOREACH(w, &f->x->waiters, link)
+			nw++;
+		TAILQ_FOREACH(cb, &f->x->callbacks, link)
+			ncb++;
+	}
+	jsonbuf_raw(b, ",\"waiters\":", 11);
+	jsonbuf_int(b, nw);
+	jsonbuf_raw(b, ",\"callbacks\":", 13);
+	jsonbuf_int(b, ncb);
+}
+
 void
 view_write(struct jsonbuf *b, const struct future *f)
 {
@@ -109,7 +130,9 @@ view_write(struct jsonbuf *b, const struct future *f)
 		free(tmp);
 	} else if (f->due != 0 && f->state == FUTURE_PENDING)
 		put_time(b, "timeout_at", f->due);
-	if (f->state != FUTURE_PENDING)
+	if (f->state == FUTURE_PENDING)
+		put_waiting(b, f);
+	else
 		put_time(b, "finished", f->finished);
 	if (f->state == FUTURE_FINISHED)
 		put_stored(b, f->has_exception ? "exception" : "result", f->outcome);

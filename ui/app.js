@@ -3,8 +3,11 @@
  *
  * It uses only loopd's public API with the token typed in at login (kept
  * in this tab's sessionStorage, sent as an Authorization header; no
- * cookie). Every request carries `Loop-Console: 1`, which lets a daemon
- * with `console = read-only` refuse the console's writes. Data is shown
+ * cookie). The buttons follow what the token may do here, as GET
+ * /v1/status reports it (a daemon with `console = read-only` serves every
+ * request from a browser with the read scope only: it knows them by the
+ * Origin and Sec-Fetch-Site headers that only the browser sets, and by
+ * `Loop-Console: 1`, which this page sends too). Data is shown
  * with textContent only, never parsed as HTML.
  *
  * Live updates: GET /v1/events read with fetch() and a stream reader (an
@@ -20,7 +23,7 @@
 	const TOKEN_KEY = 'loopd.token';
 	const POLL_MS = 3000, POLL_HIDDEN_MS = 30000, MAX_PAGES = 20, HISTORY_SHOWN = 200;
 	const S = {
-		calls: new Map(), futures: new Map(), schedules: null,
+		calls: new Map(), futures: new Map(), schedules: null, scopes: undefined,
 		offset: 0, mode: 'on', lastEventId: null, streamCtl: null, retry: 1000,
 		pollTimer: null, pollMs: 0, pending: new Set(), flushTimer: null,
 		metrics: null, prevMetrics: null, renderWanted: false, started: false,
@@ -47,7 +50,18 @@
 	}
 
 	const token = () => sessionStorage.getItem(TOKEN_KEY);
-	const canWrite = () => S.mode === 'on';
+	/* Whether this tab may do what needs scope ('calls', 'calls-command',
+	 * 'futures'): console = on, and the token has it (as GET /v1/status
+	 * reports; a daemon with console = read-only serves a browser with the
+	 * read scope only, whatever the token). */
+	function can(scope) {
+		if (S.mode !== 'on' || S.scopes === undefined) return false;	/* not known yet */
+		if (S.scopes === null) return true;	/* an older loopd: it does not say */
+		if (S.scopes.includes('admin')) return true;
+		if (scope === 'calls') return S.scopes.includes('calls-command') || S.scopes.includes('calls-webhook');
+		return S.scopes.includes(scope);
+	}
+	const canWrite = () => can('calls') || can('futures');
 	const now = () => Date.now() / 1000;
 
 	/* Call the API; resolves with the parsed reply, rejects with an Error
@@ -112,6 +126,20 @@
 		$('nav-schedules').hidden = S.schedules === null;
 	}
 
+	/* What this token may do here (GET /v1/status `token`): the buttons
+	 * follow it. */
+	async function loadScopes() {
+		try {
+			const st = await api('GET', '/v1/status');
+			S.scopes = st.token && Array.isArray(st.token.scopes) ? st.token.scopes : null;
+		} catch (e) {
+			S.scopes = null;
+		}
+		$('readonly').hidden = canWrite();
+		$('app').dataset.scopes = 'known';	/* the buttons are what they will be */
+		render();
+	}
+
 	async function loadAll() {
 		const t = await api('GET', '/v1/time');
 		S.offset = t.unix_time - t.loop_time;
@@ -120,6 +148,18 @@
 		S.futures = futures;
 		await loadSchedules();
 		render();
+	}
+
+	/* The pending futures again (their waiter and callback counts). */
+	async function refreshPendingFutures() {
+		const d = await api('GET', '/v1/futures?state=pending&page_size=1000');
+		let changed = false;
+		for (const f of d.items || []) {
+			const old = S.futures.get(f.id);
+			if (!old || JSON.stringify(old) !== JSON.stringify(f)) changed = true;
+			S.futures.set(f.id, f);
+		}
+		if (changed && route().view === 'futures') render();
 	}
 
 	/* Fetch the objects named by change events, a batch at a time. */
@@ -141,7 +181,9 @@
 			if (kind === 'schedule') return;
 			const map = kind === 'call' ? S.calls : S.futures;
 			try {
-				map.set(id, await api('GET', (kind === 'call' ? '/v1/calls/' : '/v1/futures/') + id));
+				const o = await api('GET', (kind === 'call' ? '/v1/calls/' : '/v1/futures/') + id);
+				map.set(id, o);
+				if (o.schedule) items.push('schedule ' + o.schedule);
 			} catch (e) {
 				if (e.status === 404) map.delete(id);
 			}
@@ -378,7 +420,7 @@
 	}
 
 	function viewUpcoming(v) {
-		if (canWrite()) v.append(newCallForm());
+		if (can('calls-command')) v.append(newCallForm());
 		const calls = [...S.calls.values()].filter((c) => c.state === 'pending' &&
 		    c.phase !== 'running' && matches(c))
 		    .sort((a, b) => (a.due_unix ?? Infinity) - (b.due_unix ?? Infinity));
@@ -403,7 +445,7 @@
 			    el('span', { class: 'countdown', 'data-due': c.due_unix }),
 			    c.due_unix !== undefined ? el('span', { class: 'muted', text: localTime(c.due_unix) }) : null),
 			    el('div', { class: 'muted', text: actionText(c) }),
-			    canWrite() ? el('div', { class: 'actions' }, button('Cancel', () => cancelCall(c.id), 'danger')) : null));
+			    can('calls') ? el('div', { class: 'actions' }, button('Cancel', () => cancelCall(c.id), 'danger')) : null));
 		}
 		if (calls.length === 0) v.append(el('p', { class: 'muted', text: 'Nothing scheduled.' }));
 	}
@@ -417,7 +459,7 @@
 			    el('span', { class: 'elapsed', 'data-start': toUnix(c.started) }),
 			    el('span', { class: 'muted', text: 'attempt ' + (c.attempts || 1) })),
 			    el('div', { class: 'muted', text: actionText(c) }),
-			    canWrite() ? el('div', { class: 'actions' }, button('Cancel', () => cancelCall(c.id), 'danger')) : null));
+			    can('calls') ? el('div', { class: 'actions' }, button('Cancel', () => cancelCall(c.id), 'danger')) : null));
 		}
 		if (calls.length === 0) v.append(el('p', { class: 'muted', text: 'Nothing running.' }));
 	}
@@ -474,7 +516,7 @@
 			    kv(historyFacts(c)),
 			    el('details', { class: 'output' }, el('summary', { text: 'output' }), outputBlocks(c)),
 			    callbacksBlock(c.id),
-			    canWrite() ? el('div', { class: 'actions' }, button('Re-run', () => rerun(c))) : null));
+			    can('calls') ? el('div', { class: 'actions' }, button('Re-run', () => rerun(c))) : null));
 		}
 		if (calls.length === 0) v.append(el('p', { class: 'muted', text: 'No finished calls.' }));
 	}
@@ -500,7 +542,7 @@
 		    el('div', {}, 'due in ', el('span', { class: 'countdown', 'data-due': c.due_unix })) : null,
 		    c.phase === 'running' ? el('div', {}, 'running for ', el('span', { class: 'elapsed', 'data-start': toUnix(c.started) })) : null,
 		    outputBlocks(c), callbacksBlock(c.id),
-		    canWrite() ? el('div', { class: 'actions' },
+		    can('calls') ? el('div', { class: 'actions' },
 			c.state === 'pending' ? button('Cancel', () => cancelCall(c.id), 'danger') : null,
 			c.command || c.webhook ? button('Re-run', () => rerun(c)) : null) : null,
 		    el('details', {}, el('summary', { text: 'JSON' }), el('pre', { text: JSON.stringify(c, null, 2) }))));
@@ -511,10 +553,14 @@
 		    el('span', { class: stateClass(f) + ' outcome', text: f.state === 'finished' ?
 		    (f.exception ? 'exception' : 'result') : f.state }),
 		    el('span', { class: 'muted', text: 'created ' + localTime(toUnix(f.created)) }))];
-		if (f.waiters !== undefined) parts.push(el('div', { class: 'muted', text: 'waiters: ' + f.waiters }));
+		if (f.state === 'pending' && f.waiters !== undefined) {
+			parts.push(el('div', { class: 'waiting muted' },
+			    el('span', { class: 'waiters', text: f.waiters + (f.waiters === 1 ? ' waiter' : ' waiters') }), ' · ',
+			    el('span', { class: 'callbacks', text: (f.callbacks || 0) + (f.callbacks === 1 ? ' callback' : ' callbacks') })));
+		}
 		if (f.state === 'finished') parts.push(el('pre', { text: JSON.stringify(f.exception || f.result, null, 2) }));
 		parts.push(callbacksBlock(f.id));
-		if (canWrite() && f.state === 'pending') {
+		if (can('futures') && f.state === 'pending') {
 			const val = el('input', { class: 'result-value', placeholder: 'result as JSON, e.g. {"ok": true}',
 			    'aria-label': 'result' });
 			const etype = el('input', { class: 'exc-type', placeholder: 'exception type', value: 'Error' });
@@ -541,7 +587,7 @@
 	}
 
 	function viewFutures(v, id) {
-		if (canWrite()) v.append(el('div', { class: 'actions' }, button('New future', async () => {
+		if (can('futures')) v.append(el('div', { class: 'actions' }, button('New future', async () => {
 			const f = await api('POST', '/v1/futures', {});
 			S.futures.set(f.id, f);
 			location.hash = '#/futures/' + f.id;
@@ -567,22 +613,34 @@
 			const spec = s.cron !== undefined ? 'cron ' + s.cron : s.every !== undefined ? 'every ' + secs(s.every) :
 			    s.calendar !== undefined ? 'calendar ' + s.calendar : '';
 			const op = (what) => async () => {
-				await api('POST', '/v1/schedules/' + s.id + '/' + what, {});
+				const r = await api('POST', '/v1/schedules/' + s.id + '/' + what, {});
+				if (r && r.kind === 'call') S.calls.set(r.id, r);
 				await loadSchedules();
 				render(true);
 			};
+			/* A run's state as the calls seen live know it (the
+			 * schedule's own list is as of its last change). */
+			const run = (r) => {
+				const c = S.calls.get(r.call);
+				const st = c ? outcomeOf(c) : r.outcome || r.phase || r.state || '';
+				return el('li', { 'data-call': r.call }, el('a', { class: 'id', href: '#/calls/' + r.call, text: r.call }), ' ',
+				    el('span', { class: (c ? stateClass(c) : '') + ' run-state', text: st }), ' ',
+				    el('span', { class: 'muted', text: localTime(r.scheduled_for) }),
+				    r.lateness !== undefined ? el('span', { class: 'muted', text: ' late ' + secs(r.lateness) }) : null);
+			};
 			v.append(card(s, el('div', { class: 'row' }, idLink(s), el('b', { text: s.name || '' }),
-			    el('span', { class: 'outcome', text: s.state || '' }), el('span', { text: spec }),
-			    el('span', { class: 'muted', text: s.tz || '' })),
-			    el('div', {}, el('b', { text: 'next' }), el('ul', {}, (s.next || []).slice(0, 5).map((n) =>
+			    el('span', { class: 'outcome sched-state', text: s.state || '' }), el('span', { class: 'spec', text: spec }),
+			    el('span', { class: 'muted tz', text: s.tz || '' }),
+			    el('span', { class: 'muted', text: actionText(s) })),
+			    el('div', {}, el('b', { text: 'next' }), el('ul', { class: 'next' }, (s.state === 'paused' ? [] : s.next || []).slice(0, 5).map((n) =>
 				el('li', {}, el('span', { class: 'countdown', 'data-due': n.unix }), ' ', n.local || localTime(n.unix))))),
-			    el('div', {}, el('b', { text: 'recent' }), el('ul', {}, (s.recent || []).slice(0, 5).map((r) =>
-				el('li', {}, el('a', { class: 'id', href: '#/calls/' + r.call, text: r.call }), ' ', r.state || '',
-				    ' ', el('span', { class: 'muted', text: localTime(r.scheduled_for) }))))),
-			    canWrite() ? el('div', { class: 'actions' },
+			    el('div', {}, el('b', { text: 'last runs' }), el('ul', { class: 'recent' },
+				(s.recent || []).slice(-5).reverse().map(run))),
+			    can('calls') ? el('div', { class: 'actions' },
 				s.state === 'paused' ? button('Resume', op('resume')) : button('Pause', op('pause')),
 				button('Trigger now', op('trigger'))) : null));
 		}
+		if (ss.length === 0) v.append(el('p', { class: 'muted', text: id ? 'No such schedule: ' + id : 'No schedules.' }));
 	}
 
 	/* Prometheus text -> [{name, labels, value}]. */
@@ -681,6 +739,10 @@
 		const { view, id } = route();
 		for (const n of document.querySelectorAll('#nav a'))
 			n.classList.toggle('active', n.dataset.view === view || (view === 'calls' && n.dataset.view === 'history'));
+		/* What was typed into a card's fields survives the rebuild. */
+		const typed = new Map();
+		for (const i of $('view').querySelectorAll('.card[data-id] input'))
+			typed.set(i.closest('.card').dataset.id + ' ' + i.className, i.value);
 		const v = el('div', { id: 'view' });
 		if (view === 'calls' && id) {
 			viewCall(v, id).then(tick);
@@ -691,6 +753,10 @@
 		else if (view === 'health') viewHealth(v);
 		else viewUpcoming(v);
 		$('view').replaceWith(v);
+		for (const i of v.querySelectorAll('.card[data-id] input')) {
+			const k = i.closest('.card').dataset.id + ' ' + i.className;
+			if (typed.has(k)) i.value = typed.get(k);
+		}
 		tick();
 	}
 
@@ -717,6 +783,8 @@
 
 	function logout(why) {
 		sessionStorage.removeItem(TOKEN_KEY);
+		S.scopes = undefined;
+		delete $('app').dataset.scopes;
 		S.started = false;
 		closeStream();
 		stopPolling();
@@ -735,6 +803,7 @@
 		S.started = true;
 		openStream();
 		try {
+			await loadScopes();
 			await loadAll();
 		} catch (e) {
 			message(e.message);
@@ -773,12 +842,17 @@
 		});
 		window.addEventListener('hashchange', () => {
 			if (route().view === 'health') S.metrics = null;
+			if (route().view === 'futures') refreshPendingFutures().catch(() => {});
 			render(true);
 		});
 		setInterval(tick, 250);
 		setInterval(() => {
 			if (S.started && route().view === 'health' && !document.hidden)
 				loadMetrics().then(() => render()).catch(() => {});
+			/* Waiters come and go without a change event: while the
+			 * Futures view is shown, its pending futures are read again. */
+			if (S.started && route().view === 'futures' && !document.hidden)
+				refreshPendingFutures().catch(() => {});
 		}, 2000);
 		if (token()) start();
 		else logout('');

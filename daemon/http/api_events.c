@@ -35,6 +35,7 @@ struct api_stream {
 	int reset;			/* send `event: reset` first */
 	int hello;			/* send the retry hint first */
 	int keepalive;			/* send a comment line */
+	int awake;			/* woken, not yet back to sleep */
 	char buf[640];			/* an event being sent, in parts */
 	size_t len, off;
 	LIST_ENTRY(api_stream) link;
@@ -50,16 +51,29 @@ struct event_text {
 	char text[sizeof(((struct api_stream *)0)->buf)];
 };
 
-/* Under load, streams are woken at most this often: each wake costs
- * every stream a resume, a write and a suspend, so fewer, larger writes
- * keep the API's throughput (bench/events) for a few ms of delay. */
+/* Streams are woken as soon as events are published, unless the last
+ * wake is still being sent (some stream woken then has not gone back to
+ * sleep), or ended less than twice the time it took ago, or began less
+ * than WAKE_MIN_US ago: the next wake then waits for that, or for WAKE_US
+ * after the last one, whichever comes first (a stream whose reader is
+ * slow keeps the others waiting no longer than that). Each wake costs
+ * every stream a resume, a write and a suspend: so under load the
+ * streams take at most about a third of the loop, events published
+ * meanwhile go out together in the next wake, and the API keeps its
+ * throughput (bench/events); when the loop is idle an event goes out at
+ * once. */
 #define WAKE_US 5000
+#define WAKE_MIN_US 1000
 
 static struct {
 	LIST_HEAD(, api_stream) all;
 	struct event_text *texts;	/* TEXT_SLOTS, allocated with a stream */
 	struct event *wake_ev;		/* a wake is due */
 	int64_t last_wake;		/* monotonic us */
+	size_t awake;			/* streams woken, not yet asleep again */
+	int64_t asleep_at;		/* ... all asleep again since (monotonic us) */
+	int64_t cost;			/* how long the last wake took (us) */
+	int wanted;			/* published events wait for a wake */
 	size_t n;
 	uint64_t refused;		/* streams refused at max_event_streams */
 	uint64_t opened;
@@ -68,41 +82,102 @@ static struct {
 	int listening;
 } es;
 
+/* Monotonic time in us. */
+static int64_t
+mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Wake every stream that has something new to send. */
 static void
 streams_wake_now(evutil_socket_t fd, short what, void *arg)
 {
 	struct api_stream *s;
 	uint64_t end = events_next_seq();
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	es.last_wake = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	es.last_wake = mono_now();
+	es.wanted = 0;
+	if (es.wake_ev != NULL)
+		evtimer_del(es.wake_ev);
 	LIST_FOREACH(s, &es.all, link)
-		if (s->next < end || s->keepalive)
+		if (s->next < end || s->keepalive) {
+			if (!s->awake) {
+				s->awake = 1;
+				es.awake++;
+			}
 			http_stream_wake(s->r);
+		}
 }
 
-/* Events were published: wake the streams now, or - if they were woken
- * less than WAKE_US ago - once that much time has passed. */
+/* Run streams_wake_now after wait us (0: on the next loop turn, out of
+ * the reader that asked). -1 if the timer cannot be made. */
+static int
+streams_wake_after(int64_t wait)
+{
+	struct timeval tv = { (time_t)(wait / 1000000), (suseconds_t)(wait % 1000000) };
+
+	if (es.wake_ev == NULL &&
+	    (es.wake_ev = evtimer_new(api_base, streams_wake_now, NULL)) == NULL)
+		return -1;
+	return evtimer_add(es.wake_ev, &tv);
+}
+
+/* When the next wake may be: WAKE_US after the last one, or sooner once
+ * it has been sent: twice as long after as it took, WAKE_MIN_US after
+ * it began at the soonest. */
+static int64_t
+streams_next_wake(void)
+{
+	int64_t latest = es.last_wake + WAKE_US, soon = es.asleep_at + 2 * es.cost;
+
+	if (soon < es.last_wake + WAKE_MIN_US)
+		soon = es.last_wake + WAKE_MIN_US;
+	return es.awake == 0 && soon < latest ? soon : latest;
+}
+
+/* Events were published: wake the streams now, or when streams_next_wake
+ * says. */
 static void
 streams_wake(void *arg)
 {
-	struct timespec ts;
-	int64_t now, wait;
+	int64_t wait;
 
-	if (LIST_EMPTY(&es.all) || (es.wake_ev != NULL && evtimer_pending(es.wake_ev, NULL)))
+	if (LIST_EMPTY(&es.all) || es.wanted)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	wait = es.last_wake + WAKE_US - now;
-	if (wait <= 0 || (es.wake_ev == NULL &&
-	    (es.wake_ev = evtimer_new(api_base, streams_wake_now, NULL)) == NULL)) {
+	wait = streams_next_wake() - mono_now();
+	if (wait <= 0) {
 		streams_wake_now(-1, 0, NULL);
 		return;
 	}
-	struct timeval tv = { 0, (suseconds_t)wait };
-	evtimer_add(es.wake_ev, &tv);
+	es.wanted = 1;
+	if (streams_wake_after(wait) == -1)
+		streams_wake_now(-1, 0, NULL);
+}
+
+/* Stream s sent what it had and goes back to sleep. Once the last one of
+ * a wake does, the events that wait may go out sooner than WAKE_US. */
+static void
+stream_asleep(struct api_stream *s)
+{
+	int64_t now, wait;
+
+	if (!s->awake)
+		return;
+	s->awake = 0;
+	if (--es.awake > 0)
+		return;
+	now = mono_now();
+	es.asleep_at = now;
+	es.cost = now - es.last_wake;
+	wait = streams_next_wake() - now;
+	/* Always on a timer: this runs inside the reader, before the server
+	 * puts the stream to sleep. */
+	if (es.wanted && streams_wake_after(wait > 0 ? wait : 0) == -1)
+		es.wanted = 0;	/* the WAKE_US timer still runs */
 }
 
 /* Keep-alive tick: every stream sends a comment line. */
@@ -171,7 +246,7 @@ event_format(struct api_stream *s, const struct events_event *e)
 static ssize_t
 stream_read(struct http_req *r, char *out, size_t max)
 {
-	struct api_stream *s = r->hold;
+	struct api_stream *s = http_hold_arg(r);
 	const struct events_event *e;
 	size_t done = 0, k;
 
@@ -216,6 +291,8 @@ stream_read(struct http_req *r, char *out, size_t max)
 			break;
 		s->off = 0;
 	}
+	if (done == 0)
+		stream_asleep(s);
 	return (ssize_t)done;
 }
 
@@ -223,14 +300,14 @@ stream_read(struct http_req *r, char *out, size_t max)
 static void
 stream_cleanup(struct http_req *r)
 {
-	struct api_stream *s = r->hold;
+	struct api_stream *s = http_hold_take(r);
 
 	if (s == NULL)
 		return;
+	stream_asleep(s);
 	LIST_REMOVE(s, link);
 	es.n--;
 	free(s);
-	r->hold = NULL;
 	if (es.n == 0 && es.tick_ev != NULL)
 		evtimer_del(es.tick_ev);
 }
@@ -279,12 +356,12 @@ api_events(struct http_req *r, struct api_args *a)
 		es.refused++;
 		http_reply_problem(r, 503, NULL, "too many event streams (max_event_streams = "
 		    "%llu); poll instead", (unsigned long long)api_cfg->max_event_streams);
-		r->retry_after = 5;
+		http_set_retry_after(r, 5);
 		return;
 	}
 	if (es.texts == NULL)
 		es.texts = calloc(TEXT_SLOTS, sizeof(*es.texts));
-	if (r->conn == NULL || es.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
+	if (!http_has_connection(r) || es.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}

@@ -64,7 +64,7 @@ poll_ended(struct waitset *ws, void *arg)
 static void
 poll_expire(struct http_req *r)
 {
-	struct api_poll *p = r->hold;
+	struct api_poll *p = http_hold_arg(r);
 
 	waitset_stop(p->ws);
 	poll_answer(r, p->ws);
@@ -84,8 +84,7 @@ poll_free(struct api_poll *p)
 static void
 poll_cleanup(struct http_req *r)
 {
-	poll_free(r->hold);
-	r->hold = NULL;
+	poll_free(http_hold_take(r));
 }
 
 /* GET /v1/futures/{id}[?wait=S] */

@@ -111,15 +111,14 @@ logs_poll_free(struct log_poll *p)
 static void
 logs_cleanup(struct http_req *r)
 {
-	logs_poll_free(r->hold);
-	r->hold = NULL;
+	logs_poll_free(http_hold_take(r));
 }
 
 /* Shutdown, or the wait is over: answer with what there is. */
 static void
 logs_expire(struct http_req *r)
 {
-	struct log_poll *p = r->hold;
+	struct log_poll *p = http_hold_arg(r);
 
 	logs_answer(r, p->after, p->limit);
 }

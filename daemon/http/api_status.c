@@ -4,6 +4,7 @@
  * be written, and how much is pending and running.
  */
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "daemon/http/api.h"
+#include "daemon/http/auth.h"
 #include "daemon/store/store.h"
 
 /* When the process started (monotonic), for the uptime. */
@@ -43,6 +45,24 @@ static void
 status_listener(const char *url, void *arg)
 {
 	json_array_append_new(arg, json_string(url));
+}
+
+/* What this request may do: its token's name and scopes (after the
+ * console setting; the web console shows only the buttons they allow). */
+static json_t *
+status_token(struct http_req *r)
+{
+	char buf[160], *p, *next;
+	json_t *scopes = json_array();
+
+	auth_scopes_format(http_scopes(r), buf, sizeof(buf));
+	for (p = buf; *p != '\0'; p = next) {
+		next = p + strcspn(p, ",");
+		if (*next == ',')
+			*next++ = '\0';
+		json_array_append_new(scopes, json_string(p));
+	}
+	return json_pack("{s:s?, s:o}", "name", http_token_name(r), "scopes", scopes);
 }
 
 /* GET /v1/status */
@@ -78,6 +98,8 @@ api_status(struct http_req *r, struct api_args *a)
 	    "scheduled", (json_int_t)phases[CALL_SCHEDULED],
 	    "waiting", (json_int_t)phases[CALL_WAITING],
 	    "running", (json_int_t)phases[CALL_RUNNING]);
+	if (o != NULL)
+		json_object_set_new(o, "token", status_token(r));
 	if (o == NULL)
 		http_reply_problem(r, 503, NULL, "out of memory");
 	else

@@ -44,6 +44,7 @@ static const struct {
 void
 api_ui(struct http_req *r, struct api_args *a)
 {
+	const char *method = http_method(r), *path = http_path(r);
 	int mode = config_console(api_cfg);
 	char text[96];
 
@@ -51,24 +52,24 @@ api_ui(struct http_req *r, struct api_args *a)
 		http_reply_problem(r, 404, NULL, "the console is off (console = off)");
 		return;
 	}
-	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0) {
-		snprintf(r->allow, sizeof(r->allow), "GET, HEAD");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		http_set_allow(r, "GET, HEAD");
 		http_reply_problem(r, 405, NULL, "%s is not allowed on %.200s (allowed: GET)",
-		    r->method, r->path);
+		    method, path);
 		return;
 	}
-	r->csp = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-	    "form-action 'none'";
-	if (strcmp(r->path, "/ui/console.json") == 0) {
+	http_set_csp(r, "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+	    "form-action 'none'");
+	if (strcmp(path, "/ui/console.json") == 0) {
 		snprintf(text, sizeof(text), "{\"console\":\"%s\"}",
 		    mode == CONFIG_CONSOLE_ON ? "on" : "read-only");
 		http_reply_text(r, 200, "application/json", strdup(text));
 		return;
 	}
 	for (size_t i = 0; i < sizeof(ui_files) / sizeof(ui_files[0]); i++)
-		if (strcmp(r->path, ui_files[i].path) == 0) {
+		if (strcmp(path, ui_files[i].path) == 0) {
 			http_reply_text(r, 200, ui_files[i].type, strdup(ui_files[i].text));
 			return;
 		}
-	http_reply_problem(r, 404, NULL, "no such page: %.200s", r->path);
+	http_reply_problem(r, 404, NULL, "no such page: %.200s", path);
 }

@@ -104,7 +104,7 @@ ended(struct waitset *ws, void *arg)
 static void
 expire(struct http_req *r)
 {
-	struct api_waiting *aw = r->hold;
+	struct api_waiting *aw = http_hold_arg(r);
 
 	waitset_stop(aw->ws);
 	answer(r, aw);
@@ -125,8 +125,7 @@ waiting_free(struct api_waiting *aw)
 static void
 cleanup(struct http_req *r)
 {
-	waiting_free(r->hold);
-	r->hold = NULL;
+	waiting_free(http_hold_take(r));
 }
 
 /* The rule of a decoded request. */

@@ -127,30 +127,48 @@ who_of(struct http_req *r)
 	struct auth_who who = { 0, 0, NULL };
 
 	if (!api_cfg->auth || http_is_local_socket(r)) {
-		r->scopes = AUTH_ALL;
+		http_set_who(r, AUTH_ALL, 0, NULL);
 		return 1;
 	}
 	if (!auth_check(http_header(r, "Authorization"), &who))
 		return 0;
-	r->scopes = who.scopes;
 	/* An admin token (the default one) has no share: the operator can
 	 * always get in, up to max_pending. */
-	r->owner = (who.scopes & AUTH_ADMIN) ? 0 : who.owner;
-	r->token_name = who.name;
+	http_set_who(r, who.scopes, (who.scopes & AUTH_ADMIN) ? 0 : who.owner, who.name);
 	return 1;
+}
+
+/* Whether r comes from a browser page (or says it comes from the console)
+ * while console != on. A page cannot remove Origin (sent with every
+ * request but a GET or HEAD) nor Sec-Fetch-Site (sent by current browsers
+ * with every request): they are forbidden header names that only the
+ * browser sets. And loopd answers no CORS preflight, so the only page
+ * that can send a write with a token is its own console. Other clients
+ * (loopctl, scripts) send none of them. */
+static int
+console_limited(struct http_req *r)
+{
+	return config_console(api_cfg) != CONFIG_CONSOLE_ON &&
+	    (http_header(r, "Origin") != NULL || http_header(r, "Sec-Fetch-Site") != NULL ||
+	    http_header(r, "Loop-Console") != NULL);
 }
 
 int
 api_need_scope(struct http_req *r, unsigned scope, const char *what)
 {
+	const char *name = http_token_name(r);
 	char need[128];
 
-	if (scope == AUTH_NONE || (r->scopes & scope) != 0)
+	if (scope == AUTH_NONE || (http_scopes(r) & scope) != 0)
 		return 0;
+	if (console_limited(r)) {
+		http_reply_problem(r, 403, NULL, "the console is read-only here (console = %s): "
+		    "a browser may not %s", api_cfg->console, what);
+		return -1;
+	}
 	auth_scopes_format(scope, need, sizeof(need));
 	http_reply_problem(r, 403, NULL, "the token %s%s%s may not %s: it needs the scope %s",
-	    r->token_name ? "\"" : "", r->token_name ? r->token_name : "",
-	    r->token_name ? "\"" : "", what, scope == AUTH_CALLS ? "calls-webhook or "
+	    name ? "\"" : "", name ? name : "", name ? "\"" : "", what, scope == AUTH_CALLS ? "calls-webhook or "
 	    "calls-command" : scope == AUTH_METRICS ? "read or metrics" : need);
 	return -1;
 }
@@ -158,41 +176,37 @@ api_need_scope(struct http_req *r, unsigned scope, const char *what)
 void
 api_dispatch(struct http_req *r)
 {
-	char path[1024], *seg[MAX_SEGMENTS], what[256];
-	char *allow = r->allow;
-	size_t cap = sizeof(r->allow);
+	char path[1024], *seg[MAX_SEGMENTS], what[256], allow[64] = "";
+	const char *method = http_method(r), *rpath = http_path(r);
+	size_t cap = sizeof(allow);
 	int n, known = who_of(r);
 
 	/* /v1 is behind a token, whatever the path (an unknown one too);
 	 * other routes name their scope in the table. */
-	if (!known && strncmp(r->path, "/v1/", 4) == 0) {
+	if (!known && strncmp(rpath, "/v1/", 4) == 0) {
 		http_reply_problem(r, 401, NULL, "Authorization: a valid bearer token is required");
-		r->auth_challenge = 1;
+		http_set_auth_challenge(r);
 		return;
 	}
-	/* console = read-only: the console marks its requests (Loop-Console),
-	 * and those may only read (docs/console.md). */
-	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&
-	    http_header(r, "Loop-Console") != NULL &&
-	    config_console(api_cfg) != CONFIG_CONSOLE_ON) {
-		http_reply_problem(r, 403, NULL, "the console is read-only here (console = %s)",
-		    api_cfg->console);
-		return;
-	}
-	if (strcmp(r->path, "/ui") == 0 || strncmp(r->path, "/ui/", 4) == 0) {
-		r->route = "/ui/";
+	/* console = read-only (or off): what a browser page sends is served
+	 * with the read scope only, whatever its token may do. */
+	if (console_limited(r))
+		http_set_who(r, http_scopes(r) & (AUTH_READ | AUTH_METRICS), http_owner(r),
+		    http_token_name(r));
+	if (strcmp(rpath, "/ui") == 0 || strncmp(rpath, "/ui/", 4) == 0) {
+		http_set_route(r, "/ui/");
 		api_ui(r, NULL);
 		return;
 	}
-	if (strcmp(r->method, "GET") != 0 && strncmp(r->path, "/v1/", 4) == 0 &&
+	if (strcmp(method, "GET") != 0 && strncmp(rpath, "/v1/", 4) == 0 &&
 	    !store_writable()) {
 		http_reply_problem(r, 503, NULL, "changes cannot be saved now: %s; reads "
 		    "still work", store_fault());
 		return;
 	}
-	if (strlen(r->path) >= sizeof(path) ||
-	    (n = split_path(strcpy(path, r->path), seg)) < 0) {
-		http_reply_problem(r, 404, NULL, "no such route: %.200s", r->path);
+	if (strlen(rpath) >= sizeof(path) ||
+	    (n = split_path(strcpy(path, rpath), seg)) < 0) {
+		http_reply_problem(r, 404, NULL, "no such route: %.200s", rpath);
 		return;
 	}
 	for (size_t i = 0; i < NROUTES; i++) {
@@ -200,8 +214,8 @@ api_dispatch(struct http_req *r)
 		unsigned scope = routes[i].scope;
 		if (!route_match(routes[i].pattern, seg, n, &m))
 			continue;
-		r->route = routes[i].pattern;
-		if (strcmp(routes[i].method, r->method) == 0) {
+		http_set_route(r, routes[i].pattern);
+		if (strcmp(routes[i].method, method) == 0) {
 			/* /metrics tells how busy loopd is and what it runs:
 			 * open everywhere only with metrics_auth = off. */
 			if (scope == AUTH_METRICS && !api_cfg->metrics_auth)
@@ -209,14 +223,14 @@ api_dispatch(struct http_req *r)
 			if (scope != AUTH_NONE && !known) {
 				http_reply_problem(r, 401, NULL, "Authorization: a valid bearer "
 				    "token is required");
-				r->auth_challenge = 1;
+				http_set_auth_challenge(r);
 				return;
 			}
-			snprintf(what, sizeof(what), "%s %s", r->method, routes[i].pattern);
+			snprintf(what, sizeof(what), "%s %s", method, routes[i].pattern);
 			if (api_need_scope(r, scope, what) == -1)
 				return;
 			/* Objects made now count against the token's share. */
-			future_set_owner(r->owner);
+			future_set_owner(http_owner(r));
 			routes[i].fn(r, &m);
 			future_set_owner(0);
 			return;
@@ -226,11 +240,12 @@ api_dispatch(struct http_req *r)
 			    *allow ? ", " : "", routes[i].method);
 	}
 	if (*allow != '\0') {
+		http_set_allow(r, allow);
 		http_reply_problem(r, 405, NULL, "%s is not allowed on %.200s (allowed: %s)",
-		    r->method, r->path, allow);
+		    method, rpath, allow);
 		return;
 	}
-	http_reply_problem(r, 404, NULL, "no such route: %.200s", r->path);
+	http_reply_problem(r, 404, NULL, "no such route: %.200s", rpath);
 }
 
 int
@@ -238,10 +253,13 @@ api_body(struct http_req *r, int required, json_t **out)
 {
 	struct proto_error err = { "" };
 
+	size_t len;
+	const char *body = http_body(r, &len);
+
 	*out = NULL;
-	if (r->body_len == 0 && !required)
+	if (len == 0 && !required)
 		return 0;
-	if ((*out = proto_parse(r->body ? r->body : "", r->body_len,
+	if ((*out = proto_parse(body ? body : "", len,
 	    http_limits()->max_json_depth, &err)) == NULL) {
 		http_reply_problem(r, 400, NULL, "%s", err.detail);
 		return -1;

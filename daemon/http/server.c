@@ -1,5 +1,14 @@
 /*
- * server: listeners, request contexts, replies and held requests.
+ * server: libmicrohttpd daemons on the loop, requests (struct http_req,
+ * private here: handlers use the accessors of server.h), replies, held
+ * requests, replies waiting for a commit, streams. The listening sockets
+ * themselves are opened by listen.c.
+ *
+ * A request goes through MHD's handler in steps: access_begin (headers
+ * in; refuse what must not be read), access_upload (each piece of the
+ * body), access_dispatch (the routes' answer: a reply, a reply held for
+ * its commit by access_wait_commit, a stream, or a hold by access_hold),
+ * then, once released or resumed, req_send; http_completed ends it.
  *
  * Connections are kept in one list, oldest first, each in a state:
  * receiving a request (or none yet), busy with one (handled, held,
@@ -16,8 +25,11 @@
 #include "daemon/http/server.h"
 
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
 #include <linux/tcp.h>		/* struct tcp_info with tcpi_bytes_received */
@@ -35,6 +47,7 @@
 #include <microhttpd.h>
 
 #include "daemon/core/idmap.h"
+#include "daemon/http/listen.h"
 #include "daemon/log.h"
 #include "proto/codec.h"
 
@@ -44,10 +57,10 @@
 #define CONNECTION_SLACK 64
 /* Replies resumed per loop turn (see kick_cb): the first slice, and the
  * bounds of the slice sized to take about SLICE_US. */
-#define RESUME_SLICE 128
+#define RESUME_SLICE 32
 #define SLICE_MIN 32
 #define SLICE_MAX 2048
-#define SLICE_US 500
+#define SLICE_US 300
 /* How often connections are checked against request_timeout. */
 #define SWEEP_US 500000
 /* A connection still receiving its request after this long may be closed
@@ -61,6 +74,60 @@
  * commit came, the reply goes on MHD's next call; STAGE_GONE: MHD closed
  * the connection meanwhile, the commit queue frees it. */
 enum { STAGE_NEW, STAGE_HELD, STAGE_COMMIT, STAGE_RELEASED, STAGE_REPLIED, STAGE_GONE };
+
+/* A request, from its headers to its completion. Handlers reach it through
+ * the accessors in server.h. */
+struct http_req {
+	struct MHD_Connection *conn;	/* NULL: detached (the fuzzer's) */
+	struct http_listener *listener;
+	char *method;
+	char *path;
+	char *body;
+	size_t body_len;
+	int too_large;
+	int stage;			/* STAGE_* */
+	int status;			/* the reply, once set */
+	char *reply;
+	const char *reply_type;
+	char allow[64];			/* Allow header for a 405, or empty */
+	unsigned retry_after;		/* Retry-After seconds, or 0 */
+	int auth_challenge;		/* send WWW-Authenticate: Bearer */
+	int close;			/* send Connection: close */
+	const char *route;		/* the matched route pattern, for metrics */
+	unsigned scopes;		/* what its token may do (auth.h) */
+	unsigned owner;			/* its token's quota key, 0: none */
+	const char *token_name;		/* its token's name, NULL without one */
+	const char *csp;		/* Content-Security-Policy to send, or NULL */
+	/* A held request: cleanup runs when the request goes away, whether
+	 * replied to or not (client gone, shutdown); on shutdown `expire`
+	 * is asked for a final reply first. */
+	void *hold;
+	void (*hold_expire)(struct http_req *r);
+	void (*hold_cleanup)(struct http_req *r);
+	int held;			/* on hs.held */
+	LIST_ENTRY(http_req) hold_link;
+	struct http_conn *hc;		/* its connection, while held */
+	STAILQ_ENTRY(http_req) commit_link;	/* waiting for the store's commit */
+	uint64_t commit_seq;		/* ... this one */
+	int resume_queued;		/* on hs.resume */
+	TAILQ_ENTRY(http_req) resume_link;
+	/* A streamed reply (http_stream). */
+	ssize_t (*stream_read)(struct http_req *r, char *buf, size_t max);
+	const char *stream_type;
+	int stream_sleeping;		/* suspended until http_stream_wake */
+	int stream_end;			/* drain or hang-up: end after the rest */
+	int streaming;			/* on hs.streams */
+	LIST_ENTRY(http_req) stream_link;
+	int http11;			/* HTTP/1.1 */
+	int64_t wire_len;		/* request bytes on the wire, -1: unknown */
+	int detached;			/* held on a detached connection, */
+	struct http_conn *dconn;	/* ... this one */
+};
+
+LIST_HEAD(req_list, http_req);
+STAILQ_HEAD(req_fifo, http_req);
+TAILQ_HEAD(req_queue, http_req);
+TAILQ_HEAD(conn_list, http_conn);
 
 struct http_listener {
 	struct MHD_Daemon *mhd;
@@ -82,11 +149,9 @@ static struct {
 	int gone_fd;			/* epoll set: held clients hanging up */
 	struct event *gone_ev;
 	char *tls_cert, *tls_key;	/* PEM text, kept while MHD runs */
-	struct http_req *held;		/* doubly-linked list of held requests */
-	struct http_req *commit_head;	/* replies waiting for a commit, FIFO */
-	struct http_req **commit_tail;
-	struct http_req *resume_head;	/* answered, to hand back to MHD, FIFO */
-	struct http_req **resume_tail;
+	struct req_list held;		/* held requests */
+	struct req_fifo commit;		/* replies waiting for a commit, in order */
+	struct req_queue resume;	/* answered, to hand back to MHD, in order */
 	size_t n_held;
 	size_t slice;			/* resumes per kick, sized to SLICE_US */
 	size_t n_blocked;		/* STAGE_COMMIT: left blocked in MHD */
@@ -95,8 +160,7 @@ static struct {
 	size_t n_conns;			/* open connections, all listeners */
 	int draining;			/* http_quiesce was called */
 	struct idmap per_addr;		/* client address hash -> open connections */
-	struct http_conn *conns;	/* every connection, oldest first */
-	struct http_conn **conns_tail;
+	struct conn_list conns;		/* every connection, oldest first */
 	size_t n_tcp, n_unix;		/* open, per kind of listener */
 	size_t n_admin;			/* served past a limit for an admin token */
 	size_t n_tcp_cut;		/* TCP ones we shut down, not yet closed */
@@ -104,9 +168,11 @@ static struct {
 	uint64_t n_cut_slow;		/* closed: request_timeout passed */
 	uint64_t n_evicted_idle;	/* closed: idle, to make room */
 	uint64_t n_evicted_slow;	/* closed: still sending, to make room */
-	struct http_req *streams;	/* open streamed replies */
+	struct req_list streams;	/* open streamed replies */
 	size_t n_streams;
-} hs = { .gone_fd = -1, .conns_tail = &hs.conns };
+	struct http_conn *adopt;	/* going back to MHD (conn_opened) */
+	int adopted;			/* ... since the last kick */
+} hs = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
  * exist, so a short array searched linearly does. */
@@ -171,7 +237,7 @@ struct http_conn {
 	int armed;			/* ... and not fired since (one-shot) */
 	struct http_req *held;		/* the request held on it, or NULL */
 	struct http_req *stream;	/* the stream it carries, or NULL */
-	struct http_conn *next, **prevp;	/* hs.conns */
+	TAILQ_ENTRY(http_conn) link;	/* hs.conns */
 	int is_unix;
 	int admin;			/* past a limit, for an admin token */
 	int cut;			/* shut down by us; MHD closes it next */
@@ -180,6 +246,20 @@ struct http_conn {
 	uint64_t rx_base;		/* CONN_IDLE: bytes received by the first
 					 * sweep that saw it idle */
 	int rx_sampled;			/* ... rx_base is taken */
+	/* Requests read from it so far, in bytes on the wire (to tell
+	 * whether MHD holds pipelined bytes); rx_unknown: not countable. */
+	uint64_t rx_used;
+	int rx_unknown;
+	/* Detached (see access_detach): MHD closed its side, fd is ours. */
+	int detached;
+	int input;			/* ... data came meanwhile */
+	int mhd;			/* MHD has a connection for it */
+	struct http_req *dreq;		/* ... its request until the reply is out */
+	struct http_listener *listener;	/* ... where it goes back */
+	struct sockaddr_storage peer;	/* ... for MHD_add_connection */
+	socklen_t peer_len;
+	char *out;			/* ... a reply not yet all written */
+	size_t out_len, out_off;
 };
 
 /* Monotonic microseconds. */
@@ -249,7 +329,7 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 {
 	struct http_conn *hc, *idle = NULL, *slow = NULL;
 
-	for (hc = hs.conns; hc != NULL; hc = hc->next) {
+	TAILQ_FOREACH(hc, &hs.conns, link) {
 		if (hc == except || hc->cut || hc->is_unix || hc->admin)
 			continue;
 		if (hc->state == CONN_IDLE && (idle == NULL || hc->since < idle->since))
@@ -279,8 +359,18 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	int64_t now = mono_us(), limit = hs.limits.request_timeout;
 	struct http_conn *hc;
 
-	for (hc = hs.conns; hc != NULL && limit > 0; hc = hc->next) {
+	TAILQ_FOREACH(hc, &hs.conns, link) {
 		if (hc->cut || hc->is_unix)
+			continue;
+		if (hc->detached && hc->dreq == NULL && hc->out == NULL &&
+		    hs.limits.idle_timeout > 0 &&
+		    now - hc->since > (int64_t)hs.limits.idle_timeout * 1000000) {
+			conn_cut(hc);	/* idle_timeout, as MHD would */
+			continue;
+		}
+		/* A detached one's next request is seen by its epoll
+		 * registration (detached_event): no TCP_INFO to read. */
+		if (limit <= 0 || hc->detached)
 			continue;
 		if (hc->state == CONN_IDLE && !hc->rx_sampled) {
 			/* Taken here, not when the reply went out: that was a
@@ -351,6 +441,9 @@ listener_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void req_free(struct http_req *r);
+static void detached_reply(struct http_req *r);
+static void detached_event(struct http_conn *hc, uint32_t events);
+static int conn_forget(struct http_conn *hc);
 
 /* Queue a suspended request whose reply is ready for resuming. */
 static void
@@ -359,71 +452,74 @@ resume_later(struct http_req *r)
 	if (r->resume_queued)
 		return;
 	r->resume_queued = 1;
-	r->resume_next = NULL;
-	*hs.resume_tail = r;
-	hs.resume_tail = &r->resume_next;
+	TAILQ_INSERT_TAIL(&hs.resume, r, resume_link);
 	event_active(hs.kick_ev, 0, 0);
 }
 
-/* Hand up to max queued requests back to MHD (0: all). Returns how many
- * are still queued. */
+/* Hand queued requests back: a detached one's reply is written now
+ * (detached_reply), a suspended one is resumed for MHD's next run. At
+ * most max (0: all), and no more once `until` (monotonic us, 0: never)
+ * has passed. Returns how many were handed back. */
 static size_t
-resume_some(size_t max)
+resume_some(size_t max, int64_t until)
 {
 	struct http_req *r;
+	size_t n;
 
-	for (size_t n = 0; (r = hs.resume_head) != NULL && (max == 0 || n < max); n++) {
-		if ((hs.resume_head = r->resume_next) == NULL)
-			hs.resume_tail = &hs.resume_head;
-		r->resume_next = NULL;
+	for (n = 0; (r = TAILQ_FIRST(&hs.resume)) != NULL && (max == 0 || n < max); n++) {
+		if (until != 0 && n > 0 && mono_us() >= until)
+			break;
+		TAILQ_REMOVE(&hs.resume, r, resume_link);
 		r->resume_queued = 0;
-		MHD_resume_connection(r->conn);
+		if (r->detached)
+			detached_reply(r);
+		else
+			MHD_resume_connection(r->conn);
 	}
-	return hs.resume_head != NULL;
+	return n;
 }
 
 /* Resume a slice of the queued replies and run every listener (MHD does
  * not notice resumes alone). A result that wakes ten thousand waiters is
- * sent a slice at a time (RESUME_SLICE first, then as many as take about
- * SLICE_US), each slice on its own loop turn: the first waiters hear at
- * once instead of after the last one is resumed, and timers and new
- * requests are served between slices. */
+ * answered a slice at a time, each slice on its own loop turn, so that
+ * timers and new requests are served between slices: a slice ends after
+ * SLICE_US (a detached reply is written in the slice), and holds at most
+ * RESUME_SLICE resumes at first, then as many as took about SLICE_US with
+ * MHD's run after them (a suspended one's reply is written by MHD then). */
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t queued = 0, slice = hs.slice ? hs.slice : RESUME_SLICE;
+	size_t done, slice = hs.slice ? hs.slice : RESUME_SLICE;
 	int64_t t0, took;
-	int more;
 
-	if (hs.released) {
+	if (hs.released || hs.adopted) {
 		/* Replies a commit released go first, ahead of any slice of
 		 * woken waiters: MHD calls a blocked request's handler from its
 		 * ready list on one run and writes the reply it queued (outside
-		 * MHD's read path) on the next. */
-		hs.released = 0;
+		 * MHD's read path) on the next. Connections given back to MHD
+		 * (detached_readopt) are served by the same runs. */
+		hs.released = hs.adopted = 0;
 		for (int run = 0; run < 2; run++)
 			for (size_t i = 0; i < hs.n; i++)
 				listener_run(&hs.listeners[i]);
 	}
-	t0 = mono_us();
-	for (struct http_req *q = hs.resume_head; q != NULL && queued < slice; q = q->resume_next)
-		queued++;
-	if (queued == 0)
+	if (TAILQ_EMPTY(&hs.resume))
 		return;
-	more = resume_some(slice) > 0;
+	t0 = mono_us();
+	done = resume_some(slice, t0 + SLICE_US);
 	for (size_t i = 0; i < hs.n; i++)
 		listener_run(&hs.listeners[i]);
 	/* Size the next slice so that one takes about SLICE_US: a due timer
 	 * waits for at most one slice. */
 	took = mono_us() - t0;
-	if (queued >= SLICE_MIN && took > 0) {
-		size_t fit = (size_t)((int64_t)queued * SLICE_US / took);
+	if (done >= SLICE_MIN && took > 0) {
+		size_t fit = (size_t)((int64_t)done * SLICE_US / took);
 		hs.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
 	}
 	/* The next slice on a zero timer, not event_active: libevent runs
 	 * what a callback activates in the same pass, before timers and I/O,
 	 * so ten thousand replies would go out with timers held back. */
-	if (more) {
+	if (!TAILQ_EMPTY(&hs.resume)) {
 		struct timeval zero = { 0, 0 };
 		evtimer_add(hs.kick_ev, &zero);
 	}
@@ -484,13 +580,7 @@ held_unlink(struct http_req *r)
 	}
 	if (!r->held)
 		return;
-	if (r->hold_prev != NULL)
-		r->hold_prev->hold_next = r->hold_next;
-	else
-		hs.held = r->hold_next;
-	if (r->hold_next != NULL)
-		r->hold_next->hold_prev = r->hold_prev;
-	r->hold_next = r->hold_prev = NULL;
+	LIST_REMOVE(r, hold_link);
 	r->held = 0;
 	hs.n_held--;
 }
@@ -520,6 +610,10 @@ gone_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (int i = 0; i < n; i++) {
 		struct http_conn *hc = ev[i].data.ptr;
+		if (hc->detached) {
+			detached_event(hc, ev[i].events);
+			continue;
+		}
 		hc->armed = 0;
 		if (hc->held != NULL)
 			held_gone(hc->held);
@@ -574,67 +668,75 @@ conn_addr_key(struct MHD_Connection *conn)
 	return 0;
 }
 
-/* MHD tells us of each connection opening and closing: count them in
- * total and per client address, and mark the ones over a limit. */
-static void
-http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-    enum MHD_ConnectionNotificationCode code)
+/* A connection opened on listener l: count it in total and per client
+ * address, make room for it or mark it over a limit. */
+static struct http_conn *
+conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 {
-	struct http_conn *hc = *socket_context;
 	const union MHD_ConnectionInfo *ci;
+	struct http_conn *hc;
+	int64_t now = mono_us();
 	uintptr_t n;
+	size_t live;
 
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		struct http_listener *l = cls;
-		int64_t now = mono_us();
-		size_t live;
-
-		if ((hc = calloc(1, sizeof(*hc))) == NULL)
-			return;
-		*socket_context = hc;
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		hc->fd = ci ? ci->connect_fd : -1;
-		hc->is_unix = l != NULL && l->is_unix;
+	if ((hc = hs.adopt) != NULL) {
+		/* A detached connection coming back (detached_readopt): it is
+		 * counted already. */
+		hs.adopt = NULL;
+		hc->mhd = 1;
 		hc->state = CONN_RECEIVING;
 		hc->since = now;
-		hc->prevp = hs.conns_tail;
-		*hs.conns_tail = hc;
-		hs.conns_tail = &hc->next;
-		hs.n_conns++;
-		if (hc->is_unix) {
-			/* The Unix socket has a budget of its own: an operator
-			 * gets in however busy TCP is. */
-			if (++hs.n_unix > hs.limits.max_unix_connections)
-				hc->over = "too many connections on the Unix socket "
-				    "(max_unix_connections)";
-			return;
-		}
-		hs.n_tcp++;
-		/* Near the limit, idle keep-alive connections go first; at
-		 * it, the one slowest to send its request. */
-		live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
-		if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
-			conn_evict(hc, 1, now);
-		live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
-		if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
-			hc->over = "too many connections (max_connections)";
-		if ((hc->addr = conn_addr_key(conn)) != 0) {
-			n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
-			if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
-				hc->addr = 0;
-			else if (hs.limits.max_connections_per_ip != 0 &&
-			    n > hs.limits.max_connections_per_ip)
-				hc->over = "too many connections from your address "
-				    "(max_connections_per_ip)";
-		}
-		return;
+		return hc;
 	}
-	if (hc == NULL)
-		return;
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return NULL;
+	hc->mhd = 1;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	hc->fd = ci ? ci->connect_fd : -1;
+	hc->is_unix = l != NULL && l->is_unix;
+	hc->state = CONN_RECEIVING;
+	hc->since = now;
+	TAILQ_INSERT_TAIL(&hs.conns, hc, link);
+	hs.n_conns++;
+	if (hc->is_unix) {
+		/* The Unix socket has a budget of its own: an operator gets in
+		 * however busy TCP is. */
+		if (++hs.n_unix > hs.limits.max_unix_connections)
+			hc->over = "too many connections on the Unix socket "
+			    "(max_unix_connections)";
+		return hc;
+	}
+	hs.n_tcp++;
+	/* Near the limit, idle keep-alive connections go first; at it, the
+	 * one slowest to send its request. */
+	live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
+	if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
+		conn_evict(hc, 1, now);
+	live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
+	if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
+		hc->over = "too many connections (max_connections)";
+	if ((hc->addr = conn_addr_key(conn)) != 0) {
+		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
+		if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
+			hc->addr = 0;
+		else if (hs.limits.max_connections_per_ip != 0 &&
+		    n > hs.limits.max_connections_per_ip)
+			hc->over = "too many connections from your address "
+			    "(max_connections_per_ip)";
+	}
+	return hc;
+}
+
+/* Forget hc and uncount it (its descriptor is closed by whoever owns
+ * it). Returns 0. */
+static int
+conn_forget(struct http_conn *hc)
+{
+	uintptr_t n;
+
 	if (hc->held != NULL)
 		hc->held->hc = NULL;
-	if (hc->stream != NULL)
-		hc->stream = NULL;
+	hc->stream = NULL;
 	if (hc->registered)
 		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hs.n_conns--;
@@ -647,10 +749,7 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		if (hc->cut && !hc->admin)
 			hs.n_tcp_cut--;
 	}
-	if ((*hc->prevp = hc->next) != NULL)
-		hc->next->prevp = hc->prevp;
-	else
-		hs.conns_tail = hc->prevp;
+	TAILQ_REMOVE(&hs.conns, hc, link);
 	if (hc->addr != 0) {
 		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
 		if (n <= 1)
@@ -658,8 +757,32 @@ http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 		else
 			idmap_put(&hs.per_addr, hc->addr, (void *)(n - 1));
 	}
+	free(hc->out);
 	free(hc);
-	*socket_context = NULL;
+	return 0;
+}
+
+/* MHD closed a connection: forget it, unless it was detached from MHD
+ * (access_detach), which only ends MHD's side. */
+static void
+conn_closed(struct http_conn *hc)
+{
+	hc->mhd = 0;
+	if (!hc->detached)
+		conn_forget(hc);
+}
+
+/* MHD tells us of each connection opening and closing. */
+static void
+http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = conn_opened(cls, conn);
+	else if (*socket_context != NULL) {
+		conn_closed(*socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* Why conn is over a connection limit, or NULL. A TCP connection over
@@ -774,10 +897,8 @@ stream_send(struct http_req *r)
 	count_reply(r);
 	ret = MHD_queue_response(r->conn, 200, resp);
 	MHD_destroy_response(resp);
-	if ((r->stream_next = hs.streams) != NULL)
-		hs.streams->stream_prevp = &r->stream_next;
-	r->stream_prevp = &hs.streams;
-	hs.streams = r;
+	LIST_INSERT_HEAD(&hs.streams, r, stream_link);
+	r->streaming = 1;
 	hs.n_streams++;
 	if (hc != NULL && hc->fd >= 0 && hs.gone_fd >= 0 && hc->held == NULL) {
 		hc->stream = r;
@@ -794,136 +915,516 @@ stream_send(struct http_req *r)
 static void
 streams_end(void)
 {
-	for (struct http_req *r = hs.streams; r != NULL; r = r->stream_next) {
+	struct http_req *r;
+
+	LIST_FOREACH(r, &hs.streams, stream_link) {
 		r->stream_end = 1;
 		http_stream_wake(r);
 	}
 }
 
-/* MHD's request handler: collect the body, dispatch on the last call,
- * send a held request's reply when it is resumed. */
+/* A request's headers are in (MHD's first call): make its context, and
+ * refuse at once what must not be read further. */
+static enum MHD_Result
+access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, void **con_cls)
+{
+	struct http_req *r;
+	struct http_conn *hc;
+	const char *cl, *why;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
+		if (r != NULL)
+			free(r->method);
+		free(r);
+		return MHD_NO;
+	}
+	r->conn = conn;
+	r->listener = l;
+	r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
+	r->wire_len = -1;
+	*con_cls = r;
+	hs.n_live++;
+	/* The body is still to come. A request that was pipelined behind
+	 * the last one starts its clock now. */
+	if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
+		conn_set_state(hc, CONN_RECEIVING);
+	/* A declared body over the limit is refused before it is read (the
+	 * connection closes, which is what we want then). */
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
+		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+		    hs.limits.max_body);
+		return req_send(r);
+	}
+	if ((why = conn_over(conn)) != NULL) {
+		http_reply_problem(r, 503, NULL, "%s", why);
+		r->close = 1;
+		return req_send(r);
+	}
+	if ((why = request_framing_bad(conn)) != NULL) {
+		http_reply_problem(r, 400, NULL, "%s", why);
+		r->close = 1;
+		return req_send(r);
+	}
+	return MHD_YES;
+}
+
+/* A piece of the body: keep it, up to max_body (past it, the body is
+ * dropped and the request gets a 413 once it is in). */
+static enum MHD_Result
+access_upload(struct http_req *r, const char *upload, size_t n)
+{
+	char *b;
+
+	if (r->too_large || r->stage != STAGE_NEW)
+		return MHD_YES;
+	if (r->body_len + n > hs.limits.max_body) {
+		r->too_large = 1;
+		free(r->body);
+		r->body = NULL;
+		r->body_len = 0;
+		return MHD_YES;
+	}
+	if ((b = realloc(r->body, r->body_len + n + 1)) == NULL)
+		return MHD_NO;
+	memcpy(b + r->body_len, upload, n);
+	r->body = b;
+	r->body_len += n;
+	b[r->body_len] = '\0';
+	return MHD_YES;
+}
+
+/* Whether r's 2xx must wait for a store commit; if so, queue it for that
+ * commit. The connection is not suspended (that costs two epoll_ctl and a
+ * recvfrom per request): returning without a reply leaves it blocked in
+ * MHD, which calls us again on each run until http_commit_done releases
+ * it. MHD reads no further request from it meanwhile, so pipelined
+ * requests keep their order. */
+static int
+access_wait_commit(struct http_req *r)
+{
+	if (r->reply == NULL || r->status >= 300 || hs.hooks.commit_pending == NULL ||
+	    (r->commit_seq = hs.hooks.commit_pending()) == 0)
+		return 0;
+	r->stage = STAGE_COMMIT;
+	STAILQ_INSERT_TAIL(&hs.commit, r, commit_link);
+	hs.n_blocked++;
+	return 1;
+}
+
+static enum MHD_Result access_hold(struct http_req *r);
+
+/*
+ * Detached connections (issue 18). A held request on a plain TCP
+ * connection is taken from MHD: we keep a duplicate of its socket and
+ * make MHD let go of the connection (with MHD_USE_TURBO, MHD closes its
+ * descriptor without a shutdown, so the connection lives on in ours).
+ * Its reply is then one sendmsg of the whole response, however many wake
+ * at once: no resume, no epoll_ctl, no read. The socket then waits in
+ * hs.gone_fd's set (edge-triggered) for what comes next: a request hands
+ * it back to MHD (MHD_add_connection), a hang-up closes it, idle_timeout
+ * closes it as MHD would. A request is detached only when MHD holds no
+ * byte past it (TCP_INFO's count of bytes received is what the requests
+ * so far took), so a pipelined request is never lost; never with TLS
+ * (MHD holds the session), on Unix sockets, for HTTP/1.0, HEAD or
+ * Connection: close.
+ */
+
+static void resume_drop(struct http_req *r);
+
+/* Whether r, about to be held, can be detached from MHD. */
+static int
+detach_ok(struct http_req *r)
+{
+	struct http_conn *hc = conn_of(r->conn);
+	const char *c;
+	uint64_t rx;
+
+	if (hc == NULL || hc->is_unix || hc->cut || hc->rx_unknown || hc->stream != NULL ||
+	    r->wire_len < 0 || !r->http11 || hs.tls_cert != NULL || hs.draining ||
+	    hs.gone_fd < 0 || strcmp(r->method, "HEAD") == 0)
+		return 0;
+	c = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
+	if (c != NULL && strcasestr(c, "close") != NULL)
+		return 0;
+	if ((rx = tcp_rx(hc->fd)) != hc->rx_used + (uint64_t)r->wire_len) {
+		log_debug("http: not detached: %llu bytes received, %llu used",
+		    (unsigned long long)rx,
+		    (unsigned long long)(hc->rx_used + (uint64_t)r->wire_len));
+		return 0;
+	}
+	return 1;
+}
+
+/* Detach r's connection from MHD and hold r on our side of it. */
+static enum MHD_Result
+access_detach(struct http_req *r)
+{
+	struct http_conn *hc = conn_of(r->conn);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET };
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	socklen_t len;
+	int fd;
+
+	if (sa == NULL || (sa->sa_family != AF_INET && sa->sa_family != AF_INET6))
+		return access_hold(r);
+	len = sa->sa_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
+	if ((fd = fcntl(hc->fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return access_hold(r);
+	ev.data.ptr = hc;
+	if (epoll_ctl(hs.gone_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+		close(fd);
+		return access_hold(r);
+	}
+	/* The old descriptor's registration would outlive it (the socket
+	 * stays open through ours). */
+	if (hc->registered)
+		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 1;
+	hc->armed = 0;
+	memcpy(&hc->peer, sa, len);
+	hc->peer_len = len;
+	hc->fd = fd;
+	hc->detached = 1;
+	hc->input = 0;
+	hc->listener = r->listener;
+	hc->rx_used += (uint64_t)r->wire_len;
+	r->detached = 1;
+	r->dconn = hc;
+	r->stage = STAGE_HELD;
+	r->held = 1;
+	LIST_INSERT_HEAD(&hs.held, r, hold_link);
+	hs.n_held++;
+	hc->held = r;
+	hc->dreq = r;
+	r->hc = hc;
+	return MHD_NO;		/* MHD lets go of the connection */
+}
+
+/* Close a detached connection, ending what is held on it. */
+static void
+detached_close(struct http_conn *hc)
+{
+	struct http_req *r = hc->dreq;
+
+	if (r != NULL) {
+		hc->dreq = NULL;
+		held_unlink(r);
+		if (r->resume_queued)
+			resume_drop(r);
+		if (r->hold_cleanup != NULL)
+			r->hold_cleanup(r);
+		req_free(r);
+	}
+	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 0;
+	close(hc->fd);
+	hc->fd = -1;
+	hc->detached = 0;
+	if (!hc->mhd)
+		conn_forget(hc);	/* else MHD's close does (conn_closed) */
+}
+
+/* Give a detached connection back to MHD: a request came on it. */
+static void
+detached_readopt(struct http_conn *hc)
+{
+	struct http_listener *l = hc->listener;
+
+	if (hc->mhd) {
+		log_warnx("http: a detached connection is still MHD's");
+		detached_close(hc);
+		return;
+	}
+	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	hc->registered = 0;
+	hc->detached = 0;
+	hc->input = 0;
+	hs.adopt = hc;
+	if (l->mhd == NULL || MHD_add_connection(l->mhd, hc->fd,
+	    (const struct sockaddr *)&hc->peer, hc->peer_len) != MHD_YES) {
+		/* MHD closed the socket. */
+		if (hs.adopt == hc) {
+			hs.adopt = NULL;
+			conn_forget(hc);
+		}
+		return;
+	}
+	/* MHD learns of it only when it runs next: the kick runs it. */
+	hs.adopt = NULL;
+	hs.adopted = 1;
+	event_active(hs.kick_ev, 0, 0);
+}
+
+/* Write what is left of a detached connection's reply. 1 when all of it
+ * is written, 0 when the rest waits for EPOLLOUT, -1 on error (closed). */
+static int
+detached_flush(struct http_conn *hc)
+{
+	while (hc->out_off < hc->out_len) {
+		ssize_t w = send(hc->fd, hc->out + hc->out_off, hc->out_len - hc->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			detached_close(hc);
+			return -1;
+		}
+		hc->out_off += (size_t)w;
+	}
+	free(hc->out);
+	hc->out = NULL;
+	hc->out_len = hc->out_off = 0;
+	return 1;
+}
+
+/* The reply is all out: the connection waits for its next request (or
+ * goes back to MHD at once if one came), or closes. */
+static void
+detached_done(struct http_conn *hc, int close_after)
+{
+	conn_set_state(hc, CONN_IDLE);
+	if (close_after) {
+		shutdown(hc->fd, SHUT_WR);
+		detached_close(hc);
+	} else if (hc->input)
+		detached_readopt(hc);
+}
+
+/* The Date header's value, taken once per second. */
+static const char *
+http_date(void)
+{
+	static char buf[64];
+	static time_t last;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last && gmtime_r(&now, &tm) != NULL) {
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		last = now;
+	}
+	return buf;
+}
+
+/* The head of r's reply as MHD would write it, into buf. Its length, or
+ * 0 if it does not fit. */
+static size_t
+detached_head(const struct http_req *r, size_t body_len, int close_after, char *buf,
+    size_t cap)
+{
+	const char *reason = MHD_get_reason_phrase_for((unsigned)r->status);
+	char allow[96] = "", ra[40] = "";
+	int n;
+
+	if (r->allow[0] != '\0')
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->allow);
+	if (r->retry_after > 0)
+		snprintf(ra, sizeof(ra), "Retry-After: %u\r\n", r->retry_after);
+	n = snprintf(buf, cap, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n%s"
+	    "X-Content-Type-Options: nosniff\r\n%s%s%s%s%s%sContent-Length: %zu\r\n\r\n",
+	    r->status, reason != NULL ? reason : "", http_date(), r->reply_type, allow,
+	    r->csp ? "Content-Security-Policy: " : "", r->csp ? r->csp : "",
+	    r->csp ? "\r\nReferrer-Policy: no-referrer\r\nCache-Control: no-cache\r\n" : "",
+	    close_after ? "Connection: close\r\n" : "",
+	    r->auth_challenge ? "WWW-Authenticate: Bearer realm=\"loopd\"\r\n" : "", ra,
+	    body_len);
+	if (n < 0 || (size_t)n >= cap)
+		return 0;
+	return (size_t)n;
+}
+
+/* Keep what sendmsg did not take of iov (w bytes went) for EPOLLOUT:
+ * the client's window is full. 0, or -1 if it cannot be kept. */
+static int
+detached_stash(struct http_conn *hc, const struct iovec *iov, size_t w)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	    .data.ptr = hc };
+	size_t left = iov[0].iov_len + iov[1].iov_len - w, off = 0;
+
+	if ((hc->out = malloc(left)) == NULL ||
+	    epoll_ctl(hs.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		size_t skip = w < iov[i].iov_len ? w : iov[i].iov_len;
+		memcpy(hc->out + off, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		off += iov[i].iov_len - skip;
+		w -= skip;
+	}
+	hc->out_len = left;
+	hc->out_off = 0;
+	return 0;
+}
+
+/* Send r's reply on its detached connection: one sendmsg, head and body. */
+static void
+detached_reply(struct http_req *r)
+{
+	struct http_conn *hc = r->dconn;
+	int close_after = r->close || hs.draining, err;
+	size_t body_len, head_len;
+	char head[1024];
+	struct iovec iov[2];
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	ssize_t w;
+
+	if (hc == NULL || hc->dreq != r || hc->fd < 0)
+		return;		/* cannot happen */
+	hc->dreq = NULL;
+	if (r->reply == NULL)
+		http_reply_problem(r, 503, NULL, "no reply");
+	body_len = r->reply ? strlen(r->reply) : 0;
+	if ((head_len = detached_head(r, body_len, close_after, head, sizeof(head))) == 0) {
+		r->status = 500;	/* headers too long: say so, plainly */
+		r->retry_after = 0;
+		r->allow[0] = '\0';
+		r->csp = NULL;
+		head_len = detached_head(r, body_len, 1, head, sizeof(head));
+		close_after = 1;
+	}
+	iov[0] = (struct iovec){ head, head_len };
+	iov[1] = (struct iovec){ r->reply, body_len };
+	w = head_len > 0 ? sendmsg(hc->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) : -1;
+	err = head_len > 0 ? errno : EINVAL;
+	count_reply(r);
+	log_debug("%s %s -> %d", r->method, r->path, r->status);
+	if (r->hold_cleanup != NULL)
+		r->hold_cleanup(r);
+	r->hold_cleanup = NULL;
+	if (w < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+		req_free(r);
+		detached_close(hc);
+		return;
+	}
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < head_len + body_len) {
+		err = detached_stash(hc, iov, (size_t)w);	/* iov holds r's reply */
+		req_free(r);
+		if (err == -1)
+			detached_close(hc);
+		else
+			hc->input = hc->input || close_after;	/* see detached_event */
+		return;
+	}
+	req_free(r);
+	detached_done(hc, close_after);
+}
+
+/* Something happened on a detached connection (gone_cb). */
+static void
+detached_event(struct http_conn *hc, uint32_t events)
+{
+	int avail = 0;
+
+	if (events & (EPOLLHUP | EPOLLERR)) {
+		detached_close(hc);
+		return;
+	}
+	if (events & EPOLLRDHUP) {
+		/* The client is done sending: gone, unless a last request came
+		 * before its end (then MHD answers it and closes). */
+		if (hc->dreq != NULL || hc->out != NULL ||
+		    ioctl(hc->fd, FIONREAD, &avail) == -1 || avail <= 0) {
+			detached_close(hc);
+			return;
+		}
+	}
+	if (events & (EPOLLIN | EPOLLRDHUP))
+		hc->input = 1;	/* it goes back to MHD once its reply is out */
+	if (hc->out != NULL) {
+		/* close_after was folded into input: MHD decides then. */
+		if ((events & EPOLLOUT) && detached_flush(hc) == 1)
+			detached_done(hc, 0);
+		return;
+	}
+	if (hc->dreq == NULL && hc->input)
+		detached_readopt(hc);
+}
+
+/* Hold r: suspend its connection until http_resume, watching it for a
+ * hang-up meanwhile. */
+static enum MHD_Result
+access_hold(struct http_req *r)
+{
+	r->stage = STAGE_HELD;
+	r->held = 1;
+	LIST_INSERT_HEAD(&hs.held, r, hold_link);
+	hs.n_held++;
+	held_watch(r);
+	MHD_suspend_connection(r->conn);
+	return MHD_YES;
+}
+
+/* The whole request is in: dispatch it, then send its reply, wait for
+ * the commit its 2xx needs, start its stream or hold it. */
+static enum MHD_Result
+access_dispatch(struct http_req *r)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	/* Its size on the wire, when it can be told (no chunked body). */
+	if (ci != NULL && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL)
+		r->wire_len = (int64_t)ci->header_size + (cl ? (int64_t)strtoull(cl, NULL, 10) : 0);
+	conn_set_state(conn_of(r->conn), CONN_BUSY);	/* the body is in */
+	if (r->too_large)
+		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
+		    hs.limits.max_body);
+	else if (hs.draining) {
+		http_reply_problem(r, 503, NULL, "loopd is shutting down");
+		r->close = 1;
+	} else
+		hs.hooks.dispatch(r);
+	if (access_wait_commit(r))
+		return MHD_YES;
+	if (r->reply == NULL && r->stream_read != NULL)
+		return stream_send(r);
+	if (r->reply != NULL)
+		return req_send(r);
+	if (r->hold != NULL)
+		return detach_ok(r) ? access_detach(r) : access_hold(r);
+	http_reply_problem(r, 500, NULL, "no reply");
+	return req_send(r);
+}
+
+/* MHD's request handler, called with the headers, with each piece of the
+ * body, once the body is in, and again while a reply is pending (after a
+ * resume, or while blocked for a commit). */
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
     const char *version, const char *upload, size_t *upload_size, void **con_cls)
 {
 	struct http_req *r = *con_cls;
-	struct http_conn *hc;
+	size_t n;
 
-	if (r == NULL) {
-		const char *cl, *why;
-
-		if ((r = calloc(1, sizeof(*r))) == NULL ||
-		    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
-			if (r != NULL)
-				free(r->method);
-			free(r);
-			return MHD_NO;
-		}
-		r->conn = conn;
-		r->listener = cls;
-		*con_cls = r;
-		hs.n_live++;
-		/* Headers are in; the body is still to come. A request that
-		 * was pipelined behind the last one starts its clock now. */
-		if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
-			conn_set_state(hc, CONN_RECEIVING);
-		/* A declared body over the limit is refused before it is read
-		 * (the connection closes, which is what we want then). */
-		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		    MHD_HTTP_HEADER_CONTENT_LENGTH);
-		if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
-			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-			    hs.limits.max_body);
-			return req_send(r);
-		}
-		if ((why = conn_over(conn)) != NULL) {
-			http_reply_problem(r, 503, NULL, "%s", why);
-			r->close = 1;
-			return req_send(r);
-		}
-		if ((why = request_framing_bad(conn)) != NULL) {
-			http_reply_problem(r, 400, NULL, "%s", why);
-			r->close = 1;
-			return req_send(r);
-		}
-		return MHD_YES;
-	}
+	if (r == NULL)
+		return access_begin(cls, conn, url, method, version, con_cls);
 	if (*upload_size > 0) {
-		size_t n = *upload_size;
+		n = *upload_size;
 		*upload_size = 0;
-		if (r->too_large || r->stage != STAGE_NEW)
-			return MHD_YES;
-		if (r->body_len + n > hs.limits.max_body) {
-			r->too_large = 1;
-			free(r->body);
-			r->body = NULL;
-			r->body_len = 0;
-			return MHD_YES;
-		}
-		char *b = realloc(r->body, r->body_len + n + 1);
-		if (b == NULL)
-			return MHD_NO;
-		memcpy(b + r->body_len, upload, n);
-		r->body = b;
-		r->body_len += n;
-		b[r->body_len] = '\0';
-		return MHD_YES;
+		return access_upload(r, upload, n);
 	}
 	switch (r->stage) {
 	case STAGE_NEW:
-		conn_set_state(conn_of(conn), CONN_BUSY);	/* the body is in */
-		if (r->too_large)
-			http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-			    hs.limits.max_body);
-		else if (hs.draining) {
-			http_reply_problem(r, 503, NULL, "loopd is shutting down");
-			r->close = 1;
-		} else
-			hs.hooks.dispatch(r);
-		if (r->reply != NULL && r->status < 300 && hs.hooks.commit_pending != NULL &&
-		    (r->commit_seq = hs.hooks.commit_pending()) != 0) {
-			/* Acknowledge only what is on disk: wait for the commit
-			 * that will hold what this request saw or did. The
-			 * connection is not suspended (that costs two epoll_ctl
-			 * and a recvfrom per request): returning without a reply
-			 * leaves it blocked in MHD, which calls us again on each
-			 * run until http_commit_done releases it. MHD reads no
-			 * further request from it meanwhile, so pipelined
-			 * requests keep their order. */
-			r->stage = STAGE_COMMIT;
-			r->commit_next = NULL;
-			*hs.commit_tail = r;
-			hs.commit_tail = &r->commit_next;
-			hs.n_blocked++;
-			return MHD_YES;
-		}
-		if (r->reply == NULL && r->stream_read != NULL)
-			return stream_send(r);
-		if (r->reply != NULL)
-			return req_send(r);
-		if (r->hold != NULL) {
-			r->stage = STAGE_HELD;
-			r->held = 1;
-			r->hold_next = hs.held;
-			if (hs.held != NULL)
-				hs.held->hold_prev = r;
-			hs.held = r;
-			hs.n_held++;
-			held_watch(r);
-			MHD_suspend_connection(conn);
-			return MHD_YES;
-		}
-		http_reply_problem(r, 500, NULL, "no reply");
-		return req_send(r);
+		return access_dispatch(r);
 	case STAGE_HELD:
 	case STAGE_RELEASED:
-		if (r->reply != NULL)
-			return req_send(r);
-		return MHD_YES;
-	case STAGE_COMMIT:
-		return MHD_YES;		/* still waiting for the commit */
+		/* Resumed, or released by its commit: the reply is ready. */
+		return r->reply != NULL ? req_send(r) : MHD_YES;
 	default:
-		return MHD_YES;
+		return MHD_YES;	/* STAGE_COMMIT: still waiting for the commit */
 	}
 }
 
@@ -931,14 +1432,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 static void
 resume_drop(struct http_req *r)
 {
-	struct http_req **pp = &hs.resume_head;
-
-	while (*pp != NULL && *pp != r)
-		pp = &(*pp)->resume_next;
-	if (*pp == NULL)
-		return;
-	if ((*pp = r->resume_next) == NULL)
-		hs.resume_tail = pp;
+	TAILQ_REMOVE(&hs.resume, r, resume_link);
 	r->resume_queued = 0;
 }
 
@@ -948,19 +1442,32 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_req *r = *con_cls;
+	struct http_conn *hc;
 
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
-	conn_set_state(conn_of(conn), CONN_IDLE);
+	if (r->detached) {
+		/* MHD let go of the connection (access_detach): the request
+		 * lives on, held on our side of it. */
+		r->conn = NULL;
+		hs.n_live--;
+		return;
+	}
+	if ((hc = conn_of(conn)) != NULL) {
+		if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && r->wire_len >= 0)
+			hc->rx_used += (uint64_t)r->wire_len;
+		else
+			hc->rx_unknown = 1;
+	}
+	conn_set_state(hc, CONN_IDLE);
 	if (r->resume_queued)
 		resume_drop(r);
-	if (r->stream_prevp != NULL) {
-		struct http_conn *hc = conn_of(conn);
+	if (r->streaming) {
 		if (hc != NULL && hc->stream == r)
 			hc->stream = NULL;
-		if ((*r->stream_prevp = r->stream_next) != NULL)
-			r->stream_next->stream_prevp = r->stream_prevp;
+		LIST_REMOVE(r, stream_link);
+		r->streaming = 0;
 		hs.n_streams--;
 	}
 	held_unlink(r);
@@ -1001,95 +1508,6 @@ http_mhd_log(void *cls, const char *fmt, va_list ap)
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
 	log_debug("microhttpd: %s", msg);
-}
-
-/* Open a listening socket for one address. Returns the fd or -1. */
-static int
-listen_socket(const char *addr, struct http_listener *l)
-{
-	char host[256], port[16], shown[300];
-	struct addrinfo hints, *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	const char *colon;
-	int fd = -1, one = 1, e;
-
-	if (strncmp(addr, "unix:", 5) == 0) {
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		const char *path = addr + 5;
-		mode_t old;
-
-		if (*path != '/' || strlen(path) >= sizeof(sun.sun_path)) {
-			log_warnx("listen %s: need an absolute path shorter than %zu bytes", addr,
-			    sizeof(sun.sun_path));
-			return -1;
-		}
-		strcpy(sun.sun_path, path);
-		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1)
-			return -1;
-		unlink(path);
-		old = umask(0117);	/* 0660: the file mode is the access control */
-		e = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-		umask(old);
-		if (e == -1 || listen(fd, 1024) == -1) {
-			log_warn("listen %s", addr);
-			close(fd);
-			return -1;
-		}
-		l->is_unix = 1;
-		l->unix_path = strdup(path);
-		log_info("listening on unix:%s", path);
-		return fd;
-	}
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-		if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(host))
-			goto bad;
-		snprintf(host, sizeof(host), "%.*s", (int)(end - addr - 1), addr + 1);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL || (size_t)(colon - addr) >= sizeof(host))
-			goto bad;
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - addr), addr);
-	}
-	if (strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(port) ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		goto bad;
-	snprintf(port, sizeof(port), "%s", colon + 1);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
-		log_warnx("listen %s: %s", addr, gai_strerror(e));
-		return -1;
-	}
-	if ((fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) == -1 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    bind(fd, res->ai_addr, res->ai_addrlen) == -1 || listen(fd, 1024) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
-		log_warn("listen %s", addr);
-		if (fd != -1)
-			close(fd);
-		freeaddrinfo(res);
-		return -1;
-	}
-	freeaddrinfo(res);
-	if (ss.ss_family == AF_INET6) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-		char a[INET6_ADDRSTRLEN];
-		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-		snprintf(shown, sizeof(shown), "[%s]:%u", a, ntohs(s6->sin6_port));
-	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-		char a[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-		snprintf(shown, sizeof(shown), "%s:%u", a, ntohs(s4->sin_port));
-	}
-	log_info("listening on %s://%s", hs.tls_cert != NULL ? "https" : "http", shown);
-	return fd;
-bad:
-	log_warnx("listen %s: expected HOST:PORT, [ADDR]:PORT or unix:PATH", addr);
-	return -1;
 }
 
 /* Serve HTTP on l->fd, a listening socket: MHD in external epoll mode,
@@ -1144,64 +1562,6 @@ listener_start(struct http_listener *l, const char *what)
 	return 0;
 }
 
-/* Read a whole PEM file; NULL (logged) on error. */
-static char *
-read_pem(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0, n;
-
-	if (f == NULL) {
-		log_warn("%s", path);
-		return NULL;
-	}
-	for (;;) {
-		char *b = realloc(buf, len + 4097);
-		if (b == NULL)
-			break;
-		buf = b;
-		if ((n = fread(buf + len, 1, 4096, f)) == 0)
-			break;
-		len += n;
-		if (len > 1 << 20)
-			break;
-	}
-	fclose(f);
-	if (buf == NULL || len == 0 || len > 1 << 20) {
-		log_warnx("%s: not a PEM file of a reasonable size", path);
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* Take a listening socket we were handed (systemd socket activation). */
-static int
-listener_inherit(struct http_listener *l, int fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int flags;
-
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1) {
-		log_warn("inherited socket %d", fd);
-		return -1;
-	}
-	l->is_unix = ss.ss_family == AF_UNIX;
-	if ((flags = fcntl(fd, F_GETFL)) == -1 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1 ||
-	    fcntl(fd, F_SETFD, FD_CLOEXEC) == -1) {
-		log_warn("inherited socket %d", fd);
-		return -1;
-	}
-	l->fd = fd;
-	l->inherited = 1;
-	log_info("listening on socket %d from the service manager (%s)", fd,
-	    l->is_unix ? "unix" : "tcp");
-	return 0;
-}
-
 int
 http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
     const struct http_limits *limits, const struct http_hooks *hooks)
@@ -1213,9 +1573,11 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	hs.base = base;
 	hs.limits = *limits;
 	hs.hooks = *hooks;
-	hs.commit_tail = &hs.commit_head;
-	hs.resume_tail = &hs.resume_head;
-	hs.conns_tail = &hs.conns;
+	LIST_INIT(&hs.held);
+	STAILQ_INIT(&hs.commit);
+	TAILQ_INIT(&hs.resume);
+	TAILQ_INIT(&hs.conns);
+	LIST_INIT(&hs.streams);
 	idmap_init(&hs.per_addr);
 	if ((hs.sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL)) == NULL ||
 	    event_add(hs.sweep_ev, &(struct timeval){ 0, SWEEP_US }) == -1 ||
@@ -1224,8 +1586,8 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 	    (hs.gone_ev = event_new(base, hs.gone_fd, EV_READ | EV_PERSIST, gone_cb,
 	    NULL)) == NULL || event_add(hs.gone_ev, NULL) == -1)
 		return -1;
-	if (limits->tls_cert != NULL && ((hs.tls_cert = read_pem(limits->tls_cert)) == NULL ||
-	    (hs.tls_key = read_pem(limits->tls_key)) == NULL))
+	if (limits->tls_cert != NULL && ((hs.tls_cert = listen_read_pem(limits->tls_cert)) ==
+	    NULL || (hs.tls_key = listen_read_pem(limits->tls_key)) == NULL))
 		return -1;
 	while (listen != NULL && listen[n] != NULL)
 		n++;
@@ -1242,9 +1604,12 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 		l->fd = -1;
 		if (nfds > 0) {
 			snprintf(what, sizeof(what), "fd %d", fds[i]);
-			if (listener_inherit(l, fds[i]) == -1)
+			if (listen_inherit(fds[i], &l->is_unix) == -1)
 				return -1;
-		} else if ((l->fd = listen_socket(listen[i], l)) == -1)
+			l->fd = fds[i];
+			l->inherited = 1;
+		} else if ((l->fd = listen_open(listen[i], hs.tls_cert != NULL, &l->is_unix,
+		    &l->unix_path)) == -1)
 			return -1;
 		hs.n++;
 		if (listener_start(l, nfds > 0 ? what : listen[i]) == -1)
@@ -1279,8 +1644,9 @@ http_limits(void)
 static void
 http_expire_held(void)
 {
-	while (hs.held != NULL) {
-		struct http_req *r = hs.held;
+	struct http_req *r;
+
+	while ((r = LIST_FIRST(&hs.held)) != NULL) {
 		held_unlink(r);
 		if (r->hold_expire != NULL)
 			r->hold_expire(r);
@@ -1319,7 +1685,7 @@ http_stop(void)
 	http_commit_done(1, UINT64_MAX);
 	http_expire_held();
 	streams_end();
-	resume_some(0);
+	resume_some(0, 0);
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */
@@ -1328,6 +1694,11 @@ http_stop(void)
 			if (hs.n_live > 0)
 				usleep(2000);
 		}
+	}
+	for (struct http_conn *hc = TAILQ_FIRST(&hs.conns), *next; hc != NULL; hc = next) {
+		next = TAILQ_NEXT(hc, link);
+		if (hc->detached)
+			detached_close(hc);	/* MHD has no part in them */
 	}
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
@@ -1446,6 +1817,137 @@ http_streams(void)
 	return hs.n_streams;
 }
 
+const char *
+http_method(const struct http_req *r)
+{
+	return r->method;
+}
+
+const char *
+http_path(const struct http_req *r)
+{
+	return r->path;
+}
+
+const char *
+http_body(const struct http_req *r, size_t *len)
+{
+	*len = r->body_len;
+	return r->body;
+}
+
+void
+http_set_who(struct http_req *r, unsigned scopes, unsigned owner, const char *token_name)
+{
+	r->scopes = scopes;
+	r->owner = owner;
+	r->token_name = token_name;
+}
+
+unsigned
+http_scopes(const struct http_req *r)
+{
+	return r->scopes;
+}
+
+unsigned
+http_owner(const struct http_req *r)
+{
+	return r->owner;
+}
+
+const char *
+http_token_name(const struct http_req *r)
+{
+	return r->token_name;
+}
+
+void
+http_set_route(struct http_req *r, const char *pattern)
+{
+	r->route = pattern;
+}
+
+void
+http_set_allow(struct http_req *r, const char *allow)
+{
+	snprintf(r->allow, sizeof(r->allow), "%s", allow);
+}
+
+void
+http_set_retry_after(struct http_req *r, unsigned seconds)
+{
+	r->retry_after = seconds;
+}
+
+void
+http_set_auth_challenge(struct http_req *r)
+{
+	r->auth_challenge = 1;
+}
+
+void
+http_set_csp(struct http_req *r, const char *csp)
+{
+	r->csp = csp;
+}
+
+void *
+http_hold_arg(const struct http_req *r)
+{
+	return r->hold;
+}
+
+void *
+http_hold_take(struct http_req *r)
+{
+	void *hold = r->hold;
+
+	r->hold = NULL;
+	return hold;
+}
+
+int
+http_has_connection(const struct http_req *r)
+{
+	return r->conn != NULL;
+}
+
+struct http_req *
+http_detached(const char *method, size_t method_len, const char *path, size_t path_len,
+    const char *body, size_t body_len)
+{
+	struct http_req *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->method = strndup(method, method_len)) == NULL ||
+	    (r->path = strndup(path, path_len)) == NULL ||
+	    (r->body = malloc(body_len + 1)) == NULL) {
+		if (r != NULL)
+			req_free(r);
+		return NULL;
+	}
+	memcpy(r->body, body, body_len);
+	r->body[body_len] = '\0';
+	r->body_len = body_len;
+	return r;
+}
+
+int
+http_reply_status(const struct http_req *r)
+{
+	return r->reply != NULL ? r->status : 0;
+}
+
+void
+http_detached_free(struct http_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->hold != NULL && r->hold_cleanup != NULL)
+		r->hold_cleanup(r);
+	req_free(r);
+}
+
 /* Requests without a connection come from the fuzzer (tests/fuzz/):
  * they have no headers and no query. */
 
@@ -1500,25 +2002,23 @@ http_is_local_socket(struct http_req *r)
 void
 http_commit_done(int ok, uint64_t seq)
 {
-	struct http_req *r, *kept = NULL, **kept_tail = &kept;
+	struct req_fifo kept = STAILQ_HEAD_INITIALIZER(kept);
+	struct http_req *r;
 
 	/* Commits end in order and requests wait in order. After a failed
 	 * commit a 503 must mean "nothing happened": an object created by
 	 * the request (201) was dropped, so it gets one; a change to a stored
 	 * object stays in memory and the store's retry writes it, so its
 	 * reply waits for that commit instead (issue 12). */
-	while ((r = hs.commit_head) != NULL && r->commit_seq <= seq) {
-		if ((hs.commit_head = r->commit_next) == NULL)
-			hs.commit_tail = &hs.commit_head;
-		r->commit_next = NULL;
+	while ((r = STAILQ_FIRST(&hs.commit)) != NULL && r->commit_seq <= seq) {
+		STAILQ_REMOVE_HEAD(&hs.commit, commit_link);
 		if (r->stage == STAGE_GONE) {
 			req_free(r);
 			continue;
 		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
 			if (r->status != 201) {
-				*kept_tail = r;
-				kept_tail = &r->commit_next;
+				STAILQ_INSERT_TAIL(&kept, r, commit_link);
 				continue;
 			}
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
@@ -1533,12 +2033,10 @@ http_commit_done(int ok, uint64_t seq)
 	}
 	if (hs.released && hs.kick_ev != NULL)
 		event_active(hs.kick_ev, 0, 0);
-	if (kept != NULL) {
+	if (!STAILQ_EMPTY(&kept)) {
 		/* Back at the head, in order: the next commit releases them. */
-		*kept_tail = hs.commit_head;
-		if (hs.commit_head == NULL)
-			hs.commit_tail = kept_tail;
-		hs.commit_head = kept;
+		STAILQ_CONCAT(&kept, &hs.commit);
+		STAILQ_CONCAT(&hs.commit, &kept);
 	}
 }
 
@@ -1551,31 +2049,12 @@ http_held(void)
 void
 http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	char url[256], a[INET6_ADDRSTRLEN];
-	const char *scheme = hs.tls_cert != NULL ? "https" : "http";
+	char url[256];
 
 	for (size_t i = 0; i < hs.n; i++) {
 		struct http_listener *l = &hs.listeners[i];
 
-		len = sizeof(ss);
-		if (l->fd < 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) == -1)
-			continue;
-		if (ss.ss_family == AF_UNIX) {
-			struct sockaddr_un *su = (struct sockaddr_un *)&ss;
-			snprintf(url, sizeof(url), "unix:%s", su->sun_path[0] ? su->sun_path :
-			    l->unix_path != NULL ? l->unix_path : "?");
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-			inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-			snprintf(url, sizeof(url), "%s://[%s]:%u", scheme, a, ntohs(s6->sin6_port));
-		} else if (ss.ss_family == AF_INET) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-			inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
-			snprintf(url, sizeof(url), "%s://%s:%u", scheme, a, ntohs(s4->sin_port));
-		} else
-			continue;
-		fn(url, arg);
+		if (listen_url(l->fd, l->unix_path, hs.tls_cert != NULL, url, sizeof(url)) == 0)
+			fn(url, arg);
 	}
 }

@@ -6,7 +6,10 @@
  * MHD_run runs after every wake-up and after every resume. Handlers never
  * answer on MHD's first call for a request (0.9.75 would then close a
  * keep-alive connection). A handler either replies at once or holds the
- * request (suspending the connection) and replies later.
+ * request and replies later: a held request's connection is taken from
+ * MHD when nothing else is pending on it (its reply is then one write on
+ * the socket, and the connection goes back to MHD with its next request),
+ * else suspended in MHD.
  */
 #ifndef LOOPD_HTTP_SERVER_H
 #define LOOPD_HTTP_SERVER_H
@@ -36,48 +39,8 @@ struct http_limits {
 					 * a token with the admin scope */
 };
 
-/* A request. Handlers see it between dispatch and reply. */
-struct http_req {
-	struct MHD_Connection *conn;
-	struct http_listener *listener;
-	char *method;
-	char *path;
-	char *body;
-	size_t body_len;
-	int too_large;
-	int stage;			/* server-internal */
-	int status;			/* the reply, once set */
-	char *reply;
-	const char *reply_type;
-	char allow[64];			/* Allow header for a 405, or empty */
-	unsigned retry_after;		/* Retry-After seconds, or 0 */
-	int auth_challenge;		/* send WWW-Authenticate: Bearer */
-	int close;			/* send Connection: close */
-	const char *route;		/* the matched route pattern, for metrics */
-	unsigned scopes;		/* what its token may do (auth.h), set by dispatch */
-	unsigned owner;			/* its token's quota key, 0: none */
-	const char *token_name;		/* its token's name, NULL without one */
-	/* A held request: cleanup runs when the request goes away, whether
-	 * replied to or not (client gone, shutdown); on shutdown `expire`
-	 * is asked for a final reply first. */
-	void *hold;
-	void (*hold_expire)(struct http_req *r);
-	void (*hold_cleanup)(struct http_req *r);
-	int held;			/* on the server's held list */
-	struct http_req *commit_next;	/* waiting for the store's commit */
-	uint64_t commit_seq;		/* ... this one */
-	struct http_req *resume_next;	/* on the resume queue */
-	int resume_queued;
-	struct http_conn *hc;		/* its connection, while held */
-	struct http_req *hold_next, *hold_prev;
-	const char *csp;		/* Content-Security-Policy to send, or NULL */
-	/* A streamed reply (http_stream). */
-	ssize_t (*stream_read)(struct http_req *r, char *buf, size_t max);
-	const char *stream_type;
-	int stream_sleeping;		/* suspended until http_stream_wake */
-	int stream_end;			/* drain or hang-up: end after the rest */
-	struct http_req *stream_next, **stream_prevp;
-};
+/* A request (opaque): handlers see it between dispatch and reply, through
+ * the accessors below. */
 
 /* What the server calls: dispatch routes a request (a reply with
  * http_reply_*, or a hold); commit_pending gives the number of the store
@@ -119,7 +82,7 @@ void http_reply_text(struct http_req *r, int status, const char *type, char *tex
 void http_reply_problem(struct http_req *r, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/* Hold r: the connection is suspended until http_resume. */
+/* Hold r: nothing is sent on its connection until http_resume. */
 void http_hold(struct http_req *r, void *hold, void (*expire)(struct http_req *),
     void (*cleanup)(struct http_req *));
 /* r has its reply: send it. */
@@ -164,6 +127,44 @@ size_t http_connections(void);
 /* Call fn with the URL of each listening socket as bound (unix:PATH,
  * http://HOST:PORT with the port a :0 got). */
 void http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg);
+
+/* What the request is. The body is NUL-terminated (NULL when empty). */
+const char *http_method(const struct http_req *r);
+const char *http_path(const struct http_req *r);
+const char *http_body(const struct http_req *r, size_t *len);
+
+/* Who sent it, as the routes decided: its token's scopes (auth.h), quota
+ * key (0: none) and name (NULL without a token). */
+void http_set_who(struct http_req *r, unsigned scopes, unsigned owner, const char *token_name);
+unsigned http_scopes(const struct http_req *r);
+unsigned http_owner(const struct http_req *r);
+const char *http_token_name(const struct http_req *r);
+/* The route pattern it matched, for the reply counts (a static string). */
+void http_set_route(struct http_req *r, const char *pattern);
+
+/* Headers of the reply to come: Allow (a 405), Retry-After in seconds,
+ * WWW-Authenticate: Bearer, and a Content-Security-Policy (static). */
+void http_set_allow(struct http_req *r, const char *allow);
+void http_set_retry_after(struct http_req *r, unsigned seconds);
+void http_set_auth_challenge(struct http_req *r);
+void http_set_csp(struct http_req *r, const char *csp);
+
+/* The argument given to http_hold or http_stream (NULL: none);
+ * http_hold_take also forgets it (for a cleanup that frees it). */
+void *http_hold_arg(const struct http_req *r);
+void *http_hold_take(struct http_req *r);
+/* Whether r has a client connection (a detached one has none). */
+int http_has_connection(const struct http_req *r);
+
+/* A request without a connection (the fuzzer's): no headers, no query.
+ * Dispatch it with the routes, look at the outcome with
+ * http_reply_status (the status of its reply, 0 when none) and
+ * http_hold_arg, and end it with http_detached_free (which runs a hold's
+ * cleanup, as when a client goes away). NULL if out of memory. */
+struct http_req *http_detached(const char *method, size_t method_len, const char *path,
+    size_t path_len, const char *body, size_t body_len);
+int http_reply_status(const struct http_req *r);
+void http_detached_free(struct http_req *r);
 
 /* Number of held requests. */
 size_t http_held(void);

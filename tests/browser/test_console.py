@@ -16,9 +16,15 @@ each view go to build/screenshots/ (not committed):
   readonly.png       console = read-only: the same views without buttons
   restarted.png      after a daemon restart: the page caught up and is live
   phone.png          Upcoming at phone width (390 px)
+  schedules.png      a schedule made through the API (every 2 s): spec, zone,
+                     next fires with countdowns, its last runs filled in live
+  waiters.png        Futures: a pending future with a held waiter ("1 waiter")
+  readonly-token.png console = on, logged in with a read-scoped token: no buttons
 """
+import hashlib
 import json
 import os
+import secrets
 import socket
 import sys
 import threading
@@ -66,14 +72,18 @@ class ConsoleCase(unittest.TestCase):
     def shot(self, name):
         self.b.screenshot(os.path.join(SHOTS, name))
 
-    def login(self):
+    def login(self, token=None):
         b = self.b
         b.goto(self.url)
         b.wait("!document.getElementById('login').hidden || !document.getElementById('app').hidden")
         if b.eval("document.getElementById('app').hidden"):
             b.eval("document.getElementById('token').value = %s;"
-                   "document.getElementById('login-form').requestSubmit(); true" % js(self.d.token))
+                   "document.getElementById('login-form').requestSubmit(); true"
+                   % js(token or self.d.token))
         b.wait("!document.getElementById('app').hidden", what="the console after login")
+        # The page knows what the token may do (GET /v1/status): the
+        # buttons are there, or not, from now on.
+        b.wait("document.getElementById('app').dataset.scopes === 'known'", what="the scopes")
         b.wait("document.getElementById('live').textContent === 'live'", what="the live stream")
 
     def go(self, hash_):
@@ -246,6 +256,109 @@ class ConsoleTest(ConsoleCase):
             self.d.request("DELETE", "/v1/calls/" + x["id"])
 
 
+    def test_8_schedules(self):
+        b = self.b
+        self.login()
+        st, _, sch = self.d.request("POST", "/v1/schedules", {
+            "every": 2, "name": "console-tick", "command": {"argv": ["echo", "tick"]}})
+        self.assertEqual(st, 201)
+        sid = sch["id"]
+        try:
+            self.go("#/schedules")
+            card = "document.querySelector('.card[data-id=\"%s\"]')" % sid
+            b.wait("%s !== null" % card, what="the schedule's card")
+            self.assertEqual(b.eval("%s.querySelector('.spec').textContent" % card), "every 2.0 s")
+            self.assertEqual(b.eval("%s.querySelector('.tz').textContent" % card), "UTC")
+            self.assertEqual(b.eval("%s.querySelector('.sched-state').textContent" % card), "active")
+            b.wait("%s.querySelectorAll('.next .countdown').length >= 3" % card, what="next fires")
+            # Runs appear without reloading the page: the stream brings the
+            # occurrences (calls of the schedule) and their outcome.
+            b.wait("[...%s.querySelectorAll('.recent .run-state')].filter("
+                   "x => x.textContent === 'result').length >= 2" % card, timeout=20,
+                   what="two finished runs shown live")
+            done = b.eval("[...%s.querySelectorAll('.recent li')].filter(li => li.querySelector("
+                          "'.run-state').textContent === 'result').map(li => li.dataset.call)" % card)
+            for cid in done:
+                c = self.d.call(cid)
+                self.assertEqual(c["schedule"], sid)
+                self.assertEqual(c["result"]["stdout"], "tick\n")
+            self.shot("schedules.png")
+            # Pause, resume and trigger from the page change the API's state.
+            self.click(sid, "Pause")
+            harness.wait_until(lambda: self.d.request("GET", "/v1/schedules/" + sid)[2]["state"]
+                               == "paused", what="paused through the page")
+            b.wait("%s.querySelector('.sched-state').textContent === 'paused'" % card,
+                   what="shown paused")
+            self.assertEqual(b.eval("%s.querySelectorAll('.next li').length" % card), 0)
+            fired = self.d.request("GET", "/v1/schedules/" + sid)[2]["fired"]
+            self.click(sid, "Resume")
+            harness.wait_until(lambda: self.d.request("GET", "/v1/schedules/" + sid)[2]["state"]
+                               == "active", what="resumed through the page")
+            b.wait("%s.querySelector('.sched-state').textContent === 'active'" % card,
+                   what="shown active")
+            # Pause again, so that only the trigger makes an occurrence.
+            self.click(sid, "Pause")
+            harness.wait_until(lambda: self.d.request("GET", "/v1/schedules/" + sid)[2]["state"]
+                               == "paused", what="paused again")
+            b.wait("[...%s.querySelectorAll('button')].some(x => x.textContent === 'Resume')" % card)
+            before = self.d.request("GET", "/v1/schedules/" + sid)[2]
+            self.assertGreaterEqual(before["fired"], fired)
+            seen = {x["call"] for x in before["recent"]}
+
+            def made():
+                rec = self.d.request("GET", "/v1/schedules/" + sid)[2]["recent"]
+                return [r["call"] for r in rec if r["call"] not in seen]
+            self.click(sid, "Trigger now")
+            harness.wait_until(lambda: made(), what="an occurrence triggered from the page")
+            new = made()
+            self.assertEqual(len(new), 1)
+            self.assertEqual(self.d.request("GET", "/v1/schedules/" + sid)[2]["state"], "paused")
+            self.d.wait_done(new[0])
+            b.wait("(%s.querySelector('.recent li[data-call=\"%s\"] .run-state') || {})"
+                   ".textContent === 'result'" % (card, new[0]), timeout=20,
+                   what="the triggered run shown finished")
+        finally:
+            self.d.request("DELETE", "/v1/schedules/" + sid)
+
+    def test_9_future_waiters(self):
+        b = self.b
+        self.login()
+        st, _, f = self.d.request("POST", "/v1/futures", {"name": "held"})
+        self.assertEqual(st, 201)
+        fid = f["id"]
+        got = {}
+
+        def waiter():
+            got["reply"] = self.d.request("GET", "/v1/futures/%s?wait=30" % fid, timeout=40)
+
+        t = threading.Thread(target=waiter)
+        t.start()
+        try:
+            harness.wait_until(lambda: self.d.request("GET", "/v1/futures/" + fid)[2]["waiters"]
+                               == 1, what="the waiter held")
+            st, _, listing = self.d.request("GET", "/v1/futures?state=pending")
+            self.assertEqual([x["waiters"] for x in listing["items"] if x["id"] == fid], [1])
+            self.go("#/futures/" + fid)
+            sel = "document.querySelector('.card[data-id=\"%s\"] .waiters')" % fid
+            b.wait("(%s || {}).textContent === '1 waiter'" % sel, what="1 waiter shown")
+            self.assertEqual(b.eval("document.querySelector('.card[data-id=\"%s\"] .callbacks')"
+                                    ".textContent" % fid), "0 callbacks")
+            self.shot("waiters.png")
+            # A done-callback added meanwhile shows up (the view reads the
+            # pending futures again while it is open).
+            st, _, _ = self.d.request("POST", "/v1/futures/%s/callbacks" % fid,
+                                      {"command": {"argv": ["true"]}})
+            self.assertEqual(st, 201)
+            b.wait("document.querySelector('.card[data-id=\"%s\"] .callbacks').textContent"
+                   " === '1 callback'" % fid, what="1 callback shown")
+        finally:
+            self.d.request("POST", "/v1/futures/%s/result" % fid, {"result": "done"})
+            t.join(20)
+        self.assertEqual(got["reply"][0], 200)
+        b.wait("document.querySelector('.card[data-id=\"%s\"] .waiters') === null" % fid,
+               what="no waiter count once done")
+
+
 class ReadOnlyTest(ConsoleCase):
     opts = {"console": "read-only"}
 
@@ -278,6 +391,64 @@ class ReadOnlyTest(ConsoleCase):
         # ... while reads are served.
         st, _, _ = self.d.request("GET", "/v1/futures/" + f["id"], headers={"Loop-Console": "1"})
         self.assertEqual(st, 200)
+        # The page cannot get round it by leaving out its marker: the
+        # browser's own headers (Origin, Sec-Fetch-Site) give it away.
+        status = b.eval("fetch('/v1/futures/%s/result', {method: 'POST', headers: {'Authorization':"
+                        " 'Bearer ' + sessionStorage.getItem('loopd.token'), 'Content-Type':"
+                        " 'application/json'}, body: '{\"result\": 1}'}).then(r => r.status)" % f["id"])
+        self.assertEqual(status, 403)
+        self.assertEqual(self.d.request("GET", "/v1/futures/" + f["id"])[2]["state"], "pending")
+        scopes = b.eval("fetch('/v1/status', {headers: {'Authorization': 'Bearer ' +"
+                        " sessionStorage.getItem('loopd.token')}}).then(r => r.json())"
+                        ".then(j => j.token.scopes.join(','))")
+        self.assertEqual(scopes, "read,metrics")
+        # Other clients (loopctl, scripts) keep what their token allows.
+        st, _, _ = self.d.request("POST", "/v1/futures/%s/result" % f["id"], {"result": 1})
+        self.assertEqual(st, 200)
+
+
+class ReadScopedTokenTest(ConsoleCase):
+    """console = on, but the token may only read: the page offers nothing
+    that the token cannot do, and the API refuses it anyway."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.port = free_port()
+        cls.d = harness.Daemon(config="# tokens_file below\n", listen="127.0.0.1:%d" % cls.port)
+        cls.ro_token = secrets.token_hex(32)
+        path = cls.d.path("tokens")
+        with open(path, "w") as fh:
+            fh.write("viewer sha256:%s read\n" % hashlib.sha256(cls.ro_token.encode()).hexdigest())
+        os.chmod(path, 0o600)
+        cls.d.opts["tokens_file"] = path
+        cls.d.start()
+        cls.b = cdp.Browser()
+        cls.url = "http://127.0.0.1:%d/ui/" % cls.port
+
+    def test_read_token_shows_no_buttons(self):
+        b = self.b
+        c = self.d.schedule({"after": 300, "name": "ro-token", "command": {"argv": ["true"]}})
+        st, _, f = self.d.request("POST", "/v1/futures", {})
+        st, _, sch = self.d.request("POST", "/v1/schedules", {"every": 3600, "command": {"argv": ["true"]}})
+        self.login(self.ro_token)
+        b.wait("!document.getElementById('readonly').hidden", what="the read-only badge")
+        for view, oid in (("#/upcoming", c["id"]), ("#/futures", f["id"]), ("#/schedules", sch["id"]),
+                          ("#/history", None), ("#/running", None), ("#/calls/" + c["id"], None)):
+            self.go(view)
+            if oid:
+                b.wait("document.querySelector('.card[data-id=\"%s\"]') !== null" % oid)
+            else:
+                time.sleep(0.3)
+            self.assertEqual(b.eval("document.querySelectorAll('#view button, #view input').length"),
+                             0, "buttons on " + view)
+        self.go("#/futures")
+        self.shot("readonly-token.png")
+        status = b.eval("fetch('/v1/calls/%s', {method: 'DELETE', headers: {'Authorization':"
+                        " 'Bearer ' + sessionStorage.getItem('loopd.token')}}).then(r => r.status)"
+                        % c["id"])
+        self.assertEqual(status, 403)
+        self.assertEqual(self.d.call(c["id"])["state"], "pending")
+        self.d.request("DELETE", "/v1/schedules/" + sch["id"])
 
 
 def main():

@@ -114,30 +114,21 @@ fuzz_file(const uint8_t *text, size_t len, char *path, size_t plen)
 static void
 fuzz_config_file(const char *path)
 {
+	static const char body[] = "{\"command\":{\"argv\":[\"true\"],"
+	    "\"env\":{\"LD_PRELOAD\":\"x\"},\"cwd\":\"/tmp\"},\"after\":3600}";
 	struct config c;
-	struct http_req r;
+	struct http_req *r;
 
 	if (config_defaults(&c) == -1)
 		abort();
 	if (config_load(&c, path, 0) == 0 && config_check(&c) == 0 &&
 	    cmdpolicy_set(&c) == 0 && netpolicy_set(c.webhook_allow, c.webhook_deny) == 0) {
-		memset(&r, 0, sizeof(r));
-		r.method = strdup("POST");
-		r.path = strdup("/v1/calls");
-		r.body = strdup("{\"command\":{\"argv\":[\"true\"],\"env\":{\"LD_PRELOAD\":\"x\"},"
-		    "\"cwd\":\"/tmp\"},\"after\":3600}");
-		if (r.method == NULL || r.path == NULL || r.body == NULL)
+		if ((r = http_detached("POST", 4, "/v1/calls", 9, body, sizeof(body) - 1)) == NULL)
 			abort();
-		r.body_len = strlen(r.body);
-		api_dispatch(&r);
-		if (r.reply == NULL && r.hold == NULL)
+		api_dispatch(r);
+		if (http_reply_status(r) == 0 && http_hold_arg(r) == NULL)
 			abort();
-		if (r.hold != NULL && r.hold_cleanup != NULL)
-			r.hold_cleanup(&r);
-		free(r.method);
-		free(r.path);
-		free(r.body);
-		free(r.reply);
+		http_detached_free(r);
 	}
 	config_free(&c);
 	if (cmdpolicy_set(&cfg) == -1 || netpolicy_set(cfg.webhook_allow, cfg.webhook_deny) == -1)
@@ -148,7 +139,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nl = memchr(data, '\n', size), *sp;
-	struct http_req r;
+	struct http_req *r;
+	int status;
 
 	if (size >= 16) {
 		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
@@ -183,28 +175,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(fd);
 		return 0;
 	}
-	memset(&r, 0, sizeof(r));
-	r.method = strndup((const char *)data, (size_t)(sp - data));
-	r.path = strndup((const char *)sp + 1, (size_t)(nl - sp - 1));
-	r.body_len = size - (size_t)(nl + 1 - data);
-	r.body = malloc(r.body_len + 1);
-	if (r.method == NULL || r.path == NULL || r.body == NULL)
+	if ((r = http_detached((const char *)data, (size_t)(sp - data), (const char *)sp + 1,
+	    (size_t)(nl - sp - 1), (const char *)nl + 1, size - (size_t)(nl + 1 - data))) == NULL)
 		abort();
-	memcpy(r.body, nl + 1, r.body_len);
-	r.body[r.body_len] = '\0';
-
-	api_dispatch(&r);
-	if (r.reply == NULL && r.hold == NULL)
+	api_dispatch(r);
+	status = http_reply_status(r);
+	if (status == 0 && http_hold_arg(r) == NULL)
 		abort();		/* every request gets an answer */
-	if (r.reply != NULL && (r.status < 200 || r.status > 599))
+	if (status != 0 && (status < 200 || status > 599))
 		abort();
-	if (r.hold != NULL && r.hold_cleanup != NULL)
-		r.hold_cleanup(&r);	/* the client went away */
+	http_detached_free(r);	/* a hold's cleanup runs: the client went away */
 	event_base_loop(base, EVLOOP_NONBLOCK);
-
-	free(r.method);
-	free(r.path);
-	free(r.body);
-	free(r.reply);
 	return 0;
 }

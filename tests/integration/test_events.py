@@ -293,6 +293,31 @@ class ConsoleReadOnlyTest(DaemonTestCase):
         # Other clients are not concerned.
         self.assertEqual(self.d.request("POST", "/v1/futures", {})[0], 201)
 
+    def test_browser_headers_mean_read_scope(self):
+        """Without the console's own marker, what only a browser sends
+        (Origin, Sec-Fetch-Site) is enough: the request is served with the
+        read scope, and GET /v1/status says so."""
+        f = self.d.request("POST", "/v1/futures", {})[2]
+        for h in ({"Origin": "http://127.0.0.1:%d" % self.d.port}, {"Sec-Fetch-Site": "same-origin"}):
+            for method, path, body in (("POST", "/v1/futures", {}),
+                                       ("POST", "/v1/futures/%s/result" % f["id"], {"result": 1}),
+                                       ("DELETE", "/v1/calls/%s" % f["id"], None),
+                                       ("POST", "/v1/calls", {"soon": True,
+                                                              "command": {"argv": ["true"]}})):
+                st, _, b = self.d.request(method, path, body, headers=h)
+                self.assertEqual(st, 403, (h, method, path))
+                self.assertIn("read-only", b["detail"])
+            # Reads, and the read-scoped POST /v1/wait, are served.
+            self.assertEqual(self.d.request("GET", "/v1/futures", headers=h)[0], 200)
+            st, _, w = self.d.request("POST", "/v1/wait", {"futures": [f["id"]], "timeout": 0},
+                                      headers=h)
+            self.assertEqual(st, 200, w)
+            st, _, status = self.d.request("GET", "/v1/status", headers=h)
+            self.assertEqual(status["token"]["scopes"], ["read", "metrics"])
+        self.assertEqual(self.d.request("GET", "/v1/futures/" + f["id"])[2]["state"], "pending")
+        st, _, status = self.d.request("GET", "/v1/status")
+        self.assertIn("admin", status["token"]["scopes"])
+
 
 class ConsoleOffTest(DaemonTestCase):
     opts = {"console": "off"}

@@ -8,7 +8,7 @@ import time
 import unittest
 
 from harness import (DaemonTestCase, FUTURE_ID_RE, ID_RE, assert_problem, hold_until,
-                     sh)
+                     sh, wait_until)
 
 TRUE = {"argv": ["true"]}
 APPEND = 'echo "$1" >> "$2"'
@@ -190,6 +190,24 @@ class FuturesTest(FuturesBase):
         self.assertEqual(r.body["state"], "finished")
         self.assertEqual(r.body["result"], [1])
         self.assertLess(p.elapsed, 2)
+
+    def test_waiters_and_callbacks_counted(self):
+        f = self.new()
+        self.assertEqual((f["waiters"], f["callbacks"]), (0, 0))
+        with self.d.begin("GET", "/v1/futures/%s?wait=4" % f["id"]) as p:
+            wait_until(lambda: self.d.request("GET", "/v1/futures/" + f["id"])[2]["waiters"] == 1,
+                       what="the long-poll counted")
+            st, _, cb = self.d.request("POST", "/v1/futures/%s/callbacks" % f["id"],
+                                       {"command": {"argv": ["true"]}})
+            self.assertEqual(st, 201)
+            st, _, page = self.d.request("GET", "/v1/futures?state=pending")
+            mine = [x for x in page["items"] if x["id"] == f["id"]]
+            self.assertEqual((mine[0]["waiters"], mine[0]["callbacks"]), (1, 1))
+            self.set_result(f["id"], 1)
+            r = p.response()
+        # Done: no counts (nothing waits any more).
+        self.assertNotIn("waiters", r.body)
+        self.assertNotIn("callbacks", r.body)
 
     # -- done-callbacks --------------------------------------------------------
 
