@@ -15,47 +15,11 @@
 #include <unistd.h>
 
 #include "daemon/log.h"
+#include "daemon/util/addr.h"
+#include "daemon/util/secret.h"
 
 #define BACKLOG 1024
-
-int
-listen_parse(const char *addr, struct listen_addr *a)
-{
-	const char *colon, *port;
-
-	memset(a, 0, sizeof(*a));
-	if (strncmp(addr, "unix:", 5) == 0) {
-		if (addr[5] != '/' || strlen(addr + 5) >= sizeof(a->path)) {
-			log_warnx("listen %s: need an absolute path shorter than %zu bytes", addr,
-			    sizeof(a->path));
-			return -1;
-		}
-		a->is_unix = 1;
-		strcpy(a->path, addr + 5);
-		return 0;
-	}
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-		if (end == NULL || end[1] != ':' || (size_t)(end - addr - 1) >= sizeof(a->host))
-			goto bad;
-		snprintf(a->host, sizeof(a->host), "%.*s", (int)(end - addr - 1), addr + 1);
-		colon = end + 1;
-	} else {
-		if ((colon = strrchr(addr, ':')) == NULL ||
-		    (size_t)(colon - addr) >= sizeof(a->host))
-			goto bad;
-		snprintf(a->host, sizeof(a->host), "%.*s", (int)(colon - addr), addr);
-	}
-	port = colon + 1;
-	if (*port == '\0' || strlen(port) >= sizeof(a->port) ||
-	    strspn(port, "0123456789") != strlen(port))
-		goto bad;
-	snprintf(a->port, sizeof(a->port), "%s", port);
-	return 0;
-bad:
-	log_warnx("listen %s: expected HOST:PORT, [ADDR]:PORT or unix:PATH", addr);
-	return -1;
-}
+#define PEM_MAX (1 << 20)	/* a certificate chain or key, at most */
 
 /* Listen on a Unix socket at path (mode 0660: the file mode is the access
  * control). The fd or -1. */
@@ -84,7 +48,7 @@ listen_unix(const char *addr, const char *path)
 
 /* Listen on TCP host:port. The fd or -1. */
 static int
-listen_tcp(const char *addr, const struct listen_addr *a, int tls)
+listen_tcp(const char *addr, const struct addr_listen *a, int tls)
 {
 	struct addrinfo hints, *res = NULL;
 	char url[300];
@@ -115,13 +79,16 @@ listen_tcp(const char *addr, const struct listen_addr *a, int tls)
 int
 listen_open(const char *addr, int tls, int *is_unix, char **unix_path)
 {
-	struct listen_addr a;
+	struct addr_listen a;
+	const char *why;
 	int fd;
 
 	*is_unix = 0;
 	*unix_path = NULL;
-	if (listen_parse(addr, &a) == -1)
+	if (addr_parse_listen(addr, &a, &why) == -1) {
+		log_warnx("listen %s: %s", addr, why);
 		return -1;
+	}
 	if (!a.is_unix)
 		return listen_tcp(addr, &a, tls);
 	if ((fd = listen_unix(addr, a.path)) == -1)
@@ -183,31 +150,9 @@ listen_url(int fd, const char *unix_path, int tls, char *buf, size_t cap)
 char *
 listen_read_pem(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0, n;
+	char *pem = secret_read_all(path, PEM_MAX, NULL);
 
-	if (f == NULL) {
-		log_warn("%s", path);
-		return NULL;
-	}
-	for (;;) {
-		char *b = realloc(buf, len + 4097);
-		if (b == NULL)
-			break;
-		buf = b;
-		if ((n = fread(buf + len, 1, 4096, f)) == 0)
-			break;
-		len += n;
-		if (len > 1 << 20)
-			break;
-	}
-	fclose(f);
-	if (buf == NULL || len == 0 || len > 1 << 20) {
-		log_warnx("%s: not a PEM file of a reasonable size", path);
-		free(buf);
-		return NULL;
-	}
-	buf[len] = '\0';
-	return buf;
+	if (pem == NULL)
+		log_warn("%s: not a PEM file of a reasonable size", path);
+	return pem;
 }

@@ -3,24 +3,14 @@
  *
  * Opening one for a listen address (HOST:PORT, [V6]:PORT, unix:PATH),
  * taking one handed over by the service manager, naming one as a URL,
- * and reading the PEM files of TLS. The address grammar is parsed in one
- * place, listen_parse.
+ * and reading the PEM files of TLS. The address grammar is util's
+ * (addr_parse_listen), the one config.c checks with.
  */
 #ifndef LOOPD_HTTP_LISTEN_H
 #define LOOPD_HTTP_LISTEN_H
 
 #include <stddef.h>
 
-/* A listen address taken apart. */
-struct listen_addr {
-	int is_unix;
-	char host[256];			/* TCP: the host, without brackets */
-	char port[16];			/* TCP: digits */
-	char path[108];			/* unix: the absolute path */
-};
-
-/* Parse a listen address into a; 0, or -1 (logged) if it is malformed. */
-int listen_parse(const char *addr, struct listen_addr *a);
 /* Open a non-blocking listening socket for addr, logging where it
  * listens (scheme https when tls). *unix_path is set (allocated) for a
  * Unix socket. Returns the fd or -1 (logged). */
