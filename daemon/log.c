@@ -105,14 +105,14 @@ static struct {
 	double at;			/* monotonic seconds of the last refill */
 	unsigned long suppressed;	/* lines refused since the last summary */
 	int journal;			/* -1 unknown, 0 stderr, 1 journal */
-} lr = { 100, 100, 0, 0, -1 };
+} run_lines = { 100, 100, 0, 0, -1 };
 
 void
 log_run_set_rate(unsigned per_second)
 {
-	lr.rate = per_second;
-	if (lr.tokens > per_second)
-		lr.tokens = per_second;
+	run_lines.rate = per_second;
+	if (run_lines.tokens > per_second)
+		run_lines.tokens = per_second;
 }
 
 /* Whether stderr is the journal's stream ($JOURNAL_STREAM is its
@@ -137,18 +137,18 @@ log_run_token(void)
 	struct timespec ts;
 	double now;
 
-	if (lr.rate == 0)
+	if (run_lines.rate == 0)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-	if (lr.at > 0)
-		lr.tokens += (now - lr.at) * lr.rate;
-	if (lr.tokens > lr.rate)
-		lr.tokens = lr.rate;
-	lr.at = now;
-	if (lr.tokens < 1)
+	if (run_lines.at > 0)
+		run_lines.tokens += (now - run_lines.at) * run_lines.rate;
+	if (run_lines.tokens > run_lines.rate)
+		run_lines.tokens = run_lines.rate;
+	run_lines.at = now;
+	if (run_lines.tokens < 1)
 		return 0;
-	lr.tokens -= 1;
+	run_lines.tokens -= 1;
 	return 1;
 }
 
@@ -163,9 +163,9 @@ log_run_emit(int warn, const char *call_id, const char *name, const char *outcom
 	struct iovec iov[6];
 	int n = 0;
 
-	if (lr.journal == -1)
-		lr.journal = log_is_journal();
-	if (lr.journal) {
+	if (run_lines.journal == -1)
+		run_lines.journal = log_is_journal();
+	if (run_lines.journal) {
 #define FIELD(buf, ...) do {						\
 	snprintf(buf, sizeof(buf), __VA_ARGS__);			\
 	iov[n].iov_base = buf;						\
@@ -196,11 +196,11 @@ log_run_flush(void)
 {
 	char msg[96];
 
-	if (lr.suppressed == 0 || !log_run_token())
-		return lr.suppressed;
+	if (run_lines.suppressed == 0 || !log_run_token())
+		return run_lines.suppressed;
 	snprintf(msg, sizeof(msg), "%lu run lines suppressed (more than %u a second)",
-	    lr.suppressed, lr.rate);
-	lr.suppressed = 0;
+	    run_lines.suppressed, run_lines.rate);
+	run_lines.suppressed = 0;
 	log_run_emit(1, NULL, NULL, "suppressed", msg);
 	return 0;
 }
@@ -216,7 +216,7 @@ log_run(int warn, const char *call_id, const char *name, const char *outcome,
 		return 0;
 	log_run_flush();
 	if (!log_run_token()) {
-		lr.suppressed++;
+		run_lines.suppressed++;
 		return -1;
 	}
 	va_start(ap, fmt);

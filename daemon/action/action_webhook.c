@@ -30,7 +30,7 @@ static struct {
 	int64_t timeout;		/* when the call sets none */
 	int attempts;			/* when the call has no retry policy */
 	int64_t max_retry_after;	/* cap on a receiver's Retry-After */
-} aw;
+} webhook_defaults;
 
 /* "Name: value" */
 static char *
@@ -107,7 +107,7 @@ webhook_from_spec(struct future *c, const struct proto_spec *spec, const char **
 	    (ws->body = webhook_body(c, spec)) == NULL)
 		goto fail;
 	ws->body_len = strlen(ws->body);
-	ws->timeout = pw->timeout > 0 ? clock_from_seconds(pw->timeout) : aw.timeout;
+	ws->timeout = pw->timeout > 0 ? clock_from_seconds(pw->timeout) : webhook_defaults.timeout;
 	view_id(c, id);
 	if (pw->headers != NULL)
 		json_object_foreach(pw->headers, k, v)
@@ -235,9 +235,9 @@ webhook_done_hook(uint64_t id, struct webhook_result *r, void *arg)
 	o = webhook_outcome(r, url, &is_exc, &retryable);
 	/* A receiver's delay is honoured up to max_retry_after, never more:
 	 * a far date must not leave the call pending for good. */
-	if (r->retry_after > aw.max_retry_after)
-		r->retry_after = aw.max_retry_after;
-	if (is_exc && retryable && o != NULL && outcome_retry(c, o, aw.attempts, r->retry_after)) {
+	if (r->retry_after > webhook_defaults.max_retry_after)
+		r->retry_after = webhook_defaults.max_retry_after;
+	if (is_exc && retryable && o != NULL && outcome_retry(c, o, webhook_defaults.attempts, r->retry_after)) {
 		json_decref(o);
 		return;
 	}
@@ -273,9 +273,9 @@ webhook_configure(const struct config *cfg)
 	struct webhook_limits limits = webhook_limits_of(cfg);
 	int rc = 0;
 
-	aw.timeout = cfg->webhook_timeout;
-	aw.attempts = (int)cfg->webhook_attempts;
-	aw.max_retry_after = cfg->max_retry_after;
+	webhook_defaults.timeout = cfg->webhook_timeout;
+	webhook_defaults.attempts = (int)cfg->webhook_attempts;
+	webhook_defaults.max_retry_after = cfg->max_retry_after;
 	webhook_set_limits(&limits);
 	if (webhook_set_proxy(cfg->webhook_proxy) == -1)
 		rc = -1;

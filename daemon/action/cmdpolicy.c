@@ -52,16 +52,16 @@ static struct {
 	char **cwd_allow;	/* NULL: any directory */
 	uint64_t max_argv, max_env, max_stdin;
 	int64_t max_timeout;
-} cp;
+} policy;
 
 void
 cmdpolicy_free(void)
 {
-	strv_free(cp.allow);
-	strv_free(cp.env_allow);
-	strv_free(cp.env_deny);
-	strv_free(cp.cwd_allow);
-	memset(&cp, 0, sizeof(cp));
+	strv_free(policy.allow);
+	strv_free(policy.env_allow);
+	strv_free(policy.env_deny);
+	strv_free(policy.cwd_allow);
+	memset(&policy, 0, sizeof(policy));
 	rlimits_free();
 }
 
@@ -75,19 +75,19 @@ cmdpolicy_set(const struct config *cfg)
 	    strv_copy(cfg->command_cwd_allow, &cwd_allow) == -1 ||
 	    rlimits_set(cfg->command_rlimits) == -1)
 		goto fail;
-	strv_free(cp.allow);
-	strv_free(cp.env_allow);
-	strv_free(cp.env_deny);
-	strv_free(cp.cwd_allow);
-	cp.commands = cfg->commands;
-	cp.allow = allow;
-	cp.env_allow = env_allow;
-	cp.env_deny = env_deny;
-	cp.cwd_allow = cwd_allow;
-	cp.max_argv = cfg->command_max_argv;
-	cp.max_env = cfg->command_max_env;
-	cp.max_stdin = cfg->command_max_stdin;
-	cp.max_timeout = cfg->command_max_timeout;
+	strv_free(policy.allow);
+	strv_free(policy.env_allow);
+	strv_free(policy.env_deny);
+	strv_free(policy.cwd_allow);
+	policy.commands = cfg->commands;
+	policy.allow = allow;
+	policy.env_allow = env_allow;
+	policy.env_deny = env_deny;
+	policy.cwd_allow = cwd_allow;
+	policy.max_argv = cfg->command_max_argv;
+	policy.max_env = cfg->command_max_env;
+	policy.max_stdin = cfg->command_max_stdin;
+	policy.max_timeout = cfg->command_max_timeout;
 	return 0;
 fail:
 	strv_free(allow);
@@ -177,8 +177,8 @@ path_plain(const char *path)
 static int
 cwd_allowed(const char *dir)
 {
-	for (size_t i = 0; cp.cwd_allow[i] != NULL; i++) {
-		const char *a = cp.cwd_allow[i];
+	for (size_t i = 0; policy.cwd_allow[i] != NULL; i++) {
+		const char *a = policy.cwd_allow[i];
 		size_t n = strlen(a);
 		while (n > 1 && a[n - 1] == '/')
 			n--;
@@ -254,7 +254,7 @@ check_program(const char *prog, const char *cwd, char **argv0, struct cmdpolicy_
 	char *path;
 	int ok = 0;
 
-	if (*prog != '/' && strchr(prog, '/') != NULL && (cp.cwd_allow == NULL || cwd == NULL))
+	if (*prog != '/' && strchr(prog, '/') != NULL && (policy.cwd_allow == NULL || cwd == NULL))
 		return refuse(ref, 403, "command.argv[0]: a relative path runs whatever file the "
 		    "working directory holds; it is allowed only with command_cwd_allow set "
 		    "and a cwd in the call");
@@ -264,11 +264,11 @@ check_program(const char *prog, const char *cwd, char **argv0, struct cmdpolicy_
 	if ((path = resolve(prog, cwd)) == NULL)
 		return refuse(ref, 403, "command.argv[0]: %s is not in command_allow (not found "
 		    "in loopd's PATH)", prog);
-	for (size_t i = 0; !ok && cp.allow[i] != NULL; i++) {
+	for (size_t i = 0; !ok && policy.allow[i] != NULL; i++) {
 		char *a;
-		if (strcmp(cp.allow[i], prog) == 0 || strcmp(cp.allow[i], path) == 0)
+		if (strcmp(policy.allow[i], prog) == 0 || strcmp(policy.allow[i], path) == 0)
 			ok = 1;
-		else if ((a = resolve(cp.allow[i], cwd)) != NULL) {
+		else if ((a = resolve(policy.allow[i], cwd)) != NULL) {
 			ok = strcmp(a, path) == 0 || same_file(a, path);
 			free(a);
 		}
@@ -293,19 +293,19 @@ check_env(const json_t *env, struct cmdpolicy_refusal *ref)
 		if (cmdpolicy_env_reserved(k))
 			return refuse(ref, 403, "command.env.%s: LOOP_CALL_* and LOOP_FUTURE_* "
 			    "variables are set by loopd and cannot be given", k);
-		if ((pat = list_match(cp.env_deny, k)) != NULL)
+		if ((pat = list_match(policy.env_deny, k)) != NULL)
 			return refuse(ref, 403, "command.env.%s: refused by command_env_deny (%s)",
 			    k, pat);
 		if (!env_name_ok(k))
 			return refuse(ref, 403, "command.env.%.200s: not a variable name (letters, "
 			    "digits and _, not starting with a digit)", k);
-		if (cp.env_allow != NULL && list_match(cp.env_allow, k) == NULL)
+		if (policy.env_allow != NULL && list_match(policy.env_allow, k) == NULL)
 			return refuse(ref, 403, "command.env.%s: not in command_env_allow", k);
 		size += strlen(k) + json_string_length(v) + 2;
 	}
-	if (cp.max_env > 0 && size > cp.max_env)
+	if (policy.max_env > 0 && size > policy.max_env)
 		return refuse(ref, 400, "command.env: %llu bytes, more than command_max_env "
-		    "(%llu)", (unsigned long long)size, (unsigned long long)cp.max_env);
+		    "(%llu)", (unsigned long long)size, (unsigned long long)policy.max_env);
 	return 0;
 }
 
@@ -319,16 +319,16 @@ check_argv_size(const json_t *argv, const json_t *args, struct cmdpolicy_refusal
 
 	json_array_foreach((json_t *)(uintptr_t)argv, i, a)
 		size += json_string_length(a) + 1;
-	if (cp.max_argv > 0 && size > cp.max_argv)
+	if (policy.max_argv > 0 && size > policy.max_argv)
 		return refuse(ref, 400, "command.argv: %llu bytes, more than command_max_argv "
-		    "(%llu)", (unsigned long long)size, (unsigned long long)cp.max_argv);
+		    "(%llu)", (unsigned long long)size, (unsigned long long)policy.max_argv);
 	json_array_foreach((json_t *)(uintptr_t)args, i, a)
 		size += (json_is_string(a) ? json_string_length(a) :
 		    json_dumpb(a, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY)) + 1;
-	if (cp.max_argv > 0 && size > cp.max_argv)
+	if (policy.max_argv > 0 && size > policy.max_argv)
 		return refuse(ref, 400, "args: argv with args is %llu bytes, more than "
 		    "command_max_argv (%llu)", (unsigned long long)size,
-		    (unsigned long long)cp.max_argv);
+		    (unsigned long long)policy.max_argv);
 	return 0;
 }
 
@@ -339,12 +339,12 @@ cmdpolicy_check(const struct proto_command *pc, const json_t *args, char **argv0
 	const char *prog = json_string_value(json_array_get(pc->argv, 0));
 
 	*argv0 = NULL;
-	if (!cp.commands)
+	if (!policy.commands)
 		return refuse(ref, 403, "command: commands are switched off on this daemon "
 		    "(commands = off)");
 	if (prog == NULL)
 		return refuse(ref, 400, "command.argv[0]: must be a string");
-	if (cp.cwd_allow != NULL && pc->cwd != NULL &&
+	if (policy.cwd_allow != NULL && pc->cwd != NULL &&
 	    (!path_plain(pc->cwd) || !cwd_allowed(pc->cwd)))
 		return refuse(ref, 403, "command.cwd: %s is not in command_cwd_allow (a plain "
 		    "absolute path in or beneath one of its directories)", pc->cwd);
@@ -352,10 +352,10 @@ cmdpolicy_check(const struct proto_command *pc, const json_t *args, char **argv0
 		return -1;
 	if (check_argv_size(pc->argv, args, ref) == -1)
 		return -1;
-	if (cp.max_stdin > 0 && pc->stdin_data != NULL && pc->stdin_len > cp.max_stdin)
+	if (policy.max_stdin > 0 && pc->stdin_data != NULL && pc->stdin_len > policy.max_stdin)
 		return refuse(ref, 400, "command.stdin: %zu bytes, more than command_max_stdin "
-		    "(%llu)", pc->stdin_len, (unsigned long long)cp.max_stdin);
-	if (cp.allow != NULL && check_program(prog, pc->cwd, argv0, ref) == -1)
+		    "(%llu)", pc->stdin_len, (unsigned long long)policy.max_stdin);
+	if (policy.allow != NULL && check_program(prog, pc->cwd, argv0, ref) == -1)
 		return -1;
 	return 0;
 }
@@ -363,7 +363,7 @@ cmdpolicy_check(const struct proto_command *pc, const json_t *args, char **argv0
 int64_t
 cmdpolicy_timeout(int64_t asked)
 {
-	if (cp.max_timeout > 0 && (asked <= 0 || asked > cp.max_timeout))
-		return cp.max_timeout;
+	if (policy.max_timeout > 0 && (asked <= 0 || asked > policy.max_timeout))
+		return policy.max_timeout;
 	return asked;
 }

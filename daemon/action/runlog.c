@@ -30,7 +30,7 @@ static struct {
 	struct event *flush_ev;		/* tells lines the rate limit dropped */
 	void (*notify)(void *);
 	void *notify_arg;
-} rl;
+} runlog;
 
 /* Try again to tell how many lines were suppressed, until told. */
 static void
@@ -39,47 +39,47 @@ runlog_flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = { 0, 200000 };
 
 	if (log_run_flush() > 0)
-		evtimer_add(rl.flush_ev, &tv);
+		evtimer_add(runlog.flush_ev, &tv);
 }
 
 int
 runlog_init(struct event_base *base)
 {
-	rl.next_seq = (uint64_t)clock_unix_now();
-	if (rl.next_seq == 0)
-		rl.next_seq = 1;
-	rl.flush_ev = evtimer_new(base, runlog_flush_cb, NULL);
-	return rl.flush_ev == NULL ? -1 : 0;
+	runlog.next_seq = (uint64_t)clock_unix_now();
+	if (runlog.next_seq == 0)
+		runlog.next_seq = 1;
+	runlog.flush_ev = evtimer_new(base, runlog_flush_cb, NULL);
+	return runlog.flush_ev == NULL ? -1 : 0;
 }
 
 void
 runlog_shutdown(void)
 {
-	for (size_t i = 0; i < rl.n; i++)
-		free(rl.ring[(rl.head + i) % RUNLOG_CAP].text);
-	rl.n = rl.head = 0;
-	if (rl.flush_ev != NULL)
-		event_free(rl.flush_ev);
-	rl.flush_ev = NULL;
+	for (size_t i = 0; i < runlog.n; i++)
+		free(runlog.ring[(runlog.head + i) % RUNLOG_CAP].text);
+	runlog.n = runlog.head = 0;
+	if (runlog.flush_ev != NULL)
+		event_free(runlog.flush_ev);
+	runlog.flush_ev = NULL;
 }
 
 void
 runlog_set_notify(void (*fn)(void *arg), void *arg)
 {
-	rl.notify = fn;
-	rl.notify_arg = arg;
+	runlog.notify = fn;
+	runlog.notify_arg = arg;
 }
 
 uint64_t
 runlog_first(void)
 {
-	return rl.n ? rl.ring[rl.head].seq : 0;
+	return runlog.n ? runlog.ring[runlog.head].seq : 0;
 }
 
 uint64_t
 runlog_last(void)
 {
-	return rl.n ? rl.ring[(rl.head + rl.n - 1) % RUNLOG_CAP].seq : 0;
+	return runlog.n ? runlog.ring[(runlog.head + runlog.n - 1) % RUNLOG_CAP].seq : 0;
 }
 
 size_t
@@ -90,10 +90,10 @@ runlog_after(uint64_t after, size_t max, void (*fn)(const char *text, void *arg)
 	if (after > runlog_last())
 		after = 0;
 	/* Records are in seq order: skip to the first one after. */
-	while (i < rl.n && rl.ring[(rl.head + i) % RUNLOG_CAP].seq <= after)
+	while (i < runlog.n && runlog.ring[(runlog.head + i) % RUNLOG_CAP].seq <= after)
 		i++;
-	for (; i < rl.n && sent < max; i++, sent++)
-		fn(rl.ring[(rl.head + i) % RUNLOG_CAP].text, arg);
+	for (; i < runlog.n && sent < max; i++, sent++)
+		fn(runlog.ring[(runlog.head + i) % RUNLOG_CAP].text, arg);
 	return sent;
 }
 
@@ -107,22 +107,22 @@ runlog_keep(json_t *rec)
 
 	if (rec == NULL)
 		return;
-	json_object_set_new(rec, "seq", json_integer((json_int_t)rl.next_seq));
+	json_object_set_new(rec, "seq", json_integer((json_int_t)runlog.next_seq));
 	json_object_set_new(rec, "time", json_real(clock_to_seconds(clock_unix_now())));
 	text = proto_encode(rec);
 	json_decref(rec);
 	if (text == NULL)
 		return;
-	if (rl.n == RUNLOG_CAP) {
-		free(rl.ring[rl.head].text);
-		rl.head = (rl.head + 1) % RUNLOG_CAP;
-		rl.n--;
+	if (runlog.n == RUNLOG_CAP) {
+		free(runlog.ring[runlog.head].text);
+		runlog.head = (runlog.head + 1) % RUNLOG_CAP;
+		runlog.n--;
 	}
-	slot = &rl.ring[(rl.head + rl.n++) % RUNLOG_CAP];
-	slot->seq = rl.next_seq++;
+	slot = &runlog.ring[(runlog.head + runlog.n++) % RUNLOG_CAP];
+	slot->seq = runlog.next_seq++;
 	slot->text = text;
-	if (rl.notify != NULL)
-		rl.notify(rl.notify_arg);
+	if (runlog.notify != NULL)
+		runlog.notify(runlog.notify_arg);
 }
 
 /* Write a run line; arm the timer that will tell suppressed lines. */
@@ -146,8 +146,8 @@ runlog_line(int warn, const struct future *c, const char *outcome, const char *f
 			*p = '?';
 	proto_id_format(c->id, 'c', id);
 	if (log_run(warn, id, future_name(c), outcome, "%s", msg) == -1 &&
-	    rl.flush_ev != NULL && !evtimer_pending(rl.flush_ev, NULL))
-		evtimer_add(rl.flush_ev, &tv);
+	    runlog.flush_ev != NULL && !evtimer_pending(runlog.flush_ev, NULL))
+		evtimer_add(runlog.flush_ev, &tv);
 }
 
 /* Field key of rec as text, or "?". */

@@ -21,7 +21,7 @@ static struct {
 	void (*listener)(void *);
 	void *listener_arg;
 	int failed;			/* a commit failed since the last publish */
-} ev;
+} events;
 
 static const char *const kind_names[] = {
 	"call.created", "call.started", "call.finished", "call.cancelled",
@@ -39,63 +39,63 @@ int
 events_init(size_t cap, uint64_t first_seq)
 {
 	events_shutdown();
-	ev.cap = cap ? cap : EVENTS_RING_DEFAULT;
-	if ((ev.ring = calloc(ev.cap, sizeof(*ev.ring))) == NULL) {
-		ev.cap = 0;
+	events.cap = cap ? cap : EVENTS_RING_DEFAULT;
+	if ((events.ring = calloc(events.cap, sizeof(*events.ring))) == NULL) {
+		events.cap = 0;
 		return -1;
 	}
-	ev.first = ev.next = ev.published = first_seq ? first_seq : 1;
+	events.first = events.next = events.published = first_seq ? first_seq : 1;
 	return 0;
 }
 
 void
 events_shutdown(void)
 {
-	free(ev.ring);
-	ev.ring = NULL;
-	ev.cap = 0;
+	free(events.ring);
+	events.ring = NULL;
+	events.cap = 0;
 }
 
 void
 events_set_durability(uint64_t (*pending)(void))
 {
-	ev.pending = pending;
+	events.pending = pending;
 }
 
 void
 events_set_listener(void (*fn)(void *), void *arg)
 {
-	ev.listener = fn;
-	ev.listener_arg = arg;
+	events.listener = fn;
+	events.listener_arg = arg;
 }
 
 /* The oldest event still in the ring. */
 static uint64_t
 events_oldest(void)
 {
-	return ev.next - ev.first > ev.cap ? ev.next - ev.cap : ev.first;
+	return events.next - events.first > events.cap ? events.next - events.cap : events.first;
 }
 
 /* Publish events up to (not including) end and tell the listener. */
 static void
 events_publish(uint64_t end)
 {
-	if (end <= ev.published)
+	if (end <= events.published)
 		return;
-	if (ev.failed) {
+	if (events.failed) {
 		/* A failed commit dropped objects that were never stored:
 		 * their creation did not happen after all. */
-		for (uint64_t s = ev.published < events_oldest() ? events_oldest() :
-		    ev.published; s < end; s++) {
-			struct events_event *e = &ev.ring[s % ev.cap];
+		for (uint64_t s = events.published < events_oldest() ? events_oldest() :
+		    events.published; s < end; s++) {
+			struct events_event *e = &events.ring[s % events.cap];
 			if (e->kind != EVENTS_SCHEDULE_CHANGED && future_find(e->id) == NULL)
 				e->gone = 1;
 		}
-		ev.failed = 0;
+		events.failed = 0;
 	}
-	ev.published = end;
-	if (ev.listener != NULL)
-		ev.listener(ev.listener_arg);
+	events.published = end;
+	if (events.listener != NULL)
+		events.listener(events.listener_arg);
 }
 
 /* Append an event for object id; fill from f when given. */
@@ -105,11 +105,11 @@ events_push(enum events_kind kind, uint64_t id, const struct future *f)
 	struct events_event *e;
 	uint64_t commit;
 
-	if (ev.ring == NULL)
+	if (events.ring == NULL)
 		return;
-	commit = ev.pending != NULL ? ev.pending() : 0;
-	e = &ev.ring[ev.next % ev.cap];
-	*e = (struct events_event){ .seq = ev.next, .id = id, .commit = commit,
+	commit = events.pending != NULL ? events.pending() : 0;
+	e = &events.ring[events.next % events.cap];
+	*e = (struct events_event){ .seq = events.next, .id = id, .commit = commit,
 	    .at = clock_unix_now(), .kind = (uint8_t)kind };
 	if (f != NULL) {
 		e->due_unix = f->due_unix;
@@ -119,11 +119,11 @@ events_push(enum events_kind kind, uint64_t id, const struct future *f)
 		e->has_exception = f->has_exception;
 		e->late = f->late;
 	}
-	ev.next++;
+	events.next++;
 	/* Nothing waits for a commit (no store, or all durable): visible
 	 * now. Else it waits, and so does everything after it. */
-	if (commit == 0 && ev.published == ev.next - 1)
-		events_publish(ev.next);
+	if (commit == 0 && events.published == events.next - 1)
+		events_publish(events.next);
 }
 
 void
@@ -143,16 +143,16 @@ events_commit_done(int ok, uint64_t seq)
 {
 	uint64_t s;
 
-	if (ev.ring == NULL)
+	if (events.ring == NULL)
 		return;
 	if (!ok) {
 		/* The store writes the surviving changes again; their events
 		 * wait for that commit. */
-		ev.failed = 1;
+		events.failed = 1;
 		return;
 	}
-	s = ev.published < events_oldest() ? events_oldest() : ev.published;
-	while (s < ev.next && ev.ring[s % ev.cap].commit <= seq)
+	s = events.published < events_oldest() ? events_oldest() : events.published;
+	while (s < events.next && events.ring[s % events.cap].commit <= seq)
 		s++;
 	events_publish(s);
 }
@@ -163,34 +163,34 @@ events_since(uint64_t last, uint64_t *next)
 	uint64_t oldest = events_oldest();
 
 	if (last == 0) {
-		*next = ev.published;
+		*next = events.published;
 		return 0;
 	}
-	if (last + 1 >= ev.first && last < ev.published && last + 1 >= oldest) {
+	if (last + 1 >= events.first && last < events.published && last + 1 >= oldest) {
 		*next = last + 1;
 		return 0;
 	}
-	*next = ev.published;
+	*next = events.published;
 	return -1;
 }
 
 const struct events_event *
 events_get(uint64_t seq)
 {
-	if (ev.ring == NULL || seq >= ev.published || seq < events_oldest())
+	if (events.ring == NULL || seq >= events.published || seq < events_oldest())
 		return NULL;
-	return &ev.ring[seq % ev.cap];
+	return &events.ring[seq % events.cap];
 }
 
 uint64_t
 events_next_seq(void)
 {
-	return ev.published;
+	return events.published;
 }
 
 void
 events_counts(uint64_t *emitted, uint64_t *published)
 {
-	*emitted = ev.next - ev.first;
-	*published = ev.published - ev.first;
+	*emitted = events.next - events.first;
+	*published = events.published - events.first;
 }

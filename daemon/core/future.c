@@ -35,7 +35,7 @@ static struct {
 	size_t pending_kind[2];		/* pending objects, by enum future_kind */
 	unsigned admit_owner;		/* quota key of objects made now */
 	size_t owner_pending[FUTURE_MAX_OWNERS];	/* pending objects, by quota key */
-} fs;
+} futures;
 
 static void future_wake_cb(evutil_socket_t, short, void *);
 static void future_retain_cb(evutil_socket_t, short, void *);
@@ -44,20 +44,20 @@ static void future_retain_arm(void);
 int
 future_init(struct event_base *base, const struct future_limits *limits)
 {
-	memset(&fs, 0, sizeof(fs));
-	fs.base = base;
-	fs.limits = *limits;
-	fs.next_id = 1;
-	fs.wake_gen = 1;
-	slab_init(&fs.slab, sizeof(struct future));
-	idmap_init(&fs.ids);
-	idmap_init(&fs.idem);
-	TAILQ_INIT(&fs.all);
-	TAILQ_INIT(&fs.done);
-	TAILQ_INIT(&fs.wake);
-	fs.wake_ev = event_new(base, -1, 0, future_wake_cb, NULL);
-	fs.retain_ev = evtimer_new(base, future_retain_cb, NULL);
-	if (fs.wake_ev == NULL || fs.retain_ev == NULL)
+	memset(&futures, 0, sizeof(futures));
+	futures.base = base;
+	futures.limits = *limits;
+	futures.next_id = 1;
+	futures.wake_gen = 1;
+	slab_init(&futures.slab, sizeof(struct future));
+	idmap_init(&futures.ids);
+	idmap_init(&futures.idem);
+	TAILQ_INIT(&futures.all);
+	TAILQ_INIT(&futures.done);
+	TAILQ_INIT(&futures.wake);
+	futures.wake_ev = event_new(base, -1, 0, future_wake_cb, NULL);
+	futures.retain_ev = evtimer_new(base, future_retain_cb, NULL);
+	if (futures.wake_ev == NULL || futures.retain_ev == NULL)
 		return -1;
 	return 0;
 }
@@ -65,19 +65,19 @@ future_init(struct event_base *base, const struct future_limits *limits)
 void
 future_set_owner(unsigned owner)
 {
-	fs.admit_owner = owner < FUTURE_MAX_OWNERS ? owner : 0;
+	futures.admit_owner = owner < FUTURE_MAX_OWNERS ? owner : 0;
 }
 
 size_t
 future_count_pending_owner(unsigned owner)
 {
-	return owner < FUTURE_MAX_OWNERS ? fs.owner_pending[owner] : 0;
+	return owner < FUTURE_MAX_OWNERS ? futures.owner_pending[owner] : 0;
 }
 
 void
 future_set_limits(const struct future_limits *limits)
 {
-	fs.limits = *limits;
+	futures.limits = *limits;
 	future_retain_arm();
 }
 
@@ -92,7 +92,7 @@ future_free(struct future *f)
 	}
 	free(f->spec);
 	free(f->outcome);
-	slab_free(&fs.slab, f);
+	slab_free(&futures.slab, f);
 }
 
 struct future_ext *
@@ -140,21 +140,21 @@ future_shutdown(void)
 {
 	struct future *f;
 
-	while ((f = TAILQ_FIRST(&fs.all)) != NULL) {
-		TAILQ_REMOVE(&fs.all, f, all);
+	while ((f = TAILQ_FIRST(&futures.all)) != NULL) {
+		TAILQ_REMOVE(&futures.all, f, all);
 		future_free(f);
 	}
-	slab_destroy(&fs.slab);
-	idmap_free(&fs.ids);
-	idmap_free(&fs.idem);
-	if (fs.wake_ev != NULL)
-		event_free(fs.wake_ev);
-	if (fs.retain_ev != NULL)
-		event_free(fs.retain_ev);
-	fs.wake_ev = fs.retain_ev = NULL;
+	slab_destroy(&futures.slab);
+	idmap_free(&futures.ids);
+	idmap_free(&futures.idem);
+	if (futures.wake_ev != NULL)
+		event_free(futures.wake_ev);
+	if (futures.retain_ev != NULL)
+		event_free(futures.retain_ev);
+	futures.wake_ev = futures.retain_ev = NULL;
 }
 
-/* Key of an idempotency key in fs.idem (never 0). */
+/* Key of an idempotency key in futures.idem (never 0). */
 static uint64_t
 idem_hash(const char *key)
 {
@@ -164,39 +164,39 @@ idem_hash(const char *key)
 int
 future_persisted(void)
 {
-	return fs.persist.changed != NULL;
+	return futures.persist.changed != NULL;
 }
 
 void
 future_renew(void)
 {
-	if (fs.persist.renew != NULL)
-		fs.persist.renew(fs.persist.arg);
+	if (futures.persist.renew != NULL)
+		futures.persist.renew(futures.persist.arg);
 }
 
 void
 future_set_persist(const struct future_persist *p)
 {
 	if (p != NULL)
-		fs.persist = *p;
+		futures.persist = *p;
 	else
-		memset(&fs.persist, 0, sizeof(fs.persist));
+		memset(&futures.persist, 0, sizeof(futures.persist));
 }
 
 void
 future_touch(struct future *f)
 {
-	if (f->dirty || fs.persist.changed == NULL)
+	if (f->dirty || futures.persist.changed == NULL)
 		return;
 	f->dirty = 1;
-	fs.persist.changed(f->id, fs.persist.arg);
+	futures.persist.changed(f->id, futures.persist.arg);
 }
 
 void
 future_touch_id(uint64_t id)
 {
-	if (fs.persist.changed != NULL)
-		fs.persist.changed(id, fs.persist.arg);
+	if (futures.persist.changed != NULL)
+		futures.persist.changed(id, futures.persist.arg);
 }
 
 int
@@ -221,7 +221,7 @@ void
 future_mark_clean(struct future *f)
 {
 	f->stored = 1;
-	if (f->spec != NULL && fs.persist.load_spec != NULL && future_spec_evictable(f, 0)) {
+	if (f->spec != NULL && futures.persist.load_spec != NULL && future_spec_evictable(f, 0)) {
 		free(f->spec);
 		f->spec = NULL;
 	}
@@ -232,9 +232,9 @@ future_spec(const struct future *f, char **tmp)
 {
 	*tmp = NULL;
 	if (f->spec != NULL || f->kind != FUTURE_CALL || !f->stored ||
-	    fs.persist.load_spec == NULL)
+	    futures.persist.load_spec == NULL)
 		return f->spec;
-	*tmp = fs.persist.load_spec(f->id, fs.persist.arg);
+	*tmp = futures.persist.load_spec(f->id, futures.persist.arg);
 	return *tmp;
 }
 
@@ -253,7 +253,7 @@ future_spec_hold(struct future *f)
 struct future *
 future_find(uint64_t id)
 {
-	return idmap_get(&fs.ids, id);
+	return idmap_get(&futures.ids, id);
 }
 
 struct future *
@@ -261,34 +261,34 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 {
 	struct future *f;
 
-	if (fs.limits.max_pending != 0 && future_count_pending() >= fs.limits.max_pending) {
+	if (futures.limits.max_pending != 0 && future_count_pending() >= futures.limits.max_pending) {
 		core_error_set(err, CORE_EFULL, "too many pending objects (max_pending = %zu)",
-		    fs.limits.max_pending);
+		    futures.limits.max_pending);
 		return NULL;
 	}
-	if (fs.admit_owner != 0 && fs.limits.max_pending_per_owner != 0 &&
-	    fs.owner_pending[fs.admit_owner] >= fs.limits.max_pending_per_owner) {
+	if (futures.admit_owner != 0 && futures.limits.max_pending_per_owner != 0 &&
+	    futures.owner_pending[futures.admit_owner] >= futures.limits.max_pending_per_owner) {
 		core_error_set(err, CORE_EFULL, "too many pending objects for this client "
-		    "(max_pending_per_token = %zu)", fs.limits.max_pending_per_owner);
+		    "(max_pending_per_token = %zu)", futures.limits.max_pending_per_owner);
 		return NULL;
 	}
-	if ((f = slab_alloc(&fs.slab)) == NULL ||
+	if ((f = slab_alloc(&futures.slab)) == NULL ||
 	    (name != NULL && (future_ext(f) == NULL || (f->x->name = strdup(name)) == NULL)) ||
-	    idmap_put(&fs.ids, fs.next_id, f) == -1) {
+	    idmap_put(&futures.ids, futures.next_id, f) == -1) {
 		if (f != NULL)
 			future_free(f);
 		core_error_set(err, CORE_ENOMEM, "out of memory");
 		return NULL;
 	}
-	f->id = fs.next_id++;
+	f->id = futures.next_id++;
 	f->kind = (uint8_t)kind;
 	f->state = FUTURE_PENDING;
 	f->created = clock_loop_now();
-	f->owner = (uint8_t)fs.admit_owner;
+	f->owner = (uint8_t)futures.admit_owner;
 	timerq_node_init(&f->tq);
-	TAILQ_INSERT_TAIL(&fs.all, f, all);
-	fs.pending_kind[kind]++;
-	fs.owner_pending[f->owner]++;
+	TAILQ_INSERT_TAIL(&futures.all, f, all);
+	futures.pending_kind[kind]++;
+	futures.owner_pending[f->owner]++;
 	future_touch(f);
 	return f;
 }
@@ -297,22 +297,22 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 static void
 future_retain_insert(struct future *f)
 {
-	struct future *at = TAILQ_LAST(&fs.done, future_list);
+	struct future *at = TAILQ_LAST(&futures.done, future_list);
 
 	/* Restored objects arrive in id order, not finish order: walk back
 	 * to keep the FIFO sorted (cheap: they are mostly in order). */
 	while (at != NULL && at->finished > f->finished)
 		at = TAILQ_PREV(at, future_list, link);
 	if (at == NULL)
-		TAILQ_INSERT_HEAD(&fs.done, f, link);
+		TAILQ_INSERT_HEAD(&futures.done, f, link);
 	else
-		TAILQ_INSERT_AFTER(&fs.done, at, f, link);
+		TAILQ_INSERT_AFTER(&futures.done, at, f, link);
 }
 
 struct future *
 future_restore(struct future *t, struct future_ext *tx)
 {
-	struct future *f = slab_alloc(&fs.slab), *target;
+	struct future *f = slab_alloc(&futures.slab), *target;
 	int ext = tx->name != NULL || tx->idem_key != NULL || tx->target != 0 ||
 	    tx->schedule != 0;
 
@@ -322,16 +322,16 @@ future_restore(struct future *t, struct future_ext *tx)
 	target = t->kind == FUTURE_CALL && t->state == FUTURE_PENDING &&
 	    t->phase == CALL_WAITING ? future_find(tx->target) : NULL;
 	if (f == NULL || (target != NULL && future_ext(target) == NULL) ||
-	    idmap_put(&fs.ids, t->id, f) == -1) {
-		slab_free(&fs.slab, f);
+	    idmap_put(&futures.ids, t->id, f) == -1) {
+		slab_free(&futures.slab, f);
 		return NULL;
 	}
 	*f = *t;
 	f->x = NULL;
 	f->owner = 0;			/* quota keys do not outlive a run */
 	if (ext && future_ext(f) == NULL) {
-		idmap_del(&fs.ids, t->id);
-		slab_free(&fs.slab, f);
+		idmap_del(&futures.ids, t->id);
+		slab_free(&futures.slab, f);
 		return NULL;
 	}
 	if (ext) {
@@ -349,17 +349,17 @@ future_restore(struct future *t, struct future_ext *tx)
 	f->stored = 1;
 	timerq_node_init(&f->tq);
 	if (future_idem_key(f) != NULL)
-		idmap_put(&fs.idem, idem_hash(f->x->idem_key), f);
-	TAILQ_INSERT_TAIL(&fs.all, f, all);
-	if (f->id >= fs.next_id)
-		fs.next_id = f->id + 1;
+		idmap_put(&futures.idem, idem_hash(f->x->idem_key), f);
+	TAILQ_INSERT_TAIL(&futures.all, f, all);
+	if (f->id >= futures.next_id)
+		futures.next_id = f->id + 1;
 	if (future_done(f)) {
 		future_retain_insert(f);
-		if (TAILQ_FIRST(&fs.done) == f)
+		if (TAILQ_FIRST(&futures.done) == f)
 			future_retain_arm();
 	} else {
-			fs.pending_kind[f->kind]++;
-			fs.owner_pending[0]++;
+			futures.pending_kind[f->kind]++;
+			futures.owner_pending[0]++;
 	}
 	return f;
 }
@@ -408,8 +408,8 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	if (f->kind == FUTURE_CALL)
 		f->phase = CALL_DONE;
 	sched_forget(f);
-	fs.pending_kind[f->kind]--;
-	fs.owner_pending[f->owner]--;
+	futures.pending_kind[f->kind]--;
+	futures.owner_pending[f->owner]--;
 	future_touch(f);
 	events_emit(f->kind != FUTURE_CALL ? EVENTS_FUTURE_SETTLED : state == FUTURE_CANCELLED ?
 	    EVENTS_CALL_CANCELLED : EVENTS_CALL_FINISHED, f);
@@ -424,14 +424,14 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 	while (f->x != NULL && (w = TAILQ_FIRST(&f->x->waiters)) != NULL) {
 		TAILQ_REMOVE(&f->x->waiters, w, link);
 		w->f = NULL;
-		w->woken = fs.wake_gen;
-		TAILQ_INSERT_TAIL(&fs.wake, w, link);
+		w->woken = futures.wake_gen;
+		TAILQ_INSERT_TAIL(&futures.wake, w, link);
 	}
-	if (!TAILQ_EMPTY(&fs.wake))
-		event_active(fs.wake_ev, 0, 0);
+	if (!TAILQ_EMPTY(&futures.wake))
+		event_active(futures.wake_ev, 0, 0);
 
 	future_retain_insert(f);
-	if (TAILQ_FIRST(&fs.done) == f)
+	if (TAILQ_FIRST(&futures.done) == f)
 		future_retain_arm();
 }
 
@@ -485,9 +485,9 @@ future_wait(struct future *f, struct waiter *w, void (*fn)(struct waiter *, void
 	w->fn = fn;
 	w->arg = arg;
 	if (future_done(f)) {
-		w->woken = fs.wake_gen;
-		TAILQ_INSERT_TAIL(&fs.wake, w, link);
-		event_active(fs.wake_ev, 0, 0);
+		w->woken = futures.wake_gen;
+		TAILQ_INSERT_TAIL(&futures.wake, w, link);
+		event_active(futures.wake_ev, 0, 0);
 		return 0;
 	}
 	if (future_ext(f) == NULL)
@@ -504,7 +504,7 @@ waiter_remove(struct waiter *w)
 		TAILQ_REMOVE(&w->f->x->waiters, w, link);
 		w->f = NULL;
 	} else if (w->woken) {
-		TAILQ_REMOVE(&fs.wake, w, link);
+		TAILQ_REMOVE(&futures.wake, w, link);
 		w->woken = 0;
 	}
 }
@@ -515,37 +515,37 @@ waiter_remove(struct waiter *w)
 static void
 future_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	uint64_t gen = fs.wake_gen++;
+	uint64_t gen = futures.wake_gen++;
 	struct waiter *w;
 
-	while ((w = TAILQ_FIRST(&fs.wake)) != NULL && w->woken <= gen) {
-		TAILQ_REMOVE(&fs.wake, w, link);
+	while ((w = TAILQ_FIRST(&futures.wake)) != NULL && w->woken <= gen) {
+		TAILQ_REMOVE(&futures.wake, w, link);
 		w->woken = 0;
 		w->fn(w, w->arg);
 	}
-	if (!TAILQ_EMPTY(&fs.wake))
-		event_active(fs.wake_ev, 0, 0);
+	if (!TAILQ_EMPTY(&futures.wake))
+		event_active(futures.wake_ev, 0, 0);
 }
 
 /* Arm the retention timer for the oldest done object. */
 static void
 future_retain_arm(void)
 {
-	struct future *f = TAILQ_FIRST(&fs.done);
+	struct future *f = TAILQ_FIRST(&futures.done);
 	int64_t left;
 	struct timeval tv;
 
-	if (f == NULL || fs.retain_ev == NULL)
+	if (f == NULL || futures.retain_ev == NULL)
 		return;
-	left = f->finished + fs.limits.retention - clock_loop_now();
+	left = f->finished + futures.limits.retention - clock_loop_now();
 	tv = clock_timeval(left);
-	evtimer_add(fs.retain_ev, &tv);
+	evtimer_add(futures.retain_ev, &tv);
 }
 
 struct future *
 future_idem_find(const char *key)
 {
-	struct future *f = idmap_get(&fs.idem, idem_hash(key));
+	struct future *f = idmap_get(&futures.idem, idem_hash(key));
 
 	return f != NULL && strcmp(f->x->idem_key, key) == 0 ? f : NULL;
 }
@@ -555,7 +555,7 @@ future_idem_set(struct future *f, const char *key, uint64_t digest)
 {
 	if (future_ext(f) == NULL || (f->x->idem_key = strdup(key)) == NULL)
 		return -1;
-	if (idmap_put(&fs.idem, idem_hash(key), f) == -1) {
+	if (idmap_put(&futures.idem, idem_hash(key), f) == -1) {
 		free(f->x->idem_key);
 		f->x->idem_key = NULL;
 		return -1;
@@ -571,22 +571,22 @@ future_unlink(struct future *f)
 	uint64_t id = f->id;
 	int dirty = f->dirty;
 
-	TAILQ_REMOVE(&fs.all, f, all);
-	idmap_del(&fs.ids, f->id);
-	if (future_idem_key(f) != NULL && idmap_get(&fs.idem, idem_hash(f->x->idem_key)) == f)
-		idmap_del(&fs.idem, idem_hash(f->x->idem_key));
+	TAILQ_REMOVE(&futures.all, f, all);
+	idmap_del(&futures.ids, f->id);
+	if (future_idem_key(f) != NULL && idmap_get(&futures.idem, idem_hash(f->x->idem_key)) == f)
+		idmap_del(&futures.idem, idem_hash(f->x->idem_key));
 	future_free(f);
 	/* The store learns of a forgotten object by not finding it. */
-	if (!dirty && fs.persist.changed != NULL)
-		fs.persist.changed(id, fs.persist.arg);
+	if (!dirty && futures.persist.changed != NULL)
+		futures.persist.changed(id, futures.persist.arg);
 }
 
 void
 future_discard(struct future *f)
 {
 	assert(f->state == FUTURE_PENDING && (f->x == NULL || TAILQ_EMPTY(&f->x->waiters)));
-	fs.pending_kind[f->kind]--;
-	fs.owner_pending[f->owner]--;
+	futures.pending_kind[f->kind]--;
+	futures.owner_pending[f->owner]--;
 	future_unlink(f);
 }
 
@@ -596,7 +596,7 @@ future_drop(struct future *f)
 	future_cancel(f);
 	if (!future_done(f))
 		return;		/* its action is being stopped; retention forgets it */
-	TAILQ_REMOVE(&fs.done, f, link);
+	TAILQ_REMOVE(&futures.done, f, link);
 	future_unlink(f);
 }
 
@@ -604,7 +604,7 @@ future_drop(struct future *f)
 static void
 future_forget(struct future *f)
 {
-	TAILQ_REMOVE(&fs.done, f, link);
+	TAILQ_REMOVE(&futures.done, f, link);
 	future_unlink(f);
 }
 
@@ -616,8 +616,8 @@ future_retain_cb(evutil_socket_t fd, short what, void *arg)
 	struct future *f;
 	int n = 0;
 
-	while ((f = TAILQ_FIRST(&fs.done)) != NULL && n++ < RETENTION_BATCH &&
-	    f->finished + fs.limits.retention <= now)
+	while ((f = TAILQ_FIRST(&futures.done)) != NULL && n++ < RETENTION_BATCH &&
+	    f->finished + futures.limits.retention <= now)
 		future_forget(f);
 	future_retain_arm();
 }
@@ -625,19 +625,19 @@ future_retain_cb(evutil_socket_t fd, short what, void *arg)
 size_t
 future_count_pending(void)
 {
-	return fs.pending_kind[FUTURE_PLAIN] + fs.pending_kind[FUTURE_CALL];
+	return futures.pending_kind[FUTURE_PLAIN] + futures.pending_kind[FUTURE_CALL];
 }
 
 size_t
 future_count_pending_kind(enum future_kind kind)
 {
-	return fs.pending_kind[kind];
+	return futures.pending_kind[kind];
 }
 
 size_t
 future_count_all(void)
 {
-	return idmap_len(&fs.ids);
+	return idmap_len(&futures.ids);
 }
 
 struct future *
@@ -648,7 +648,7 @@ future_first_after(uint64_t after)
 	if (f != NULL)
 		return TAILQ_NEXT(f, all);
 	/* The marker object is gone: scan for the first later id. */
-	TAILQ_FOREACH(f, &fs.all, all)
+	TAILQ_FOREACH(f, &futures.all, all)
 		if (f->id > after)
 			break;
 	return f;
@@ -666,11 +666,11 @@ future_last_before(uint64_t before)
 	struct future *f = before ? future_find(before) : NULL;
 
 	if (before == 0)
-		return TAILQ_LAST(&fs.all, future_list);
+		return TAILQ_LAST(&futures.all, future_list);
 	if (f != NULL)
 		return TAILQ_PREV(f, future_list, all);
 	/* The marker object is gone: scan back for the last earlier id. */
-	TAILQ_FOREACH_REVERSE(f, &fs.all, future_list, all)
+	TAILQ_FOREACH_REVERSE(f, &futures.all, future_list, all)
 		if (f->id < before)
 			break;
 	return f;
@@ -685,14 +685,14 @@ future_prev(struct future *f)
 uint64_t
 future_peek_next_id(void)
 {
-	return fs.next_id;
+	return futures.next_id;
 }
 
 void
 future_set_next_id(uint64_t id)
 {
-	if (id > fs.next_id)
-		fs.next_id = id;
+	if (id > futures.next_id)
+		futures.next_id = id;
 }
 
 static const char *state_names[] = { "pending", "finished", "cancelled" };

@@ -59,7 +59,7 @@ static struct {
 	struct sched_stats stats;
 	int (*gate)(struct future *);	/* schedule occurrences' overlap */
 	void (*clock_hook)(void);	/* after a wall-clock step */
-} ss;
+} sched;
 
 const int64_t sched_lateness_bounds[SCHED_LATENESS_BUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
@@ -90,38 +90,38 @@ sched_watch_clock(void)
 	memset(&its, 0, sizeof(its));
 	its.it_value.tv_sec = (time_t)(clock_unix_now() / CLOCK_US_PER_S) +
 	    (time_t)100 * 366 * 86400;
-	return timerfd_settime(ss.clock_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
+	return timerfd_settime(sched.clock_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET,
 	    &its, NULL);
 }
 
 int
 sched_init(struct event_base *base, const struct sched_actions *actions, int64_t horizon)
 {
-	memset(&ss, 0, sizeof(ss));
-	ss.base = base;
-	ss.actions = *actions;
-	ss.horizon = horizon;
-	ss.claim_ahead = SCHED_CLAIM_AHEAD_DEFAULT;
-	ss.lease_end = INT64_MAX;	/* no store: nothing to wait for */
-	timerq_init(&ss.timers, sched_seq);
-	timerq_init(&ss.armed, sched_seq);
-	timerq_init(&ss.timeouts, sched_seq);
-	TAILQ_INIT(&ss.ready);
-	ss.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
-	ss.timer_ev = evtimer_new(base, sched_run_cb, NULL);
-	ss.slice_ev = evtimer_new(base, sched_run_cb, NULL);
+	memset(&sched, 0, sizeof(sched));
+	sched.base = base;
+	sched.actions = *actions;
+	sched.horizon = horizon;
+	sched.claim_ahead = SCHED_CLAIM_AHEAD_DEFAULT;
+	sched.lease_end = INT64_MAX;	/* no store: nothing to wait for */
+	timerq_init(&sched.timers, sched_seq);
+	timerq_init(&sched.armed, sched_seq);
+	timerq_init(&sched.timeouts, sched_seq);
+	TAILQ_INIT(&sched.ready);
+	sched.ready_ev = event_new(base, -1, 0, sched_run_cb, NULL);
+	sched.timer_ev = evtimer_new(base, sched_run_cb, NULL);
+	sched.slice_ev = evtimer_new(base, sched_run_cb, NULL);
 	/* Timeouts are timers like no other work here: they run ahead of
 	 * every slice of bulk work (priority 0), so that a burst of calls
 	 * falling due does not make them late (issue 13). */
-	ss.timeout_ev = evtimer_new(base, sched_timeout_cb, NULL);
-	ss.clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (ss.ready_ev == NULL || ss.timer_ev == NULL || ss.slice_ev == NULL ||
-	    ss.timeout_ev == NULL || event_priority_set(ss.timeout_ev, 0) == -1 ||
-	    ss.clock_fd == -1 ||
+	sched.timeout_ev = evtimer_new(base, sched_timeout_cb, NULL);
+	sched.clock_fd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sched.ready_ev == NULL || sched.timer_ev == NULL || sched.slice_ev == NULL ||
+	    sched.timeout_ev == NULL || event_priority_set(sched.timeout_ev, 0) == -1 ||
+	    sched.clock_fd == -1 ||
 	    sched_watch_clock() == -1)
 		return -1;
-	ss.clock_ev = event_new(base, ss.clock_fd, EV_READ | EV_PERSIST, sched_clock_cb, NULL);
-	if (ss.clock_ev == NULL || event_add(ss.clock_ev, NULL) == -1)
+	sched.clock_ev = event_new(base, sched.clock_fd, EV_READ | EV_PERSIST, sched_clock_cb, NULL);
+	if (sched.clock_ev == NULL || event_add(sched.clock_ev, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -129,58 +129,58 @@ sched_init(struct event_base *base, const struct sched_actions *actions, int64_t
 void
 sched_shutdown(void)
 {
-	if (ss.ready_ev != NULL)
-		event_free(ss.ready_ev);
-	if (ss.timer_ev != NULL)
-		event_free(ss.timer_ev);
-	if (ss.slice_ev != NULL)
-		event_free(ss.slice_ev);
-	if (ss.timeout_ev != NULL)
-		event_free(ss.timeout_ev);
-	if (ss.clock_ev != NULL)
-		event_free(ss.clock_ev);
-	if (ss.clock_fd > 0)
-		close(ss.clock_fd);
-	timerq_free(&ss.timers);
-	timerq_free(&ss.armed);
-	timerq_free(&ss.timeouts);
-	memset(&ss, 0, sizeof(ss));
+	if (sched.ready_ev != NULL)
+		event_free(sched.ready_ev);
+	if (sched.timer_ev != NULL)
+		event_free(sched.timer_ev);
+	if (sched.slice_ev != NULL)
+		event_free(sched.slice_ev);
+	if (sched.timeout_ev != NULL)
+		event_free(sched.timeout_ev);
+	if (sched.clock_ev != NULL)
+		event_free(sched.clock_ev);
+	if (sched.clock_fd > 0)
+		close(sched.clock_fd);
+	timerq_free(&sched.timers);
+	timerq_free(&sched.armed);
+	timerq_free(&sched.timeouts);
+	memset(&sched, 0, sizeof(sched));
 }
 
 void
 sched_set_horizon(int64_t horizon)
 {
-	ss.horizon = horizon;
+	sched.horizon = horizon;
 }
 
 void
 sched_set_gate(int (*gate)(struct future *))
 {
-	ss.gate = gate;
+	sched.gate = gate;
 }
 
 void
 sched_set_clock_hook(void (*fn)(void))
 {
-	ss.clock_hook = fn;
+	sched.clock_hook = fn;
 }
 
 void
 sched_set_claim_ahead(int64_t ahead)
 {
-	ss.claim_ahead = ahead >= 0 ? ahead : 0;
+	sched.claim_ahead = ahead >= 0 ? ahead : 0;
 	sched_arm();
 }
 
 void
 sched_set_lease(int64_t end)
 {
-	if (end <= ss.lease_end && ss.lease_end != INT64_MAX)
+	if (end <= sched.lease_end && sched.lease_end != INT64_MAX)
 		return;
-	ss.lease_end = end;
-	ss.renew_asked = 0;
-	if (!TAILQ_EMPTY(&ss.ready))
-		event_active(ss.ready_ev, 0, 0);
+	sched.lease_end = end;
+	sched.renew_asked = 0;
+	if (!TAILQ_EMPTY(&sched.ready))
+		event_active(sched.ready_ev, 0, 0);
 	sched_arm();
 }
 
@@ -188,9 +188,9 @@ sched_set_lease(int64_t end)
 static void
 sched_renew(void)
 {
-	if (ss.renew_asked)
+	if (sched.renew_asked)
 		return;
-	ss.renew_asked = 1;
+	sched.renew_asked = 1;
 	future_renew();
 }
 
@@ -200,8 +200,8 @@ static struct timerq *
 sched_queue(const struct future *f)
 {
 	if (f->kind == FUTURE_PLAIN)
-		return &ss.timeouts;
-	return f->claimed ? &ss.armed : &ss.timers;
+		return &sched.timeouts;
+	return f->claimed ? &sched.armed : &sched.timers;
 }
 
 /* Claim call c to start: the claim is written with its row, and c may
@@ -230,10 +230,10 @@ sched_claimed(struct future *c, char *spec)
 	if (future_done(c) || !c->claimed || c->claim_held)
 		return;
 	c->claim_held = 1;
-	if (c->dispatched && ss.actions.claimed != NULL)
-		ss.actions.claimed(ss.actions.arg, c);
-	else if (!TAILQ_EMPTY(&ss.ready))
-		event_active(ss.ready_ev, 0, 0);
+	if (c->dispatched && sched.actions.claimed != NULL)
+		sched.actions.claimed(sched.actions.arg, c);
+	else if (!TAILQ_EMPTY(&sched.ready))
+		event_active(sched.ready_ev, 0, 0);
 }
 
 void
@@ -260,15 +260,15 @@ sched_ready_push(struct future *call)
 	call->phase = CALL_SCHEDULED;
 	sched_claim(call);
 	future_touch(call);
-	TAILQ_INSERT_TAIL(&ss.ready, call, link);
-	ss.ready_len++;
-	event_active(ss.ready_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&sched.ready, call, link);
+	sched.ready_len++;
+	event_active(sched.ready_ev, 0, 0);
 }
 
 int
 sched_arm_timeout(struct future *f)
 {
-	if (timerq_push(&ss.timeouts, &f->tq, f->due) == -1)
+	if (timerq_push(&sched.timeouts, &f->tq, f->due) == -1)
 		return -1;
 	sched_arm();
 	return 0;
@@ -288,7 +288,7 @@ sched_forget(struct future *f)
 static int
 sched_timer_push(struct future *c, int64_t now)
 {
-	if (c->due - now <= ss.claim_ahead)
+	if (c->due - now <= sched.claim_ahead)
 		sched_claim(c);
 	return timerq_push(sched_queue(c), &c->tq, c->due);
 }
@@ -309,7 +309,7 @@ sched_due(struct sched_call_params *p, int64_t now, struct future *c,
 	case TRIGGER_AFTER:
 		if (p->when < 0)
 			return core_error_set(err, CORE_EINVAL, "after: must be >= 0");
-		c->due = now + (p->when <= ss.horizon ? p->when : ss.horizon + 1);
+		c->due = now + (p->when <= sched.horizon ? p->when : sched.horizon + 1);
 		break;
 	case TRIGGER_AT:
 		c->due = p->when;
@@ -319,10 +319,10 @@ sched_due(struct sched_call_params *p, int64_t now, struct future *c,
 		break;
 	}
 	ahead = c->due - now;
-	if (ahead > ss.horizon)
+	if (ahead > sched.horizon)
 		return core_error_set(err, CORE_EINVAL,
 		    "%s: deadline is beyond the horizon of %lld seconds",
-		    call_trigger_name(p->trigger), (long long)(ss.horizon / CLOCK_US_PER_S));
+		    call_trigger_name(p->trigger), (long long)(sched.horizon / CLOCK_US_PER_S));
 	c->due_unix = p->trigger == TRIGGER_AT_UNIX ? p->when : unix_now + ahead;
 	return 0;
 }
@@ -396,7 +396,7 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		sched_arm();
 		break;
 	}
-	ss.stats.scheduled++;
+	sched.stats.scheduled++;
 	events_emit(EVENTS_CALL_CREATED, c);
 	return c;
 fail:
@@ -416,7 +416,7 @@ sched_cancel(struct future *c)
 		 * the outcome is then recorded as cancelled. */
 		c->cancel_requested = 1;
 		future_touch(c);
-		ss.actions.abort(ss.actions.arg, c);
+		sched.actions.abort(sched.actions.arg, c);
 		return 1;
 	}
 	/* A call claimed but not started never starts: its claim lapses
@@ -425,11 +425,11 @@ sched_cancel(struct future *c)
 		if ((target = future_find(future_target(c))) != NULL)
 			TAILQ_REMOVE(&target->x->callbacks, c, link);
 	} else if (!timerq_queued(&c->tq)) {
-		TAILQ_REMOVE(&ss.ready, c, link);
-		ss.ready_len--;
+		TAILQ_REMOVE(&sched.ready, c, link);
+		sched.ready_len--;
 	}
 	future_settle(c, FUTURE_CANCELLED, NULL, 0);
-	ss.stats.cancelled++;
+	sched.stats.cancelled++;
 	return 1;
 }
 
@@ -457,9 +457,9 @@ sched_count_start(const struct future *c)
 		late = 0;
 	while (i < SCHED_LATENESS_BUCKETS && late > sched_lateness_bounds[i])
 		i++;
-	ss.stats.lateness[i]++;
-	ss.stats.lateness_sum += (double)late / 1e6;
-	ss.stats.started++;
+	sched.stats.lateness[i]++;
+	sched.stats.lateness_sum += (double)late / 1e6;
+	sched.stats.started++;
 }
 
 void
@@ -489,7 +489,7 @@ sched_recover_call(struct future *c, int64_t now, int64_t unix_now, int64_t leas
 	/* Claims are this run's to make again. */
 	c->claimed = c->claim_held = 0;
 	if (maybe_started) {
-		if (!ss.actions.interrupted(ss.actions.arg, c))
+		if (!sched.actions.interrupted(sched.actions.arg, c))
 			return;
 		c->phase = CALL_SCHEDULED;
 		c->cancel_requested = 0;
@@ -536,7 +536,7 @@ sched_recover(int64_t lease_end)
 			continue;
 		if (f->kind == FUTURE_CALL)
 			sched_recover_call(f, now, unix_now, lease_end);
-		else if (f->due != 0 && timerq_push(&ss.timeouts, &f->tq, f->due) == -1)
+		else if (f->due != 0 && timerq_push(&sched.timeouts, &f->tq, f->due) == -1)
 			future_settle(f, FUTURE_CANCELLED, NULL, 0);
 	}
 	sched_arm();
@@ -547,7 +547,7 @@ sched_finish(struct future *c, char *outcome, int is_exception)
 {
 	if (c->dispatched) {
 		c->dispatched = 0;
-		ss.dispatched--;
+		sched.dispatched--;
 	}
 	if (future_done(c)) {
 		free(outcome);
@@ -558,20 +558,20 @@ sched_finish(struct future *c, char *outcome, int is_exception)
 		 * its action managed to do meanwhile. */
 		free(outcome);
 		future_settle(c, FUTURE_CANCELLED, NULL, 0);
-		ss.stats.cancelled++;
+		sched.stats.cancelled++;
 	} else {
 		future_settle(c, FUTURE_FINISHED, outcome, is_exception);
 		if (is_exception)
-			ss.stats.finished_exception++;
+			sched.stats.finished_exception++;
 		else
-			ss.stats.finished_result++;
+			sched.stats.finished_result++;
 	}
 }
 
 const struct sched_stats *
 sched_stats(void)
 {
-	return &ss.stats;
+	return &sched.stats;
 }
 
 void
@@ -580,18 +580,18 @@ sched_pause(void)
 	struct timerq_node *node;
 	struct future *f;
 
-	ss.paused = 1;
-	evtimer_del(ss.timer_ev);
-	evtimer_del(ss.timeout_ev);
-	ss.timeout_at = 0;
+	sched.paused = 1;
+	evtimer_del(sched.timer_ev);
+	evtimer_del(sched.timeout_ev);
+	sched.timeout_at = 0;
 	/* Nothing more starts: the claims of calls not started lapse, so the
 	 * next run does not take them for possibly started. */
-	TAILQ_FOREACH(f, &ss.ready, link)
+	TAILQ_FOREACH(f, &sched.ready, link)
 		sched_unclaim(f);
-	while ((node = timerq_pop(&ss.armed)) != NULL) {
+	while ((node = timerq_pop(&sched.armed)) != NULL) {
 		f = FUTURE_OF(node);
 		sched_unclaim(f);
-		if (timerq_push(&ss.timers, node, f->due) == -1)
+		if (timerq_push(&sched.timers, node, f->due) == -1)
 			sched_ready_push(f);
 	}
 }
@@ -599,7 +599,7 @@ sched_pause(void)
 size_t
 sched_count_dispatched(void)
 {
-	return ss.dispatched;
+	return sched.dispatched;
 }
 
 /* The earliest of the queues' deadlines, each as when it must be acted
@@ -610,10 +610,10 @@ sched_next_deadline(int64_t *at)
 {
 	int64_t due, best = INT64_MAX;
 
-	if (timerq_peek(&ss.timers, &due) != NULL)
-		best = due - ss.claim_ahead;
-	if (timerq_peek(&ss.armed, &due) != NULL) {
-		if (due > ss.lease_end && !ss.renew_asked)
+	if (timerq_peek(&sched.timers, &due) != NULL)
+		best = due - sched.claim_ahead;
+	if (timerq_peek(&sched.armed, &due) != NULL) {
+		if (due > sched.lease_end && !sched.renew_asked)
 			due -= RENEW_AHEAD;	/* renew the lease first */
 		if (due < best)
 			best = due;
@@ -630,19 +630,19 @@ sched_arm_timeouts(void)
 	int64_t due, left;
 	struct timeval tv;
 
-	if (timerq_peek(&ss.timeouts, &due) == NULL) {
-		if (ss.timeout_at != 0)
-			evtimer_del(ss.timeout_ev);
-		ss.timeout_at = 0;
+	if (timerq_peek(&sched.timeouts, &due) == NULL) {
+		if (sched.timeout_at != 0)
+			evtimer_del(sched.timeout_ev);
+		sched.timeout_at = 0;
 		return;
 	}
-	if (due == ss.timeout_at && evtimer_pending(ss.timeout_ev, NULL))
+	if (due == sched.timeout_at && evtimer_pending(sched.timeout_ev, NULL))
 		return;
-	ss.timeout_at = due;
+	sched.timeout_at = due;
 	left = due - clock_loop_now();
 	tv = clock_timeval(left > 0 ? left : 0);
-	event_base_update_cache_time(ss.base);	/* tv counts from now */
-	evtimer_add(ss.timeout_ev, &tv);
+	event_base_update_cache_time(sched.base);	/* tv counts from now */
+	evtimer_add(sched.timeout_ev, &tv);
 }
 
 /* Arm the one timer for the earliest deadline, or run next turn if one
@@ -653,22 +653,22 @@ sched_arm(void)
 	int64_t at, left;
 	struct timeval tv;
 
-	if (ss.timer_ev == NULL || ss.paused)
+	if (sched.timer_ev == NULL || sched.paused)
 		return;
 	sched_arm_timeouts();
 	if (!sched_next_deadline(&at)) {
-		evtimer_del(ss.timer_ev);
+		evtimer_del(sched.timer_ev);
 		return;
 	}
 	left = at - clock_loop_now();
 	if (left <= 0) {
-		evtimer_del(ss.timer_ev);
-		event_active(ss.ready_ev, 0, 0);
+		evtimer_del(sched.timer_ev);
+		event_active(sched.ready_ev, 0, 0);
 		return;
 	}
 	tv = clock_timeval(left);
-	event_base_update_cache_time(ss.base);	/* tv counts from now */
-	evtimer_add(ss.timer_ev, &tv);
+	event_base_update_cache_time(sched.base);	/* tv counts from now */
+	evtimer_add(sched.timer_ev, &tv);
 }
 
 /* Whether a slice that must end by until has used its time, checked
@@ -688,11 +688,11 @@ sched_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	struct timerq_node *node;
 	int n = 0;
 
-	if (ss.paused)
+	if (sched.paused)
 		return;
-	ss.timeout_at = 0;
-	while ((node = timerq_peek(&ss.timeouts, &due)) != NULL && due <= now) {
-		timerq_remove(&ss.timeouts, node);
+	sched.timeout_at = 0;
+	while ((node = timerq_peek(&sched.timeouts, &due)) != NULL && due <= now) {
+		timerq_remove(&sched.timeouts, node);
 		future_settle(FUTURE_OF(node), FUTURE_CANCELLED, NULL, 0);
 		if (++n == SLICE_CLAIMS || sched_slice_over(n, ADVANCE_CHECK, until))
 			break;
@@ -712,12 +712,12 @@ sched_advance(int64_t now, int budget, int64_t until)
 	int64_t due, left;
 	int n = 0;
 
-	while (budget > 0 && (node = timerq_peek(&ss.timers, &due)) != NULL &&
-	    due - ss.claim_ahead <= now) {
-		timerq_remove(&ss.timers, node);
+	while (budget > 0 && (node = timerq_peek(&sched.timers, &due)) != NULL &&
+	    due - sched.claim_ahead <= now) {
+		timerq_remove(&sched.timers, node);
 		f = FUTURE_OF(node);
 		sched_claim(f);
-		if (timerq_push(&ss.armed, node, f->due) == -1) {
+		if (timerq_push(&sched.armed, node, f->due) == -1) {
 			sched_ready_push(f);	/* out of memory: on the FIFO now */
 			continue;
 		}
@@ -725,11 +725,11 @@ sched_advance(int64_t now, int budget, int64_t until)
 		if (sched_slice_over(++n, ADVANCE_CHECK, until))
 			return 0;
 	}
-	if (timerq_peek(&ss.armed, &due) != NULL && due > ss.lease_end &&
+	if (timerq_peek(&sched.armed, &due) != NULL && due > sched.lease_end &&
 	    due - RENEW_AHEAD <= now)
 		sched_renew();
-	while (budget > 0 && (node = timerq_peek(&ss.armed, &due)) != NULL && due <= now) {
-		timerq_remove(&ss.armed, node);
+	while (budget > 0 && (node = timerq_peek(&sched.armed, &due)) != NULL && due <= now) {
+		timerq_remove(&sched.armed, node);
 		f = FUTURE_OF(node);
 		budget--;
 		if (sched_slice_over(++n, ADVANCE_CHECK, until))
@@ -739,7 +739,7 @@ sched_advance(int64_t now, int budget, int64_t until)
 			/* The wall clock drifted (slewed) against ours: wait
 			 * for the wall time itself, never start early. */
 			f->due = now + left;
-			if (timerq_push(&ss.armed, node, f->due) == 0)
+			if (timerq_push(&sched.armed, node, f->due) == 0)
 				continue;
 		}
 		sched_ready_push(f);
@@ -758,37 +758,37 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 	int more = 0;
 	size_t n;
 
-	if (ss.paused)
+	if (sched.paused)
 		return;
 	more = sched_advance(now, SLICE_CLAIMS, until) == 0;
 
 	/* The head waits for its claim (and the FIFO behind it, so order
 	 * holds); nothing starts past the store's lease, which a commit
 	 * renews. */
-	for (n = 0; (f = TAILQ_FIRST(&ss.ready)) != NULL && f->claim_held &&
-	    now <= ss.lease_end; n++) {
+	for (n = 0; (f = TAILQ_FIRST(&sched.ready)) != NULL && f->claim_held &&
+	    now <= sched.lease_end; n++) {
 		if (n > 0 && n % START_CHECK == 0 && (now = clock_loop_now()) > until) {
 			more = 1;
 			break;
 		}
-		TAILQ_REMOVE(&ss.ready, f, link);
-		ss.ready_len--;
-		if (ss.gate != NULL && f->x != NULL && f->x->schedule != 0 && ss.gate(f))
+		TAILQ_REMOVE(&sched.ready, f, link);
+		sched.ready_len--;
+		if (sched.gate != NULL && f->x != NULL && f->x->schedule != 0 && sched.gate(f))
 			continue;
 		f->dispatched = 1;
-		ss.dispatched++;
+		sched.dispatched++;
 		/* Its spec came with the claim; read it back from the store
 		 * only if that failed. The action layer reports a failure. */
 		future_spec_hold(f);
-		ss.actions.start(ss.actions.arg, f);
+		sched.actions.start(sched.actions.arg, f);
 	}
-	if (f != NULL && f->claim_held && now > ss.lease_end)
+	if (f != NULL && f->claim_held && now > sched.lease_end)
 		sched_renew();		/* a commit renews the lease */
 	if (more) {
 		/* A zero timer, not event_active: libevent runs what is made
 		 * active inside a callback in the same pass, before any I/O. */
 		struct timeval zero = { 0, 0 };
-		evtimer_add(ss.slice_ev, &zero);
+		evtimer_add(sched.slice_ev, &zero);
 	}
 	sched_arm();
 }
@@ -816,15 +816,15 @@ sched_clock_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t ticks;
 	int64_t delta;
 
-	if (read(ss.clock_fd, &ticks, sizeof(ticks)) != -1 || errno != ECANCELED)
+	if (read(sched.clock_fd, &ticks, sizeof(ticks)) != -1 || errno != ECANCELED)
 		return;
 	delta = clock_loop_now() - clock_unix_now();
-	timerq_rekey(&ss.timers, sched_rekey, &delta);
-	timerq_rekey(&ss.armed, sched_rekey, &delta);
+	timerq_rekey(&sched.timers, sched_rekey, &delta);
+	timerq_rekey(&sched.armed, sched_rekey, &delta);
 	if (sched_watch_clock() == -1)
 		log_warn("timerfd_settime");
 	log_info("wall clock was set; at_unix calls re-timed");
-	if (ss.clock_hook != NULL)
-		ss.clock_hook();
+	if (sched.clock_hook != NULL)
+		sched.clock_hook();
 	sched_arm();
 }

@@ -21,7 +21,7 @@ static struct {
 	struct schedule_list all;
 	struct idmap ids;
 	int ready;
-} sc;
+} schedules;
 
 static int schedule_gate(struct future *c);
 static void schedule_make_next(struct schedule *s);
@@ -90,14 +90,14 @@ future_scheduled_for(const struct future *f)
 int
 schedule_init(const char *zoneinfo, const struct schedule_limits *limits)
 {
-	memset(&sc, 0, sizeof(sc));
-	TAILQ_INIT(&sc.all);
-	idmap_init(&sc.ids);
-	sc.limits = *limits;
-	if ((sc.zones = tz_cache_new(zoneinfo)) == NULL)
+	memset(&schedules, 0, sizeof(schedules));
+	TAILQ_INIT(&schedules.all);
+	idmap_init(&schedules.ids);
+	schedules.limits = *limits;
+	if ((schedules.zones = tz_cache_new(zoneinfo)) == NULL)
 		return -1;
 	sched_set_gate(schedule_gate);
-	sc.ready = 1;
+	schedules.ready = 1;
 	return 0;
 }
 
@@ -122,31 +122,31 @@ schedule_shutdown(void)
 {
 	struct schedule *s;
 
-	if (!sc.ready)
+	if (!schedules.ready)
 		return;
-	while ((s = TAILQ_FIRST(&sc.all)) != NULL) {
-		TAILQ_REMOVE(&sc.all, s, all);
+	while ((s = TAILQ_FIRST(&schedules.all)) != NULL) {
+		TAILQ_REMOVE(&schedules.all, s, all);
 		/* The futures may be gone already: forget the waiters. */
 		memset(&s->w_pending, 0, sizeof(s->w_pending));
 		memset(&s->w_run, 0, sizeof(s->w_run));
 		schedule_free(s);
 	}
-	idmap_free(&sc.ids);
-	tz_cache_free(sc.zones);
+	idmap_free(&schedules.ids);
+	tz_cache_free(schedules.zones);
 	sched_set_gate(NULL);
-	memset(&sc, 0, sizeof(sc));
+	memset(&schedules, 0, sizeof(schedules));
 }
 
 void
 schedule_set_limits(const struct schedule_limits *limits)
 {
-	sc.limits = *limits;
+	schedules.limits = *limits;
 }
 
 int
 schedule_reload_zones(char *err, size_t errlen)
 {
-	return tz_cache_reload(sc.zones, err, errlen) == 0 ? 0 : -1;
+	return tz_cache_reload(schedules.zones, err, errlen) == 0 ? 0 : -1;
 }
 
 /* Tell the store, and the event stream (once it is stored), that a
@@ -170,7 +170,7 @@ schedule_mark_saving(struct schedule *s)
 struct schedule *
 schedule_find(uint64_t id)
 {
-	struct schedule *s = idmap_get(&sc.ids, id);
+	struct schedule *s = idmap_get(&schedules.ids, id);
 
 	return s != NULL && !s->gone ? s : NULL;
 }
@@ -180,7 +180,7 @@ schedule_first_after(uint64_t after)
 {
 	struct schedule *s;
 
-	TAILQ_FOREACH(s, &sc.all, all)
+	TAILQ_FOREACH(s, &schedules.all, all)
 		if (s->id > after)
 			return s;
 	return NULL;
@@ -195,7 +195,7 @@ schedule_next(struct schedule *s)
 size_t
 schedule_count(void)
 {
-	return idmap_len(&sc.ids);
+	return idmap_len(&schedules.ids);
 }
 
 int32_t
@@ -252,12 +252,12 @@ schedule_define(struct schedule *s, struct schedule_params *p, struct core_error
 		    core_error_set(err, CORE_EINVAL, "%s: %s", field,
 		    p->spec == NULL ? "missing" : why);
 	if (p->kind != RECUR_EVERY && p->tz != NULL && strcmp(p->tz, "UTC") != 0 &&
-	    (zone = tz_cache_get(sc.zones, p->tz, why, sizeof(why))) == NULL)
+	    (zone = tz_cache_get(schedules.zones, p->tz, why, sizeof(why))) == NULL)
 		return core_error_set(err, CORE_EINVAL, "tz: %s", why);
-	if (p->kind == RECUR_EVERY && spec.u.every.period < sc.limits.min_interval)
+	if (p->kind == RECUR_EVERY && spec.u.every.period < schedules.limits.min_interval)
 		return core_error_set(err, CORE_EINVAL,
 		    "every: %s is shorter than the minimum interval of %.6g s", p->spec,
-		    (double)sc.limits.min_interval / 1e6);
+		    (double)schedules.limits.min_interval / 1e6);
 	if (p->start != 0 && p->end != 0 && p->end < p->start)
 		return core_error_set(err, CORE_EINVAL, "end: before start");
 	if (p->jitter < 0)
@@ -311,12 +311,12 @@ schedule_alloc(uint64_t id)
 {
 	struct schedule *s = calloc(1, sizeof(*s));
 
-	if (s == NULL || idmap_put(&sc.ids, id, s) == -1) {
+	if (s == NULL || idmap_put(&schedules.ids, id, s) == -1) {
 		free(s);
 		return NULL;
 	}
 	s->id = id;
-	TAILQ_INSERT_TAIL(&sc.all, s, all);
+	TAILQ_INSERT_TAIL(&schedules.all, s, all);
 	return s;
 }
 
@@ -537,9 +537,9 @@ schedule_create(struct schedule_params *p, struct core_error *err)
 	struct schedule tmp, *s;
 	uint64_t id;
 
-	if (sc.limits.max_schedules != 0 && schedule_count() >= sc.limits.max_schedules) {
+	if (schedules.limits.max_schedules != 0 && schedule_count() >= schedules.limits.max_schedules) {
 		core_error_set(err, CORE_EFULL, "too many schedules (max_schedules = %zu)",
-		    sc.limits.max_schedules);
+		    schedules.limits.max_schedules);
 		return NULL;
 	}
 	memset(&tmp, 0, sizeof(tmp));
@@ -622,8 +622,8 @@ schedule_delete(struct schedule *s)
 {
 	schedule_drop_pending(s);
 	waiter_remove(&s->w_run);
-	TAILQ_REMOVE(&sc.all, s, all);
-	idmap_del(&sc.ids, s->id);
+	TAILQ_REMOVE(&schedules.all, s, all);
+	idmap_del(&schedules.ids, s->id);
 	/* The store learns of it by not finding it. */
 	future_touch_id(s->id);
 	events_emit_id(EVENTS_SCHEDULE_CHANGED, s->id);
@@ -780,13 +780,13 @@ schedule_restore(uint64_t id, enum schedule_state state, struct schedule_params 
 	}
 	/* A stored spec is taken as it is (the minimum may have risen). */
 	{
-		int64_t min = sc.limits.min_interval;
-		sc.limits.min_interval = 0;
+		int64_t min = schedules.limits.min_interval;
+		schedules.limits.min_interval = 0;
 		if (schedule_define(&tmp, p, err) == -1) {
-			sc.limits.min_interval = min;
+			schedules.limits.min_interval = min;
 			return NULL;
 		}
-		sc.limits.min_interval = min;
+		schedules.limits.min_interval = min;
 	}
 	if ((s = schedule_alloc(id)) == NULL) {
 		free(tmp.spec_text);
@@ -832,7 +832,7 @@ schedule_clock_set(void)
 	struct future *f;
 	int any = 0;
 
-	TAILQ_FOREACH(s, &sc.all, all)
+	TAILQ_FOREACH(s, &schedules.all, all)
 		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
 		    s->mark > nt)
 			any = 1;
@@ -842,7 +842,7 @@ schedule_clock_set(void)
 		if (future_schedule(f) != 0 && future_scheduled_for(f) > now &&
 		    (s = schedule_find(future_schedule(f))) != NULL)
 			schedule_take(s, future_scheduled_for(f));
-	TAILQ_FOREACH(s, &sc.all, all) {
+	TAILQ_FOREACH(s, &schedules.all, all) {
 		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
 		    s->mark > nt) {
 			log_warnx("schedule s_%016llx: the clock was set back; going on from now",
@@ -882,7 +882,7 @@ schedule_recover(void)
 		if (!future_done(f) && f->started != 0)
 			schedule_follow(s, f);
 	}
-	TAILQ_FOREACH(s, &sc.all, all) {
+	TAILQ_FOREACH(s, &schedules.all, all) {
 		p = s->pending != 0 ? future_find(s->pending) : NULL;
 		if (s->state != SCHEDULE_ACTIVE) {
 			free(s->taken);

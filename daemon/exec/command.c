@@ -74,7 +74,7 @@ static struct {
 	struct child_list running, queued;
 	struct child_list backoff;	/* waiting to try a failed spawn again */
 	size_t n_running, n_queued, n_backoff;
-} cs;
+} commands;
 
 static void command_sigchld_cb(evutil_socket_t, short, void *);
 static void command_start(struct child *c);
@@ -85,15 +85,15 @@ int
 command_init(struct event_base *base, const struct command_limits *limits,
     const struct command_hooks *hooks)
 {
-	memset(&cs, 0, sizeof(cs));
-	cs.base = base;
-	cs.limits = *limits;
-	cs.hooks = *hooks;
-	TAILQ_INIT(&cs.running);
-	TAILQ_INIT(&cs.queued);
-	TAILQ_INIT(&cs.backoff);
-	cs.sigchld_ev = evsignal_new(base, SIGCHLD, command_sigchld_cb, NULL);
-	if (cs.sigchld_ev == NULL || event_add(cs.sigchld_ev, NULL) == -1)
+	memset(&commands, 0, sizeof(commands));
+	commands.base = base;
+	commands.limits = *limits;
+	commands.hooks = *hooks;
+	TAILQ_INIT(&commands.running);
+	TAILQ_INIT(&commands.queued);
+	TAILQ_INIT(&commands.backoff);
+	commands.sigchld_ev = evsignal_new(base, SIGCHLD, command_sigchld_cb, NULL);
+	if (commands.sigchld_ev == NULL || event_add(commands.sigchld_ev, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -101,7 +101,7 @@ command_init(struct event_base *base, const struct command_limits *limits,
 void
 command_set_limits(const struct command_limits *limits)
 {
-	cs.limits = *limits;
+	commands.limits = *limits;
 	command_start_queued();
 }
 
@@ -153,11 +153,11 @@ child_finish(struct child *c)
 	c->res.out = c->out.buf;
 	c->res.err = c->err.buf;
 	if (c->running) {
-		TAILQ_REMOVE(&cs.running, c, link);
-		cs.n_running--;
+		TAILQ_REMOVE(&commands.running, c, link);
+		commands.n_running--;
 		c->res.duration = clock_loop_now() - c->t_start;
 	}
-	cs.hooks.done(c->id, &c->res, cs.hooks.arg);
+	commands.hooks.done(c->id, &c->res, commands.hooks.arg);
 	child_free(c);
 	command_start_queued();
 }
@@ -171,7 +171,7 @@ child_timer(struct child *c, int stage, int64_t us)
 	c->stage = stage;
 	/* libevent adds tv to the time cached at the start of this loop
 	 * turn; a spawn may have taken a while since: count from now. */
-	event_base_update_cache_time(cs.base);
+	event_base_update_cache_time(commands.base);
 	evtimer_add(c->timer_ev, &tv);
 }
 
@@ -193,7 +193,7 @@ child_terminate(struct child *c)
 	if (c->exited || c->stage == STAGE_KILL)
 		return;
 	child_signal(c, SIGTERM);
-	child_timer(c, STAGE_KILL, cs.limits.kill_grace);
+	child_timer(c, STAGE_KILL, commands.limits.kill_grace);
 }
 
 /* c's timer: the command timed out, the grace period ended, or the pipes
@@ -219,14 +219,14 @@ child_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case STAGE_SPAWN:
 		/* Try again now if a slot is free, else first in the queue. */
-		TAILQ_REMOVE(&cs.backoff, c, link);
-		cs.n_backoff--;
+		TAILQ_REMOVE(&commands.backoff, c, link);
+		commands.n_backoff--;
 		c->stage = STAGE_NONE;
-		if (cs.n_running < cs.limits.max_running)
+		if (commands.n_running < commands.limits.max_running)
 			command_start(c);
 		else {
-			TAILQ_INSERT_HEAD(&cs.queued, c, link);
-			cs.n_queued++;
+			TAILQ_INSERT_HEAD(&commands.queued, c, link);
+			commands.n_queued++;
 		}
 		break;
 	}
@@ -243,7 +243,7 @@ child_read_cb(evutil_socket_t fd, short what, void *arg)
 	for (;;) {
 		n = read(p->fd, tmp, sizeof(tmp));
 		if (n > 0) {
-			outbuf_append(&p->buf, tmp, (size_t)n, cs.limits.max_output);
+			outbuf_append(&p->buf, tmp, (size_t)n, commands.limits.max_output);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -301,7 +301,7 @@ command_sigchld_cb(evutil_socket_t fd, short what, void *arg)
 	int st;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		TAILQ_FOREACH(c, &cs.running, link)
+		TAILQ_FOREACH(c, &commands.running, link)
 			if (c->pid == pid)
 				break;
 		if (c == NULL)
@@ -397,15 +397,15 @@ child_spawn(struct child *c)
 	out[0] = err[0] = in[1] = -1;
 	fcntl(c->out.fd, F_SETFL, O_NONBLOCK);
 	fcntl(c->err.fd, F_SETFL, O_NONBLOCK);
-	c->out.ev = event_new(cs.base, c->out.fd, EV_READ | EV_PERSIST, child_read_cb, &c->out);
-	c->err.ev = event_new(cs.base, c->err.fd, EV_READ | EV_PERSIST, child_read_cb, &c->err);
+	c->out.ev = event_new(commands.base, c->out.fd, EV_READ | EV_PERSIST, child_read_cb, &c->out);
+	c->err.ev = event_new(commands.base, c->err.fd, EV_READ | EV_PERSIST, child_read_cb, &c->err);
 	if (c->out.ev != NULL)
 		event_add(c->out.ev, NULL);
 	if (c->err.ev != NULL)
 		event_add(c->err.ev, NULL);
 	if (c->in_fd != -1) {
 		fcntl(c->in_fd, F_SETFL, O_NONBLOCK);
-		if ((c->in_ev = event_new(cs.base, c->in_fd, EV_WRITE | EV_PERSIST,
+		if ((c->in_ev = event_new(commands.base, c->in_fd, EV_WRITE | EV_PERSIST,
 		    child_write_cb, c)) != NULL)
 			event_add(c->in_ev, NULL);
 	}
@@ -436,8 +436,8 @@ command_start(struct child *c)
 			log_warnx("command: cannot spawn %s (%s); trying again in %lld ms",
 			    c->spec->argv[0], strerror(e),
 			    (long long)((us < SPAWN_RETRY_MAX_US ? us : SPAWN_RETRY_MAX_US) / 1000));
-			TAILQ_INSERT_TAIL(&cs.backoff, c, link);
-			cs.n_backoff++;
+			TAILQ_INSERT_TAIL(&commands.backoff, c, link);
+			commands.n_backoff++;
 			child_timer(c, STAGE_SPAWN, us < SPAWN_RETRY_MAX_US ? us : SPAWN_RETRY_MAX_US);
 			return;
 		}
@@ -446,11 +446,11 @@ command_start(struct child *c)
 		return;
 	}
 	c->running = 1;
-	TAILQ_INSERT_TAIL(&cs.running, c, link);
-	cs.n_running++;
+	TAILQ_INSERT_TAIL(&commands.running, c, link);
+	commands.n_running++;
 	if (c->spec->timeout > 0)
 		child_timer(c, STAGE_TIMEOUT, c->spec->timeout);
-	cs.hooks.started(c->id, cs.hooks.arg);
+	commands.hooks.started(c->id, commands.hooks.arg);
 }
 
 /* Start queued commands while slots are free, in start order. All that
@@ -463,21 +463,21 @@ command_start_queued(void)
 	size_t free_slots, asked = 0;
 	struct child *c;
 
-	if (cs.n_running >= cs.limits.max_running)
+	if (commands.n_running >= commands.limits.max_running)
 		return;
-	free_slots = cs.limits.max_running - cs.n_running;
-	if (cs.hooks.may_start != NULL)
-		TAILQ_FOREACH(c, &cs.queued, link) {
+	free_slots = commands.limits.max_running - commands.n_running;
+	if (commands.hooks.may_start != NULL)
+		TAILQ_FOREACH(c, &commands.queued, link) {
 			if (asked++ == free_slots)
 				break;
-			(void)cs.hooks.may_start(c->id, cs.hooks.arg);
+			(void)commands.hooks.may_start(c->id, commands.hooks.arg);
 		}
-	while (cs.n_queued > 0 && cs.n_running < cs.limits.max_running) {
-		c = TAILQ_FIRST(&cs.queued);
-		if (cs.hooks.may_start != NULL && !cs.hooks.may_start(c->id, cs.hooks.arg))
+	while (commands.n_queued > 0 && commands.n_running < commands.limits.max_running) {
+		c = TAILQ_FIRST(&commands.queued);
+		if (commands.hooks.may_start != NULL && !commands.hooks.may_start(c->id, commands.hooks.arg))
 			break;
-		TAILQ_REMOVE(&cs.queued, c, link);
-		cs.n_queued--;
+		TAILQ_REMOVE(&commands.queued, c, link);
+		commands.n_queued--;
 		command_start(c);
 	}
 }
@@ -496,7 +496,7 @@ command_run(uint64_t id, struct command_spec *spec)
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		struct command_result res = { .spawn_error = ENOMEM };
 		command_spec_free(spec);
-		cs.hooks.done(id, &res, cs.hooks.arg);
+		commands.hooks.done(id, &res, commands.hooks.arg);
 		return 0;
 	}
 	c->id = id;
@@ -504,17 +504,17 @@ command_run(uint64_t id, struct command_spec *spec)
 	c->in_fd = c->out.fd = c->err.fd = -1;
 	c->out.c = c->err.c = c;
 	c->stage = STAGE_NONE;
-	if ((c->timer_ev = evtimer_new(cs.base, child_timer_cb, c)) == NULL) {
+	if ((c->timer_ev = evtimer_new(commands.base, child_timer_cb, c)) == NULL) {
 		c->res.spawn_error = ENOMEM;
 		child_finish(c);
 		return 0;
 	}
-	if (cs.n_queued == 0 && cs.n_running < cs.limits.max_running) {
+	if (commands.n_queued == 0 && commands.n_running < commands.limits.max_running) {
 		command_start(c);
 		return 0;
 	}
-	TAILQ_INSERT_TAIL(&cs.queued, c, link);
-	cs.n_queued++;
+	TAILQ_INSERT_TAIL(&commands.queued, c, link);
+	commands.n_queued++;
 	return 1;
 }
 
@@ -526,15 +526,15 @@ command_find(uint64_t id, int *queued)
 	struct child *c;
 
 	*queued = 0;
-	TAILQ_FOREACH(c, &cs.running, link)
+	TAILQ_FOREACH(c, &commands.running, link)
 		if (c->id == id)
 			return c;
 	*queued = 1;
-	TAILQ_FOREACH(c, &cs.queued, link)
+	TAILQ_FOREACH(c, &commands.queued, link)
 		if (c->id == id)
 			return c;
 	*queued = 2;
-	TAILQ_FOREACH(c, &cs.backoff, link)
+	TAILQ_FOREACH(c, &commands.backoff, link)
 		if (c->id == id)
 			return c;
 	return NULL;
@@ -550,12 +550,12 @@ command_abort(uint64_t id)
 		return 0;
 	c->res.aborted = 1;
 	if (queued == 1) {
-		TAILQ_REMOVE(&cs.queued, c, link);
-		cs.n_queued--;
+		TAILQ_REMOVE(&commands.queued, c, link);
+		commands.n_queued--;
 		child_finish(c);
 	} else if (queued == 2) {
-		TAILQ_REMOVE(&cs.backoff, c, link);
-		cs.n_backoff--;
+		TAILQ_REMOVE(&commands.backoff, c, link);
+		commands.n_backoff--;
 		child_finish(c);
 	} else
 		child_terminate(c);
@@ -568,47 +568,47 @@ command_shutdown(void)
 	struct child *c;
 	int64_t deadline;
 
-	while ((c = TAILQ_FIRST(&cs.queued)) != NULL) {
-		TAILQ_REMOVE(&cs.queued, c, link);
+	while ((c = TAILQ_FIRST(&commands.queued)) != NULL) {
+		TAILQ_REMOVE(&commands.queued, c, link);
 		child_free(c);
 	}
-	while ((c = TAILQ_FIRST(&cs.backoff)) != NULL) {
-		TAILQ_REMOVE(&cs.backoff, c, link);
+	while ((c = TAILQ_FIRST(&commands.backoff)) != NULL) {
+		TAILQ_REMOVE(&commands.backoff, c, link);
 		child_free(c);
 	}
 	/* What still runs gets SIGTERM, a short grace, then SIGKILL. Their
 	 * calls stay "running" in the store: the next start settles them. */
-	TAILQ_FOREACH(c, &cs.running, link)
+	TAILQ_FOREACH(c, &commands.running, link)
 		child_signal(c, SIGTERM);
-	deadline = clock_loop_now() + (cs.limits.kill_grace < 2000000 ? cs.limits.kill_grace : 2000000);
-	TAILQ_FOREACH(c, &cs.running, link)
+	deadline = clock_loop_now() + (commands.limits.kill_grace < 2000000 ? commands.limits.kill_grace : 2000000);
+	TAILQ_FOREACH(c, &commands.running, link)
 		while (!c->exited && clock_loop_now() < deadline) {
 			if (waitpid(c->pid, NULL, WNOHANG) == c->pid)
 				c->exited = 1;
 			else
 				usleep(10000);
 		}
-	while ((c = TAILQ_FIRST(&cs.running)) != NULL) {
-		TAILQ_REMOVE(&cs.running, c, link);
+	while ((c = TAILQ_FIRST(&commands.running)) != NULL) {
+		TAILQ_REMOVE(&commands.running, c, link);
 		child_signal(c, SIGKILL);
 		if (!c->exited)
 			waitpid(c->pid, NULL, 0);
 		child_free(c);
 	}
-	if (cs.sigchld_ev != NULL)
-		event_free(cs.sigchld_ev);
-	cs.sigchld_ev = NULL;
-	cs.n_running = cs.n_queued = cs.n_backoff = 0;
+	if (commands.sigchld_ev != NULL)
+		event_free(commands.sigchld_ev);
+	commands.sigchld_ev = NULL;
+	commands.n_running = commands.n_queued = commands.n_backoff = 0;
 }
 
 size_t
 command_running(void)
 {
-	return cs.n_running;
+	return commands.n_running;
 }
 
 size_t
 command_queued(void)
 {
-	return cs.n_queued + cs.n_backoff;
+	return commands.n_queued + commands.n_backoff;
 }

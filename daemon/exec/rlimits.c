@@ -22,7 +22,7 @@ struct rlim {
 static struct {
 	struct rlim *v;
 	size_t n;
-} rl;
+} rlimits;
 
 /* The resources command_rlimits may name. */
 static const struct {
@@ -101,26 +101,26 @@ rlimits_set(char **list)
 			free(v);
 			return -1;
 		}
-	free(rl.v);
-	rl.v = v;
-	rl.n = n;
+	free(rlimits.v);
+	rlimits.v = v;
+	rlimits.n = n;
 	return 0;
 }
 
 void
 rlimits_free(void)
 {
-	free(rl.v);
-	rl.v = NULL;
-	rl.n = 0;
+	free(rlimits.v);
+	rlimits.v = NULL;
+	rlimits.n = 0;
 }
 
 int
 rlimits_apply(pid_t pid)
 {
-	for (size_t i = 0; i < rl.n; i++) {
-		__rlimit_resource_t res = (__rlimit_resource_t)rl.v[i].resource;
-		struct rlimit old, r = { rl.v[i].value, rl.v[i].value };
+	for (size_t i = 0; i < rlimits.n; i++) {
+		__rlimit_resource_t res = (__rlimit_resource_t)rlimits.v[i].resource;
+		struct rlimit old, r = { rlimits.v[i].value, rlimits.v[i].value };
 		/* Never above the hard limit loopd has itself (EPERM). */
 		if (prlimit(pid, res, NULL, &old) == 0 && old.rlim_max != RLIM_INFINITY &&
 		    r.rlim_max > old.rlim_max)

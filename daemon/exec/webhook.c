@@ -48,10 +48,10 @@
 #define SEND_SLICE 32
 
 enum hook_state {
-	HOOK_QUEUED,		/* in ws.queued: not started */
+	HOOK_QUEUED,		/* in webhooks.queued: not started */
 	HOOK_WAITING,		/* in its host's waiting list: started */
-	HOOK_SENDING,		/* in ws.sending and in curl */
-	HOOK_FAILED,		/* in ws.failed: reported next turn */
+	HOOK_SENDING,		/* in webhooks.sending and in curl */
+	HOOK_FAILED,		/* in webhooks.failed: reported next turn */
 };
 
 struct host;
@@ -73,7 +73,7 @@ TAILQ_HEAD(hook_list, hook);
 
 /* Requests started to one host and port; freed when it has none. */
 struct host {
-	LIST_ENTRY(host) link;		/* ws.host_list */
+	LIST_ENTRY(host) link;		/* webhooks.host_list */
 	struct host *next;		/* another key with the same hash */
 	uint64_t hash;
 	struct hook_list waiting;	/* in start order */
@@ -102,7 +102,7 @@ static struct {
 	LIST_HEAD(, host) host_list;
 	struct hook_list queued, sending, failed;
 	size_t n_queued, n_waiting, n_sending;
-} ws;
+} webhooks;
 
 static void webhook_check_done(void);
 static void webhook_done_soon(void);
@@ -156,7 +156,7 @@ sock_event_cb(evutil_socket_t fd, short what, void *arg)
 	int running, action = (what & EV_READ ? CURL_CSELECT_IN : 0) |
 	    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
 
-	curl_multi_socket_action(ws.multi, fd, action, &running);
+	curl_multi_socket_action(webhooks.multi, fd, action, &running);
 	webhook_done_soon();
 }
 
@@ -166,7 +166,7 @@ timer_event_cb(evutil_socket_t fd, short what, void *arg)
 {
 	int running;
 
-	curl_multi_socket_action(ws.multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	curl_multi_socket_action(webhooks.multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	webhook_done_soon();
 }
 
@@ -182,7 +182,7 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 			event_free(sk->ev);
 			free(sk);
 		}
-		curl_multi_assign(ws.multi, s, NULL);
+		curl_multi_assign(webhooks.multi, s, NULL);
 		return 0;
 	}
 	kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
@@ -190,10 +190,10 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 	if (sk == NULL) {
 		if ((sk = calloc(1, sizeof(*sk))) == NULL)
 			return -1;
-		curl_multi_assign(ws.multi, s, sk);
+		curl_multi_assign(webhooks.multi, s, sk);
 	} else
 		event_free(sk->ev);
-	if ((sk->ev = event_new(ws.base, s, kind, sock_event_cb, NULL)) == NULL ||
+	if ((sk->ev = event_new(webhooks.base, s, kind, sock_event_cb, NULL)) == NULL ||
 	    event_add(sk->ev, NULL) == -1)
 		return -1;
 	return 0;
@@ -206,11 +206,11 @@ timer_cb(CURLM *multi, long timeout_ms, void *userp)
 	struct timeval tv;
 
 	if (timeout_ms < 0) {
-		evtimer_del(ws.timer_ev);
+		evtimer_del(webhooks.timer_ev);
 		return 0;
 	}
 	tv = clock_timeval((int64_t)timeout_ms * 1000);
-	evtimer_add(ws.timer_ev, &tv);
+	evtimer_add(webhooks.timer_ev, &tv);
 	return 0;
 }
 
@@ -256,7 +256,7 @@ write_cb(char *data, size_t size, size_t n, void *arg)
 	size_t len = size * n;
 
 	/* Out of memory: 0 aborts the transfer. */
-	return outbuf_append(&h->res.body, data, len, ws.limits.max_output) == -1 ? 0 : len;
+	return outbuf_append(&h->res.body, data, len, webhooks.limits.max_output) == -1 ? 0 : len;
 }
 
 /* Trim blanks and CR/LF at both ends of [s, s+len). */
@@ -389,7 +389,7 @@ static struct host *
 host_get(const char *key)
 {
 	uint64_t hash = host_hash(key);
-	struct host *first = idmap_get(&ws.hosts, hash), *hs;
+	struct host *first = idmap_get(&webhooks.hosts, hash), *hs;
 	size_t len = strlen(key);
 
 	for (hs = first; hs != NULL; hs = hs->next)
@@ -403,11 +403,11 @@ host_get(const char *key)
 	if (first != NULL) {
 		hs->next = first->next;
 		first->next = hs;
-	} else if (idmap_put(&ws.hosts, hash, hs) == -1) {
+	} else if (idmap_put(&webhooks.hosts, hash, hs) == -1) {
 		free(hs);
 		return NULL;
 	}
-	LIST_INSERT_HEAD(&ws.host_list, hs, link);
+	LIST_INSERT_HEAD(&webhooks.host_list, hs, link);
 	return hs;
 }
 
@@ -419,13 +419,13 @@ host_put(struct host *hs)
 
 	if (hs->n_sending > 0 || !TAILQ_EMPTY(&hs->waiting))
 		return;
-	first = idmap_get(&ws.hosts, hs->hash);
+	first = idmap_get(&webhooks.hosts, hs->hash);
 	if (first == hs) {
 		/* Delete, then put: the put after a delete never grows the
 		 * table, so it cannot fail. */
-		idmap_del(&ws.hosts, hs->hash);
+		idmap_del(&webhooks.hosts, hs->hash);
 		if (hs->next != NULL)
-			idmap_put(&ws.hosts, hs->hash, hs->next);
+			idmap_put(&webhooks.hosts, hs->hash, hs->next);
 	} else {
 		for (pp = &first->next; *pp != hs; pp = &(*pp)->next)
 			;
@@ -440,7 +440,7 @@ static int
 host_has_room(const struct host *hs)
 {
 	/* 0 is no cap, as for curl. */
-	return ws.limits.max_per_host == 0 || hs->n_sending < ws.limits.max_per_host;
+	return webhooks.limits.max_per_host == 0 || hs->n_sending < webhooks.limits.max_per_host;
 }
 
 /* Set h aside as failed with curl error code and msg (which may be
@@ -454,8 +454,8 @@ hook_fail(struct hook *h, int code, const char *msg)
 	h->res.message = msg;
 	h->res.retry_after = -1;
 	h->res.duration = clock_loop_now() - h->t_start;
-	TAILQ_INSERT_TAIL(&ws.failed, h, link);
-	event_active(ws.kick_ev, EV_TIMEOUT, 0);
+	TAILQ_INSERT_TAIL(&webhooks.failed, h, link);
+	event_active(webhooks.kick_ev, EV_TIMEOUT, 0);
 }
 
 /* Fill h's result: its time ran out while it waited for a connection. */
@@ -467,7 +467,7 @@ hook_timed_out(struct hook *h)
 	h->res.retry_after = -1;
 	snprintf(h->errbuf, sizeof(h->errbuf), "Timed out after %lld milliseconds waiting "
 	    "for a connection to the host (webhook_max_per_host = %zu)",
-	    (long long)(h->res.duration / 1000), ws.limits.max_per_host);
+	    (long long)(h->res.duration / 1000), webhooks.limits.max_per_host);
 	h->res.message = h->errbuf;
 }
 
@@ -475,9 +475,9 @@ hook_timed_out(struct hook *h)
 static void
 hook_report(struct hook *h)
 {
-	if (idmap_get(&ws.by_id, h->id) == h)
-		idmap_del(&ws.by_id, h->id);
-	ws.hooks.done(h->id, &h->res, ws.hooks.arg);
+	if (idmap_get(&webhooks.by_id, h->id) == h)
+		idmap_del(&webhooks.by_id, h->id);
+	webhooks.hooks.done(h->id, &h->res, webhooks.hooks.arg);
 	hook_free(h);
 }
 
@@ -527,8 +527,8 @@ hook_send(struct hook *h, struct host *hs)
 	curl_easy_setopt(e, CURLOPT_PREREQDATA, h);
 	/* curl reads *_proxy from the environment by itself: only the
 	 * configured proxy is used ("" turns proxies off). */
-	curl_easy_setopt(e, CURLOPT_PROXY, ws.proxy != NULL ? ws.proxy : "");
-	curl_easy_setopt(e, CURLOPT_NOPROXY, ws.proxy != NULL ? "" : "*");
+	curl_easy_setopt(e, CURLOPT_PROXY, webhooks.proxy != NULL ? webhooks.proxy : "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, webhooks.proxy != NULL ? "" : "*");
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
 	if (strcmp(s->method, "HEAD") == 0)
@@ -539,18 +539,18 @@ hook_send(struct hook *h, struct host *hs)
 		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)s->body_len);
 		curl_easy_setopt(e, CURLOPT_POSTFIELDS, s->body);
 	}
-	if (curl_multi_add_handle(ws.multi, e) != CURLM_OK)
+	if (curl_multi_add_handle(webhooks.multi, e) != CURLM_OK)
 		goto fail;
-	if (ws.sent_turn++ == 0 && ws.pump_ev != NULL) {
+	if (webhooks.sent_turn++ == 0 && webhooks.pump_ev != NULL) {
 		/* The turn ends with the next pass: it counts from 0 again. */
 		static const struct timeval zero = { 0, 0 };
-		evtimer_add(ws.pump_ev, &zero);
+		evtimer_add(webhooks.pump_ev, &zero);
 	}
 	h->state = HOOK_SENDING;
 	h->host = hs;
 	hs->n_sending++;
-	TAILQ_INSERT_TAIL(&ws.sending, h, link);
-	ws.n_sending++;
+	TAILQ_INSERT_TAIL(&webhooks.sending, h, link);
+	webhooks.n_sending++;
 	return;
 fail:
 	hook_fail(h, CURLE_OUT_OF_MEMORY, "out of memory");
@@ -562,9 +562,9 @@ hook_unsend(struct hook *h)
 {
 	struct host *hs = h->host;
 
-	curl_multi_remove_handle(ws.multi, h->easy);
-	TAILQ_REMOVE(&ws.sending, h, link);
-	ws.n_sending--;
+	curl_multi_remove_handle(webhooks.multi, h->easy);
+	TAILQ_REMOVE(&webhooks.sending, h, link);
+	webhooks.n_sending--;
 	hs->n_sending--;
 	h->host = NULL;
 	return hs;
@@ -578,10 +578,10 @@ host_pump(struct host *hs)
 {
 	struct hook *h;
 
-	while (host_has_room(hs) && ws.sent_turn < SEND_SLICE &&
+	while (host_has_room(hs) && webhooks.sent_turn < SEND_SLICE &&
 	    (h = TAILQ_FIRST(&hs->waiting)) != NULL) {
 		TAILQ_REMOVE(&hs->waiting, h, link);
-		ws.n_waiting--;
+		webhooks.n_waiting--;
 		hook_send(h, hs);
 	}
 	host_put(hs);
@@ -595,7 +595,7 @@ deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct host *hs = h->host;
 
 	TAILQ_REMOVE(&hs->waiting, h, link);
-	ws.n_waiting--;
+	webhooks.n_waiting--;
 	h->host = NULL;
 	host_put(hs);
 	hook_timed_out(h);
@@ -622,7 +622,7 @@ webhook_begin(struct hook *h)
 	free(key);
 	if (!TAILQ_EMPTY(&hs->waiting) || !host_has_room(hs)) {
 		/* Behind others: wait, at most until its time is up. */
-		if ((h->deadline_ev = evtimer_new(ws.base, deadline_cb, h)) == NULL) {
+		if ((h->deadline_ev = evtimer_new(webhooks.base, deadline_cb, h)) == NULL) {
 			host_put(hs);
 			hook_fail(h, CURLE_OUT_OF_MEMORY, "out of memory");
 			return;
@@ -633,9 +633,9 @@ webhook_begin(struct hook *h)
 	h->state = HOOK_WAITING;
 	h->host = hs;
 	TAILQ_INSERT_TAIL(&hs->waiting, h, link);
-	ws.n_waiting++;
+	webhooks.n_waiting++;
 	host_pump(hs);
-	ws.hooks.started(id, ws.hooks.arg);
+	webhooks.hooks.started(id, webhooks.hooks.arg);
 }
 
 /* Start queued requests in start order while fewer than max_running are
@@ -645,10 +645,10 @@ webhook_admit(void)
 {
 	struct hook *h;
 
-	while (ws.n_waiting + ws.n_sending < ws.limits.max_running &&
-	    (h = TAILQ_FIRST(&ws.queued)) != NULL) {
-		TAILQ_REMOVE(&ws.queued, h, link);
-		ws.n_queued--;
+	while (webhooks.n_waiting + webhooks.n_sending < webhooks.limits.max_running &&
+	    (h = TAILQ_FIRST(&webhooks.queued)) != NULL) {
+		TAILQ_REMOVE(&webhooks.queued, h, link);
+		webhooks.n_queued--;
 		webhook_begin(h);
 	}
 }
@@ -660,8 +660,8 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct hook *h;
 
-	while ((h = TAILQ_FIRST(&ws.failed)) != NULL) {
-		TAILQ_REMOVE(&ws.failed, h, link);
+	while ((h = TAILQ_FIRST(&webhooks.failed)) != NULL) {
+		TAILQ_REMOVE(&webhooks.failed, h, link);
 		hook_report(h);
 	}
 	webhook_admit();
@@ -673,8 +673,8 @@ pump_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct host *hs, *next;
 
-	ws.sent_turn = 0;
-	for (hs = LIST_FIRST(&ws.host_list); hs != NULL && ws.sent_turn < SEND_SLICE;
+	webhooks.sent_turn = 0;
+	for (hs = LIST_FIRST(&webhooks.host_list); hs != NULL && webhooks.sent_turn < SEND_SLICE;
 	    hs = next) {
 		next = LIST_NEXT(hs, link);
 		if (!TAILQ_EMPTY(&hs->waiting) && host_has_room(hs))
@@ -697,8 +697,8 @@ webhook_done_soon(void)
 {
 	static const struct timeval zero = { 0, 0 };
 
-	if (!evtimer_pending(ws.done_ev, NULL))
-		evtimer_add(ws.done_ev, &zero);
+	if (!evtimer_pending(webhooks.done_ev, NULL))
+		evtimer_add(webhooks.done_ev, &zero);
 }
 
 /* Collect what curl says is finished, for DONE_SLICE_US at most: each one
@@ -713,7 +713,7 @@ webhook_check_done(void)
 	CURLMsg *msg;
 	int left;
 
-	while ((msg = curl_multi_info_read(ws.multi, &left)) != NULL) {
+	while ((msg = curl_multi_info_read(webhooks.multi, &left)) != NULL) {
 		struct hook *h = NULL;
 		CURLcode result = msg->data.result;
 
@@ -736,7 +736,7 @@ webhook_check_done(void)
 		hook_report(h);
 		webhook_admit();
 		if (left > 0 && clock_loop_now() > until) {
-			evtimer_add(ws.done_ev, &zero);
+			evtimer_add(webhooks.done_ev, &zero);
 			break;
 		}
 	}
@@ -747,39 +747,39 @@ webhook_run(uint64_t id, struct webhook_spec *spec)
 {
 	struct hook *h = calloc(1, sizeof(*h));
 
-	if (h == NULL || idmap_put(&ws.by_id, id, h) == -1) {
+	if (h == NULL || idmap_put(&webhooks.by_id, id, h) == -1) {
 		struct webhook_result r = { .error = CURLE_OUT_OF_MEMORY,
 		    .message = "out of memory", .retry_after = -1 };
 		free(h);
 		webhook_spec_free(spec);
-		ws.hooks.done(id, &r, ws.hooks.arg);
+		webhooks.hooks.done(id, &r, webhooks.hooks.arg);
 		return;
 	}
 	h->id = id;
 	h->spec = spec;
 	h->state = HOOK_QUEUED;
-	TAILQ_INSERT_TAIL(&ws.queued, h, link);
-	ws.n_queued++;
+	TAILQ_INSERT_TAIL(&webhooks.queued, h, link);
+	webhooks.n_queued++;
 	webhook_admit();
 }
 
 int
 webhook_abort(uint64_t id)
 {
-	struct hook *h = idmap_del(&ws.by_id, id);
+	struct hook *h = idmap_del(&webhooks.by_id, id);
 	struct host *hs;
 
 	if (h == NULL)
 		return 0;
 	switch (h->state) {
 	case HOOK_QUEUED:
-		TAILQ_REMOVE(&ws.queued, h, link);
-		ws.n_queued--;
+		TAILQ_REMOVE(&webhooks.queued, h, link);
+		webhooks.n_queued--;
 		break;
 	case HOOK_WAITING:
 		hs = h->host;
 		TAILQ_REMOVE(&hs->waiting, h, link);
-		ws.n_waiting--;
+		webhooks.n_waiting--;
 		h->host = NULL;
 		host_put(hs);
 		break;
@@ -787,12 +787,12 @@ webhook_abort(uint64_t id)
 		host_pump(hook_unsend(h));
 		break;
 	case HOOK_FAILED:
-		TAILQ_REMOVE(&ws.failed, h, link);
+		TAILQ_REMOVE(&webhooks.failed, h, link);
 		break;
 	}
 	hook_free(h);
 	/* A slot may be free: the next queued one starts next turn. */
-	event_active(ws.kick_ev, EV_TIMEOUT, 0);
+	event_active(webhooks.kick_ev, EV_TIMEOUT, 0);
 	return 1;
 }
 
@@ -800,24 +800,24 @@ int
 webhook_init(struct event_base *base, const struct webhook_limits *limits,
     const struct webhook_hooks *hooks)
 {
-	memset(&ws, 0, sizeof(ws));
-	ws.base = base;
-	ws.hooks = *hooks;
-	idmap_init(&ws.by_id);
-	idmap_init(&ws.hosts);
-	LIST_INIT(&ws.host_list);
-	TAILQ_INIT(&ws.queued);
-	TAILQ_INIT(&ws.sending);
-	TAILQ_INIT(&ws.failed);
+	memset(&webhooks, 0, sizeof(webhooks));
+	webhooks.base = base;
+	webhooks.hooks = *hooks;
+	idmap_init(&webhooks.by_id);
+	idmap_init(&webhooks.hosts);
+	LIST_INIT(&webhooks.host_list);
+	TAILQ_INIT(&webhooks.queued);
+	TAILQ_INIT(&webhooks.sending);
+	TAILQ_INIT(&webhooks.failed);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-	    (ws.multi = curl_multi_init()) == NULL ||
-	    (ws.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL ||
-	    (ws.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
-	    (ws.done_ev = evtimer_new(base, done_cb, NULL)) == NULL ||
-	    (ws.pump_ev = evtimer_new(base, pump_cb, NULL)) == NULL)
+	    (webhooks.multi = curl_multi_init()) == NULL ||
+	    (webhooks.timer_ev = evtimer_new(base, timer_event_cb, NULL)) == NULL ||
+	    (webhooks.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
+	    (webhooks.done_ev = evtimer_new(base, done_cb, NULL)) == NULL ||
+	    (webhooks.pump_ev = evtimer_new(base, pump_cb, NULL)) == NULL)
 		return -1;
-	curl_multi_setopt(ws.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
-	curl_multi_setopt(ws.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(webhooks.multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(webhooks.multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	webhook_set_limits(limits);
 	return 0;
 }
@@ -827,12 +827,12 @@ webhook_set_limits(const struct webhook_limits *limits)
 {
 	struct host *hs, *next;
 
-	ws.limits = *limits;
+	webhooks.limits = *limits;
 	/* A backstop: our own per-host queue keeps curl under it. */
-	curl_multi_setopt(ws.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)limits->max_per_host);
+	curl_multi_setopt(webhooks.multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)limits->max_per_host);
 	/* Idle connections kept for reuse. */
-	curl_multi_setopt(ws.multi, CURLMOPT_MAXCONNECTS, (long)limits->max_running);
-	for (hs = LIST_FIRST(&ws.host_list); hs != NULL; hs = next) {
+	curl_multi_setopt(webhooks.multi, CURLMOPT_MAXCONNECTS, (long)limits->max_running);
+	for (hs = LIST_FIRST(&webhooks.host_list); hs != NULL; hs = next) {
 		next = LIST_NEXT(hs, link);
 		host_pump(hs);		/* may free hs, nothing else */
 	}
@@ -846,8 +846,8 @@ webhook_set_proxy(const char *proxy)
 
 	if (proxy != NULL && *proxy != '\0' && (p = strdup(proxy)) == NULL)
 		return -1;
-	free(ws.proxy);
-	ws.proxy = p;
+	free(webhooks.proxy);
+	webhooks.proxy = p;
 	return 0;
 }
 
@@ -857,20 +857,20 @@ webhook_shutdown(void)
 	struct host *hs;
 	struct hook *h;
 
-	while ((h = TAILQ_FIRST(&ws.queued)) != NULL) {
-		TAILQ_REMOVE(&ws.queued, h, link);
+	while ((h = TAILQ_FIRST(&webhooks.queued)) != NULL) {
+		TAILQ_REMOVE(&webhooks.queued, h, link);
 		hook_free(h);
 	}
-	while ((h = TAILQ_FIRST(&ws.failed)) != NULL) {
-		TAILQ_REMOVE(&ws.failed, h, link);
+	while ((h = TAILQ_FIRST(&webhooks.failed)) != NULL) {
+		TAILQ_REMOVE(&webhooks.failed, h, link);
 		hook_free(h);
 	}
-	while ((h = TAILQ_FIRST(&ws.sending)) != NULL) {
-		curl_multi_remove_handle(ws.multi, h->easy);
-		TAILQ_REMOVE(&ws.sending, h, link);
+	while ((h = TAILQ_FIRST(&webhooks.sending)) != NULL) {
+		curl_multi_remove_handle(webhooks.multi, h->easy);
+		TAILQ_REMOVE(&webhooks.sending, h, link);
 		hook_free(h);
 	}
-	while ((hs = LIST_FIRST(&ws.host_list)) != NULL) {
+	while ((hs = LIST_FIRST(&webhooks.host_list)) != NULL) {
 		while ((h = TAILQ_FIRST(&hs->waiting)) != NULL) {
 			TAILQ_REMOVE(&hs->waiting, h, link);
 			hook_free(h);
@@ -878,37 +878,37 @@ webhook_shutdown(void)
 		LIST_REMOVE(hs, link);
 		free(hs);
 	}
-	idmap_free(&ws.by_id);
-	idmap_free(&ws.hosts);
-	if (ws.multi != NULL)
-		curl_multi_cleanup(ws.multi);
-	if (ws.timer_ev != NULL)
-		event_free(ws.timer_ev);
-	if (ws.kick_ev != NULL)
-		event_free(ws.kick_ev);
-	if (ws.done_ev != NULL)
-		event_free(ws.done_ev);
-	if (ws.pump_ev != NULL)
-		event_free(ws.pump_ev);
+	idmap_free(&webhooks.by_id);
+	idmap_free(&webhooks.hosts);
+	if (webhooks.multi != NULL)
+		curl_multi_cleanup(webhooks.multi);
+	if (webhooks.timer_ev != NULL)
+		event_free(webhooks.timer_ev);
+	if (webhooks.kick_ev != NULL)
+		event_free(webhooks.kick_ev);
+	if (webhooks.done_ev != NULL)
+		event_free(webhooks.done_ev);
+	if (webhooks.pump_ev != NULL)
+		event_free(webhooks.pump_ev);
 	curl_global_cleanup();
-	free(ws.proxy);
-	memset(&ws, 0, sizeof(ws));
+	free(webhooks.proxy);
+	memset(&webhooks, 0, sizeof(webhooks));
 }
 
 size_t
 webhook_running(void)
 {
-	return ws.n_sending;
+	return webhooks.n_sending;
 }
 
 size_t
 webhook_host_queued(void)
 {
-	return ws.n_waiting;
+	return webhooks.n_waiting;
 }
 
 size_t
 webhook_queued(void)
 {
-	return ws.n_queued;
+	return webhooks.n_queued;
 }

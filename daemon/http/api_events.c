@@ -80,7 +80,7 @@ static struct {
 	struct event *tick_ev;		/* keep-alive comments */
 	int64_t tick_us;
 	int listening;
-} es;
+} streams;
 
 /* Monotonic time in us. */
 static int64_t
@@ -99,15 +99,15 @@ streams_wake_now(evutil_socket_t fd, short what, void *arg)
 	struct api_stream *s;
 	uint64_t end = events_next_seq();
 
-	es.last_wake = mono_now();
-	es.wanted = 0;
-	if (es.wake_ev != NULL)
-		evtimer_del(es.wake_ev);
-	LIST_FOREACH(s, &es.all, link)
+	streams.last_wake = mono_now();
+	streams.wanted = 0;
+	if (streams.wake_ev != NULL)
+		evtimer_del(streams.wake_ev);
+	LIST_FOREACH(s, &streams.all, link)
 		if (s->next < end || s->keepalive) {
 			if (!s->awake) {
 				s->awake = 1;
-				es.awake++;
+				streams.awake++;
 			}
 			http_stream_wake(s->r);
 		}
@@ -120,10 +120,10 @@ streams_wake_after(int64_t wait)
 {
 	struct timeval tv = { (time_t)(wait / 1000000), (suseconds_t)(wait % 1000000) };
 
-	if (es.wake_ev == NULL &&
-	    (es.wake_ev = evtimer_new(api_base, streams_wake_now, NULL)) == NULL)
+	if (streams.wake_ev == NULL &&
+	    (streams.wake_ev = evtimer_new(api_base, streams_wake_now, NULL)) == NULL)
 		return -1;
-	return evtimer_add(es.wake_ev, &tv);
+	return evtimer_add(streams.wake_ev, &tv);
 }
 
 /* When the next wake may be: WAKE_US after the last one, or sooner once
@@ -132,11 +132,11 @@ streams_wake_after(int64_t wait)
 static int64_t
 streams_next_wake(void)
 {
-	int64_t latest = es.last_wake + WAKE_US, soon = es.asleep_at + 2 * es.cost;
+	int64_t latest = streams.last_wake + WAKE_US, soon = streams.asleep_at + 2 * streams.cost;
 
-	if (soon < es.last_wake + WAKE_MIN_US)
-		soon = es.last_wake + WAKE_MIN_US;
-	return es.awake == 0 && soon < latest ? soon : latest;
+	if (soon < streams.last_wake + WAKE_MIN_US)
+		soon = streams.last_wake + WAKE_MIN_US;
+	return streams.awake == 0 && soon < latest ? soon : latest;
 }
 
 /* Events were published: wake the streams now, or when streams_next_wake
@@ -146,14 +146,14 @@ streams_wake(void *arg)
 {
 	int64_t wait;
 
-	if (LIST_EMPTY(&es.all) || es.wanted)
+	if (LIST_EMPTY(&streams.all) || streams.wanted)
 		return;
 	wait = streams_next_wake() - mono_now();
 	if (wait <= 0) {
 		streams_wake_now(-1, 0, NULL);
 		return;
 	}
-	es.wanted = 1;
+	streams.wanted = 1;
 	if (streams_wake_after(wait) == -1)
 		streams_wake_now(-1, 0, NULL);
 }
@@ -168,16 +168,16 @@ stream_asleep(struct api_stream *s)
 	if (!s->awake)
 		return;
 	s->awake = 0;
-	if (--es.awake > 0)
+	if (--streams.awake > 0)
 		return;
 	now = mono_now();
-	es.asleep_at = now;
-	es.cost = now - es.last_wake;
+	streams.asleep_at = now;
+	streams.cost = now - streams.last_wake;
 	wait = streams_next_wake() - now;
 	/* Always on a timer: this runs inside the reader, before the server
 	 * puts the stream to sleep. */
-	if (es.wanted && streams_wake_after(wait > 0 ? wait : 0) == -1)
-		es.wanted = 0;	/* the WAKE_US timer still runs */
+	if (streams.wanted && streams_wake_after(wait > 0 ? wait : 0) == -1)
+		streams.wanted = 0;	/* the WAKE_US timer still runs */
 }
 
 /* Keep-alive tick: every stream sends a comment line. */
@@ -186,7 +186,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct api_stream *s;
 
-	LIST_FOREACH(s, &es.all, link)
+	LIST_FOREACH(s, &streams.all, link)
 		s->keepalive = 1;
 	streams_wake_now(-1, 0, NULL);
 }
@@ -196,7 +196,7 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
 static void
 event_text(struct api_stream *s, const struct events_event *e)
 {
-	struct event_text *t = es.texts ? &es.texts[e->seq % TEXT_SLOTS] : NULL;
+	struct event_text *t = streams.texts ? &streams.texts[e->seq % TEXT_SLOTS] : NULL;
 
 	if (t != NULL && t->seq == e->seq && t->len > 0) {
 		memcpy(s->buf, t->text, t->len);
@@ -306,10 +306,10 @@ stream_cleanup(struct http_req *r)
 		return;
 	stream_asleep(s);
 	LIST_REMOVE(s, link);
-	es.n--;
+	streams.n--;
 	free(s);
-	if (es.n == 0 && es.tick_ev != NULL)
-		evtimer_del(es.tick_ev);
+	if (streams.n == 0 && streams.tick_ev != NULL)
+		evtimer_del(streams.tick_ev);
 }
 
 /* Start the keep-alive tick at the configured period. */
@@ -319,12 +319,12 @@ tick_start(void)
 	int64_t us = api_cfg->event_keepalive > 0 ? api_cfg->event_keepalive : 15000000;
 	struct timeval tv = { (time_t)(us / 1000000), (suseconds_t)(us % 1000000) };
 
-	if (es.tick_ev == NULL &&
-	    (es.tick_ev = event_new(api_base, -1, EV_PERSIST, tick_cb, NULL)) == NULL)
+	if (streams.tick_ev == NULL &&
+	    (streams.tick_ev = event_new(api_base, -1, EV_PERSIST, tick_cb, NULL)) == NULL)
 		return;
-	if (us != es.tick_us || !evtimer_pending(es.tick_ev, NULL)) {
-		es.tick_us = us;
-		evtimer_add(es.tick_ev, &tv);
+	if (us != streams.tick_us || !evtimer_pending(streams.tick_ev, NULL)) {
+		streams.tick_us = us;
+		evtimer_add(streams.tick_ev, &tv);
 	}
 }
 
@@ -352,30 +352,30 @@ api_events(struct http_req *r, struct api_args *a)
 			return;
 		}
 	}
-	if (es.n >= api_cfg->max_event_streams) {
-		es.refused++;
+	if (streams.n >= api_cfg->max_event_streams) {
+		streams.refused++;
 		http_reply_problem(r, 503, NULL, "too many event streams (max_event_streams = "
 		    "%llu); poll instead", (unsigned long long)api_cfg->max_event_streams);
 		http_set_retry_after(r, 5);
 		return;
 	}
-	if (es.texts == NULL)
-		es.texts = calloc(TEXT_SLOTS, sizeof(*es.texts));
-	if (!http_has_connection(r) || es.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
+	if (streams.texts == NULL)
+		streams.texts = calloc(TEXT_SLOTS, sizeof(*streams.texts));
+	if (!http_has_connection(r) || streams.texts == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;
 	}
-	if (!es.listening) {
-		LIST_INIT(&es.all);
+	if (!streams.listening) {
+		LIST_INIT(&streams.all);
 		events_set_listener(streams_wake, NULL);
-		es.listening = 1;
+		streams.listening = 1;
 	}
 	s->r = r;
 	s->hello = 1;
 	s->reset = events_since(n, &s->next) == -1;
-	LIST_INSERT_HEAD(&es.all, s, link);
-	es.n++;
-	es.opened++;
+	LIST_INSERT_HEAD(&streams.all, s, link);
+	streams.n++;
+	streams.opened++;
 	tick_start();
 	http_stream(r, "text/event-stream; charset=utf-8", stream_read, s, stream_cleanup);
 }
@@ -383,19 +383,19 @@ api_events(struct http_req *r, struct api_args *a)
 void
 api_events_counts(size_t *open, uint64_t *opened, uint64_t *refused)
 {
-	*open = es.n;
-	*opened = es.opened;
-	*refused = es.refused;
+	*open = streams.n;
+	*opened = streams.opened;
+	*refused = streams.refused;
 }
 
 void
 api_events_shutdown(void)
 {
-	if (es.tick_ev != NULL)
-		event_free(es.tick_ev);
-	if (es.wake_ev != NULL)
-		event_free(es.wake_ev);
-	es.tick_ev = es.wake_ev = NULL;
-	free(es.texts);
-	es.texts = NULL;
+	if (streams.tick_ev != NULL)
+		event_free(streams.tick_ev);
+	if (streams.wake_ev != NULL)
+		event_free(streams.wake_ev);
+	streams.tick_ev = streams.wake_ev = NULL;
+	free(streams.texts);
+	streams.texts = NULL;
 }

@@ -104,19 +104,19 @@ struct http_req {
 	void *hold;
 	void (*hold_expire)(struct http_req *r);
 	void (*hold_cleanup)(struct http_req *r);
-	int held;			/* on hs.held */
+	int held;			/* on server.held */
 	LIST_ENTRY(http_req) hold_link;
 	struct http_conn *hc;		/* its connection, while held */
 	STAILQ_ENTRY(http_req) commit_link;	/* waiting for the store's commit */
 	uint64_t commit_seq;		/* ... this one */
-	int resume_queued;		/* on hs.resume */
+	int resume_queued;		/* on server.resume */
 	TAILQ_ENTRY(http_req) resume_link;
 	/* A streamed reply (http_stream). */
 	ssize_t (*stream_read)(struct http_req *r, char *buf, size_t max);
 	const char *stream_type;
 	int stream_sleeping;		/* suspended until http_stream_wake */
 	int stream_end;			/* drain or hang-up: end after the rest */
-	int streaming;			/* on hs.streams */
+	int streaming;			/* on server.streams */
 	LIST_ENTRY(http_req) stream_link;
 	int http11;			/* HTTP/1.1 */
 	int64_t wire_len;		/* request bytes on the wire, -1: unknown */
@@ -172,7 +172,7 @@ static struct {
 	size_t n_streams;
 	struct http_conn *adopt;	/* going back to MHD (conn_opened) */
 	int adopted;			/* ... since the last kick */
-} hs = { .gone_fd = -1 };
+} server = { .gone_fd = -1 };
 
 /* Replies by (route, method, status), for /metrics. Few combinations
  * exist, so a short array searched linearly does. */
@@ -218,7 +218,7 @@ http_foreach_count(void (*fn)(const char *, const char *, int, uint64_t, void *)
 size_t
 http_connections(void)
 {
-	return hs.n_conns;
+	return server.n_conns;
 }
 
 /* Where a connection is in its life, for request_timeout and eviction. */
@@ -233,11 +233,11 @@ struct http_conn {
 	uint64_t addr;			/* hash of the client address; 0: Unix */
 	const char *over;		/* why it is over a limit, or NULL */
 	int fd;
-	int registered;			/* in hs.gone_fd's set */
+	int registered;			/* in server.gone_fd's set */
 	int armed;			/* ... and not fired since (one-shot) */
 	struct http_req *held;		/* the request held on it, or NULL */
 	struct http_req *stream;	/* the stream it carries, or NULL */
-	TAILQ_ENTRY(http_conn) link;	/* hs.conns */
+	TAILQ_ENTRY(http_conn) link;	/* server.conns */
 	int is_unix;
 	int admin;			/* past a limit, for an admin token */
 	int cut;			/* shut down by us; MHD closes it next */
@@ -316,7 +316,7 @@ conn_cut(struct http_conn *hc)
 		return;
 	hc->cut = 1;
 	if (!hc->is_unix && !hc->admin)
-		hs.n_tcp_cut++;
+		server.n_tcp_cut++;
 	shutdown(hc->fd, SHUT_RDWR);
 }
 
@@ -329,7 +329,7 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 {
 	struct http_conn *hc, *idle = NULL, *slow = NULL;
 
-	TAILQ_FOREACH(hc, &hs.conns, link) {
+	TAILQ_FOREACH(hc, &server.conns, link) {
 		if (hc == except || hc->cut || hc->is_unix || hc->admin)
 			continue;
 		if (hc->state == CONN_IDLE && (idle == NULL || hc->since < idle->since))
@@ -340,12 +340,12 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 	}
 	if (idle != NULL) {
 		conn_cut(idle);
-		hs.n_evicted_idle++;
+		server.n_evicted_idle++;
 		return 1;
 	}
 	if (slow != NULL && !only_idle) {
 		conn_cut(slow);
-		hs.n_evicted_slow++;
+		server.n_evicted_slow++;
 		return 1;
 	}
 	return 0;
@@ -356,15 +356,15 @@ conn_evict(struct http_conn *except, int only_idle, int64_t now)
 static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = mono_us(), limit = hs.limits.request_timeout;
+	int64_t now = mono_us(), limit = server.limits.request_timeout;
 	struct http_conn *hc;
 
-	TAILQ_FOREACH(hc, &hs.conns, link) {
+	TAILQ_FOREACH(hc, &server.conns, link) {
 		if (hc->cut || hc->is_unix)
 			continue;
 		if (hc->detached && hc->dreq == NULL && hc->out == NULL &&
-		    hs.limits.idle_timeout > 0 &&
-		    now - hc->since > (int64_t)hs.limits.idle_timeout * 1000000) {
+		    server.limits.idle_timeout > 0 &&
+		    now - hc->since > (int64_t)server.limits.idle_timeout * 1000000) {
 			conn_cut(hc);	/* idle_timeout, as MHD would */
 			continue;
 		}
@@ -386,12 +386,12 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 		} else if (hc->state == CONN_RECEIVING && hc->over != NULL &&
 		    now - hc->since > EVICT_AFTER_US) {
 			conn_cut(hc);		/* its 503 is all it would get */
-			hs.n_evicted_slow++;
+			server.n_evicted_slow++;
 		} else if (hc->state == CONN_RECEIVING && now - hc->since > limit) {
 			log_debug("http: closing a connection whose request was not in "
 			    "after request_timeout");
 			conn_cut(hc);
-			hs.n_cut_slow++;
+			server.n_cut_slow++;
 		}
 	}
 }
@@ -399,9 +399,9 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 void
 http_conn_counts(uint64_t *cut_slow, uint64_t *evicted_idle, uint64_t *evicted_slow)
 {
-	*cut_slow = hs.n_cut_slow;
-	*evicted_idle = hs.n_evicted_idle;
-	*evicted_slow = hs.n_evicted_slow;
+	*cut_slow = server.n_cut_slow;
+	*evicted_idle = server.n_evicted_idle;
+	*evicted_slow = server.n_evicted_slow;
 }
 
 /* Run one listener's MHD and re-arm its timer. */
@@ -416,7 +416,7 @@ listener_run(struct http_listener *l)
 	if (MHD_get_timeout(l->mhd, &ms) == MHD_YES) {
 		struct timeval tv;
 
-		if (ms == 0 && hs.n_blocked > 0)
+		if (ms == 0 && server.n_blocked > 0)
 			ms = 1;		/* see listener_cb */
 		tv.tv_sec = (time_t)(ms / 1000);
 		tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
@@ -452,8 +452,8 @@ resume_later(struct http_req *r)
 	if (r->resume_queued)
 		return;
 	r->resume_queued = 1;
-	TAILQ_INSERT_TAIL(&hs.resume, r, resume_link);
-	event_active(hs.kick_ev, 0, 0);
+	TAILQ_INSERT_TAIL(&server.resume, r, resume_link);
+	event_active(server.kick_ev, 0, 0);
 }
 
 /* Hand queued requests back: a detached one's reply is written now
@@ -466,10 +466,10 @@ resume_some(size_t max, int64_t until)
 	struct http_req *r;
 	size_t n;
 
-	for (n = 0; (r = TAILQ_FIRST(&hs.resume)) != NULL && (max == 0 || n < max); n++) {
+	for (n = 0; (r = TAILQ_FIRST(&server.resume)) != NULL && (max == 0 || n < max); n++) {
 		if (until != 0 && n > 0 && mono_us() >= until)
 			break;
-		TAILQ_REMOVE(&hs.resume, r, resume_link);
+		TAILQ_REMOVE(&server.resume, r, resume_link);
 		r->resume_queued = 0;
 		if (r->detached)
 			detached_reply(r);
@@ -489,39 +489,39 @@ resume_some(size_t max, int64_t until)
 static void
 kick_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t done, slice = hs.slice ? hs.slice : RESUME_SLICE;
+	size_t done, slice = server.slice ? server.slice : RESUME_SLICE;
 	int64_t t0, took;
 
-	if (hs.released || hs.adopted) {
+	if (server.released || server.adopted) {
 		/* Replies a commit released go first, ahead of any slice of
 		 * woken waiters: MHD calls a blocked request's handler from its
 		 * ready list on one run and writes the reply it queued (outside
 		 * MHD's read path) on the next. Connections given back to MHD
 		 * (detached_readopt) are served by the same runs. */
-		hs.released = hs.adopted = 0;
+		server.released = server.adopted = 0;
 		for (int run = 0; run < 2; run++)
-			for (size_t i = 0; i < hs.n; i++)
-				listener_run(&hs.listeners[i]);
+			for (size_t i = 0; i < server.n; i++)
+				listener_run(&server.listeners[i]);
 	}
-	if (TAILQ_EMPTY(&hs.resume))
+	if (TAILQ_EMPTY(&server.resume))
 		return;
 	t0 = mono_us();
 	done = resume_some(slice, t0 + SLICE_US);
-	for (size_t i = 0; i < hs.n; i++)
-		listener_run(&hs.listeners[i]);
+	for (size_t i = 0; i < server.n; i++)
+		listener_run(&server.listeners[i]);
 	/* Size the next slice so that one takes about SLICE_US: a due timer
 	 * waits for at most one slice. */
 	took = mono_us() - t0;
 	if (done >= SLICE_MIN && took > 0) {
 		size_t fit = (size_t)((int64_t)done * SLICE_US / took);
-		hs.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
+		server.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
 	}
 	/* The next slice on a zero timer, not event_active: libevent runs
 	 * what a callback activates in the same pass, before timers and I/O,
 	 * so ten thousand replies would go out with timers held back. */
-	if (!TAILQ_EMPTY(&hs.resume)) {
+	if (!TAILQ_EMPTY(&server.resume)) {
 		struct timeval zero = { 0, 0 };
-		evtimer_add(hs.kick_ev, &zero);
+		evtimer_add(server.kick_ev, &zero);
 	}
 }
 
@@ -582,7 +582,7 @@ held_unlink(struct http_req *r)
 		return;
 	LIST_REMOVE(r, hold_link);
 	r->held = 0;
-	hs.n_held--;
+	server.n_held--;
 }
 
 /* A held client closed its end. MHD does not watch suspended sockets, so
@@ -601,12 +601,12 @@ held_gone(struct http_req *r)
 	http_resume(r);		/* MHD then fails the write and closes */
 }
 
-/* Hang-ups on held connections (hs.gone_fd is readable). */
+/* Hang-ups on held connections (server.gone_fd is readable). */
 static void
 gone_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct epoll_event ev[64];
-	int n = epoll_wait(hs.gone_fd, ev, 64, 0);
+	int n = epoll_wait(server.gone_fd, ev, 64, 0);
 
 	for (int i = 0; i < n; i++) {
 		struct http_conn *hc = ev[i].data.ptr;
@@ -637,14 +637,14 @@ held_watch(struct http_req *r)
 	struct http_conn *hc = ci ? ci->socket_context : NULL;
 	struct epoll_event ev = { .events = EPOLLRDHUP | EPOLLONESHOT };
 
-	if (hc == NULL || hc->fd < 0 || hs.gone_fd < 0)
+	if (hc == NULL || hc->fd < 0 || server.gone_fd < 0)
 		return;
 	hc->held = r;
 	r->hc = hc;
 	if (hc->armed)
 		return;
 	ev.data.ptr = hc;
-	if (epoll_ctl(hs.gone_fd, hc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, hc->fd,
+	if (epoll_ctl(server.gone_fd, hc->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, hc->fd,
 	    &ev) == 0)
 		hc->registered = hc->armed = 1;
 }
@@ -679,10 +679,10 @@ conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 	uintptr_t n;
 	size_t live;
 
-	if ((hc = hs.adopt) != NULL) {
+	if ((hc = server.adopt) != NULL) {
 		/* A detached connection coming back (detached_readopt): it is
 		 * counted already. */
-		hs.adopt = NULL;
+		server.adopt = NULL;
 		hc->mhd = 1;
 		hc->state = CONN_RECEIVING;
 		hc->since = now;
@@ -696,31 +696,31 @@ conn_opened(struct http_listener *l, struct MHD_Connection *conn)
 	hc->is_unix = l != NULL && l->is_unix;
 	hc->state = CONN_RECEIVING;
 	hc->since = now;
-	TAILQ_INSERT_TAIL(&hs.conns, hc, link);
-	hs.n_conns++;
+	TAILQ_INSERT_TAIL(&server.conns, hc, link);
+	server.n_conns++;
 	if (hc->is_unix) {
 		/* The Unix socket has a budget of its own: an operator gets in
 		 * however busy TCP is. */
-		if (++hs.n_unix > hs.limits.max_unix_connections)
+		if (++server.n_unix > server.limits.max_unix_connections)
 			hc->over = "too many connections on the Unix socket "
 			    "(max_unix_connections)";
 		return hc;
 	}
-	hs.n_tcp++;
+	server.n_tcp++;
 	/* Near the limit, idle keep-alive connections go first; at it, the
 	 * one slowest to send its request. */
-	live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
-	if (live > hs.limits.max_connections - hs.limits.max_connections / 10)
+	live = server.n_tcp - server.n_tcp_cut - server.n_admin;
+	if (live > server.limits.max_connections - server.limits.max_connections / 10)
 		conn_evict(hc, 1, now);
-	live = hs.n_tcp - hs.n_tcp_cut - hs.n_admin;
-	if (live > hs.limits.max_connections && !conn_evict(hc, 0, now))
+	live = server.n_tcp - server.n_tcp_cut - server.n_admin;
+	if (live > server.limits.max_connections && !conn_evict(hc, 0, now))
 		hc->over = "too many connections (max_connections)";
 	if ((hc->addr = conn_addr_key(conn)) != 0) {
-		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr) + 1;
-		if (idmap_put(&hs.per_addr, hc->addr, (void *)n) == -1)
+		n = (uintptr_t)idmap_get(&server.per_addr, hc->addr) + 1;
+		if (idmap_put(&server.per_addr, hc->addr, (void *)n) == -1)
 			hc->addr = 0;
-		else if (hs.limits.max_connections_per_ip != 0 &&
-		    n > hs.limits.max_connections_per_ip)
+		else if (server.limits.max_connections_per_ip != 0 &&
+		    n > server.limits.max_connections_per_ip)
 			hc->over = "too many connections from your address "
 			    "(max_connections_per_ip)";
 	}
@@ -738,24 +738,24 @@ conn_forget(struct http_conn *hc)
 		hc->held->hc = NULL;
 	hc->stream = NULL;
 	if (hc->registered)
-		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
-	hs.n_conns--;
+		epoll_ctl(server.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	server.n_conns--;
 	if (hc->admin)
-		hs.n_admin--;
+		server.n_admin--;
 	if (hc->is_unix)
-		hs.n_unix--;
+		server.n_unix--;
 	else {
-		hs.n_tcp--;
+		server.n_tcp--;
 		if (hc->cut && !hc->admin)
-			hs.n_tcp_cut--;
+			server.n_tcp_cut--;
 	}
-	TAILQ_REMOVE(&hs.conns, hc, link);
+	TAILQ_REMOVE(&server.conns, hc, link);
 	if (hc->addr != 0) {
-		n = (uintptr_t)idmap_get(&hs.per_addr, hc->addr);
+		n = (uintptr_t)idmap_get(&server.per_addr, hc->addr);
 		if (n <= 1)
-			idmap_del(&hs.per_addr, hc->addr);
+			idmap_del(&server.per_addr, hc->addr);
 		else
-			idmap_put(&hs.per_addr, hc->addr, (void *)(n - 1));
+			idmap_put(&server.per_addr, hc->addr, (void *)(n - 1));
 	}
 	free(hc->out);
 	free(hc);
@@ -797,12 +797,12 @@ conn_over(struct MHD_Connection *conn)
 		return NULL;
 	/* Served in the admin budget, it leaves the TCP one: it is not
 	 * evicted to make room there, nor counted. */
-	if (!hc->is_unix && !hc->cut && hs.n_admin < hs.limits.max_admin_connections &&
-	    hs.hooks.admin != NULL && hs.hooks.admin(MHD_lookup_connection_value(conn,
+	if (!hc->is_unix && !hc->cut && server.n_admin < server.limits.max_admin_connections &&
+	    server.hooks.admin != NULL && server.hooks.admin(MHD_lookup_connection_value(conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION))) {
 		hc->over = NULL;
 		hc->admin = 1;
-		hs.n_admin++;
+		server.n_admin++;
 	}
 	return hc->over;
 }
@@ -897,13 +897,13 @@ stream_send(struct http_req *r)
 	count_reply(r);
 	ret = MHD_queue_response(r->conn, 200, resp);
 	MHD_destroy_response(resp);
-	LIST_INSERT_HEAD(&hs.streams, r, stream_link);
+	LIST_INSERT_HEAD(&server.streams, r, stream_link);
 	r->streaming = 1;
-	hs.n_streams++;
-	if (hc != NULL && hc->fd >= 0 && hs.gone_fd >= 0 && hc->held == NULL) {
+	server.n_streams++;
+	if (hc != NULL && hc->fd >= 0 && server.gone_fd >= 0 && hc->held == NULL) {
 		hc->stream = r;
 		ev.data.ptr = hc;
-		if (!hc->armed && epoll_ctl(hs.gone_fd, hc->registered ? EPOLL_CTL_MOD :
+		if (!hc->armed && epoll_ctl(server.gone_fd, hc->registered ? EPOLL_CTL_MOD :
 		    EPOLL_CTL_ADD, hc->fd, &ev) == 0)
 			hc->registered = hc->armed = 1;
 	}
@@ -917,7 +917,7 @@ streams_end(void)
 {
 	struct http_req *r;
 
-	LIST_FOREACH(r, &hs.streams, stream_link) {
+	LIST_FOREACH(r, &server.streams, stream_link) {
 		r->stream_end = 1;
 		http_stream_wake(r);
 	}
@@ -945,7 +945,7 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	r->http11 = strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
 	r->wire_len = -1;
 	*con_cls = r;
-	hs.n_live++;
+	server.n_live++;
 	/* The body is still to come. A request that was pipelined behind
 	 * the last one starts its clock now. */
 	if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
@@ -953,9 +953,9 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	/* A declared body over the limit is refused before it is read (the
 	 * connection closes, which is what we want then). */
 	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl != NULL && strtoull(cl, NULL, 10) > hs.limits.max_body) {
+	if (cl != NULL && strtoull(cl, NULL, 10) > server.limits.max_body) {
 		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-		    hs.limits.max_body);
+		    server.limits.max_body);
 		return req_send(r);
 	}
 	if ((why = conn_over(conn)) != NULL) {
@@ -980,7 +980,7 @@ access_upload(struct http_req *r, const char *upload, size_t n)
 
 	if (r->too_large || r->stage != STAGE_NEW)
 		return MHD_YES;
-	if (r->body_len + n > hs.limits.max_body) {
+	if (r->body_len + n > server.limits.max_body) {
 		r->too_large = 1;
 		free(r->body);
 		r->body = NULL;
@@ -1005,12 +1005,12 @@ access_upload(struct http_req *r, const char *upload, size_t n)
 static int
 access_wait_commit(struct http_req *r)
 {
-	if (r->reply == NULL || r->status >= 300 || hs.hooks.commit_pending == NULL ||
-	    (r->commit_seq = hs.hooks.commit_pending()) == 0)
+	if (r->reply == NULL || r->status >= 300 || server.hooks.commit_pending == NULL ||
+	    (r->commit_seq = server.hooks.commit_pending()) == 0)
 		return 0;
 	r->stage = STAGE_COMMIT;
-	STAILQ_INSERT_TAIL(&hs.commit, r, commit_link);
-	hs.n_blocked++;
+	STAILQ_INSERT_TAIL(&server.commit, r, commit_link);
+	server.n_blocked++;
 	return 1;
 }
 
@@ -1023,7 +1023,7 @@ static enum MHD_Result access_hold(struct http_req *r);
  * descriptor without a shutdown, so the connection lives on in ours).
  * Its reply is then one sendmsg of the whole response, however many wake
  * at once: no resume, no epoll_ctl, no read. The socket then waits in
- * hs.gone_fd's set (edge-triggered) for what comes next: a request hands
+ * server.gone_fd's set (edge-triggered) for what comes next: a request hands
  * it back to MHD (MHD_add_connection), a hang-up closes it, idle_timeout
  * closes it as MHD would. A request is detached only when MHD holds no
  * byte past it (TCP_INFO's count of bytes received is what the requests
@@ -1043,8 +1043,8 @@ detach_ok(struct http_req *r)
 	uint64_t rx;
 
 	if (hc == NULL || hc->is_unix || hc->cut || hc->rx_unknown || hc->stream != NULL ||
-	    r->wire_len < 0 || !r->http11 || hs.tls_cert != NULL || hs.draining ||
-	    hs.gone_fd < 0 || strcmp(r->method, "HEAD") == 0)
+	    r->wire_len < 0 || !r->http11 || server.tls_cert != NULL || server.draining ||
+	    server.gone_fd < 0 || strcmp(r->method, "HEAD") == 0)
 		return 0;
 	c = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONNECTION);
 	if (c != NULL && strcasestr(c, "close") != NULL)
@@ -1077,14 +1077,14 @@ access_detach(struct http_req *r)
 	if ((fd = fcntl(hc->fd, F_DUPFD_CLOEXEC, 0)) == -1)
 		return access_hold(r);
 	ev.data.ptr = hc;
-	if (epoll_ctl(hs.gone_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
+	if (epoll_ctl(server.gone_fd, EPOLL_CTL_ADD, fd, &ev) == -1) {
 		close(fd);
 		return access_hold(r);
 	}
 	/* The old descriptor's registration would outlive it (the socket
 	 * stays open through ours). */
 	if (hc->registered)
-		epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+		epoll_ctl(server.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hc->registered = 1;
 	hc->armed = 0;
 	memcpy(&hc->peer, sa, len);
@@ -1098,8 +1098,8 @@ access_detach(struct http_req *r)
 	r->dconn = hc;
 	r->stage = STAGE_HELD;
 	r->held = 1;
-	LIST_INSERT_HEAD(&hs.held, r, hold_link);
-	hs.n_held++;
+	LIST_INSERT_HEAD(&server.held, r, hold_link);
+	server.n_held++;
 	hc->held = r;
 	hc->dreq = r;
 	r->hc = hc;
@@ -1121,7 +1121,7 @@ detached_close(struct http_conn *hc)
 			r->hold_cleanup(r);
 		req_free(r);
 	}
-	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	epoll_ctl(server.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hc->registered = 0;
 	close(hc->fd);
 	hc->fd = -1;
@@ -1141,24 +1141,24 @@ detached_readopt(struct http_conn *hc)
 		detached_close(hc);
 		return;
 	}
-	epoll_ctl(hs.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
+	epoll_ctl(server.gone_fd, EPOLL_CTL_DEL, hc->fd, NULL);
 	hc->registered = 0;
 	hc->detached = 0;
 	hc->input = 0;
-	hs.adopt = hc;
+	server.adopt = hc;
 	if (l->mhd == NULL || MHD_add_connection(l->mhd, hc->fd,
 	    (const struct sockaddr *)&hc->peer, hc->peer_len) != MHD_YES) {
 		/* MHD closed the socket. */
-		if (hs.adopt == hc) {
-			hs.adopt = NULL;
+		if (server.adopt == hc) {
+			server.adopt = NULL;
 			conn_forget(hc);
 		}
 		return;
 	}
 	/* MHD learns of it only when it runs next: the kick runs it. */
-	hs.adopt = NULL;
-	hs.adopted = 1;
-	event_active(hs.kick_ev, 0, 0);
+	server.adopt = NULL;
+	server.adopted = 1;
+	event_active(server.kick_ev, 0, 0);
 }
 
 /* Write what is left of a detached connection's reply. 1 when all of it
@@ -1251,7 +1251,7 @@ detached_stash(struct http_conn *hc, const struct iovec *iov, size_t w)
 	size_t left = iov[0].iov_len + iov[1].iov_len - w, off = 0;
 
 	if ((hc->out = malloc(left)) == NULL ||
-	    epoll_ctl(hs.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1)
+	    epoll_ctl(server.gone_fd, EPOLL_CTL_MOD, hc->fd, &ev) == -1)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		size_t skip = w < iov[i].iov_len ? w : iov[i].iov_len;
@@ -1269,7 +1269,7 @@ static void
 detached_reply(struct http_req *r)
 {
 	struct http_conn *hc = r->dconn;
-	int close_after = r->close || hs.draining, err;
+	int close_after = r->close || server.draining, err;
 	size_t body_len, head_len;
 	char head[1024];
 	struct iovec iov[2];
@@ -1357,8 +1357,8 @@ access_hold(struct http_req *r)
 {
 	r->stage = STAGE_HELD;
 	r->held = 1;
-	LIST_INSERT_HEAD(&hs.held, r, hold_link);
-	hs.n_held++;
+	LIST_INSERT_HEAD(&server.held, r, hold_link);
+	server.n_held++;
 	held_watch(r);
 	MHD_suspend_connection(r->conn);
 	return MHD_YES;
@@ -1381,12 +1381,12 @@ access_dispatch(struct http_req *r)
 	conn_set_state(conn_of(r->conn), CONN_BUSY);	/* the body is in */
 	if (r->too_large)
 		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
-		    hs.limits.max_body);
-	else if (hs.draining) {
+		    server.limits.max_body);
+	else if (server.draining) {
 		http_reply_problem(r, 503, NULL, "loopd is shutting down");
 		r->close = 1;
 	} else
-		hs.hooks.dispatch(r);
+		server.hooks.dispatch(r);
 	if (access_wait_commit(r))
 		return MHD_YES;
 	if (r->reply == NULL && r->stream_read != NULL)
@@ -1432,7 +1432,7 @@ http_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
 static void
 resume_drop(struct http_req *r)
 {
-	TAILQ_REMOVE(&hs.resume, r, resume_link);
+	TAILQ_REMOVE(&server.resume, r, resume_link);
 	r->resume_queued = 0;
 }
 
@@ -1451,7 +1451,7 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		/* MHD let go of the connection (access_detach): the request
 		 * lives on, held on our side of it. */
 		r->conn = NULL;
-		hs.n_live--;
+		server.n_live--;
 		return;
 	}
 	if ((hc = conn_of(conn)) != NULL) {
@@ -1468,18 +1468,18 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			hc->stream = NULL;
 		LIST_REMOVE(r, stream_link);
 		r->streaming = 0;
-		hs.n_streams--;
+		server.n_streams--;
 	}
 	held_unlink(r);
 	if (r->hold_cleanup != NULL)
 		r->hold_cleanup(r);
-	hs.n_live--;
+	server.n_live--;
 	if (r->stage == STAGE_COMMIT) {
 		/* Closed while waiting for its commit (a hang-up MHD saw, a
 		 * timeout): the commit queue still holds it and frees it. */
 		r->stage = STAGE_GONE;
 		r->conn = NULL;
-		hs.n_blocked--;
+		server.n_blocked--;
 		return;
 	}
 	req_free(r);
@@ -1516,10 +1516,10 @@ static int
 listener_start(struct http_listener *l, const char *what)
 {
 	const union MHD_DaemonInfo *info;
-	const struct http_limits *lim = &hs.limits;
+	const struct http_limits *lim = &server.limits;
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 	    MHD_USE_TURBO;
-	int tls = hs.tls_cert != NULL && !l->is_unix;
+	int tls = server.tls_cert != NULL && !l->is_unix;
 	struct MHD_OptionItem opts[] = {
 		{ MHD_OPTION_LISTEN_SOCKET, l->fd, NULL },
 		{ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)http_completed, NULL },
@@ -1539,8 +1539,8 @@ listener_start(struct http_listener *l, const char *what)
 		{ MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)(8 * 1024), NULL },
 		{ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)http_mhd_log, NULL },
 		/* TLS (TCP only: a Unix socket's protection is its file mode). */
-		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, hs.tls_cert },
-		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, hs.tls_key },
+		{ tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, server.tls_cert },
+		{ tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, server.tls_key },
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
@@ -1553,8 +1553,8 @@ listener_start(struct http_listener *l, const char *what)
 		return -1;
 	}
 	info = MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-	l->io_ev = event_new(hs.base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
-	l->timer_ev = evtimer_new(hs.base, listener_cb, l);
+	l->io_ev = event_new(server.base, info->epoll_fd, EV_READ | EV_PERSIST, listener_cb, l);
+	l->timer_ev = evtimer_new(server.base, listener_cb, l);
 	/* MHD runs from the loop only (its epoll fd is readable as soon as a
 	 * client connects): nothing is served while the daemon still starts. */
 	if (l->io_ev == NULL || l->timer_ev == NULL || event_add(l->io_ev, NULL) == -1)
@@ -1568,26 +1568,26 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 {
 	size_t n = 0;
 
-	memset(&hs, 0, sizeof(hs));
-	hs.gone_fd = -1;
-	hs.base = base;
-	hs.limits = *limits;
-	hs.hooks = *hooks;
-	LIST_INIT(&hs.held);
-	STAILQ_INIT(&hs.commit);
-	TAILQ_INIT(&hs.resume);
-	TAILQ_INIT(&hs.conns);
-	LIST_INIT(&hs.streams);
-	idmap_init(&hs.per_addr);
-	if ((hs.sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL)) == NULL ||
-	    event_add(hs.sweep_ev, &(struct timeval){ 0, SWEEP_US }) == -1 ||
-	    (hs.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
-	    (hs.gone_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    (hs.gone_ev = event_new(base, hs.gone_fd, EV_READ | EV_PERSIST, gone_cb,
-	    NULL)) == NULL || event_add(hs.gone_ev, NULL) == -1)
+	memset(&server, 0, sizeof(server));
+	server.gone_fd = -1;
+	server.base = base;
+	server.limits = *limits;
+	server.hooks = *hooks;
+	LIST_INIT(&server.held);
+	STAILQ_INIT(&server.commit);
+	TAILQ_INIT(&server.resume);
+	TAILQ_INIT(&server.conns);
+	LIST_INIT(&server.streams);
+	idmap_init(&server.per_addr);
+	if ((server.sweep_ev = event_new(base, -1, EV_PERSIST, sweep_cb, NULL)) == NULL ||
+	    event_add(server.sweep_ev, &(struct timeval){ 0, SWEEP_US }) == -1 ||
+	    (server.kick_ev = event_new(base, -1, 0, kick_cb, NULL)) == NULL ||
+	    (server.gone_fd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    (server.gone_ev = event_new(base, server.gone_fd, EV_READ | EV_PERSIST, gone_cb,
+	    NULL)) == NULL || event_add(server.gone_ev, NULL) == -1)
 		return -1;
-	if (limits->tls_cert != NULL && ((hs.tls_cert = listen_read_pem(limits->tls_cert)) ==
-	    NULL || (hs.tls_key = listen_read_pem(limits->tls_key)) == NULL))
+	if (limits->tls_cert != NULL && ((server.tls_cert = listen_read_pem(limits->tls_cert)) ==
+	    NULL || (server.tls_key = listen_read_pem(limits->tls_key)) == NULL))
 		return -1;
 	while (listen != NULL && listen[n] != NULL)
 		n++;
@@ -1598,7 +1598,7 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct http_listener *l = &hs.listeners[hs.n];
+		struct http_listener *l = &server.listeners[server.n];
 		char what[32];
 
 		l->fd = -1;
@@ -1608,10 +1608,10 @@ http_start(struct event_base *base, char **listen, const int *fds, size_t nfds,
 				return -1;
 			l->fd = fds[i];
 			l->inherited = 1;
-		} else if ((l->fd = listen_open(listen[i], hs.tls_cert != NULL, &l->is_unix,
+		} else if ((l->fd = listen_open(listen[i], server.tls_cert != NULL, &l->is_unix,
 		    &l->unix_path)) == -1)
 			return -1;
-		hs.n++;
+		server.n++;
 		if (listener_start(l, nfds > 0 ? what : listen[i]) == -1)
 			return -1;
 	}
@@ -1623,21 +1623,21 @@ http_set_limits(const struct http_limits *limits)
 {
 	/* MHD's hard limits are fixed at start; ours (below them) apply
 	 * now, to new connections. */
-	hs.limits.max_body = limits->max_body;
-	hs.limits.max_json_depth = limits->max_json_depth;
-	hs.limits.max_connections = limits->max_connections;
-	hs.limits.max_connections_per_ip = limits->max_connections_per_ip;
-	hs.limits.request_timeout = limits->request_timeout;
-	hs.limits.max_unix_connections = limits->max_unix_connections;
+	server.limits.max_body = limits->max_body;
+	server.limits.max_json_depth = limits->max_json_depth;
+	server.limits.max_connections = limits->max_connections;
+	server.limits.max_connections_per_ip = limits->max_connections_per_ip;
+	server.limits.request_timeout = limits->request_timeout;
+	server.limits.max_unix_connections = limits->max_unix_connections;
 	/* MHD's hard limits, fixed at start, leave room for no more. */
-	if (limits->max_admin_connections < hs.limits.max_admin_connections)
-		hs.limits.max_admin_connections = limits->max_admin_connections;
+	if (limits->max_admin_connections < server.limits.max_admin_connections)
+		server.limits.max_admin_connections = limits->max_admin_connections;
 }
 
 const struct http_limits *
 http_limits(void)
 {
-	return &hs.limits;
+	return &server.limits;
 }
 
 /* Answer every held request with what it would get at its deadline. */
@@ -1646,7 +1646,7 @@ http_expire_held(void)
 {
 	struct http_req *r;
 
-	while ((r = LIST_FIRST(&hs.held)) != NULL) {
+	while ((r = LIST_FIRST(&server.held)) != NULL) {
 		held_unlink(r);
 		if (r->hold_expire != NULL)
 			r->hold_expire(r);
@@ -1660,9 +1660,9 @@ http_expire_held(void)
 void
 http_quiesce(void)
 {
-	hs.draining = 1;
-	for (size_t i = 0; i < hs.n; i++) {
-		struct http_listener *l = &hs.listeners[i];
+	server.draining = 1;
+	for (size_t i = 0; i < server.n; i++) {
+		struct http_listener *l = &server.listeners[i];
 		MHD_socket fd = l->mhd ? MHD_quiesce_daemon(l->mhd) : MHD_INVALID_SOCKET;
 		if (fd != MHD_INVALID_SOCKET && fd == l->fd) {
 			close(l->fd);
@@ -1686,22 +1686,22 @@ http_stop(void)
 	http_expire_held();
 	streams_end();
 	resume_some(0, 0);
-	for (size_t i = 0; i < hs.n; i++) {
-		struct http_listener *l = &hs.listeners[i];
+	for (size_t i = 0; i < server.n; i++) {
+		struct http_listener *l = &server.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */
-		for (int turn = 0; l->mhd != NULL && turn < 50 && hs.n_live > 0; turn++) {
+		for (int turn = 0; l->mhd != NULL && turn < 50 && server.n_live > 0; turn++) {
 			MHD_run(l->mhd);
-			if (hs.n_live > 0)
+			if (server.n_live > 0)
 				usleep(2000);
 		}
 	}
-	for (struct http_conn *hc = TAILQ_FIRST(&hs.conns), *next; hc != NULL; hc = next) {
+	for (struct http_conn *hc = TAILQ_FIRST(&server.conns), *next; hc != NULL; hc = next) {
 		next = TAILQ_NEXT(hc, link);
 		if (hc->detached)
 			detached_close(hc);	/* MHD has no part in them */
 	}
-	for (size_t i = 0; i < hs.n; i++) {
-		struct http_listener *l = &hs.listeners[i];
+	for (size_t i = 0; i < server.n; i++) {
+		struct http_listener *l = &server.listeners[i];
 		if (l->io_ev != NULL)
 			event_free(l->io_ev);
 		if (l->timer_ev != NULL)
@@ -1715,21 +1715,21 @@ http_stop(void)
 			free(l->unix_path);
 		}
 	}
-	if (hs.kick_ev != NULL)
-		event_free(hs.kick_ev);
-	if (hs.sweep_ev != NULL)
-		event_free(hs.sweep_ev);
-	if (hs.gone_ev != NULL)
-		event_free(hs.gone_ev);
-	if (hs.gone_fd != -1)
-		close(hs.gone_fd);
-	if (hs.tls_key != NULL)
-		explicit_bzero(hs.tls_key, strlen(hs.tls_key));
-	free(hs.tls_key);
-	free(hs.tls_cert);
-	idmap_free(&hs.per_addr);
-	memset(&hs, 0, sizeof(hs));
-	hs.gone_fd = -1;
+	if (server.kick_ev != NULL)
+		event_free(server.kick_ev);
+	if (server.sweep_ev != NULL)
+		event_free(server.sweep_ev);
+	if (server.gone_ev != NULL)
+		event_free(server.gone_ev);
+	if (server.gone_fd != -1)
+		close(server.gone_fd);
+	if (server.tls_key != NULL)
+		explicit_bzero(server.tls_key, strlen(server.tls_key));
+	free(server.tls_key);
+	free(server.tls_cert);
+	idmap_free(&server.per_addr);
+	memset(&server, 0, sizeof(server));
+	server.gone_fd = -1;
 }
 
 void
@@ -1814,7 +1814,7 @@ http_stream_wake(struct http_req *r)
 size_t
 http_streams(void)
 {
-	return hs.n_streams;
+	return server.n_streams;
 }
 
 const char *
@@ -2010,8 +2010,8 @@ http_commit_done(int ok, uint64_t seq)
 	 * the request (201) was dropped, so it gets one; a change to a stored
 	 * object stays in memory and the store's retry writes it, so its
 	 * reply waits for that commit instead (issue 12). */
-	while ((r = STAILQ_FIRST(&hs.commit)) != NULL && r->commit_seq <= seq) {
-		STAILQ_REMOVE_HEAD(&hs.commit, commit_link);
+	while ((r = STAILQ_FIRST(&server.commit)) != NULL && r->commit_seq <= seq) {
+		STAILQ_REMOVE_HEAD(&server.commit, commit_link);
 		if (r->stage == STAGE_GONE) {
 			req_free(r);
 			continue;
@@ -2022,28 +2022,28 @@ http_commit_done(int ok, uint64_t seq)
 				continue;
 			}
 			http_reply_problem(r, 503, NULL, "the change was not saved: %s",
-			    hs.hooks.commit_why ? hs.hooks.commit_why() : "store error");
+			    server.hooks.commit_why ? server.hooks.commit_why() : "store error");
 		}
 		/* MHD calls the handler of a blocked request on its next run:
 		 * the kick below (one for the whole batch, no system call per
 		 * request). */
 		r->stage = STAGE_RELEASED;
-		hs.n_blocked--;
-		hs.released = 1;
+		server.n_blocked--;
+		server.released = 1;
 	}
-	if (hs.released && hs.kick_ev != NULL)
-		event_active(hs.kick_ev, 0, 0);
+	if (server.released && server.kick_ev != NULL)
+		event_active(server.kick_ev, 0, 0);
 	if (!STAILQ_EMPTY(&kept)) {
 		/* Back at the head, in order: the next commit releases them. */
-		STAILQ_CONCAT(&kept, &hs.commit);
-		STAILQ_CONCAT(&hs.commit, &kept);
+		STAILQ_CONCAT(&kept, &server.commit);
+		STAILQ_CONCAT(&server.commit, &kept);
 	}
 }
 
 size_t
 http_held(void)
 {
-	return hs.n_held;
+	return server.n_held;
 }
 
 void
@@ -2051,10 +2051,10 @@ http_foreach_listener(void (*fn)(const char *url, void *arg), void *arg)
 {
 	char url[256];
 
-	for (size_t i = 0; i < hs.n; i++) {
-		struct http_listener *l = &hs.listeners[i];
+	for (size_t i = 0; i < server.n; i++) {
+		struct http_listener *l = &server.listeners[i];
 
-		if (listen_url(l->fd, l->unix_path, hs.tls_cert != NULL, url, sizeof(url)) == 0)
+		if (listen_url(l->fd, l->unix_path, server.tls_cert != NULL, url, sizeof(url)) == 0)
 			fn(url, arg);
 	}
 }

@@ -99,7 +99,7 @@ static struct {
 	size_t done_at;
 	struct event *done_more_ev;	/* the next slice, after I/O */
 	struct store_stats stats;
-} st = { .lock_fd = -1 };
+} store = { .lock_fd = -1 };
 
 /* Run SQL with no results; logs and returns -1 on error. */
 static int
@@ -107,7 +107,7 @@ exec_sql(const char *sql)
 {
 	char *msg = NULL;
 
-	if (sqlite3_exec(st.db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	if (sqlite3_exec(store.db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		log_warnx("store: %s: %s", sql, msg ? msg : "error");
 		sqlite3_free(msg);
 		return -1;
@@ -122,7 +122,7 @@ query_int(const char *sql, int64_t def)
 	sqlite3_stmt *s;
 	int64_t v = def;
 
-	if (sqlite3_prepare_v2(st.db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(store.db, sql, -1, &s, NULL) != SQLITE_OK)
 		return def;
 	if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL)
 		v = sqlite3_column_int64(s, 0);
@@ -161,11 +161,11 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/loopd.lock", state_dir);
-	if ((st.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
+	if ((store.lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1) {
 		log_warn("store: %s", path);
 		return -1;
 	}
-	if (flock(st.lock_fd, LOCK_EX | LOCK_NB) == -1) {
+	if (flock(store.lock_fd, LOCK_EX | LOCK_NB) == -1) {
 		log_warnx("store: another loopd is using %s", state_dir);
 		return -1;
 	}
@@ -174,14 +174,14 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 	 * gives its -wal and -shm files the database's mode. */
 	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) != -1)
 		close(fd);
-	if (sqlite3_open_v2(path, &st.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	if (sqlite3_open_v2(path, &store.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_warnx("store: cannot open %s: %s", path,
-		    st.db ? sqlite3_errmsg(st.db) : "out of memory");
+		    store.db ? sqlite3_errmsg(store.db) : "out of memory");
 		return -1;
 	}
-	sqlite3_extended_result_codes(st.db, 1);
-	if (sqlite3_busy_timeout(st.db, 5000) != SQLITE_OK ||
+	sqlite3_extended_result_codes(store.db, 1);
+	if (sqlite3_busy_timeout(store.db, 5000) != SQLITE_OK ||
 	    exec_sql("PRAGMA journal_mode = WAL") == -1 ||
 	    exec_sql("PRAGMA synchronous = FULL") == -1 ||
 	    exec_sql("PRAGMA foreign_keys = OFF") == -1 || store_migrate() == -1) {
@@ -191,7 +191,7 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 	/* A NULL spec never replaces a stored one: the core frees the spec
 	 * of a waiting call once it is stored, and writes it again as NULL
 	 * (and a spec never changes, so rows already stored get NULL). */
-	if (sqlite3_prepare_v2(st.db,
+	if (sqlite3_prepare_v2(store.db,
 	    "INSERT INTO objects VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
 	    "ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, state = excluded.state,"
 	    " phase = excluded.phase, trigger = excluded.trigger, flags = excluded.flags,"
@@ -202,29 +202,29 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 	    " spec = COALESCE(excluded.spec, spec), outcome = excluded.outcome,"
 	    " idem_key = excluded.idem_key, idem_digest = excluded.idem_digest,"
 	    " schedule = excluded.schedule, scheduled_for = excluded.scheduled_for",
-	    -1, &st.upsert, NULL) != SQLITE_OK ||
+	    -1, &store.upsert, NULL) != SQLITE_OK ||
 
-	    sqlite3_prepare_v2(st.db, "DELETE FROM objects WHERE id = ?", -1, &st.delete,
+	    sqlite3_prepare_v2(store.db, "DELETE FROM objects WHERE id = ?", -1, &store.delete,
 	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
-	    &st.meta, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st.db, "SELECT spec FROM objects WHERE id = ?", -1,
-	    &st.claim_spec, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st.db, "INSERT OR REPLACE INTO schedules VALUES "
-	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &st.sched_upsert, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st.db, "DELETE FROM schedules WHERE id = ?", -1,
-	    &st.sched_delete, NULL) != SQLITE_OK) {
-		log_warnx("store: %s", sqlite3_errmsg(st.db));
+	    sqlite3_prepare_v2(store.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
+	    &store.meta, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.db, "SELECT spec FROM objects WHERE id = ?", -1,
+	    &store.claim_spec, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.db, "INSERT OR REPLACE INTO schedules VALUES "
+	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &store.sched_upsert, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.db, "DELETE FROM schedules WHERE id = ?", -1,
+	    &store.sched_delete, NULL) != SQLITE_OK) {
+		log_warnx("store: %s", sqlite3_errmsg(store.db));
 		return -1;
 	}
 	/* Specs are read back on the loop thread while the writer thread
-	 * commits on st.db, so through a connection of their own (WAL lets
+	 * commits on store.db, so through a connection of their own (WAL lets
 	 * it read every committed row while a write is under way). */
-	if (sqlite3_open_v2(path, &st.rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-	    NULL) != SQLITE_OK || sqlite3_busy_timeout(st.rdb, 5000) != SQLITE_OK ||
-	    sqlite3_prepare_v2(st.rdb, "SELECT spec FROM objects WHERE id = ?", -1, &st.spec,
+	if (sqlite3_open_v2(path, &store.rdb, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || sqlite3_busy_timeout(store.rdb, 5000) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.rdb, "SELECT spec FROM objects WHERE id = ?", -1, &store.spec,
 	    NULL) != SQLITE_OK) {
-		log_warnx("store: %s: %s", path, st.rdb ? sqlite3_errmsg(st.rdb) :
+		log_warnx("store: %s: %s", path, store.rdb ? sqlite3_errmsg(store.rdb) :
 		    "out of memory");
 		return -1;
 	}
@@ -232,7 +232,7 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 	anchor->unix_us = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
 	anchor->boot = query_int("SELECT value FROM meta WHERE key = 'anchor_boot'", 0);
 	anchor->boot_key = query_int("SELECT value FROM meta WHERE key = 'boot_key'", 0);
-	st.lease_end_recovered = query_int("SELECT value FROM meta WHERE key = 'lease_end'",
+	store.lease_end_recovered = query_int("SELECT value FROM meta WHERE key = 'lease_end'",
 	    anchor->loop + STORE_LEASE_MAX_US);
 	return 0;
 }
@@ -253,7 +253,7 @@ store_load_schedules(long n)
 	sqlite3_stmt *s;
 	int rc;
 
-	if (sqlite3_prepare_v2(st.db, "SELECT id, state, kind, spec, tz, name, action,"
+	if (sqlite3_prepare_v2(store.db, "SELECT id, state, kind, spec, tz, name, action,"
 	    " start, end, count, fired, catchup, catchup_window, overlap, pause_on_failure,"
 	    " jitter, created, mark FROM schedules ORDER BY id", -1, &s, NULL) != SQLITE_OK)
 		return -1;
@@ -305,7 +305,7 @@ store_load(void)
 	 * disk (future_spec reads it back when needed): it is most of what
 	 * a waiting call weighs, and start-up need not copy it. Which ones
 	 * is the core's rule (future_spec_evictable). */
-	if (sqlite3_prepare_v2(st.db, "SELECT id, kind, state, phase, trigger, flags,"
+	if (sqlite3_prepare_v2(store.db, "SELECT id, kind, state, phase, trigger, flags,"
 	    " attempts, created, finished, due, due_unix, started, target, target_kind, name,"
 	    " spec,"
 	    " outcome, idem_key, idem_digest, schedule, scheduled_for FROM objects"
@@ -416,7 +416,7 @@ static struct {
 	struct batch b;
 	int busy;			/* b is the writer's */
 	uint64_t seq_last;		/* the last batch handed over */
-} wr = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
+} writer = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
 
 /* Bind a string or NULL. */
 static void
@@ -432,7 +432,7 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 static int
 store_write(const struct row *w)
 {
-	sqlite3_stmt *s = st.upsert;
+	sqlite3_stmt *s = store.upsert;
 	int rc;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)w->id);
@@ -470,7 +470,7 @@ store_write(const struct row *w)
 static int
 store_write_schedule(uint64_t id, const struct srow *r)
 {
-	sqlite3_stmt *s = st.sched_upsert;
+	sqlite3_stmt *s = store.sched_upsert;
 	int rc;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
@@ -500,7 +500,7 @@ store_write_schedule(uint64_t id, const struct srow *r)
 static char *
 store_load_spec(uint64_t id, void *arg)
 {
-	sqlite3_stmt *s = st.spec;
+	sqlite3_stmt *s = store.spec;
 	char *spec = NULL;
 	int rc;
 
@@ -521,15 +521,15 @@ store_delete(uint64_t id)
 {
 	int rc;
 
-	sqlite3_bind_int64(st.delete, 1, (sqlite3_int64)id);
-	rc = sqlite3_step(st.delete);
-	sqlite3_reset(st.delete);
+	sqlite3_bind_int64(store.delete, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(store.delete);
+	sqlite3_reset(store.delete);
 	if (rc != SQLITE_DONE)
 		return rc;
 	/* Schedules share the id space: the id named one or the other. */
-	sqlite3_bind_int64(st.sched_delete, 1, (sqlite3_int64)id);
-	rc = sqlite3_step(st.sched_delete);
-	sqlite3_reset(st.sched_delete);
+	sqlite3_bind_int64(store.sched_delete, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(store.sched_delete);
+	sqlite3_reset(store.sched_delete);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -539,10 +539,10 @@ store_meta(const char *key, int64_t v)
 {
 	int rc;
 
-	sqlite3_bind_text(st.meta, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st.meta, 2, v);
-	rc = sqlite3_step(st.meta);
-	sqlite3_reset(st.meta);
+	sqlite3_bind_text(store.meta, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(store.meta, 2, v);
+	rc = sqlite3_step(store.meta);
+	sqlite3_reset(store.meta);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -552,7 +552,7 @@ store_meta(const char *key, int64_t v)
 static void
 store_read_claim_spec(struct row *w)
 {
-	sqlite3_stmt *s = st.claim_spec;
+	sqlite3_stmt *s = store.claim_spec;
 
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)w->id);
 	if (sqlite3_step(s) == SQLITE_ROW)
@@ -567,8 +567,8 @@ store_commit(struct batch *b)
 {
 	int rc = SQLITE_OK;
 
-	if (sqlite3_exec(st.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return sqlite3_extended_errcode(st.db);
+	if (sqlite3_exec(store.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return sqlite3_extended_errcode(store.db);
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
 		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : b->rows[i].sched != NULL ?
 		    store_write_schedule(b->rows[i].id, b->rows[i].sched) :
@@ -588,10 +588,10 @@ store_commit(struct batch *b)
 		rc = store_meta("anchor_boot", b->anchor.boot);
 	if (rc == SQLITE_OK)
 		rc = store_meta("boot_key", b->anchor.boot_key);
-	if (rc == SQLITE_OK && sqlite3_exec(st.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = sqlite3_extended_errcode(st.db);
-	if (rc != SQLITE_OK && !sqlite3_get_autocommit(st.db))
-		sqlite3_exec(st.db, "ROLLBACK", NULL, NULL, NULL);
+	if (rc == SQLITE_OK && sqlite3_exec(store.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		rc = sqlite3_extended_errcode(store.db);
+	if (rc != SQLITE_OK && !sqlite3_get_autocommit(store.db))
+		sqlite3_exec(store.db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
 }
 
@@ -636,7 +636,7 @@ batch_clear(struct batch *b)
 static int64_t
 store_lease_len(void)
 {
-	int64_t len = STORE_LEASE_MIN_US + 3 * st.slow_us;
+	int64_t len = STORE_LEASE_MIN_US + 3 * store.slow_us;
 
 	return len < STORE_LEASE_MAX_US ? len : STORE_LEASE_MAX_US;
 }
@@ -682,31 +682,31 @@ batch_fill(struct batch *b, size_t slice)
 	size_t end, i;
 	int64_t until = clock_loop_now() + SLICE_US;
 
-	if (!st.filling) {
-		st.filling = 1;
-		st.fill_target = st.n_dirty;
-		st.fill_done = 0;
-		if (b->cap < st.n_dirty) {
-			struct row *v = reallocarray(b->rows, st.n_dirty, sizeof(*v));
+	if (!store.filling) {
+		store.filling = 1;
+		store.fill_target = store.n_dirty;
+		store.fill_done = 0;
+		if (b->cap < store.n_dirty) {
+			struct row *v = reallocarray(b->rows, store.n_dirty, sizeof(*v));
 			if (v == NULL)
 				fatalx("store: out of memory for a commit");
 			b->rows = v;
-			b->cap = st.n_dirty;
+			b->cap = store.n_dirty;
 		}
 	}
-	end = st.fill_target - st.fill_done > slice ? st.fill_done + slice : st.fill_target;
-	for (i = st.fill_done; i < end; i++) {
+	end = store.fill_target - store.fill_done > slice ? store.fill_done + slice : store.fill_target;
+	for (i = store.fill_done; i < end; i++) {
 		struct future *f;
 		struct row *w;
 
-		if (slice != SIZE_MAX && i > st.fill_done && (i - st.fill_done) % SLICE_CHECK == 0 &&
+		if (slice != SIZE_MAX && i > store.fill_done && (i - store.fill_done) % SLICE_CHECK == 0 &&
 		    clock_loop_now() > until)
 			break;
-		f = future_find(st.dirty[i]);
+		f = future_find(store.dirty[i]);
 		w = &b->rows[b->n++];
 
 		memset(w, 0, sizeof(*w));
-		w->id = st.dirty[i];
+		w->id = store.dirty[i];
 		if (f == NULL && (sch = schedule_find(w->id)) != NULL) {
 			batch_fill_schedule(w, sch);
 			continue;
@@ -741,25 +741,25 @@ batch_fill(struct batch *b, size_t slice)
 			fatalx("store: out of memory for a commit");
 		future_mark_saving(f);
 	}
-	if ((st.fill_done = i) < st.fill_target)
+	if ((store.fill_done = i) < store.fill_target)
 		return 0;
 	/* What changed while filling waits for the next batch. */
-	if ((st.n_dirty -= st.fill_target) > 0)
-		memmove(st.dirty, st.dirty + st.fill_target, st.n_dirty * sizeof(*st.dirty));
-	st.filling = 0;
+	if ((store.n_dirty -= store.fill_target) > 0)
+		memmove(store.dirty, store.dirty + store.fill_target, store.n_dirty * sizeof(*store.dirty));
+	store.filling = 0;
 	b->next_id = (int64_t)future_peek_next_id();
 	clock_anchor_now(&b->anchor);
 	/* Never less than a lease handed out before: the loop may start
 	 * calls until the latest end it heard of, and a crash must find an
 	 * end at least that late (the length decays). */
 	b->lease_end = b->anchor.loop + store_lease_len();
-	if (b->lease_end < st.lease_max)
-		b->lease_end = st.lease_max;
-	st.lease_max = b->lease_end;
-	b->seq = ++wr.seq_last;
-	b->renew = st.renew_due;
-	st.anchor_due = 0;
-	st.renew_due = 0;
+	if (b->lease_end < store.lease_max)
+		b->lease_end = store.lease_max;
+	store.lease_max = b->lease_end;
+	b->seq = ++writer.seq_last;
+	b->renew = store.renew_due;
+	store.anchor_due = 0;
+	store.renew_due = 0;
 	return 1;
 }
 
@@ -769,22 +769,22 @@ writer_main(void *arg)
 {
 	uint64_t one = 1;
 
-	pthread_mutex_lock(&wr.mu);
+	pthread_mutex_lock(&writer.mu);
 	for (;;) {
-		while (!wr.have_work && !wr.quit)
-			pthread_cond_wait(&wr.cv, &wr.mu);
-		if (!wr.have_work)
+		while (!writer.have_work && !writer.quit)
+			pthread_cond_wait(&writer.cv, &writer.mu);
+		if (!writer.have_work)
 			break;
-		pthread_mutex_unlock(&wr.mu);
-		wr.b.rc = store_commit(&wr.b);
-		pthread_mutex_lock(&wr.mu);
-		wr.have_work = 0;
-		wr.work_done = 1;
-		pthread_cond_broadcast(&wr.cv);
+		pthread_mutex_unlock(&writer.mu);
+		writer.b.rc = store_commit(&writer.b);
+		pthread_mutex_lock(&writer.mu);
+		writer.have_work = 0;
+		writer.work_done = 1;
+		pthread_cond_broadcast(&writer.cv);
 		/* An eventfd write fails only if the counter would overflow. */
-		(void)!write(wr.efd, &one, sizeof(one));
+		(void)!write(writer.efd, &one, sizeof(one));
 	}
-	pthread_mutex_unlock(&wr.mu);
+	pthread_mutex_unlock(&writer.mu);
 	return NULL;
 }
 
@@ -794,10 +794,10 @@ store_timer(int64_t us)
 {
 	struct timeval tv = clock_timeval(us);
 
-	evtimer_add(st.timer_ev, &tv);
+	evtimer_add(store.timer_ev, &tv);
 }
 
-/* Rows [from, to) of the batch in wr.b, written (ok) or not: update their
+/* Rows [from, to) of the batch in writer.b, written (ok) or not: update their
  * objects and free the rows. */
 static void
 batch_done_rows(struct batch *b, int ok, size_t from, size_t to)
@@ -829,7 +829,7 @@ batch_done_rows(struct batch *b, int ok, size_t from, size_t to)
 	}
 }
 
-/* The batch in wr.b was written (or not): update the objects, at most
+/* The batch in writer.b was written (or not): update the objects, at most
  * slice rows this turn (the rest on a zero timer, so timers and I/O run
  * in between: a 100,000-row commit took 30-47 ms here in one turn), then
  * tell the HTTP layer which replies can go. */
@@ -837,73 +837,73 @@ static void
 batch_done(size_t slice)
 {
 	static const struct timeval zero = { 0, 0 };
-	struct batch *b = &wr.b;
-	int rc = b->rc, was_faulty = st.fault != NULL;
+	struct batch *b = &writer.b;
+	int rc = b->rc, was_faulty = store.fault != NULL;
 	int64_t until = clock_loop_now() + SLICE_US;
 	size_t end, cap;
 
-	if (!st.completing) {
-		int64_t took = clock_loop_now() - st.handed;
+	if (!store.completing) {
+		int64_t took = clock_loop_now() - store.handed;
 
 		/* The slowest recent commit: up at once, down by an eighth a
 		 * commit. */
-		st.slow_us = took > st.slow_us ? took : st.slow_us - (st.slow_us - took) / 8;
+		store.slow_us = took > store.slow_us ? took : store.slow_us - (store.slow_us - took) / 8;
 		if (rc != SQLITE_OK && (rc == SQLITE_IOERR_FSYNC ||
 		    rc == SQLITE_IOERR_DIR_FSYNC || rc == SQLITE_CORRUPT))
 			fatalx("store: %s: stopping rather than acknowledge what may not be "
 			    "stored", sqlite3_errstr(rc));
-		st.completing = 1;
-		st.done_at = 0;
+		store.completing = 1;
+		store.done_at = 0;
 	}
 	/* At most slice rows, and SLICE_US unless slice is SIZE_MAX. */
-	cap = b->n - st.done_at > slice ? st.done_at + slice : b->n;
-	end = st.done_at;
+	cap = b->n - store.done_at > slice ? store.done_at + slice : b->n;
+	end = store.done_at;
 	do {
 		size_t to = cap - end > SLICE_CHECK ? end + SLICE_CHECK : cap;
 		batch_done_rows(b, rc == SQLITE_OK, end, to);
 		end = to;
 	} while (end < cap && (slice == SIZE_MAX || clock_loop_now() <= until));
-	if (end - st.done_at > st.stats.done_rows_max)
-		st.stats.done_rows_max = end - st.done_at;
-	st.stats.done_slices++;
-	if ((st.done_at = end) < b->n) {
-		if (st.done_more_ev != NULL) {
-			evtimer_add(st.done_more_ev, &zero);
+	if (end - store.done_at > store.stats.done_rows_max)
+		store.stats.done_rows_max = end - store.done_at;
+	store.stats.done_slices++;
+	if ((store.done_at = end) < b->n) {
+		if (store.done_more_ev != NULL) {
+			evtimer_add(store.done_more_ev, &zero);
 			return;
 		}
 		batch_done_rows(b, rc == SQLITE_OK, end, b->n);	/* no loop */
 	}
 	b->n = 0;
-	st.completing = 0;
-	wr.busy = 0;
+	store.completing = 0;
+	writer.busy = 0;
 	if (rc == SQLITE_OK) {
 		/* Calls may start until the lease this commit grants. */
 		sched_set_lease(b->lease_end);
 		if (was_faulty)
 			log_info("store: writable again");
-		st.fault = NULL;
-		st.commit_fn(1, b->seq, st.commit_arg);
+		store.fault = NULL;
+		store.commit_fn(1, b->seq, store.commit_arg);
 	} else {
-		st.fault = (rc & 0xff) == SQLITE_FULL ? "the disk is full" :
+		store.fault = (rc & 0xff) == SQLITE_FULL ? "the disk is full" :
 		    (rc & 0xff) == SQLITE_READONLY ? "the store is read-only" :
 		    "the store cannot be written";
 		if (!was_faulty)
 			log_warnx("store: commit failed: %s (%s); writes get 503 until it "
-			    "recovers", sqlite3_errstr(rc), st.fault);
+			    "recovers", sqlite3_errstr(rc), store.fault);
 		if (b->renew)
-			st.renew_due = 1;
-		st.commit_fn(0, b->seq, st.commit_arg);
+			store.renew_due = 1;
+		store.commit_fn(0, b->seq, store.commit_arg);
 		store_timer(RETRY_US);
 	}
-	if ((st.n_dirty > 0 || st.renew_due) && st.fault == NULL)
-		event_active(st.flush_ev, 0, 0);
+	if ((store.n_dirty > 0 || store.renew_due) && store.fault == NULL)
+		event_active(store.flush_ev, 0, 0);
 }
 
 /* The next slice of a finished commit. */
 static void
 batch_done_cb(evutil_socket_t fd, short what, void *arg)
 {
-	if (st.completing)
+	if (store.completing)
 		batch_done(STORE_DONE_SLICE);
 }
 
@@ -914,13 +914,13 @@ writer_done_cb(evutil_socket_t fd, short what, void *arg)
 	uint64_t n;
 	int done;
 
-	if (read(wr.efd, &n, sizeof(n)) == -1)
+	if (read(writer.efd, &n, sizeof(n)) == -1)
 		return;
-	pthread_mutex_lock(&wr.mu);
-	done = wr.work_done;
-	wr.work_done = 0;
-	pthread_mutex_unlock(&wr.mu);
-	if (done && wr.busy && !st.completing)
+	pthread_mutex_lock(&writer.mu);
+	done = writer.work_done;
+	writer.work_done = 0;
+	pthread_mutex_unlock(&writer.mu);
+	if (done && writer.busy && !store.completing)
 		batch_done(STORE_DONE_SLICE);
 }
 
@@ -929,14 +929,14 @@ writer_done_cb(evutil_socket_t fd, short what, void *arg)
 static void
 writer_wait(void)
 {
-	if (!wr.busy)
+	if (!writer.busy)
 		return;
-	if (!st.completing) {
-		pthread_mutex_lock(&wr.mu);
-		while (!wr.work_done)
-			pthread_cond_wait(&wr.cv, &wr.mu);
-		wr.work_done = 0;
-		pthread_mutex_unlock(&wr.mu);
+	if (!store.completing) {
+		pthread_mutex_lock(&writer.mu);
+		while (!writer.work_done)
+			pthread_cond_wait(&writer.cv, &writer.mu);
+		writer.work_done = 0;
+		pthread_mutex_unlock(&writer.mu);
 	}
 	batch_done(SIZE_MAX);
 }
@@ -950,25 +950,25 @@ store_flush_now(size_t slice)
 {
 	static const struct timeval zero = { 0, 0 };
 
-	if (wr.busy || (st.n_dirty == 0 && !st.anchor_due))
+	if (writer.busy || (store.n_dirty == 0 && !store.anchor_due))
 		return;	/* a busy writer's done event flushes what waits */
-	if (!batch_fill(&wr.b, wr.running ? slice : SIZE_MAX)) {
+	if (!batch_fill(&writer.b, writer.running ? slice : SIZE_MAX)) {
 		/* A zero timer, not event_active: timers and I/O get their
 		 * turn between slices. */
-		evtimer_add(st.flush_ev, &zero);
+		evtimer_add(store.flush_ev, &zero);
 		return;
 	}
-	wr.busy = 1;
-	st.handed = clock_loop_now();
-	if (!wr.running) {
-		wr.b.rc = store_commit(&wr.b);
+	writer.busy = 1;
+	store.handed = clock_loop_now();
+	if (!writer.running) {
+		writer.b.rc = store_commit(&writer.b);
 		batch_done(SIZE_MAX);
 		return;
 	}
-	pthread_mutex_lock(&wr.mu);
-	wr.have_work = 1;
-	pthread_cond_signal(&wr.cv);
-	pthread_mutex_unlock(&wr.mu);
+	pthread_mutex_lock(&writer.mu);
+	writer.have_work = 1;
+	pthread_cond_signal(&writer.cv);
+	pthread_mutex_unlock(&writer.mu);
 }
 
 /* The flush event: a slice of the next batch, or its hand-over. */
@@ -981,10 +981,10 @@ store_flush_cb(evutil_socket_t fd, short what, void *arg)
 void
 store_flush(void)
 {
-	if (st.flush_ev == NULL)
+	if (store.flush_ev == NULL)
 		return;
 	writer_wait();
-	if (st.n_dirty > 0 || st.anchor_due) {
+	if (store.n_dirty > 0 || store.anchor_due) {
 		store_flush_now(SIZE_MAX);
 		writer_wait();
 	}
@@ -994,36 +994,36 @@ store_flush(void)
 static void
 store_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	st.anchor_due = 1;
-	event_active(st.flush_ev, 0, 0);
-	store_timer(st.fault ? RETRY_US : ANCHOR_US);
+	store.anchor_due = 1;
+	event_active(store.flush_ev, 0, 0);
+	store_timer(store.fault ? RETRY_US : ANCHOR_US);
 }
 
 /* future_persist.renew: commit soon, if only the anchor, for a lease. */
 static void
 store_renew(void *arg)
 {
-	if (st.renew_due || st.fault != NULL)
+	if (store.renew_due || store.fault != NULL)
 		return;		/* asked already; a fault's retry renews it */
-	st.renew_due = st.anchor_due = 1;
-	event_active(st.flush_ev, 0, 0);
+	store.renew_due = store.anchor_due = 1;
+	event_active(store.flush_ev, 0, 0);
 }
 
 /* The core reports a changed (or forgotten) object. */
 static void
 store_changed(uint64_t id, void *arg)
 {
-	if (st.n_dirty == st.cap_dirty) {
-		size_t cap = st.cap_dirty ? st.cap_dirty * 2 : 1024;
-		uint64_t *v = realloc(st.dirty, cap * sizeof(*v));
+	if (store.n_dirty == store.cap_dirty) {
+		size_t cap = store.cap_dirty ? store.cap_dirty * 2 : 1024;
+		uint64_t *v = realloc(store.dirty, cap * sizeof(*v));
 		if (v == NULL)
 			fatalx("store: out of memory for the commit list");
-		st.dirty = v;
-		st.cap_dirty = cap;
+		store.dirty = v;
+		store.cap_dirty = cap;
 	}
-	st.dirty[st.n_dirty++] = id;
-	if (st.n_dirty == 1 && st.flush_ev != NULL)
-		event_active(st.flush_ev, 0, 0);
+	store.dirty[store.n_dirty++] = id;
+	if (store.n_dirty == 1 && store.flush_ev != NULL)
+		event_active(store.flush_ev, 0, 0);
 }
 
 int
@@ -1031,28 +1031,28 @@ store_start(struct event_base *base, store_commit_fn fn, void *arg)
 {
 	struct future_persist p = { store_changed, store_load_spec, store_renew, NULL };
 
-	st.commit_fn = fn;
-	st.commit_arg = arg;
-	st.flush_ev = event_new(base, -1, 0, store_flush_cb, NULL);
-	st.timer_ev = evtimer_new(base, store_timer_cb, NULL);
-	st.done_more_ev = evtimer_new(base, batch_done_cb, NULL);
-	if (st.flush_ev == NULL || st.timer_ev == NULL || st.done_more_ev == NULL ||
-	    event_priority_set(st.flush_ev, 0) == -1)
+	store.commit_fn = fn;
+	store.commit_arg = arg;
+	store.flush_ev = event_new(base, -1, 0, store_flush_cb, NULL);
+	store.timer_ev = evtimer_new(base, store_timer_cb, NULL);
+	store.done_more_ev = evtimer_new(base, batch_done_cb, NULL);
+	if (store.flush_ev == NULL || store.timer_ev == NULL || store.done_more_ev == NULL ||
+	    event_priority_set(store.flush_ev, 0) == -1)
 		return -1;
 	/* "done" runs at the default priority: libevent serves one priority
 	 * per turn, and two priority-0 events in turn (done, then the flush
 	 * it re-arms) could hold timers back under load. */
-	if ((wr.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
-	    (wr.done_ev = event_new(base, wr.efd, EV_READ | EV_PERSIST, writer_done_cb,
-	    NULL)) == NULL || event_add(wr.done_ev, NULL) == -1 ||
-	    pthread_create(&wr.thread, NULL, writer_main, NULL) != 0) {
+	if ((writer.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1 ||
+	    (writer.done_ev = event_new(base, writer.efd, EV_READ | EV_PERSIST, writer_done_cb,
+	    NULL)) == NULL || event_add(writer.done_ev, NULL) == -1 ||
+	    pthread_create(&writer.thread, NULL, writer_main, NULL) != 0) {
 		log_warn("store: cannot start the writer thread");
 		return -1;
 	}
-	wr.running = 1;
+	writer.running = 1;
 	future_set_persist(&p);
-	st.anchor_due = 1;
-	event_active(st.flush_ev, 0, 0);
+	store.anchor_due = 1;
+	event_active(store.flush_ev, 0, 0);
 	store_timer(ANCHOR_US);
 	return 0;
 }
@@ -1060,85 +1060,85 @@ store_start(struct event_base *base, store_commit_fn fn, void *arg)
 void
 store_close(void)
 {
-	if (wr.running) {
+	if (writer.running) {
 		writer_wait();
-		pthread_mutex_lock(&wr.mu);
-		wr.quit = 1;
-		pthread_cond_signal(&wr.cv);
-		pthread_mutex_unlock(&wr.mu);
-		pthread_join(wr.thread, NULL);
-		wr.running = 0;
+		pthread_mutex_lock(&writer.mu);
+		writer.quit = 1;
+		pthread_cond_signal(&writer.cv);
+		pthread_mutex_unlock(&writer.mu);
+		pthread_join(writer.thread, NULL);
+		writer.running = 0;
 	}
-	if (st.db != NULL && st.flush_ev != NULL) {
-		(void)batch_fill(&wr.b, SIZE_MAX);
-		if ((wr.b.rc = store_commit(&wr.b)) != SQLITE_OK)
-			log_warnx("store: final commit failed: %s", sqlite3_errstr(wr.b.rc));
-		batch_clear(&wr.b);
+	if (store.db != NULL && store.flush_ev != NULL) {
+		(void)batch_fill(&writer.b, SIZE_MAX);
+		if ((writer.b.rc = store_commit(&writer.b)) != SQLITE_OK)
+			log_warnx("store: final commit failed: %s", sqlite3_errstr(writer.b.rc));
+		batch_clear(&writer.b);
 	}
 	future_set_persist(NULL);
-	if (st.flush_ev != NULL)
-		event_free(st.flush_ev);
-	if (st.timer_ev != NULL)
-		event_free(st.timer_ev);
-	if (st.done_more_ev != NULL)
-		event_free(st.done_more_ev);
-	if (wr.done_ev != NULL)
-		event_free(wr.done_ev);
-	if (wr.efd != -1)
-		close(wr.efd);
-	free(wr.b.rows);
-	memset(&wr.b, 0, sizeof(wr.b));
-	wr.done_ev = NULL;
-	wr.efd = -1;
-	wr.busy = wr.have_work = wr.work_done = wr.quit = 0;
-	wr.seq_last = 0;
-	sqlite3_finalize(st.upsert);
-	sqlite3_finalize(st.delete);
-	sqlite3_finalize(st.meta);
-	sqlite3_finalize(st.spec);
-	sqlite3_finalize(st.claim_spec);
-	sqlite3_finalize(st.sched_upsert);
-	sqlite3_finalize(st.sched_delete);
-	sqlite3_close(st.db);
-	sqlite3_close(st.rdb);
-	if (st.lock_fd != -1)
-		close(st.lock_fd);
-	free(st.dirty);
-	memset(&st, 0, sizeof(st));
-	st.lock_fd = -1;
+	if (store.flush_ev != NULL)
+		event_free(store.flush_ev);
+	if (store.timer_ev != NULL)
+		event_free(store.timer_ev);
+	if (store.done_more_ev != NULL)
+		event_free(store.done_more_ev);
+	if (writer.done_ev != NULL)
+		event_free(writer.done_ev);
+	if (writer.efd != -1)
+		close(writer.efd);
+	free(writer.b.rows);
+	memset(&writer.b, 0, sizeof(writer.b));
+	writer.done_ev = NULL;
+	writer.efd = -1;
+	writer.busy = writer.have_work = writer.work_done = writer.quit = 0;
+	writer.seq_last = 0;
+	sqlite3_finalize(store.upsert);
+	sqlite3_finalize(store.delete);
+	sqlite3_finalize(store.meta);
+	sqlite3_finalize(store.spec);
+	sqlite3_finalize(store.claim_spec);
+	sqlite3_finalize(store.sched_upsert);
+	sqlite3_finalize(store.sched_delete);
+	sqlite3_close(store.db);
+	sqlite3_close(store.rdb);
+	if (store.lock_fd != -1)
+		close(store.lock_fd);
+	free(store.dirty);
+	memset(&store, 0, sizeof(store));
+	store.lock_fd = -1;
 }
 
 int64_t
 store_lease_end(void)
 {
-	return st.lease_end_recovered;
+	return store.lease_end_recovered;
 }
 
 uint64_t
 store_pending(void)
 {
-	if (st.fault != NULL)
+	if (store.fault != NULL)
 		return 0;
-	if (st.n_dirty > 0)		/* the next batch, or the one after the
+	if (store.n_dirty > 0)		/* the next batch, or the one after the
 					 * batch being filled for what it lacks */
-		return wr.seq_last + 1 + (st.filling && st.n_dirty > st.fill_target);
-	return wr.busy ? wr.seq_last : 0;
+		return writer.seq_last + 1 + (store.filling && store.n_dirty > store.fill_target);
+	return writer.busy ? writer.seq_last : 0;
 }
 
 int
 store_writable(void)
 {
-	return st.fault == NULL;
+	return store.fault == NULL;
 }
 
 const char *
 store_fault(void)
 {
-	return st.fault ? st.fault : "the store is writable";
+	return store.fault ? store.fault : "the store is writable";
 }
 
 const struct store_stats *
 store_stats(void)
 {
-	return &st.stats;
+	return &store.stats;
 }
