@@ -214,12 +214,28 @@ inspect_outcome(const json_t *call, char *buf, size_t len)
 		snprintf(buf, len, "ok");
 }
 
-/* Print ITEMS as a table, columns as wide as their widest cell. */
+/* What waits on a pending ITEM: "2 waiters, 1 callback", or "-". */
 static void
-inspect_table(const json_t *items, const struct inspect_clock *ck)
+inspect_waiting(const json_t *item, char *buf, size_t len)
 {
-	static const char *heads[NCOLS] = { "ID", "STATE", "PHASE", "WHEN",
-	    "OUTCOME", "NAME", "ACTION" };
+	json_int_t w = json_integer_value(json_object_get(item, "waiters"));
+	json_int_t c = json_integer_value(json_object_get(item, "callbacks"));
+
+	if (w == 0 && c == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%lld waiter%s, %lld callback%s", (long long)w,
+		    w == 1 ? "" : "s", (long long)c, c == 1 ? "" : "s");
+}
+
+/* Print ITEMS as a table, columns as wide as their widest cell. Plain
+ * futures (FUTURES) have no action: their last column is what waits on
+ * them. */
+static void
+inspect_table(const json_t *items, const struct inspect_clock *ck, int futures)
+{
+	const char *heads[NCOLS] = { "ID", "STATE", "PHASE", "WHEN",
+	    "OUTCOME", "NAME", futures ? "WAITING" : "ACTION" };
 	static const char *keys[NCOLS] = { "id", "state", "phase", NULL,
 	    NULL, "name", NULL };
 	size_t n = json_array_size(items), i, c;
@@ -245,7 +261,11 @@ inspect_table(const json_t *items, const struct inspect_clock *ck)
 		row[COL_WHEN] = strdup(cell);
 		inspect_outcome(call, cell, sizeof(cell));
 		row[COL_OUTCOME] = strdup(cell);
-		row[COL_ACTION] = output_action(call);
+		if (futures) {
+			inspect_waiting(call, cell, sizeof(cell));
+			row[COL_ACTION] = strdup(cell);
+		} else
+			row[COL_ACTION] = output_action(call);
 	}
 	for (c = 0; c < NCOLS; c++) {
 		width[c] = 0;
@@ -427,7 +447,7 @@ cmd_ls(struct ctl *ctl, int argc, char **argv)
 		output_json(all);
 		json_decref(all);
 	} else
-		inspect_table(shown, &ck);
+		inspect_table(shown, &ck, futures);
 	json_decref(shown);
 	rc = CTL_EXIT_OK;
 out:

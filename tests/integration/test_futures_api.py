@@ -203,6 +203,12 @@ class FuturesTest(FuturesBase):
             st, _, page = self.d.request("GET", "/v1/futures?state=pending")
             mine = [x for x in page["items"] if x["id"] == f["id"]]
             self.assertEqual((mine[0]["waiters"], mine[0]["callbacks"]), (1, 1))
+            # loopctl ls --futures says so in its WAITING column.
+            out = self.d.loopctl("ls", "--futures", "--pending").stdout
+            row = [ln for ln in out.splitlines() if ln.startswith(f["id"])]
+            self.assertEqual(len(row), 1, out)
+            self.assertTrue(row[0].endswith("1 waiter, 1 callback"), out)
+            self.assertIn("WAITING", out.splitlines()[0])
             self.set_result(f["id"], 1)
             r = p.response()
         # Done: no counts (nothing waits any more).
