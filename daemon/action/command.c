@@ -475,7 +475,7 @@ command_start(struct child *c)
 	cs.n_running++;
 	if (c->spec->timeout > 0)
 		child_timer(c, STAGE_TIMEOUT, c->spec->timeout);
-	cs.hooks.started(c->id, cs.hooks.arg);
+	cs.hooks.started(c->id, c->t_start, cs.hooks.arg);
 }
 
 /* Start queued commands while slots are free, in start order. All that

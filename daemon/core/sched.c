@@ -450,8 +450,14 @@ sched_count_start(const struct future *c)
 void
 sched_started(struct future *c)
 {
+	sched_started_at(c, clock_loop_now());
+}
+
+void
+sched_started_at(struct future *c, int64_t at)
+{
 	if (c->started == 0) {
-		c->started = clock_loop_now();
+		c->started = at;
 		sched_count_start(c);
 	}
 	c->phase = CALL_RUNNING;

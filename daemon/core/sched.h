@@ -68,8 +68,11 @@ int sched_cancel(struct future *call);
 /* Remove done-callback cid from target: 1 if removed (and cancelled), 0 if
  * it had started or is done; -1 if cid is not a callback of target. */
 int sched_remove_callback(struct future *target, uint64_t cid);
-/* The action layer reports that call's action has begun. */
+/* The action layer reports that call's action has begun (now, or at loop
+ * time at: the instant it began starting it, before a process was spawned;
+ * docs/API.md, "started"). */
 void sched_started(struct future *call);
+void sched_started_at(struct future *call, int64_t at);
 /* The action layer reports the outcome (ownership of outcome passes). */
 void sched_finish(struct future *call, char *outcome, int is_exception);
 
