@@ -24,8 +24,12 @@
 #define SLICE_START_US 5000
 #define START_CHECK 16
 /* Ask the store to renew its lease this long before a claimed call is
- * due, if the lease would not cover it (the store grants 500 ms). */
+ * due, if the lease would not cover it, plus twice the slowest recent
+ * renewal (a loaded machine's commits may take longer than 100 ms: the
+ * call then waited for its lease; issue 15), at most RENEW_AHEAD_MAX. The
+ * store's lease is 100 ms plus three times its slowest commit. */
 #define RENEW_AHEAD 100000
+#define RENEW_AHEAD_MAX 1000000
 
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))
@@ -37,6 +41,8 @@ static struct {
 	int64_t claim_ahead;		/* claim timed calls this long before due */
 	int64_t lease_end;		/* calls may start until this loop time */
 	int renew_asked;		/* the store was asked to renew it */
+	int64_t renew_at;		/* ... at this loop time */
+	int64_t renew_slow;		/* the slowest recent renewal */
 	struct timerq timers;		/* timed calls not yet claimed, by due */
 	struct timerq armed;		/* claimed timed calls, by due */
 	struct timerq timeouts;		/* plain futures' timeouts */
@@ -162,6 +168,12 @@ sched_set_lease(int64_t end)
 {
 	if (end <= ss.lease_end && ss.lease_end != INT64_MAX)
 		return;
+	if (ss.renew_asked) {
+		/* The slowest recent renewal: up at once, down by an eighth. */
+		int64_t took = clock_loop_now() - ss.renew_at;
+		ss.renew_slow = took > ss.renew_slow ? took :
+		    ss.renew_slow - (ss.renew_slow - took) / 8;
+	}
 	ss.lease_end = end;
 	ss.renew_asked = 0;
 	if (!TAILQ_EMPTY(&ss.ready))
@@ -176,7 +188,17 @@ sched_renew(void)
 	if (ss.renew_asked)
 		return;
 	ss.renew_asked = 1;
+	ss.renew_at = clock_loop_now();
 	future_renew();
+}
+
+/* How long before a claimed call is due to ask for a renewal. */
+static int64_t
+sched_renew_ahead(void)
+{
+	int64_t ahead = RENEW_AHEAD + 2 * ss.renew_slow;
+
+	return ahead < RENEW_AHEAD_MAX ? ahead : RENEW_AHEAD_MAX;
 }
 
 /* The queue a future's timer node is on (or would be): plain futures'
@@ -603,7 +625,7 @@ sched_next_deadline(int64_t *at)
 		best = due - ss.claim_ahead;
 	if (timerq_peek(&ss.armed, &due) != NULL) {
 		if (due > ss.lease_end && !ss.renew_asked)
-			due -= RENEW_AHEAD;	/* renew the lease first */
+			due -= sched_renew_ahead();	/* renew the lease first */
 		if (due < best)
 			best = due;
 	}
@@ -666,7 +688,7 @@ sched_advance(int64_t now, int budget)
 		budget--;
 	}
 	if (timerq_peek(&ss.armed, &due) != NULL && due > ss.lease_end &&
-	    due - RENEW_AHEAD <= now)
+	    due - sched_renew_ahead() <= now)
 		sched_renew();
 	while (budget > 0 && (node = timerq_peek(&ss.armed, &due)) != NULL && due <= now) {
 		timerq_remove(&ss.armed, node);
