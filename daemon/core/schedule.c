@@ -14,12 +14,15 @@
 #include "recur/next.h"
 
 TAILQ_HEAD(schedule_list, schedule);
+TAILQ_HEAD(schedule_unsaved, schedule);
 
 static struct {
 	struct tz_cache *zones;
 	struct schedule_limits limits;
 	struct schedule_list all;
+	struct schedule_unsaved unsaved;	/* created, not yet stored, by commit */
 	struct idmap ids;
+	uint64_t (*pending)(void);	/* the store's commit for what changed */
 	int ready;
 } sc;
 
@@ -92,6 +95,7 @@ schedule_init(const char *zoneinfo, const struct schedule_limits *limits)
 {
 	memset(&sc, 0, sizeof(sc));
 	TAILQ_INIT(&sc.all);
+	TAILQ_INIT(&sc.unsaved);
 	idmap_init(&sc.ids);
 	sc.limits = *limits;
 	if ((sc.zones = tz_cache_new(zoneinfo)) == NULL)
@@ -107,6 +111,8 @@ schedule_free(struct schedule *s)
 {
 	if (s == NULL)
 		return;
+	if (s->unsaved != 0)
+		TAILQ_REMOVE(&sc.unsaved, s, unsaved_link);
 	waiter_remove(&s->w_pending);
 	waiter_remove(&s->w_run);
 	free(s->spec_text);
@@ -129,6 +135,7 @@ schedule_shutdown(void)
 		/* The futures may be gone already: forget the waiters. */
 		memset(&s->w_pending, 0, sizeof(s->w_pending));
 		memset(&s->w_run, 0, sizeof(s->w_run));
+		s->unsaved = 0;
 		schedule_free(s);
 	}
 	idmap_free(&sc.ids);
@@ -165,6 +172,30 @@ void
 schedule_mark_saving(struct schedule *s)
 {
 	s->dirty = 0;
+}
+
+void
+schedule_set_durability(uint64_t (*pending)(void))
+{
+	sc.pending = pending;
+}
+
+void
+schedule_commit_done(int ok, uint64_t seq)
+{
+	struct schedule *s;
+
+	while ((s = TAILQ_FIRST(&sc.unsaved)) != NULL && s->unsaved <= seq) {
+		TAILQ_REMOVE(&sc.unsaved, s, unsaved_link);
+		s->unsaved = 0;
+		if (ok)
+			continue;
+		/* Its row was in the failed commit, with the call made
+		 * ahead (which the store dropped): it never existed. */
+		log_info("schedule s_%016llx: not created (the store could not save it)",
+		    (unsigned long long)s->id);
+		schedule_delete(s);
+	}
 }
 
 struct schedule *
@@ -434,6 +465,8 @@ schedule_make_next(struct schedule *s)
 		    (unsigned long long)s->id, (long long)(t / RECUR_US), err.msg);
 		return;
 	}
+	s->pending_mark = s->mark;
+	s->pending_for = t;
 	s->mark = t;
 	s->fired++;
 	s->pending = c->id;
@@ -469,6 +502,15 @@ schedule_woken(struct waiter *w, void *arg)
 		return;
 	}
 	c = s->pending != 0 ? future_find(s->pending) : NULL;
+	if (c == NULL && s->pending != 0 && s->mark == s->pending_for) {
+		/* It vanished before it was done: a failed commit dropped it,
+		 * never stored. Its nominal time was not consumed: make it
+		 * again (the store's retry writes it). */
+		s->mark = s->pending_mark;
+		if (s->fired > 0)
+			s->fired--;
+		s->pending = 0;
+	}
 	if (c == NULL || future_done(c))
 		schedule_make_next(s);
 }
@@ -564,6 +606,9 @@ schedule_create(struct schedule_params *p, struct core_error *err)
 	s->mark = clock_unix_now();
 	schedule_touch(s);
 	schedule_make_next(s);
+	/* Kept only once stored (schedule_commit_done). */
+	if (sc.pending != NULL && (s->unsaved = sc.pending()) != 0)
+		TAILQ_INSERT_TAIL(&sc.unsaved, s, unsaved_link);
 	return s;
 }
 

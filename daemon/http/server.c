@@ -1474,15 +1474,22 @@ http_is_local_socket(struct http_req *r)
 }
 
 void
+http_set_created(struct http_req *r)
+{
+	r->created = 1;
+}
+
+void
 http_commit_done(int ok, uint64_t seq)
 {
 	struct http_req *r, *kept = NULL, **kept_tail = &kept;
 
 	/* Commits end in order and requests wait in order. After a failed
 	 * commit a 503 must mean "nothing happened": an object created by
-	 * the request (201) was dropped, so it gets one; a change to a stored
-	 * object stays in memory and the store's retry writes it, so its
-	 * reply waits for that commit instead (issue 12). */
+	 * the request (a 201, or http_set_created) was dropped, so it gets
+	 * one; a change to a stored object stays in memory and the store's
+	 * retry writes it, so its reply waits for that commit instead
+	 * (issue 12). */
 	while ((r = hs.commit_head) != NULL && r->commit_seq <= seq) {
 		if ((hs.commit_head = r->commit_next) == NULL)
 			hs.commit_tail = &hs.commit_head;
@@ -1492,7 +1499,7 @@ http_commit_done(int ok, uint64_t seq)
 			continue;
 		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
-			if (r->status != 201) {
+			if (r->status != 201 && !r->created) {
 				*kept_tail = r;
 				kept_tail = &r->commit_next;
 				continue;

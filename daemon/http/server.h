@@ -54,6 +54,7 @@ struct http_req {
 	unsigned scopes;		/* what its token may do (auth.h), set by dispatch */
 	unsigned owner;			/* its token's quota key, 0: none */
 	const char *token_name;		/* its token's name, NULL without one */
+	int created;			/* it made an object (http_set_created) */
 	/* A held request: cleanup runs when the request goes away, whether
 	 * replied to or not (client gone, shutdown); on shutdown `expire`
 	 * is asked for a final reply first. */
@@ -143,8 +144,13 @@ const char *http_query_unknown(struct http_req *r, const char *const *known);
 /* Whether r came over a Unix socket (no token needed). */
 int http_is_local_socket(struct http_req *r);
 
+/* The request made an object (a call, a future, a schedule): should its
+ * commit fail, the object is dropped and the reply is a 503, whatever
+ * its status (a 201 says so too). */
+void http_set_created(struct http_req *r);
+
 /* The store's commit number seq is over: send the 2xx replies held for
- * it or an earlier one; ok = 0 turns those of requests that changed
+ * it or an earlier one; ok = 0 turns those of requests that created
  * something into a 503. */
 void http_commit_done(int ok, uint64_t seq);
 

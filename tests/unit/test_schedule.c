@@ -380,6 +380,69 @@ test_jitter_pause_resume(void)
 	teardown();
 }
 
+/* The store's fake commit number for what changed (test_failed_commit). */
+static uint64_t fake_seq;
+
+static uint64_t
+fake_pending(void)
+{
+	return fake_seq;
+}
+
+/* A failed commit: a schedule created in it is undone (its 201 became a
+ * 503); one created in a commit that succeeded is kept; a stored
+ * schedule whose call made ahead the store dropped (never stored) makes
+ * it again for the same nominal time. */
+static void
+test_failed_commit(void)
+{
+	struct schedule_params p = params(RECUR_EVERY, "10", NULL);
+	struct schedule *a, *b;
+	struct future *v[16], *c;
+	uint64_t ida, idb;
+	int64_t nominal;
+	uint64_t fired;
+
+	setup();
+	schedule_set_durability(fake_pending);
+	fake_seq = 7;
+	a = make(&p);
+	p = params(RECUR_EVERY, "10", NULL);
+	fake_seq = 8;
+	b = make(&p);
+	if (a == NULL || b == NULL)
+		return teardown();
+	ida = a->id;
+	idb = b->id;
+	schedule_commit_done(1, 7);		/* a stored */
+	CHECK(schedule_find(ida) == a);
+	/* b's commit fails: its call made ahead was dropped by the store. */
+	if (CHECK_INT_EQ(calls_of(idb, v, 16), 1))
+		future_drop(v[0]);
+	schedule_commit_done(0, 8);
+	CHECK(schedule_find(idb) == NULL);
+	CHECK_INT_EQ(schedule_count(), 1);
+	run_for(20);
+	CHECK_INT_EQ(calls_of(idb, v, 16), 0);
+	/* a's call made ahead dropped by a later failed commit: made again
+	 * for the same nominal time, not skipped. */
+	if (!CHECK_INT_EQ(calls_of(ida, v, 16), 1))
+		return teardown();
+	nominal = future_scheduled_for(v[0]);
+	fired = a->fired;
+	future_drop(v[0]);
+	run_for(20);
+	if (CHECK_INT_EQ(calls_of(ida, v, 16), 1)) {
+		c = v[0];
+		CHECK_INT_EQ(future_scheduled_for(c), nominal);
+		CHECK(!future_done(c) && a->pending == c->id);
+		CHECK_INT_EQ(a->fired, fired);
+		CHECK_INT_EQ(a->mark, nominal);
+	}
+	schedule_set_durability(NULL);
+	teardown();
+}
+
 int
 main(void)
 {
@@ -390,5 +453,6 @@ main(void)
 	test_catchup_after_downtime();
 	test_mark_in_future();
 	test_jitter_pause_resume();
+	test_failed_commit();
 	return check_summary();
 }
