@@ -24,6 +24,7 @@ static struct {
 	struct slab slab;		/* struct future */
 	struct idmap ids;
 	struct idmap idem;		/* hash of idempotency key -> call */
+	struct idmap occ;		/* hash of (schedule, nominal time) -> call */
 	struct future_list all;		/* every object, id order */
 	struct future_list done;	/* done objects, finish order */
 	struct waiter_list wake;	/* waiters to call next turn */
@@ -52,6 +53,7 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	slab_init(&fs.slab, sizeof(struct future));
 	idmap_init(&fs.ids);
 	idmap_init(&fs.idem);
+	idmap_init(&fs.occ);
 	TAILQ_INIT(&fs.all);
 	TAILQ_INIT(&fs.done);
 	TAILQ_INIT(&fs.wake);
@@ -147,6 +149,7 @@ future_shutdown(void)
 	slab_destroy(&fs.slab);
 	idmap_free(&fs.ids);
 	idmap_free(&fs.idem);
+	idmap_free(&fs.occ);
 	if (fs.wake_ev != NULL)
 		event_free(fs.wake_ev);
 	if (fs.retain_ev != NULL)
@@ -159,6 +162,15 @@ static uint64_t
 idem_hash(const char *key)
 {
 	return idmap_hash_bytes(key, strlen(key)) | 1;
+}
+
+/* Key of an occurrence (schedule, nominal time) in fs.occ (never 0). */
+static uint64_t
+occ_hash(uint64_t schedule, int64_t t)
+{
+	uint64_t k[2] = { schedule, (uint64_t)t };
+
+	return idmap_hash_bytes(k, sizeof(k)) | 1;
 }
 
 int
@@ -349,6 +361,11 @@ future_restore(struct future *t, struct future_ext *tx)
 	timerq_node_init(&f->tq);
 	if (future_idem_key(f) != NULL)
 		idmap_put(&fs.idem, idem_hash(f->x->idem_key), f);
+	/* The store's UNIQUE index holds one row per occurrence; a hash
+	 * collision (never seen) leaves this one out of the index. */
+	if (f->x != NULL && f->x->schedule != 0 &&
+	    idmap_get(&fs.occ, occ_hash(f->x->schedule, f->x->scheduled_for)) == NULL)
+		idmap_put(&fs.occ, occ_hash(f->x->schedule, f->x->scheduled_for), f);
 	TAILQ_INSERT_TAIL(&fs.all, f, all);
 	if (f->id >= fs.next_id)
 		fs.next_id = f->id + 1;
@@ -549,6 +566,33 @@ future_idem_find(const char *key)
 	return f != NULL && strcmp(f->x->idem_key, key) == 0 ? f : NULL;
 }
 
+struct future *
+future_occurrence_find(uint64_t schedule, int64_t t)
+{
+	struct future *f = idmap_get(&fs.occ, occ_hash(schedule, t));
+
+	return f != NULL && f->x->schedule == schedule && f->x->scheduled_for == t ? f : NULL;
+}
+
+int
+future_occurrence_set(struct future *f, uint64_t schedule, int64_t t, struct core_error *err)
+{
+	uint64_t key = occ_hash(schedule, t);
+
+	/* Taken, or (never seen) another occurrence with the same hash:
+	 * either way not made, so the store's UNIQUE index is never hit. */
+	if (idmap_get(&fs.occ, key) != NULL)
+		return core_error_set(err, CORE_ESTATE,
+		    "schedule s_%016llx has a call for %lld.%06lld already",
+		    (unsigned long long)schedule, (long long)(t / CLOCK_US_PER_S),
+		    (long long)(t % CLOCK_US_PER_S));
+	if (future_ext(f) == NULL || idmap_put(&fs.occ, key, f) == -1)
+		return core_error_set(err, CORE_ENOMEM, "out of memory");
+	f->x->schedule = schedule;
+	f->x->scheduled_for = t;
+	return 0;
+}
+
 int
 future_idem_set(struct future *f, const char *key, uint64_t digest)
 {
@@ -574,6 +618,9 @@ future_unlink(struct future *f)
 	idmap_del(&fs.ids, f->id);
 	if (future_idem_key(f) != NULL && idmap_get(&fs.idem, idem_hash(f->x->idem_key)) == f)
 		idmap_del(&fs.idem, idem_hash(f->x->idem_key));
+	if (f->x != NULL && f->x->schedule != 0 &&
+	    idmap_get(&fs.occ, occ_hash(f->x->schedule, f->x->scheduled_for)) == f)
+		idmap_del(&fs.occ, occ_hash(f->x->schedule, f->x->scheduled_for));
 	future_free(f);
 	/* The store learns of a forgotten object by not finding it. */
 	if (!dirty && fs.persist.changed != NULL)

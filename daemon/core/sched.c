@@ -366,14 +366,14 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 	if (sched_due(p, now, c, err) == -1)
 		goto fail;
 	if ((p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1) ||
-	    ((target != NULL || p->schedule != 0) && future_ext(c) == NULL)) {
+	    (target != NULL && future_ext(c) == NULL)) {
 		core_error_set(err, CORE_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (p->schedule != 0) {
-		c->x->schedule = p->schedule;
-		c->x->scheduled_for = p->scheduled_for;
-	}
+	/* One call per occurrence (the store's UNIQUE index). */
+	if (p->schedule != 0 &&
+	    future_occurrence_set(c, p->schedule, p->scheduled_for, err) == -1)
+		goto fail;
 	c->spec = p->spec;
 	p->spec = NULL;
 

@@ -30,7 +30,6 @@ static int schedule_gate(struct future *c);
 static void schedule_make_next(struct schedule *s);
 static void schedule_catch_up(struct schedule *s, uint64_t after);
 static void schedule_clock_set(void);
-static void schedule_take(struct schedule *s, int64_t t);
 
 static const char *const state_names[] = { "active", "paused" };
 static const char *const catchup_names[] = { "skip", "latest", "all" };
@@ -119,7 +118,6 @@ schedule_free(struct schedule *s)
 	free(s->tz);
 	free(s->name);
 	free(s->action);
-	free(s->taken);
 	free(s);
 }
 
@@ -404,22 +402,13 @@ schedule_call(struct schedule *s, int64_t t, int64_t delay, uint64_t after,
 	return c;
 }
 
-/* Whether nominal time t was made before the mark was reset (recovery
- * after the clock was set back); drops entries before t. */
+/* Whether nominal time t has a call already (made before the mark was
+ * reset after the clock was set back, or by a trigger or a backfill): the
+ * occurrence index, O(1). */
 static int
-schedule_taken(struct schedule *s, int64_t t)
+schedule_taken(const struct schedule *s, int64_t t)
 {
-	size_t i, j;
-	int hit = 0;
-
-	for (i = j = 0; i < s->n_taken; i++) {
-		if (s->taken[i] == t)
-			hit = 1;
-		if (s->taken[i] > t)
-			s->taken[j++] = s->taken[i];
-	}
-	s->n_taken = j;
-	return hit;
+	return future_occurrence_find(s->id, t) != NULL;
 }
 
 /* A waiter fired: the call made ahead ended before starting, or the
@@ -757,18 +746,6 @@ schedule_resume(struct schedule *s, struct core_error *err)
 	return 0;
 }
 
-/* Whether a call exists for (s, t): one pass over the objects. */
-static int
-schedule_exists(const struct schedule *s, int64_t t)
-{
-	struct future *f;
-
-	for (f = future_first_after(0); f != NULL; f = future_next(f))
-		if (future_schedule(f) == s->id && future_scheduled_for(f) == t)
-			return 1;
-	return 0;
-}
-
 struct future *
 schedule_trigger(struct schedule *s, struct core_error *err)
 {
@@ -776,7 +753,7 @@ schedule_trigger(struct schedule *s, struct core_error *err)
 	struct future *c;
 
 	/* A nominal time of its own: never one the spec may fire at. */
-	while (schedule_exists(s, t) || (s->pending != 0 && t == s->mark))
+	while (schedule_taken(s, t) || (s->pending != 0 && t == s->mark))
 		t++;
 	if ((c = schedule_call(s, t, -1, 0, err)) == NULL)
 		return NULL;
@@ -797,7 +774,7 @@ schedule_backfill(struct schedule *s, int64_t from, int64_t to, struct core_erro
 	if (from > to)
 		return core_error_set(err, CORE_EINVAL, "from: must be before to");
 	while (recur_next(&s->spec, s->zone, t, &t) == 0 && t <= to) {
-		if (schedule_exists(s, t) || (s->pending != 0 && t == s->mark))
+		if (schedule_taken(s, t) || (s->pending != 0 && t == s->mark))
 			continue;
 		if (n == SCHEDULE_CATCHUP_CAP)
 			return n > 0 ? n : core_error_set(err, CORE_EINVAL,
@@ -853,18 +830,6 @@ schedule_restore(uint64_t id, enum schedule_state state, struct schedule_params 
 	return s;
 }
 
-/* Record nominal time t as taken (already has a call). */
-static void
-schedule_take(struct schedule *s, int64_t t)
-{
-	int64_t *v = reallocarray(s->taken, s->n_taken + 1, sizeof(*v));
-
-	if (v == NULL)
-		return;
-	s->taken = v;
-	s->taken[s->n_taken++] = t;
-}
-
 /* The wall clock was set while running: a schedule whose call made
  * ahead is now beyond its next fire time (the clock went back) starts
  * again from now, skipping nominal times that already have a call. (A
@@ -874,19 +839,7 @@ schedule_clock_set(void)
 {
 	int64_t now = clock_unix_now(), nt;
 	struct schedule *s;
-	struct future *f;
-	int any = 0;
 
-	TAILQ_FOREACH(s, &sc.all, all)
-		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
-		    s->mark > nt)
-			any = 1;
-	if (!any)
-		return;
-	for (f = future_first_after(0); f != NULL; f = future_next(f))
-		if (future_schedule(f) != 0 && future_scheduled_for(f) > now &&
-		    (s = schedule_find(future_schedule(f))) != NULL)
-			schedule_take(s, future_scheduled_for(f));
 	TAILQ_FOREACH(s, &sc.all, all) {
 		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
 		    s->mark > nt) {
@@ -897,9 +850,6 @@ schedule_clock_set(void)
 			schedule_touch(s);
 			schedule_make_next(s);
 		}
-		free(s->taken);
-		s->taken = NULL;
-		s->n_taken = 0;
 	}
 }
 
@@ -919,8 +869,6 @@ schedule_recover(void)
 		if (future_schedule(f) == 0 || (s = schedule_find(future_schedule(f))) == NULL)
 			continue;
 		schedule_remember(s, f->id);
-		if (future_scheduled_for(f) > now)
-			schedule_take(s, future_scheduled_for(f));
 		if (!future_done(f) && f->started == 0 && f->trigger == TRIGGER_AT_UNIX &&
 		    future_scheduled_for(f) == s->mark && f->phase == CALL_SCHEDULED)
 			s->pending = f->id;
@@ -929,12 +877,8 @@ schedule_recover(void)
 	}
 	TAILQ_FOREACH(s, &sc.all, all) {
 		p = s->pending != 0 ? future_find(s->pending) : NULL;
-		if (s->state != SCHEDULE_ACTIVE) {
-			free(s->taken);
-			s->taken = NULL;
-			s->n_taken = 0;
+		if (s->state != SCHEDULE_ACTIVE)
 			continue;
-		}
 		if (schedule_fire_after(s, now, &nt) == 0 && s->mark > nt) {
 			/* The mark is ahead of the spec's next fire time: the
 			 * clock was set back. Restart from now; nominal times
@@ -968,8 +912,5 @@ schedule_recover(void)
 		if (p != NULL && s->pending == p->id)
 			future_wait(p, &s->w_pending, schedule_woken, s);
 		schedule_make_next(s);
-		free(s->taken);
-		s->taken = NULL;
-		s->n_taken = 0;
 	}
 }

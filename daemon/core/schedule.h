@@ -100,8 +100,6 @@ struct schedule {
 	int64_t pending_for, pending_mark;	/* the call made ahead: its
 						 * nominal time; the mark before */
 	struct waiter w_pending, w_run;
-	int64_t *taken;			/* recovery: nominal times already made */
-	size_t n_taken;
 };
 
 /* Limits (config max_schedules, schedule_min_interval). */
