@@ -224,6 +224,35 @@ class SchedulesRunTest(unittest.TestCase):
         return self.d.wait_until(enough, timeout, "%d occurrences of %s" % (n, sid),
                                  interval=0.1)
 
+    def test_backfill_then_catch_up_makes_each_time_once(self):
+        # Paused, then the missed seconds backfilled, then resumed with
+        # catchup all: the catch-up made those times again, and the
+        # store's UNIQUE (schedule, nominal time) index failed the commit
+        # (the store unwritable until its retry; whatever else was in that
+        # commit dropped, its 201s turned 503).
+        s = create(self, self.d, {"every": 1, "catchup": "all", "catchup_window": 3600,
+                                  "command": TRUE})
+        sid = s["id"]
+        r = self.d.request("POST", "/v1/schedules/%s/pause" % sid)
+        self.assertEqual(r.status, 200, r.body)
+        mark = r.body["evaluated_up_to"]
+        wait_until(lambda: time.time() >= mark + 3.5, 10, "three missed seconds",
+                   interval=0.05)
+        r = self.d.request("POST", "/v1/schedules/%s/backfill" % sid,
+                           body={"from": mark + 0.5, "to": int(time.time())})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertGreaterEqual(r.body["backfilled"], 3)
+        r = self.d.request("POST", "/v1/schedules/%s/resume" % sid)
+        self.assertEqual(r.status, 200, r.body)
+        # Writes go on: the store took the commit.
+        c = self.d.request("POST", "/v1/calls", body={"soon": True, "command": TRUE})
+        self.assertEqual(c.status, 201, c.body)
+        self.assertTrue(self.d.get_json("/v1/status")["store"]["writable"])
+        self.d.request("DELETE", "/v1/schedules/" + sid)
+        fors = collections.Counter(c["scheduled_for"] for c in occurrences(self.d, sid))
+        self.assertEqual([t for t, n in fors.items() if n > 1], [])
+        self.assertNotIn("commit failed", self.d.log())
+
     def test_every_second_makes_calls_once_each(self):
         s = create(self, self.d, {"every": 1, "name": "tick", "command": TRUE})
         done = self.wait_finished(s["id"], 3)
