@@ -12,6 +12,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
+#include "daemon/core/names.h"
 #include "daemon/core/sched.h"
 #include "daemon/core/slab.h"
 
@@ -741,8 +742,8 @@ future_set_next_id(uint64_t id)
 		fs.next_id = id;
 }
 
-static const char *state_names[] = { "pending", "finished", "cancelled" };
-static const char *phase_names[] = { "scheduled", "waiting", "running", "done" };
+static const char *const state_names[] = { "pending", "finished", "cancelled" };
+static const char *const phase_names[] = { "scheduled", "waiting", "running", "done" };
 static const char *trigger_names[] = { "soon", "after", "at", "at_unix", "on_done" };
 
 const char *
@@ -763,24 +764,14 @@ call_trigger_name(enum call_trigger t)
 	return trigger_names[t];
 }
 
-/* Index of s in names[0..n), or -1. */
-static int
-name_index(const char *s, const char **names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
-
 int
 future_state_parse(const char *s)
 {
-	return name_index(s, state_names, 3);
+	return names_index(state_names, 3, s);
 }
 
 int
 call_phase_parse(const char *s)
 {
-	return name_index(s, phase_names, 4);
+	return names_index(phase_names, 4, s);
 }

@@ -9,6 +9,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
+#include "daemon/core/names.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
 #include "recur/next.h"
@@ -55,26 +56,16 @@ schedule_overlap_name(enum schedule_overlap o)
 	return overlap_names[o];
 }
 
-/* Index of s in names[n], or -1. */
-static int
-name_index(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
-}
-
 int
 schedule_catchup_parse(const char *s)
 {
-	return name_index(catchup_names, 3, s);
+	return names_index(catchup_names, 3, s);
 }
 
 int
 schedule_overlap_parse(const char *s)
 {
-	return name_index(overlap_names, 5, s);
+	return names_index(overlap_names, 5, s);
 }
 
 uint64_t
