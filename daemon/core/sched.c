@@ -27,9 +27,13 @@
  * due, if the lease would not cover it, plus twice the slowest recent
  * renewal (a loaded machine's commits may take longer than 100 ms: the
  * call then waited for its lease; issue 15), at most RENEW_AHEAD_MAX. The
- * store's lease is 100 ms plus three times its slowest commit. */
+ * store's lease is 100 ms plus three times its slowest commit, counted
+ * from when the commit began: asked earlier than recent leases reached
+ * past their asking (less RENEW_MARGIN), a renewal would end before the
+ * call is due, so it is not. */
 #define RENEW_AHEAD 100000
 #define RENEW_AHEAD_MAX 1000000
+#define RENEW_MARGIN 10000
 
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))
@@ -43,6 +47,7 @@ static struct {
 	int renew_asked;		/* the store was asked to renew it */
 	int64_t renew_at;		/* ... at this loop time */
 	int64_t renew_slow;		/* the slowest recent renewal */
+	int64_t renew_reach;		/* the shortest recent lease, from its asking */
 	struct timerq timers;		/* timed calls not yet claimed, by due */
 	struct timerq armed;		/* claimed timed calls, by due */
 	struct timerq timeouts;		/* plain futures' timeouts */
@@ -170,9 +175,12 @@ sched_set_lease(int64_t end)
 		return;
 	if (ss.renew_asked) {
 		/* The slowest recent renewal: up at once, down by an eighth. */
-		int64_t took = clock_loop_now() - ss.renew_at;
+		int64_t took = clock_loop_now() - ss.renew_at, reach = end - ss.renew_at;
 		ss.renew_slow = took > ss.renew_slow ? took :
 		    ss.renew_slow - (ss.renew_slow - took) / 8;
+		/* ... and the shortest reach: down at once, up by an eighth. */
+		ss.renew_reach = ss.renew_reach == 0 || reach < ss.renew_reach ? reach :
+		    ss.renew_reach + (reach - ss.renew_reach) / 8;
 	}
 	ss.lease_end = end;
 	ss.renew_asked = 0;
@@ -198,6 +206,10 @@ sched_renew_ahead(void)
 {
 	int64_t ahead = RENEW_AHEAD + 2 * ss.renew_slow;
 
+	if (ss.renew_reach > 0 && ahead > ss.renew_reach - RENEW_MARGIN)
+		ahead = ss.renew_reach - RENEW_MARGIN;
+	if (ahead < RENEW_MARGIN)
+		ahead = RENEW_MARGIN;
 	return ahead < RENEW_AHEAD_MAX ? ahead : RENEW_AHEAD_MAX;
 }
 

@@ -1426,24 +1426,24 @@ out:
 /* A slow store (test_renew_ahead): each renewal is granted SLOW_RENEW
  * after it was asked, a lease from the time it was asked (as the store
  * counts it from when it filled the batch) of 100 ms plus three times
- * its commit. */
+ * its commit (slow.len: another length). */
 #define SLOW_RENEW (300 * MS)
 static struct {
 	struct event *grant;
-	int64_t asked;
+	int64_t asked, delay, len;
 	int renewals;
 } slow;
 
 static void
 slow_grant_cb(evutil_socket_t fd, short what, void *arg)
 {
-	sched_set_lease(slow.asked + 100 * MS + 3 * SLOW_RENEW);
+	sched_set_lease(slow.asked + (slow.len ? slow.len : 100 * MS + 3 * SLOW_RENEW));
 }
 
 static void
 slow_renew(void *arg)
 {
-	struct timeval tv = clock_timeval(SLOW_RENEW);
+	struct timeval tv = clock_timeval(slow.delay ? slow.delay : SLOW_RENEW);
 
 	slow.asked = clock_loop_now();
 	slow.renewals++;
@@ -1480,6 +1480,41 @@ test_renew_ahead(void)
 	    !CHECK(late_b < SLOW_RENEW / 2))
 		fprintf(stderr, "  lateness %lld then %lld us, %d renewals\n",
 		    (long long)late_a, (long long)late_b, slow.renewals);
+out:
+	future_set_persist(NULL);
+	event_free(slow.grant);
+	teardown();
+}
+
+/* A renewal is not asked so early that its lease ends before the call is
+ * due: a store whose commits take 200 ms but whose leases reach 260 ms
+ * past their asking (100 + 2 x 200 ms ahead was too early: more
+ * renewals, and the call waited 100 ms for them). */
+static void
+test_renew_reach(void)
+{
+	struct future_persist p = { NULL, NULL, slow_renew, NULL };
+	struct future *a, *b;
+	int64_t late_b;
+
+	setup(0, 3650LL * 86400 * SEC);
+	memset(&slow, 0, sizeof(slow));
+	slow.delay = 200 * MS;
+	slow.len = 260 * MS;
+	if ((slow.grant = evtimer_new(fx.base, slow_grant_cb, NULL)) == NULL)
+		exit(2);
+	future_set_persist(&p);
+	sched_set_lease(clock_loop_now() + 10 * MS);
+	a = call(TRIGGER_AFTER, 200 * MS, 0);
+	if (!CHECK(a != NULL) || !CHECK(run_until_started(1, 5000)))
+		goto out;
+	b = call(TRIGGER_AFTER, 900 * MS, 0);
+	if (!CHECK(b != NULL) || !CHECK(run_until_started(2, 5000)))
+		goto out;
+	late_b = fx.log[1].started - fx.log[1].due;
+	if (!CHECK(late_b < 50 * MS))
+		fprintf(stderr, "  lateness %lld us, %d renewals\n", (long long)late_b,
+		    slow.renewals);
 out:
 	future_set_persist(NULL);
 	event_free(slow.grant);
@@ -1578,6 +1613,7 @@ main(void)
 	test_claim_gates_start();
 	test_lease();
 	test_renew_ahead();
+	test_renew_reach();
 	test_claim_recover();
 	test_burst_slices();
 	return check_summary();
