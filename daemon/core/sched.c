@@ -23,17 +23,18 @@
 #define SLICE_CLAIMS 2048
 #define SLICE_START_US 5000
 #define START_CHECK 16
-/* Ask the store to renew its lease this long before a claimed call is
- * due, if the lease would not cover it, plus twice the slowest recent
- * renewal (a loaded machine's commits may take longer than 100 ms: the
- * call then waited for its lease; issue 15), at most RENEW_AHEAD_MAX. The
- * store's lease is 100 ms plus three times its slowest commit, counted
- * from when the commit began: asked earlier than recent leases reached
- * past their asking (less RENEW_MARGIN), a renewal would end before the
- * call is due, so it is not. */
+/* Ask the store to renew its lease before a claimed call is due, if the
+ * lease would not cover it: RENEW_AHEAD ahead at first, then halfway
+ * between the slowest recent renewal (asked later, it comes after the
+ * due time) and the shortest reach of recent leases past their asking
+ * (asked earlier, its lease ends before the due time: the store's lease
+ * is 100 ms plus three times its slowest commit, from the commit's
+ * start). A fixed 100 ms let a loaded machine's slow commit hold a
+ * schedule's occurrence past its due time (issue 15). At most
+ * RENEW_AHEAD_MAX, at least RENEW_MIN. */
 #define RENEW_AHEAD 100000
 #define RENEW_AHEAD_MAX 1000000
-#define RENEW_MARGIN 10000
+#define RENEW_MIN 10000
 
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))
@@ -204,12 +205,11 @@ sched_renew(void)
 static int64_t
 sched_renew_ahead(void)
 {
-	int64_t ahead = RENEW_AHEAD + 2 * ss.renew_slow;
+	int64_t ahead = ss.renew_reach > 0 ? (ss.renew_slow + ss.renew_reach) / 2 :
+	    RENEW_AHEAD + 2 * ss.renew_slow;
 
-	if (ss.renew_reach > 0 && ahead > ss.renew_reach - RENEW_MARGIN)
-		ahead = ss.renew_reach - RENEW_MARGIN;
-	if (ahead < RENEW_MARGIN)
-		ahead = RENEW_MARGIN;
+	if (ahead < RENEW_MIN)
+		ahead = RENEW_MIN;
 	return ahead < RENEW_AHEAD_MAX ? ahead : RENEW_AHEAD_MAX;
 }
 
@@ -735,10 +735,12 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 	more = sched_advance(now, SLICE_CLAIMS) == 0;
 
 	/* The head waits for its claim (and the FIFO behind it, so order
-	 * holds); nothing starts past the store's lease, which a commit
-	 * renews. */
+	 * holds); nothing due past the store's lease starts, which a commit
+	 * renews. (A crash takes a claimed call due by the stored lease's
+	 * end for possibly started, whenever it started: a loop that woke
+	 * late need not wait for another commit; issue 15.) */
 	for (n = 0; (f = TAILQ_FIRST(&ss.ready)) != NULL && f->claim_held &&
-	    now <= ss.lease_end; n++) {
+	    f->due <= ss.lease_end; n++) {
 		if (n > 0 && n % START_CHECK == 0 && (now = clock_loop_now()) > until) {
 			more = 1;
 			break;
@@ -754,7 +756,7 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		future_spec_hold(f);
 		ss.actions.start(ss.actions.arg, f);
 	}
-	if (f != NULL && f->claim_held && now > ss.lease_end)
+	if (f != NULL && f->claim_held && f->due > ss.lease_end)
 		sched_renew();		/* a commit renews the lease */
 	if (more) {
 		/* A zero timer, not event_active: libevent runs what is made
