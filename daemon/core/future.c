@@ -576,7 +576,8 @@ future_occurrence_find(uint64_t schedule, int64_t t)
 }
 
 int
-future_occurrence_set(struct future *f, uint64_t schedule, int64_t t, struct core_error *err)
+future_occurrence_set(struct future *f, uint64_t schedule, int64_t t,
+    struct core_error *err)
 {
 	uint64_t key = occ_hash(schedule, t);
 
