@@ -407,6 +407,7 @@ commit_done(int ok, uint64_t seq, void *arg)
 {
 	waitset_commit_done(ok, seq);
 	events_commit_done(ok, seq);
+	schedule_commit_done(ok, seq);
 	http_commit_done(ok, seq);
 }
 
@@ -549,6 +550,7 @@ main(int argc, char **argv)
 	if (events_init((size_t)loopd.cfg.event_ring, (uint64_t)clock_unix_now()) == -1)
 		fatalx("cannot start the event ring");
 	events_set_durability(store_pending);
+	schedule_set_durability(store_pending);	/* undone if never stored */
 	log_info("store: %ld objects restored, %zu pending", restored, future_count_pending());
 	api_configure(loopd.base, &loopd.cfg);
 	if ((nfds = sd_listen_fds(1)) < 0)

@@ -185,14 +185,15 @@ command_may_start_hook(uint64_t id, void *arg)
 	return c == NULL || sched_claim_dispatched(c);
 }
 
-/* The executor started id's process. */
+/* The executor started id's process; it began at loop time at, before
+ * the spawn (the spawn's cost is the command's, not lateness). */
 static void
-command_started_hook(uint64_t id, void *arg)
+command_started_hook(uint64_t id, int64_t at, void *arg)
 {
 	struct future *c = future_find(id);
 
 	if (c != NULL)
-		sched_started(c);
+		sched_started_at(c, at);
 }
 
 /* id's process is done. */

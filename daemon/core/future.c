@@ -12,6 +12,7 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
+#include "daemon/core/names.h"
 #include "daemon/core/sched.h"
 #include "daemon/core/slab.h"
 
@@ -24,6 +25,7 @@ static struct {
 	struct slab slab;		/* struct future */
 	struct idmap ids;
 	struct idmap idem;		/* hash of idempotency key -> call */
+	struct idmap occ;		/* hash of (schedule, nominal time) -> call */
 	struct future_list all;		/* every object, id order */
 	struct future_list done;	/* done objects, finish order */
 	struct waiter_list wake;	/* waiters to call next turn */
@@ -52,6 +54,7 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	slab_init(&futures.slab, sizeof(struct future));
 	idmap_init(&futures.ids);
 	idmap_init(&futures.idem);
+	idmap_init(&futures.occ);
 	TAILQ_INIT(&futures.all);
 	TAILQ_INIT(&futures.done);
 	TAILQ_INIT(&futures.wake);
@@ -147,6 +150,7 @@ future_shutdown(void)
 	slab_destroy(&futures.slab);
 	idmap_free(&futures.ids);
 	idmap_free(&futures.idem);
+	idmap_free(&futures.occ);
 	if (futures.wake_ev != NULL)
 		event_free(futures.wake_ev);
 	if (futures.retain_ev != NULL)
@@ -159,6 +163,15 @@ static uint64_t
 idem_hash(const char *key)
 {
 	return idmap_hash_bytes(key, strlen(key)) | 1;
+}
+
+/* Key of an occurrence (schedule, nominal time) in futures.occ (never 0). */
+static uint64_t
+occ_hash(uint64_t schedule, int64_t t)
+{
+	uint64_t k[2] = { schedule, (uint64_t)t };
+
+	return idmap_hash_bytes(k, sizeof(k)) | 1;
 }
 
 int
@@ -350,6 +363,11 @@ future_restore(struct future *t, struct future_ext *tx)
 	timerq_node_init(&f->tq);
 	if (future_idem_key(f) != NULL)
 		idmap_put(&futures.idem, idem_hash(f->x->idem_key), f);
+	/* The store's UNIQUE index holds one row per occurrence; a hash
+	 * collision (never seen) leaves this one out of the index. */
+	if (f->x != NULL && f->x->schedule != 0 &&
+	    idmap_get(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for)) == NULL)
+		idmap_put(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for), f);
 	TAILQ_INSERT_TAIL(&futures.all, f, all);
 	if (f->id >= futures.next_id)
 		futures.next_id = f->id + 1;
@@ -550,6 +568,34 @@ future_idem_find(const char *key)
 	return f != NULL && strcmp(f->x->idem_key, key) == 0 ? f : NULL;
 }
 
+struct future *
+future_occurrence_find(uint64_t schedule, int64_t t)
+{
+	struct future *f = idmap_get(&futures.occ, occ_hash(schedule, t));
+
+	return f != NULL && f->x->schedule == schedule && f->x->scheduled_for == t ? f : NULL;
+}
+
+int
+future_occurrence_set(struct future *f, uint64_t schedule, int64_t t,
+    struct core_error *err)
+{
+	uint64_t key = occ_hash(schedule, t);
+
+	/* Taken, or (never seen) another occurrence with the same hash:
+	 * either way not made, so the store's UNIQUE index is never hit. */
+	if (idmap_get(&futures.occ, key) != NULL)
+		return core_error_set(err, CORE_ESTATE,
+		    "schedule s_%016llx has a call for %lld.%06lld already",
+		    (unsigned long long)schedule, (long long)(t / CLOCK_US_PER_S),
+		    (long long)(t % CLOCK_US_PER_S));
+	if (future_ext(f) == NULL || idmap_put(&futures.occ, key, f) == -1)
+		return core_error_set(err, CORE_ENOMEM, "out of memory");
+	f->x->schedule = schedule;
+	f->x->scheduled_for = t;
+	return 0;
+}
+
 int
 future_idem_set(struct future *f, const char *key, uint64_t digest)
 {
@@ -575,6 +621,9 @@ future_unlink(struct future *f)
 	idmap_del(&futures.ids, f->id);
 	if (future_idem_key(f) != NULL && idmap_get(&futures.idem, idem_hash(f->x->idem_key)) == f)
 		idmap_del(&futures.idem, idem_hash(f->x->idem_key));
+	if (f->x != NULL && f->x->schedule != 0 &&
+	    idmap_get(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for)) == f)
+		idmap_del(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for));
 	future_free(f);
 	/* The store learns of a forgotten object by not finding it. */
 	if (!dirty && futures.persist.changed != NULL)
@@ -695,8 +744,8 @@ future_set_next_id(uint64_t id)
 		futures.next_id = id;
 }
 
-static const char *state_names[] = { "pending", "finished", "cancelled" };
-static const char *phase_names[] = { "scheduled", "waiting", "running", "done" };
+static const char *const state_names[] = { "pending", "finished", "cancelled" };
+static const char *const phase_names[] = { "scheduled", "waiting", "running", "done" };
 static const char *trigger_names[] = { "soon", "after", "at", "at_unix", "on_done" };
 
 const char *
@@ -717,24 +766,14 @@ call_trigger_name(enum call_trigger t)
 	return trigger_names[t];
 }
 
-/* Index of s in names[0..n), or -1. */
-static int
-name_index(const char *s, const char **names, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(s, names[i]) == 0)
-			return i;
-	return -1;
-}
-
 int
 future_state_parse(const char *s)
 {
-	return name_index(s, state_names, 3);
+	return names_index(state_names, 3, s);
 }
 
 int
 call_phase_parse(const char *s)
 {
-	return name_index(s, phase_names, 4);
+	return names_index(phase_names, 4, s);
 }

@@ -197,6 +197,13 @@ struct future *future_alloc(enum future_kind kind, const char *name, struct core
 void future_discard(struct future *f);
 /* The call holding idempotency key, or NULL. */
 struct future *future_idem_find(const char *key);
+/* The occurrence call of schedule for nominal time t, or NULL: one per
+ * (schedule, nominal time), as the store's UNIQUE index wants. */
+struct future *future_occurrence_find(uint64_t schedule, int64_t t);
+/* Make call f the occurrence of schedule for nominal time t. 0, or -1
+ * with CORE_ESTATE if that occurrence has a call already, CORE_ENOMEM. */
+int future_occurrence_set(struct future *f, uint64_t schedule, int64_t t,
+    struct core_error *err);
 /* Record f's idempotency key and request digest. 0 or -1 (ENOMEM). */
 int future_idem_set(struct future *f, const char *key, uint64_t digest);
 /* Set the result (ownership of value passes). -1 with CORE_ESTATE if done. */

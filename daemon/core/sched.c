@@ -28,9 +28,18 @@
 #define SLICE_US 2000
 #define ADVANCE_CHECK 64
 #define START_CHECK 16
-/* Ask the store to renew its lease this long before a claimed call is
- * due, if the lease would not cover it (the store grants 500 ms). */
+/* Ask the store to renew its lease before a claimed call is due, if the
+ * lease would not cover it: RENEW_AHEAD ahead at first, then halfway
+ * between the slowest recent renewal (asked later, it comes after the
+ * due time) and the shortest reach of recent leases past their asking
+ * (asked earlier, its lease ends before the due time: the store's lease
+ * is 100 ms plus three times its slowest commit, from the commit's
+ * start). A fixed 100 ms let a loaded machine's slow commit hold a
+ * schedule's occurrence past its due time (issue 15). At most
+ * RENEW_AHEAD_MAX, at least RENEW_MIN. */
 #define RENEW_AHEAD 100000
+#define RENEW_AHEAD_MAX 1000000
+#define RENEW_MIN 10000
 
 #define FUTURE_OF(node) \
 	((struct future *)((char *)(node) - offsetof(struct future, tq)))
@@ -42,6 +51,9 @@ static struct {
 	int64_t claim_ahead;		/* claim timed calls this long before due */
 	int64_t lease_end;		/* calls may start until this loop time */
 	int renew_asked;		/* the store was asked to renew it */
+	int64_t renew_at;		/* ... at this loop time */
+	int64_t renew_slow;		/* the slowest recent renewal */
+	int64_t renew_reach;		/* the shortest recent lease, from its asking */
 	struct timerq timers;		/* timed calls not yet claimed, by due */
 	struct timerq armed;		/* claimed timed calls, by due */
 	struct timerq timeouts;		/* plain futures' timeouts */
@@ -177,6 +189,15 @@ sched_set_lease(int64_t end)
 {
 	if (end <= sched.lease_end && sched.lease_end != INT64_MAX)
 		return;
+	if (sched.renew_asked) {
+		/* The slowest recent renewal: up at once, down by an eighth. */
+		int64_t took = clock_loop_now() - sched.renew_at, reach = end - sched.renew_at;
+		sched.renew_slow = took > sched.renew_slow ? took :
+		    sched.renew_slow - (sched.renew_slow - took) / 8;
+		/* ... and the shortest reach: down at once, up by an eighth. */
+		sched.renew_reach = sched.renew_reach == 0 || reach < sched.renew_reach ? reach :
+		    sched.renew_reach + (reach - sched.renew_reach) / 8;
+	}
 	sched.lease_end = end;
 	sched.renew_asked = 0;
 	if (!TAILQ_EMPTY(&sched.ready))
@@ -191,7 +212,20 @@ sched_renew(void)
 	if (sched.renew_asked)
 		return;
 	sched.renew_asked = 1;
+	sched.renew_at = clock_loop_now();
 	future_renew();
+}
+
+/* How long before a claimed call is due to ask for a renewal. */
+static int64_t
+sched_renew_ahead(void)
+{
+	int64_t ahead = sched.renew_reach > 0 ? (sched.renew_slow + sched.renew_reach) / 2 :
+	    RENEW_AHEAD + 2 * sched.renew_slow;
+
+	if (ahead < RENEW_MIN)
+		ahead = RENEW_MIN;
+	return ahead < RENEW_AHEAD_MAX ? ahead : RENEW_AHEAD_MAX;
 }
 
 /* The queue a future's timer node is on (or would be): plain futures'
@@ -359,14 +393,14 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 	if (sched_due(p, now, c, err) == -1)
 		goto fail;
 	if ((p->idem_key != NULL && future_idem_set(c, p->idem_key, p->idem_digest) == -1) ||
-	    ((target != NULL || p->schedule != 0) && future_ext(c) == NULL)) {
+	    (target != NULL && future_ext(c) == NULL)) {
 		core_error_set(err, CORE_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (p->schedule != 0) {
-		c->x->schedule = p->schedule;
-		c->x->scheduled_for = p->scheduled_for;
-	}
+	/* One call per occurrence (the store's UNIQUE index). */
+	if (p->schedule != 0 &&
+	    future_occurrence_set(c, p->schedule, p->scheduled_for, err) == -1)
+		goto fail;
 	c->spec = p->spec;
 	p->spec = NULL;
 
@@ -465,8 +499,14 @@ sched_count_start(const struct future *c)
 void
 sched_started(struct future *c)
 {
+	sched_started_at(c, clock_loop_now());
+}
+
+void
+sched_started_at(struct future *c, int64_t at)
+{
 	if (c->started == 0) {
-		c->started = clock_loop_now();
+		c->started = at;
 		sched_count_start(c);
 	}
 	c->phase = CALL_RUNNING;
@@ -614,7 +654,7 @@ sched_next_deadline(int64_t *at)
 		best = due - sched.claim_ahead;
 	if (timerq_peek(&sched.armed, &due) != NULL) {
 		if (due > sched.lease_end && !sched.renew_asked)
-			due -= RENEW_AHEAD;	/* renew the lease first */
+			due -= sched_renew_ahead();	/* renew the lease first */
 		if (due < best)
 			best = due;
 	}
@@ -726,7 +766,7 @@ sched_advance(int64_t now, int budget, int64_t until)
 			return 0;
 	}
 	if (timerq_peek(&sched.armed, &due) != NULL && due > sched.lease_end &&
-	    due - RENEW_AHEAD <= now)
+	    due - sched_renew_ahead() <= now)
 		sched_renew();
 	while (budget > 0 && (node = timerq_peek(&sched.armed, &due)) != NULL && due <= now) {
 		timerq_remove(&sched.armed, node);
@@ -763,10 +803,12 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 	more = sched_advance(now, SLICE_CLAIMS, until) == 0;
 
 	/* The head waits for its claim (and the FIFO behind it, so order
-	 * holds); nothing starts past the store's lease, which a commit
-	 * renews. */
+	 * holds); nothing due past the store's lease starts, which a commit
+	 * renews. (A crash takes a claimed call due by the stored lease's
+	 * end for possibly started, whenever it started: a loop that woke
+	 * late need not wait for another commit; issue 15.) */
 	for (n = 0; (f = TAILQ_FIRST(&sched.ready)) != NULL && f->claim_held &&
-	    now <= sched.lease_end; n++) {
+	    f->due <= sched.lease_end; n++) {
 		if (n > 0 && n % START_CHECK == 0 && (now = clock_loop_now()) > until) {
 			more = 1;
 			break;
@@ -782,7 +824,7 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		future_spec_hold(f);
 		sched.actions.start(sched.actions.arg, f);
 	}
-	if (f != NULL && f->claim_held && now > sched.lease_end)
+	if (f != NULL && f->claim_held && f->due > sched.lease_end)
 		sched_renew();		/* a commit renews the lease */
 	if (more) {
 		/* A zero timer, not event_active: libevent runs what is made

@@ -68,8 +68,11 @@ int sched_cancel(struct future *call);
 /* Remove done-callback cid from target: 1 if removed (and cancelled), 0 if
  * it had started or is done; -1 if cid is not a callback of target. */
 int sched_remove_callback(struct future *target, uint64_t cid);
-/* The action layer reports that call's action has begun. */
+/* The action layer reports that call's action has begun (now, or at loop
+ * time at: the instant it began starting it, before a process was spawned;
+ * docs/API.md, "started"). */
 void sched_started(struct future *call);
+void sched_started_at(struct future *call, int64_t at);
 /* The action layer reports the outcome (ownership of outcome passes). */
 void sched_finish(struct future *call, char *outcome, int is_exception);
 
@@ -90,8 +93,9 @@ void sched_recover(int64_t lease_end);
  * spec it read back in the same transaction, off the loop thread. The
  * ready FIFO starts its head only once its claim holds.
  *
- * The store also grants a lease: every durable commit lets calls start
- * until its loop time plus the store's lease, and nothing starts past it.
+ * The store also grants a lease: every durable commit lets calls due
+ * until its loop time plus the store's lease start, and nothing due past
+ * it starts.
  * After a crash, a claimed call due by the last lease's end may have
  * started; any other claim simply lapses.
  */

@@ -9,17 +9,21 @@
 #include "daemon/core/clock.h"
 #include "daemon/core/events.h"
 #include "daemon/core/idmap.h"
+#include "daemon/core/names.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
 #include "recur/next.h"
 
 TAILQ_HEAD(schedule_list, schedule);
+TAILQ_HEAD(schedule_unsaved, schedule);
 
 static struct {
 	struct tz_cache *zones;
 	struct schedule_limits limits;
 	struct schedule_list all;
+	struct schedule_unsaved unsaved;	/* created, not yet stored, by commit */
 	struct idmap ids;
+	uint64_t (*pending)(void);	/* the store's commit for what changed */
 	int ready;
 } schedules;
 
@@ -27,7 +31,6 @@ static int schedule_gate(struct future *c);
 static void schedule_make_next(struct schedule *s);
 static void schedule_catch_up(struct schedule *s, uint64_t after);
 static void schedule_clock_set(void);
-static void schedule_take(struct schedule *s, int64_t t);
 
 static const char *const state_names[] = { "active", "paused" };
 static const char *const catchup_names[] = { "skip", "latest", "all" };
@@ -53,26 +56,16 @@ schedule_overlap_name(enum schedule_overlap o)
 	return overlap_names[o];
 }
 
-/* Index of s in names[n], or -1. */
-static int
-name_index(const char *const *names, int n, const char *s)
-{
-	for (int i = 0; s != NULL && i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return i;
-	return -1;
-}
-
 int
 schedule_catchup_parse(const char *s)
 {
-	return name_index(catchup_names, 3, s);
+	return names_index(catchup_names, 3, s);
 }
 
 int
 schedule_overlap_parse(const char *s)
 {
-	return name_index(overlap_names, 5, s);
+	return names_index(overlap_names, 5, s);
 }
 
 uint64_t
@@ -92,6 +85,7 @@ schedule_init(const char *zoneinfo, const struct schedule_limits *limits)
 {
 	memset(&schedules, 0, sizeof(schedules));
 	TAILQ_INIT(&schedules.all);
+	TAILQ_INIT(&schedules.unsaved);
 	idmap_init(&schedules.ids);
 	schedules.limits = *limits;
 	if ((schedules.zones = tz_cache_new(zoneinfo)) == NULL)
@@ -107,13 +101,14 @@ schedule_free(struct schedule *s)
 {
 	if (s == NULL)
 		return;
+	if (s->unsaved != 0)
+		TAILQ_REMOVE(&schedules.unsaved, s, unsaved_link);
 	waiter_remove(&s->w_pending);
 	waiter_remove(&s->w_run);
 	free(s->spec_text);
 	free(s->tz);
 	free(s->name);
 	free(s->action);
-	free(s->taken);
 	free(s);
 }
 
@@ -129,6 +124,7 @@ schedule_shutdown(void)
 		/* The futures may be gone already: forget the waiters. */
 		memset(&s->w_pending, 0, sizeof(s->w_pending));
 		memset(&s->w_run, 0, sizeof(s->w_run));
+		s->unsaved = 0;
 		schedule_free(s);
 	}
 	idmap_free(&schedules.ids);
@@ -165,6 +161,30 @@ void
 schedule_mark_saving(struct schedule *s)
 {
 	s->dirty = 0;
+}
+
+void
+schedule_set_durability(uint64_t (*pending)(void))
+{
+	schedules.pending = pending;
+}
+
+void
+schedule_commit_done(int ok, uint64_t seq)
+{
+	struct schedule *s;
+
+	while ((s = TAILQ_FIRST(&schedules.unsaved)) != NULL && s->unsaved <= seq) {
+		TAILQ_REMOVE(&schedules.unsaved, s, unsaved_link);
+		s->unsaved = 0;
+		if (ok)
+			continue;
+		/* Its row was in the failed commit, with the call made
+		 * ahead (which the store dropped): it never existed. */
+		log_info("schedule s_%016llx: not created (the store could not save it)",
+		    (unsigned long long)s->id);
+		schedule_delete(s);
+	}
 }
 
 struct schedule *
@@ -373,22 +393,13 @@ schedule_call(struct schedule *s, int64_t t, int64_t delay, uint64_t after,
 	return c;
 }
 
-/* Whether nominal time t was made before the mark was reset (recovery
- * after the clock was set back); drops entries before t. */
+/* Whether nominal time t has a call already (made before the mark was
+ * reset after the clock was set back, or by a trigger or a backfill): the
+ * occurrence index, O(1). */
 static int
-schedule_taken(struct schedule *s, int64_t t)
+schedule_taken(const struct schedule *s, int64_t t)
 {
-	size_t i, j;
-	int hit = 0;
-
-	for (i = j = 0; i < s->n_taken; i++) {
-		if (s->taken[i] == t)
-			hit = 1;
-		if (s->taken[i] > t)
-			s->taken[j++] = s->taken[i];
-	}
-	s->n_taken = j;
-	return hit;
+	return future_occurrence_find(s->id, t) != NULL;
 }
 
 /* A waiter fired: the call made ahead ended before starting, or the
@@ -434,6 +445,8 @@ schedule_make_next(struct schedule *s)
 		    (unsigned long long)s->id, (long long)(t / RECUR_US), err.msg);
 		return;
 	}
+	s->pending_mark = s->mark;
+	s->pending_for = t;
 	s->mark = t;
 	s->fired++;
 	s->pending = c->id;
@@ -469,6 +482,15 @@ schedule_woken(struct waiter *w, void *arg)
 		return;
 	}
 	c = s->pending != 0 ? future_find(s->pending) : NULL;
+	if (c == NULL && s->pending != 0 && s->mark == s->pending_for) {
+		/* It vanished before it was done: a failed commit dropped it,
+		 * never stored. Its nominal time was not consumed: make it
+		 * again (the store's retry writes it). */
+		s->mark = s->pending_mark;
+		if (s->fired > 0)
+			s->fired--;
+		s->pending = 0;
+	}
 	if (c == NULL || future_done(c))
 		schedule_make_next(s);
 }
@@ -564,6 +586,9 @@ schedule_create(struct schedule_params *p, struct core_error *err)
 	s->mark = clock_unix_now();
 	schedule_touch(s);
 	schedule_make_next(s);
+	/* Kept only once stored (schedule_commit_done). */
+	if (schedules.pending != NULL && (s->unsaved = schedules.pending()) != 0)
+		TAILQ_INSERT_TAIL(&schedules.unsaved, s, unsaved_link);
 	return s;
 }
 
@@ -712,18 +737,6 @@ schedule_resume(struct schedule *s, struct core_error *err)
 	return 0;
 }
 
-/* Whether a call exists for (s, t): one pass over the objects. */
-static int
-schedule_exists(const struct schedule *s, int64_t t)
-{
-	struct future *f;
-
-	for (f = future_first_after(0); f != NULL; f = future_next(f))
-		if (future_schedule(f) == s->id && future_scheduled_for(f) == t)
-			return 1;
-	return 0;
-}
-
 struct future *
 schedule_trigger(struct schedule *s, struct core_error *err)
 {
@@ -731,7 +744,7 @@ schedule_trigger(struct schedule *s, struct core_error *err)
 	struct future *c;
 
 	/* A nominal time of its own: never one the spec may fire at. */
-	while (schedule_exists(s, t) || (s->pending != 0 && t == s->mark))
+	while (schedule_taken(s, t) || (s->pending != 0 && t == s->mark))
 		t++;
 	if ((c = schedule_call(s, t, -1, 0, err)) == NULL)
 		return NULL;
@@ -752,7 +765,7 @@ schedule_backfill(struct schedule *s, int64_t from, int64_t to, struct core_erro
 	if (from > to)
 		return core_error_set(err, CORE_EINVAL, "from: must be before to");
 	while (recur_next(&s->spec, s->zone, t, &t) == 0 && t <= to) {
-		if (schedule_exists(s, t) || (s->pending != 0 && t == s->mark))
+		if (schedule_taken(s, t) || (s->pending != 0 && t == s->mark))
 			continue;
 		if (n == SCHEDULE_CATCHUP_CAP)
 			return n > 0 ? n : core_error_set(err, CORE_EINVAL,
@@ -808,18 +821,6 @@ schedule_restore(uint64_t id, enum schedule_state state, struct schedule_params 
 	return s;
 }
 
-/* Record nominal time t as taken (already has a call). */
-static void
-schedule_take(struct schedule *s, int64_t t)
-{
-	int64_t *v = reallocarray(s->taken, s->n_taken + 1, sizeof(*v));
-
-	if (v == NULL)
-		return;
-	s->taken = v;
-	s->taken[s->n_taken++] = t;
-}
-
 /* The wall clock was set while running: a schedule whose call made
  * ahead is now beyond its next fire time (the clock went back) starts
  * again from now, skipping nominal times that already have a call. (A
@@ -829,19 +830,7 @@ schedule_clock_set(void)
 {
 	int64_t now = clock_unix_now(), nt;
 	struct schedule *s;
-	struct future *f;
-	int any = 0;
 
-	TAILQ_FOREACH(s, &schedules.all, all)
-		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
-		    s->mark > nt)
-			any = 1;
-	if (!any)
-		return;
-	for (f = future_first_after(0); f != NULL; f = future_next(f))
-		if (future_schedule(f) != 0 && future_scheduled_for(f) > now &&
-		    (s = schedule_find(future_schedule(f))) != NULL)
-			schedule_take(s, future_scheduled_for(f));
 	TAILQ_FOREACH(s, &schedules.all, all) {
 		if (s->state == SCHEDULE_ACTIVE && schedule_fire_after(s, now, &nt) == 0 &&
 		    s->mark > nt) {
@@ -852,9 +841,6 @@ schedule_clock_set(void)
 			schedule_touch(s);
 			schedule_make_next(s);
 		}
-		free(s->taken);
-		s->taken = NULL;
-		s->n_taken = 0;
 	}
 }
 
@@ -874,8 +860,6 @@ schedule_recover(void)
 		if (future_schedule(f) == 0 || (s = schedule_find(future_schedule(f))) == NULL)
 			continue;
 		schedule_remember(s, f->id);
-		if (future_scheduled_for(f) > now)
-			schedule_take(s, future_scheduled_for(f));
 		if (!future_done(f) && f->started == 0 && f->trigger == TRIGGER_AT_UNIX &&
 		    future_scheduled_for(f) == s->mark && f->phase == CALL_SCHEDULED)
 			s->pending = f->id;
@@ -884,12 +868,8 @@ schedule_recover(void)
 	}
 	TAILQ_FOREACH(s, &schedules.all, all) {
 		p = s->pending != 0 ? future_find(s->pending) : NULL;
-		if (s->state != SCHEDULE_ACTIVE) {
-			free(s->taken);
-			s->taken = NULL;
-			s->n_taken = 0;
+		if (s->state != SCHEDULE_ACTIVE)
 			continue;
-		}
 		if (schedule_fire_after(s, now, &nt) == 0 && s->mark > nt) {
 			/* The mark is ahead of the spec's next fire time: the
 			 * clock was set back. Restart from now; nominal times
@@ -923,8 +903,5 @@ schedule_recover(void)
 		if (p != NULL && s->pending == p->id)
 			future_wait(p, &s->w_pending, schedule_woken, s);
 		schedule_make_next(s);
-		free(s->taken);
-		s->taken = NULL;
-		s->n_taken = 0;
 	}
 }

@@ -32,6 +32,11 @@
  *    next nominal time.
  *  - An occurrence cancelled before it starts (a pause, an edit, a user)
  *    consumes its nominal time: it is not made again.
+ *  - A failed commit (a full disk, a read-only store): a schedule created
+ *    in it was never stored, and its creator's 201 became a 503, so it is
+ *    undone (schedule_commit_done). The call made ahead of a stored
+ *    schedule, dropped by the store for the same reason, is made again
+ *    for the same nominal time.
  */
 #ifndef LOOPD_CORE_SCHEDULE_H
 #define LOOPD_CORE_SCHEDULE_H
@@ -89,9 +94,12 @@ struct schedule {
 	uint8_t kind, state, catchup, overlap, pause_on_failure;
 	unsigned int dirty : 1;
 	unsigned int gone : 1;
+	uint64_t unsaved;		/* created, not yet stored: the commit
+					 * that holds it (0: stored) */
+	TAILQ_ENTRY(schedule) unsaved_link;
+	int64_t pending_for, pending_mark;	/* the call made ahead: its
+						 * nominal time; the mark before */
 	struct waiter w_pending, w_run;
-	int64_t *taken;			/* recovery: nominal times already made */
-	size_t n_taken;
 };
 
 /* Limits (config max_schedules, schedule_min_interval). */
@@ -143,6 +151,14 @@ size_t schedule_count(void);
 
 /* The store: a schedule's row was taken for a commit / committed. */
 void schedule_mark_saving(struct schedule *s);
+/* How durability is known (after schedule_init): pending() gives the
+ * number of the store's commit that will hold what changed so far, 0 if
+ * that is durable already. */
+void schedule_set_durability(uint64_t (*pending)(void));
+/* The store's commit seq is over (in order). ok: the schedules created
+ * for it are stored. Else those never stored are undone, as if never
+ * created (their creators' 201 became a 503: nothing happened). */
+void schedule_commit_done(int ok, uint64_t seq);
 /* Re-create a schedule from the store (before schedule_recover); its
  * action is taken. NULL on a damaged row (err says why). */
 struct schedule *schedule_restore(uint64_t id, enum schedule_state state,

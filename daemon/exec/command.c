@@ -450,7 +450,7 @@ command_start(struct child *c)
 	commands.n_running++;
 	if (c->spec->timeout > 0)
 		child_timer(c, STAGE_TIMEOUT, c->spec->timeout);
-	commands.hooks.started(c->id, commands.hooks.arg);
+	commands.hooks.started(c->id, c->t_start, commands.hooks.arg);
 }
 
 /* Start queued commands while slots are free, in start order. All that

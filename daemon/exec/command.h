@@ -49,13 +49,14 @@ struct command_limits {
 	int64_t kill_grace;	/* microseconds from SIGTERM to SIGKILL */
 };
 
-/* Called when the child really starts, and once when it is done; the
- * result is only valid during the call. may_start (optional) is asked
+/* Called when the child really starts (at: the loop time just before it
+ * was spawned), and once when it is done; the result is only valid during
+ * the call. may_start (optional) is asked
  * before a command that waited for a slot starts: 0 means not yet (it
  * keeps its place; command_kick() asks again). */
 struct command_hooks {
 	int (*may_start)(uint64_t id, void *arg);
-	void (*started)(uint64_t id, void *arg);
+	void (*started)(uint64_t id, int64_t at, void *arg);
 	void (*done)(uint64_t id, struct command_result *res, void *arg);
 	void *arg;
 };

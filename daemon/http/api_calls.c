@@ -110,8 +110,11 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 		p.idem_digest = idmap_hash_bytes(canon_text, strlen(canon_text));
 	if ((c = sched_call(&p, &existed, &err)) == NULL)
 		api_core_error(r, &err);
-	else
+	else {
+		if (!existed)
+			http_set_created(r);
 		api_reply_object(r, existed ? 200 : 201, c);
+	}
 out:
 	free(p.spec);
 	free(canon_text);

@@ -151,8 +151,10 @@ api_futures_create(struct http_req *r, struct api_args *a)
 		http_reply_problem(r, 400, NULL, "%s", perr.detail);
 	else if ((f = future_new(req.name, clock_from_seconds(req.timeout), &err)) == NULL)
 		api_core_error(r, &err);
-	else
+	else {
+		http_set_created(r);
 		api_reply_object(r, 201, f);
+	}
 	json_decref(body);
 }
 

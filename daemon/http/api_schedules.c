@@ -262,8 +262,10 @@ api_schedules_create(struct http_req *r, struct api_args *a)
 	}
 	if ((s = schedule_create(&p, &err)) == NULL)
 		api_core_error(r, &err);
-	else
+	else {
+		http_set_created(r);
 		reply_schedule(r, 201, s);
+	}
 	params_free(&p);
 }
 
@@ -481,8 +483,10 @@ api_schedules_trigger(struct http_req *r, struct api_args *a)
 		return;
 	if ((c = schedule_trigger(s, &err)) == NULL)
 		api_core_error(r, &err);
-	else
+	else {
+		http_set_created(r);
 		api_reply_object(r, 201, c);
+	}
 }
 
 /* POST /v1/schedules/{id}/backfill {"from": T, "to": T} */
@@ -527,6 +531,9 @@ api_schedules_backfill(struct http_req *r, struct api_args *a)
 		api_core_error(r, &err);
 		return;
 	}
+	/* Calls made: a failed commit drops them, so its reply is a 503. */
+	if (n > 0)
+		http_set_created(r);
 	if ((o = schedule_json(s)) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		return;

@@ -109,6 +109,7 @@ struct http_req {
 	struct http_conn *hc;		/* its connection, while held */
 	STAILQ_ENTRY(http_req) commit_link;	/* waiting for the store's commit */
 	uint64_t commit_seq;		/* ... this one */
+	int created;			/* it made an object (http_set_created) */
 	int resume_queued;		/* on server.resume */
 	TAILQ_ENTRY(http_req) resume_link;
 	/* A streamed reply (http_stream). */
@@ -2000,6 +2001,12 @@ http_is_local_socket(struct http_req *r)
 }
 
 void
+http_set_created(struct http_req *r)
+{
+	r->created = 1;
+}
+
+void
 http_commit_done(int ok, uint64_t seq)
 {
 	struct req_fifo kept = STAILQ_HEAD_INITIALIZER(kept);
@@ -2007,9 +2014,10 @@ http_commit_done(int ok, uint64_t seq)
 
 	/* Commits end in order and requests wait in order. After a failed
 	 * commit a 503 must mean "nothing happened": an object created by
-	 * the request (201) was dropped, so it gets one; a change to a stored
-	 * object stays in memory and the store's retry writes it, so its
-	 * reply waits for that commit instead (issue 12). */
+	 * the request (a 201, or http_set_created) was dropped, so it gets
+	 * one; a change to a stored object stays in memory and the store's
+	 * retry writes it, so its reply waits for that commit instead
+	 * (issue 12). */
 	while ((r = STAILQ_FIRST(&server.commit)) != NULL && r->commit_seq <= seq) {
 		STAILQ_REMOVE_HEAD(&server.commit, commit_link);
 		if (r->stage == STAGE_GONE) {
@@ -2017,7 +2025,7 @@ http_commit_done(int ok, uint64_t seq)
 			continue;
 		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
-			if (r->status != 201) {
+			if (r->status != 201 && !r->created) {
 				STAILQ_INSERT_TAIL(&kept, r, commit_link);
 				continue;
 			}

@@ -112,8 +112,13 @@ const char *http_query_unknown(struct http_req *r, const char *const *known);
 /* Whether r came over a Unix socket (no token needed). */
 int http_is_local_socket(struct http_req *r);
 
+/* The request made an object (a call, a future, a schedule): should its
+ * commit fail, the object is dropped and the reply is a 503, whatever
+ * its status (a 201 says so too). */
+void http_set_created(struct http_req *r);
+
 /* The store's commit number seq is over: send the 2xx replies held for
- * it or an earlier one; ok = 0 turns those of requests that changed
+ * it or an earlier one; ok = 0 turns those of requests that created
  * something into a 503. */
 void http_commit_done(int ok, uint64_t seq);
 

@@ -569,10 +569,18 @@ store_commit(struct batch *b)
 
 	if (sqlite3_exec(store.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return sqlite3_extended_errcode(store.db);
+	/* Deletes first: a forgotten occurrence's row goes before a new
+	 * call for the same (schedule, nominal time) is written, whatever
+	 * their order in the batch (a failed commit's rows are queued again
+	 * behind later ones), so the UNIQUE index is never hit. */
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
-		rc = b->rows[i].gone ? store_delete(b->rows[i].id) : b->rows[i].sched != NULL ?
-		    store_write_schedule(b->rows[i].id, b->rows[i].sched) :
-		    store_write(&b->rows[i]);
+		if (b->rows[i].gone)
+			rc = store_delete(b->rows[i].id);
+	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
+		if (!b->rows[i].gone)
+			rc = b->rows[i].sched != NULL ?
+			    store_write_schedule(b->rows[i].id, b->rows[i].sched) :
+			    store_write(&b->rows[i]);
 	for (size_t i = 0; i < b->n && rc == SQLITE_OK; i++)
 		if (b->rows[i].want_spec)
 			store_read_claim_spec(&b->rows[i]);

@@ -6,6 +6,7 @@ occurrence run twice.
 """
 import collections
 import os
+import subprocess
 import time
 import unittest
 
@@ -222,6 +223,35 @@ class SchedulesRunTest(unittest.TestCase):
             return done if len(done) >= n else None
         return self.d.wait_until(enough, timeout, "%d occurrences of %s" % (n, sid),
                                  interval=0.1)
+
+    def test_backfill_then_catch_up_makes_each_time_once(self):
+        # Paused, then the missed seconds backfilled, then resumed with
+        # catchup all: the catch-up made those times again, and the
+        # store's UNIQUE (schedule, nominal time) index failed the commit
+        # (the store unwritable until its retry; whatever else was in that
+        # commit dropped, its 201s turned 503).
+        s = create(self, self.d, {"every": 1, "catchup": "all", "catchup_window": 3600,
+                                  "command": TRUE})
+        sid = s["id"]
+        r = self.d.request("POST", "/v1/schedules/%s/pause" % sid)
+        self.assertEqual(r.status, 200, r.body)
+        mark = r.body["evaluated_up_to"]
+        wait_until(lambda: time.time() >= mark + 3.5, 10, "three missed seconds",
+                   interval=0.05)
+        r = self.d.request("POST", "/v1/schedules/%s/backfill" % sid,
+                           body={"from": mark + 0.5, "to": int(time.time())})
+        self.assertEqual(r.status, 200, r.body)
+        self.assertGreaterEqual(r.body["backfilled"], 3)
+        r = self.d.request("POST", "/v1/schedules/%s/resume" % sid)
+        self.assertEqual(r.status, 200, r.body)
+        # Writes go on: the store took the commit.
+        c = self.d.request("POST", "/v1/calls", body={"soon": True, "command": TRUE})
+        self.assertEqual(c.status, 201, c.body)
+        self.assertTrue(self.d.get_json("/v1/status")["store"]["writable"])
+        self.d.request("DELETE", "/v1/schedules/" + sid)
+        fors = collections.Counter(c["scheduled_for"] for c in occurrences(self.d, sid))
+        self.assertEqual([t for t, n in fors.items() if n > 1], [])
+        self.assertNotIn("commit failed", self.d.log())
 
     def test_every_second_makes_calls_once_each(self):
         s = create(self, self.d, {"every": 1, "name": "tick", "command": TRUE})
@@ -441,6 +471,103 @@ class SchedulesRestartTest(unittest.TestCase):
             # Ids go on after the schedule's.
             c = d.schedule({"soon": True, "command": TRUE})
             self.assertGreater(int(c["id"][2:], 16), int(s["id"][2:], 16))
+
+
+class SchedulesFailedCommitTest(unittest.TestCase):
+    """A failed commit (a full disk): a 503 means nothing happened. A
+    schedule created in it, and calls a backfill made in it, are not kept,
+    neither in memory nor after a restart."""
+
+    NOT_SAVED = "the change was not saved"
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            self.skipTest("needs root to mount a tmpfs for the state dir")
+        self.d = Daemon()
+        self.addCleanup(self.d.close, check=False)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700",
+                            "loopd-it-sched", self.d.state_dir],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            self.skipTest("cannot mount a tmpfs (%s)" % r.stderr.strip())
+        self.addCleanup(lambda: subprocess.run(["umount", "-l", self.d.state_dir],
+                                               capture_output=True))
+        self.addCleanup(self.d.stop, check=False)
+        self.filler = os.path.join(self.d.state_dir, "filler")
+
+    def fill(self):
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while os.write(fd, b"\0" * 4096) == 4096:
+                pass
+        except OSError as e:
+            if e.errno != 28:       # ENOSPC
+                raise
+        finally:
+            os.close(fd)
+
+    def heal(self):
+        os.remove(self.filler)
+        self.d.wait_until(lambda: self.d.get_json("/v1/status")["store"]["writable"],
+                          timeout=5, what="the store writable again")
+
+    def until_commit_fails(self, method, path, body):
+        """Fill the disk and send the request until its own commit fails
+        (a held 2xx turned 503), not a 503 refused before any change
+        (the store already faulty): retried after healing, a few times."""
+        for _ in range(5):
+            self.fill()
+            r = self.d.request(method, path, body=body)
+            if r.status == 503 and self.NOT_SAVED in r.body.get("detail", ""):
+                return r
+            self.heal()
+        self.skipTest("the store faulted before the request could change anything, "
+                      "five times in a row")
+
+    def names(self):
+        return sorted(s.get("name") for s in self.d.get_json("/v1/schedules")["items"])
+
+    def test_create_in_a_failed_commit_is_not_kept(self):
+        d = self.d
+        d.start()
+        big = {"every": 3600, "command": TRUE, "args": ["y" * 4000]}
+        create(self, d, dict(big, name="kept"))
+        r = self.until_commit_fails("POST", "/v1/schedules", dict(big, name="refused"))
+        self.assertEqual(r.status, 503, r.body)
+        self.assertEqual(self.names(), ["kept"])
+        self.assertEqual([c for c in d.list_calls() if c.get("name") == "refused"], [])
+        self.heal()
+        self.assertEqual(self.names(), ["kept"])
+        self.assertIn("not created", d.log())
+        # Nothing of it on disk either.
+        d.kill()
+        d.start()
+        self.assertEqual(self.names(), ["kept"])
+        kept = d.get_json("/v1/schedules")["items"][0]
+        self.assertEqual(len([c for c in occurrences(d, kept["id"])
+                              if c["state"] == "pending"]), 1)
+        # The schedule kept still works: a trigger runs.
+        r = d.request("POST", "/v1/schedules/%s/trigger" % kept["id"])
+        self.assertEqual(r.status, 201, r.body)
+
+    def test_backfill_in_a_failed_commit_is_a_503_and_makes_nothing(self):
+        d = self.d
+        d.start()
+        s = create(self, d, {"every": 3600, "command": TRUE, "args": ["y" * 4000]})
+        base = int(time.time() // 3600) * 3600
+        before = sorted(c["id"] for c in occurrences(d, s["id"]))
+        r = self.until_commit_fails("POST", "/v1/schedules/%s/backfill" % s["id"],
+                                    {"from": base - 3 * 3600, "to": base - 1})
+        self.assertEqual(r.status, 503, r.body)
+        self.heal()
+        self.assertEqual(sorted(c["id"] for c in occurrences(d, s["id"])), before)
+        d.kill()
+        d.start()
+        self.assertEqual(sorted(c["id"] for c in occurrences(d, s["id"])), before)
+        # Asked again, the backfill makes them.
+        r = d.request("POST", "/v1/schedules/%s/backfill" % s["id"],
+                      body={"from": base - 3 * 3600, "to": base - 1})
+        self.assertEqual((r.status, r.body.get("backfilled")), (200, 3), r.body)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -380,6 +381,142 @@ test_jitter_pause_resume(void)
 	teardown();
 }
 
+/* Process CPU time, microseconds (a loaded machine does not count). */
+static int64_t
+cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * SEC + ts.tv_nsec / 1000;
+}
+
+/* One call per (schedule, nominal time), whoever makes it: the core
+ * refuses a second (the store's UNIQUE index would fault the store), and
+ * a catch-up skips the times a backfill made (it made them again, a
+ * UNIQUE conflict in the store). Trigger and backfill find a schedule's
+ * calls by the occurrence index, not by a pass over every object. */
+static void
+test_one_call_per_occurrence(void)
+{
+	struct core_error err = { CORE_OK, "" };
+	struct schedule_params p;
+	struct future *v[256], *c;
+	struct schedule *s;
+	int64_t now, mark, t0, took;
+	size_t n;
+	int existed;
+
+	setup();
+	now = clock_unix_now();
+	mark = (now / SEC - 150) * SEC;
+	p = params(RECUR_EVERY, "1", NULL);
+	p.catchup = CATCHUP_ALL;
+	p.catchup_window = 3600 * SEC;
+	s = schedule_restore(future_peek_next_id(), SCHEDULE_PAUSED, &p, mark, mark, 1, &err);
+	free(p.action);
+	if (!CHECK(s != NULL))
+		return teardown();
+	schedule_recover();
+	/* 200,000 other objects: a pass over them all per nominal time
+	 * took 200-500 ms of CPU for a backfill of 100. */
+	for (int i = 0; i < 200000; i++)
+		if (future_new(NULL, 0, &err) == NULL)
+			break;
+	t0 = cpu_us();
+	CHECK_INT_EQ(schedule_backfill(s, mark + SEC, mark + 100 * SEC, &err), 100);
+	CHECK(schedule_trigger(s, &err) != NULL);
+	took = cpu_us() - t0;
+	if (!CHECK(took < 20000))
+		fprintf(stderr, "  backfill and trigger took %lld us of CPU\n", (long long)took);
+	/* The core refuses a second call for a nominal time. */
+	{
+		struct sched_call_params cp = {
+			.trigger = TRIGGER_SOON, .spec = strdup("{}"),
+			.schedule = s->id, .scheduled_for = mark + 5 * SEC,
+		};
+		err = (struct core_error){ CORE_OK, "" };
+		c = sched_call(&cp, &existed, &err);
+		CHECK(c == NULL && err.code == CORE_ESTATE);
+		free(cp.spec);
+	}
+	/* Resumed with catchup all: the missed times the backfill made are
+	 * not made again. */
+	err = (struct core_error){ CORE_OK, "" };
+	CHECK(schedule_resume(s, &err) == 0);
+	n = calls_of(s->id, v, 256);
+	CHECK(n > 150);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i + 1; j < n; j++)
+			if (!CHECK(future_scheduled_for(v[i]) != future_scheduled_for(v[j])))
+				fprintf(stderr, "  %lld made twice\n",
+				    (long long)future_scheduled_for(v[i]));
+	teardown();
+}
+
+/* The store's fake commit number for what changed (test_failed_commit). */
+static uint64_t fake_seq;
+
+static uint64_t
+fake_pending(void)
+{
+	return fake_seq;
+}
+
+/* A failed commit: a schedule created in it is undone (its 201 became a
+ * 503); one created in a commit that succeeded is kept; a stored
+ * schedule whose call made ahead the store dropped (never stored) makes
+ * it again for the same nominal time. */
+static void
+test_failed_commit(void)
+{
+	struct schedule_params p = params(RECUR_EVERY, "10", NULL);
+	struct schedule *a, *b;
+	struct future *v[16], *c;
+	uint64_t ida, idb;
+	int64_t nominal;
+	uint64_t fired;
+
+	setup();
+	schedule_set_durability(fake_pending);
+	fake_seq = 7;
+	a = make(&p);
+	p = params(RECUR_EVERY, "10", NULL);
+	fake_seq = 8;
+	b = make(&p);
+	if (a == NULL || b == NULL)
+		return teardown();
+	ida = a->id;
+	idb = b->id;
+	schedule_commit_done(1, 7);		/* a stored */
+	CHECK(schedule_find(ida) == a);
+	/* b's commit fails: its call made ahead was dropped by the store. */
+	if (CHECK_INT_EQ(calls_of(idb, v, 16), 1))
+		future_drop(v[0]);
+	schedule_commit_done(0, 8);
+	CHECK(schedule_find(idb) == NULL);
+	CHECK_INT_EQ(schedule_count(), 1);
+	run_for(20);
+	CHECK_INT_EQ(calls_of(idb, v, 16), 0);
+	/* a's call made ahead dropped by a later failed commit: made again
+	 * for the same nominal time, not skipped. */
+	if (!CHECK_INT_EQ(calls_of(ida, v, 16), 1))
+		return teardown();
+	nominal = future_scheduled_for(v[0]);
+	fired = a->fired;
+	future_drop(v[0]);
+	run_for(20);
+	if (CHECK_INT_EQ(calls_of(ida, v, 16), 1)) {
+		c = v[0];
+		CHECK_INT_EQ(future_scheduled_for(c), nominal);
+		CHECK(!future_done(c) && a->pending == c->id);
+		CHECK_INT_EQ(a->fired, fired);
+		CHECK_INT_EQ(a->mark, nominal);
+	}
+	schedule_set_durability(NULL);
+	teardown();
+}
+
 int
 main(void)
 {
@@ -390,5 +527,7 @@ main(void)
 	test_catchup_after_downtime();
 	test_mark_in_future();
 	test_jitter_pause_resume();
+	test_failed_commit();
+	test_one_call_per_occurrence();
 	return check_summary();
 }
