@@ -35,7 +35,7 @@ static int done_when_3_started = -1;	/* of ids 1 and 2 (test_max_running) */
 
 /* hooks.started */
 static void
-on_started(uint64_t id, void *arg)
+on_started(uint64_t id, int64_t at, void *arg)
 {
 	seen[id].started++;
 	started_total++;
