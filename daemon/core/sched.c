@@ -803,12 +803,12 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 	more = sched_advance(now, SLICE_CLAIMS, until) == 0;
 
 	/* The head waits for its claim (and the FIFO behind it, so order
-	 * holds); nothing due past the store's lease starts, which a commit
-	 * renews. (A crash takes a claimed call due by the stored lease's
-	 * end for possibly started, whenever it started: a loop that woke
-	 * late need not wait for another commit; issue 15.) */
+	 * holds); nothing starts past the store's lease, which a commit
+	 * renews. Not even a call due within it when the loop woke late: the
+	 * lease is the owner's fence (with several nodes, another may own
+	 * the call once it has passed). */
 	for (n = 0; (f = TAILQ_FIRST(&sched.ready)) != NULL && f->claim_held &&
-	    f->due <= sched.lease_end; n++) {
+	    now <= sched.lease_end; n++) {
 		if (n > 0 && n % START_CHECK == 0 && (now = clock_loop_now()) > until) {
 			more = 1;
 			break;
@@ -824,7 +824,7 @@ sched_run_cb(evutil_socket_t fd, short what, void *arg)
 		future_spec_hold(f);
 		sched.actions.start(sched.actions.arg, f);
 	}
-	if (f != NULL && f->claim_held && f->due > sched.lease_end)
+	if (f != NULL && f->claim_held && now > sched.lease_end)
 		sched_renew();		/* a commit renews the lease */
 	if (more) {
 		/* A zero timer, not event_active: libevent runs what is made

@@ -93,9 +93,8 @@ void sched_recover(int64_t lease_end);
  * spec it read back in the same transaction, off the loop thread. The
  * ready FIFO starts its head only once its claim holds.
  *
- * The store also grants a lease: every durable commit lets calls due
- * until its loop time plus the store's lease start, and nothing due past
- * it starts.
+ * The store also grants a lease: every durable commit lets calls start
+ * until its loop time plus the store's lease, and nothing starts past it.
  * After a crash, a claimed call due by the last lease's end may have
  * started; any other claim simply lapses.
  */
