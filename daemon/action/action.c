@@ -7,11 +7,14 @@
 #include "daemon/action/action.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon/action/kind.h"
 #include "daemon/action/outcome.h"
 #include "daemon/action/runlog.h"
 #include "daemon/config.h"
+#include "daemon/core/error.h"
+#include "daemon/core/idmap.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
 
@@ -30,6 +33,38 @@ kind_of(const struct proto_spec *spec)
 		if (kinds[i]->action == spec->action)
 			return kinds[i];
 	return NULL;
+}
+
+/* The digest is taken after the kind's rewrite (the program resolved),
+ * as it was when the handler admitted the request. */
+int
+action_admit(void *arg, struct proto_call_req *req, char **spec, uint64_t *digest,
+    struct core_error *err)
+{
+	json_t *canon = NULL;
+	char *canon_text = NULL;
+	int rc = -1;
+
+	for (size_t i = 0; i < N_KINDS; i++)
+		if (kinds[i]->action == req->action && kinds[i]->admit != NULL &&
+		    kinds[i]->admit(req, err) == -1)
+			return -1;
+	if (digest != NULL) {
+		if ((canon = proto_call_canonical(req)) == NULL ||
+		    (canon_text = proto_dump(canon)) == NULL)
+			goto nomem;
+		*digest = idmap_hash_bytes(canon_text, strlen(canon_text));
+	}
+	if ((*spec = proto_call_spec_text(req)) == NULL)
+		goto nomem;
+	rc = 0;
+	goto out;
+nomem:
+	core_error_set(err, CORE_ENOMEM, "out of memory");
+out:
+	free(canon_text);
+	json_decref(canon);
+	return rc;
 }
 
 /* Run call c's action (again): its run's spec, decoded on the first
@@ -120,6 +155,7 @@ action_init(struct event_base *base, const struct config *cfg, struct sched_acti
 	action_policy(cfg);
 	if (runlog_init(base) == -1)
 		return -1;
+	ops->admit = action_admit;
 	ops->start = action_start;
 	ops->abort = action_abort;
 	ops->interrupted = action_interrupted;

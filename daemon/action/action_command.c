@@ -17,6 +17,7 @@
 #include "daemon/exec/command.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
+#include "daemon/core/error.h"
 #include "daemon/core/sched.h"
 #include "daemon/log.h"
 #include "daemon/util/strv.h"
@@ -273,6 +274,27 @@ command_configure(const struct config *cfg)
 	return 0;
 }
 
+/* action_kind.admit: the command policy; the program it runs, resolved,
+ * replaces argv[0] in the request. */
+static int
+command_admit(struct proto_call_req *req, struct core_error *err)
+{
+	struct cmdpolicy_refusal ref;
+	char *argv0 = NULL;
+	json_t *s;
+
+	if (cmdpolicy_check(&req->command, req->args, &argv0, &ref) == -1)
+		return core_error_set(err, ref.status == 403 ? CORE_EDENIED : CORE_EINVAL, "%s",
+		    ref.detail);
+	if (argv0 != NULL && ((s = json_string(argv0)) == NULL ||
+	    json_array_set_new(req->command.argv, 0, s) == -1)) {
+		free(argv0);
+		return core_error_set(err, CORE_ENOMEM, "out of memory");
+	}
+	free(argv0);
+	return 0;
+}
+
 /* action_kind.abort: the executor reports the end of what it stops. */
 static int
 command_kind_abort(uint64_t id)
@@ -294,6 +316,7 @@ const struct action_kind action_command_kind = {
 	.fail_type = "SpawnError",
 	.init = command_kind_init,
 	.configure = command_configure,
+	.admit = command_admit,
 	.start = command_start,
 	.abort = command_kind_abort,
 	.claimed = command_claimed,

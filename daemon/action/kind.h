@@ -11,6 +11,7 @@
 #include "proto/codec.h"
 
 struct config;
+struct core_error;
 struct event_base;
 struct future;
 struct proto_spec;
@@ -22,6 +23,9 @@ struct action_kind {
 	int (*init)(struct event_base *base, const struct config *cfg);
 	/* A (re)loaded config; 0 or -1 (a file it names cannot be read). */
 	int (*configure)(const struct config *cfg);
+	/* Optional: admit a request's action (its policy; it may rewrite
+	 * req, e.g. a command's program resolved). 0, or -1 with err set. */
+	int (*admit)(struct proto_call_req *req, struct core_error *err);
 	/* Run call c's action; spec is its run's (outcome.h), borrowed. */
 	void (*start)(struct future *c, const struct proto_spec *spec);
 	/* Stop id's action: 1 if it ended here and the executor will not

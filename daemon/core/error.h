@@ -8,6 +8,7 @@
 enum core_code {
 	CORE_OK = 0,
 	CORE_EINVAL,		/* bad argument: 400 */
+	CORE_EDENIED,		/* refused by a policy: 403 */
 	CORE_ENOTFOUND,		/* no such object: 404 */
 	CORE_ESTATE,		/* wrong state, e.g. result on a done future: 409 */
 	CORE_EMISMATCH,		/* idempotency key reused with another body: 422 */
@@ -17,7 +18,7 @@ enum core_code {
 
 struct core_error {
 	enum core_code code;
-	char msg[240];
+	char msg[512];
 };
 
 /* Record an error unless one is already set. Returns -1 for convenience. */

@@ -361,6 +361,31 @@ sched_due(struct sched_call_params *p, int64_t now, struct future *c,
 	return 0;
 }
 
+int
+sched_admit(struct proto_call_req *req, char **spec, uint64_t *digest, struct core_error *err)
+{
+	if (sched.actions.admit == NULL)
+		return core_error_set(err, CORE_EDENIED, "no action can be admitted");
+	return sched.actions.admit(sched.actions.arg, req, spec, digest, err);
+}
+
+/* The future a done-callback waits for, looked up once. NULL with err
+ * set. */
+static struct future *
+sched_target(const struct sched_call_params *p, struct core_error *err)
+{
+	struct future *t = p->target_future;
+
+	if (t == NULL && (t = future_find(p->target)) != NULL && p->target_kind != 0 &&
+	    (t->kind == FUTURE_CALL) != (p->target_kind == 'c'))
+		t = NULL;
+	if (t == NULL)
+		core_error_set(err, CORE_ENOTFOUND, "on_done: no such future%s%s",
+		    p->target_text != NULL ? ": " : "", p->target_text != NULL ?
+		    p->target_text : "");
+	return t;
+}
+
 struct future *
 sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 {
@@ -368,6 +393,12 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 	int64_t now = clock_loop_now();
 
 	*existed = 0;
+	/* The action first (a policy's refusal), then its target. */
+	if (p->req != NULL && p->spec == NULL && sched_admit(p->req, &p->spec,
+	    p->idem_key != NULL ? &p->idem_digest : NULL, err) == -1)
+		return NULL;
+	if (p->trigger == TRIGGER_ON_DONE && (target = sched_target(p, err)) == NULL)
+		return NULL;
 	if (p->idem_key != NULL && (c = future_idem_find(p->idem_key)) != NULL) {
 		if (c->x->idem_digest != p->idem_digest) {
 			core_error_set(err, CORE_EMISMATCH,
@@ -377,10 +408,6 @@ sched_call(struct sched_call_params *p, int *existed, struct core_error *err)
 		}
 		*existed = 1;
 		return c;
-	}
-	if (p->trigger == TRIGGER_ON_DONE && (target = future_find(p->target)) == NULL) {
-		core_error_set(err, CORE_ENOTFOUND, "on_done: no such future");
-		return NULL;
 	}
 	/* The target's list of callbacks, before anything is changed. */
 	if (target != NULL && !future_done(target) && future_ext(target) == NULL) {

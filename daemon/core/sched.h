@@ -20,7 +20,16 @@
 /* How calls are run: the action layer. start() must later call
  * sched_started() once the action really begins and sched_finish() when it
  * ends; abort() asks it to stop one it was given (queued or running). */
+struct proto_call_req;	/* a decoded action: the core only hands it on */
+struct core_error;
+
 struct sched_actions {
+	/* Admission of an action (sched_call, schedules): its policy (a
+	 * refusal sets err), then its spec text in *spec and, when digest is
+	 * not NULL, the digest of what the request means (idempotency). 0 or
+	 * -1. */
+	int (*admit)(void *arg, struct proto_call_req *req, char **spec, uint64_t *digest,
+	    struct core_error *err);
 	void (*start)(void *arg, struct future *call);
 	void (*abort)(void *arg, struct future *call);
 	/* After a restart, for a call whose action had started: finish it
@@ -35,9 +44,13 @@ struct sched_actions {
 struct sched_call_params {
 	enum call_trigger trigger;
 	int64_t when;		/* after: delay; at: loop time; at_unix: wall time */
-	uint64_t target;	/* on_done: the future to wait for */
+	uint64_t target;	/* on_done: the future to wait for, */
+	char target_kind;	/* ... 'c' a call, 'f' a plain future, 0 either */
+	const char *target_text;	/* ... as the request named it */
+	struct future *target_future;	/* ... or found already (callbacks) */
 	const char *name;
-	char *spec;		/* the action; the call takes it on success */
+	struct proto_call_req *req;	/* the action, admitted by sched_call */
+	char *spec;		/* or its spec, admitted; the call takes it on success */
 	const char *idem_key;	/* optional */
 	uint64_t idem_digest;	/* digest of the request, with idem_key */
 	uint64_t schedule;	/* an occurrence of this schedule, or 0 */
@@ -52,8 +65,15 @@ int sched_init(struct event_base *base, const struct sched_actions *actions,
 void sched_shutdown(void);
 void sched_set_horizon(int64_t horizon);
 
-/* Accept a call. Returns it (a new one, or with *existed = 1 the earlier
- * call with the same idempotency key and digest), or NULL with err set. */
+/* Admit req's action (a call's, or a schedule's calls'): the action
+ * layer's admit (struct sched_actions). 0 or -1 with err set. */
+int sched_admit(struct proto_call_req *req, char **spec, uint64_t *digest,
+    struct core_error *err);
+
+/* Accept a call: its action admitted (p->req; or p->spec, admitted
+ * already), its on_done target looked up once, its limits. Returns it (a
+ * new one, or with *existed = 1 the earlier call with the same
+ * idempotency key and digest), or NULL with err set. */
 struct future *sched_call(struct sched_call_params *p, int *existed,
     struct core_error *err);
 /* Optional: asked before a ready call that is a schedule's occurrence

@@ -266,6 +266,11 @@ schedule_define(struct schedule *s, struct schedule_params *p, struct core_error
 	char *spec_text = NULL, *tz = NULL, *name = NULL;
 	int64_t first;
 
+	/* The calls' action first, admitted like a call's (a policy's
+	 * refusal). */
+	if (p->action == NULL && (p->call == NULL ||
+	    sched_admit(p->call, &p->action, NULL, err) == -1))
+		return p->call == NULL ? core_error_set(err, CORE_EINVAL, "no action") : -1;
 	if (p->spec == NULL || recur_parse(p->kind, p->spec, &spec, why, sizeof(why)) == -1)
 		return p->spec != NULL && strncmp(why, field, strlen(field)) == 0 &&
 		    why[strlen(field)] == ':' ? core_error_set(err, CORE_EINVAL, "%s", why) :

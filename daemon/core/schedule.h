@@ -60,14 +60,19 @@ enum schedule_overlap {
 	OVERLAP_ALLOW_ALL,
 };
 
+struct proto_call_req;
+
 /* What a schedule is made of (create, replace, restore). Strings are
- * borrowed except action, which the schedule takes on success. */
+ * borrowed except action, which the schedule takes on success. A request
+ * gives call instead, admitted into action like a call's (sched_admit);
+ * the caller frees action if the schedule did not take it. */
 struct schedule_params {
 	enum recur_kind kind;
 	const char *spec;		/* the spec text */
 	const char *tz;			/* NULL: UTC */
 	const char *name;		/* or NULL */
 	char *action;			/* the calls' spec text, opaque */
+	struct proto_call_req *call;	/* or the action to admit into it */
 	int64_t start, end;		/* Unix microseconds; 0: none */
 	uint64_t count;			/* occurrences at most; 0: no limit */
 	enum schedule_catchup catchup;

@@ -73,10 +73,10 @@ void api_logs(struct http_req *r, struct api_args *a);
 void api_status(struct http_req *r, struct api_args *a);
 
 struct proto_call_req;
-/* Whether this client may have a call's action run: the calls scope of
- * its kind, then for a command the command policy (argv[0] resolved in
- * place). -1 after replying. */
-int api_action_accept(struct http_req *r, struct proto_call_req *req);
+/* Whether this client's token may have a call's action run: the calls
+ * scope of its kind (the policy is the core's admission). -1 after
+ * replying. */
+int api_action_scope(struct http_req *r, const struct proto_call_req *req);
 void api_schedules_create(struct http_req *r, struct api_args *a);
 void api_schedules_list(struct http_req *r, struct api_args *a);
 void api_schedules_show(struct http_req *r, struct api_args *a);

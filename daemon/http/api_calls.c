@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/action/cmdpolicy.h"
 #include "daemon/config.h"
 #include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
@@ -19,46 +18,21 @@
 #include "proto/codec.h"
 #include "proto/jsonbuf.h"
 
-/* Apply the command policy to a call's command; the program it runs,
- * resolved, replaces argv[0] in the request. Replies and returns -1 if
- * it is refused. */
-static int
-command_accept(struct http_req *r, struct proto_call_req *req)
-{
-	struct cmdpolicy_refusal ref;
-	char *argv0 = NULL;
-	json_t *s;
-
-	/* req->command was decoded with the request. */
-	if (cmdpolicy_check(&req->command, req->args, &argv0, &ref) == -1) {
-		http_reply_problem(r, ref.status, NULL, "%s", ref.detail);
-		return -1;
-	}
-	if (argv0 != NULL && ((s = json_string(argv0)) == NULL ||
-	    json_array_set_new(req->command.argv, 0, s) == -1)) {
-		free(argv0);
-		http_reply_problem(r, 503, NULL, "out of memory");
-		return -1;
-	}
-	free(argv0);
-	return 0;
-}
-
-/* Turn a decoded request into a call: policy, idempotency digest, spec,
- * then the scheduler. target is the awaited future for a done-callback
- * (the request has no trigger then). Replies in every case. */
+/* Turn a decoded request into a call: the token's scope here, then one
+ * core call (admission, the on_done target, limits). target is the
+ * awaited future of a done-callback (the request has no trigger then).
+ * Replies in every case. */
 static void
 call_accept(struct http_req *r, struct proto_call_req *req, struct future *target)
 {
 	struct sched_call_params p = { 0 };
 	struct core_error err = { CORE_OK, "" };
-	json_t *canon = NULL;
-	char *canon_text = NULL;
 	const char *hdr = http_header(r, "Idempotency-Key");
 	struct future *c;
+	char kind = 0;
 	int existed;
 
-	if (api_action_accept(r, req) == -1)
+	if (api_action_scope(r, req) == -1)
 		return;
 	if (hdr != NULL) {
 		if (req->idempotency_key != NULL && strcmp(hdr, req->idempotency_key) != 0) {
@@ -85,29 +59,15 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	else if (req->trigger == PROTO_AT || req->trigger == PROTO_AT_UNIX)
 		p.when = (int64_t)(req->when * 1e6);
 	if (target != NULL)
-		p.target = target->id;
+		p.target_future = target;
 	else if (req->trigger == PROTO_ON_DONE) {
-		char kind;
 		p.target = proto_id_parse(req->on_done, &kind);
-		target = future_find(p.target);
-		if (target == NULL || (kind == 'c') != (target->kind == FUTURE_CALL)) {
-			http_reply_problem(r, 404, NULL, "on_done: no such future: %s", req->on_done);
-			return;
-		}
+		p.target_kind = kind == 'c' ? 'c' : 'f';
+		p.target_text = req->on_done;
 	}
 	p.name = req->name;
 	p.idem_key = req->idempotency_key;
-
-	/* The digest of what the request means is only compared when a
-	 * retry names the same idempotency key. */
-	if ((p.idem_key != NULL && ((canon = proto_call_canonical(req)) == NULL ||
-	    (canon_text = proto_dump(canon)) == NULL)) ||
-	    (p.spec = proto_call_spec_text(req)) == NULL) {
-		http_reply_problem(r, 503, NULL, "out of memory");
-		goto out;
-	}
-	if (canon_text != NULL)
-		p.idem_digest = idmap_hash_bytes(canon_text, strlen(canon_text));
+	p.req = req;
 	if ((c = sched_call(&p, &existed, &err)) == NULL)
 		api_core_error(r, &err);
 	else {
@@ -115,10 +75,7 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 			http_set_created(r);
 		api_reply_object(r, existed ? 200 : 201, c);
 	}
-out:
 	free(p.spec);
-	free(canon_text);
-	json_decref(canon);
 }
 
 /* POST /v1/calls */
@@ -292,13 +249,11 @@ api_futures_list(struct http_req *r, struct api_args *a)
 }
 
 int
-api_action_accept(struct http_req *r, struct proto_call_req *req)
+api_action_scope(struct http_req *r, const struct proto_call_req *req)
 {
 	/* The route let in a token with either calls scope: which one it
 	 * needs is the action's. */
-	if (api_need_scope(r, req->action == PROTO_COMMAND ? AUTH_CALLS_COMMAND :
+	return api_need_scope(r, req->action == PROTO_COMMAND ? AUTH_CALLS_COMMAND :
 	    AUTH_CALLS_WEBHOOK, req->action == PROTO_COMMAND ? "make calls that run "
-	    "commands" : "make calls that send webhooks") == -1)
-		return -1;
-	return req->action == PROTO_COMMAND ? command_accept(r, req) : 0;
+	    "commands" : "make calls that send webhooks");
 }

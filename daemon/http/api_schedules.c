@@ -185,58 +185,46 @@ reply_schedule(struct http_req *r, int status, const struct schedule *s)
 		http_reply_json(r, status, o);
 }
 
-/* Decode a full schedule body into params (action text allocated).
- * Replies and returns -1 on a bad request. */
+/* Decode a full schedule body into req and params; p borrows from req
+ * (and body), which live until the core call (the core admits p->call).
+ * Replies and returns -1 on a bad request; req is freed either way by
+ * schedule_req_done. */
 static int
-schedule_params_of(struct http_req *r, json_t *body, struct schedule_params *p)
+schedule_params_of(struct http_req *r, json_t *body, struct proto_schedule_req *req,
+    struct schedule_params *p)
 {
-	struct proto_schedule_req req;
 	struct proto_error perr = { "" };
 
 	memset(p, 0, sizeof(*p));
-	if (proto_decode_schedule(body, &req, &perr) == -1) {
-		proto_schedule_req_free(&req);
+	if (proto_decode_schedule(body, req, &perr) == -1) {
 		http_reply_problem(r, 400, NULL, "%s", perr.detail);
 		return -1;
 	}
-	if (api_action_accept(r, &req.call) == -1) {
-		proto_schedule_req_free(&req);
+	if (api_action_scope(r, &req->call) == -1)
 		return -1;
-	}
-	p->kind = recur_kind_from_name(req.kind);
-	p->spec = req.spec;
-	p->tz = req.tz;
-	p->name = req.call.name;
-	p->start = req.has_start ? (int64_t)llround(req.start * 1e6) : 0;
-	p->end = req.has_end ? (int64_t)llround(req.end * 1e6) : 0;
-	p->count = req.count;
-	p->catchup = req.catchup ? schedule_catchup_parse(req.catchup) : CATCHUP_SKIP;
-	p->catchup_window = req.has_window ? (int64_t)llround(req.catchup_window * 1e6) : -1;
-	p->overlap = req.overlap ? schedule_overlap_parse(req.overlap) : OVERLAP_SKIP;
-	p->pause_on_failure = req.pause_on_failure == 1;
-	p->jitter = req.has_jitter ? (int64_t)llround(req.jitter * 1e6) : 0;
-	if ((p->action = proto_call_spec_text(&req.call)) == NULL) {
-		proto_schedule_req_free(&req);
-		http_reply_problem(r, 503, NULL, "out of memory");
-		return -1;
-	}
-	/* The strings borrowed from req live in body (rest holds references
-	 * to body's values): copy what p borrows before req goes. */
-	p->spec = strdup(p->spec);
-	p->tz = p->tz ? strdup(p->tz) : NULL;
-	p->name = p->name ? strdup(p->name) : NULL;
-	proto_schedule_req_free(&req);
+	p->kind = recur_kind_from_name(req->kind);
+	p->spec = req->spec;
+	p->tz = req->tz;
+	p->name = req->call.name;
+	p->start = req->has_start ? (int64_t)llround(req->start * 1e6) : 0;
+	p->end = req->has_end ? (int64_t)llround(req->end * 1e6) : 0;
+	p->count = req->count;
+	p->catchup = req->catchup ? schedule_catchup_parse(req->catchup) : CATCHUP_SKIP;
+	p->catchup_window = req->has_window ? (int64_t)llround(req->catchup_window * 1e6) : -1;
+	p->overlap = req->overlap ? schedule_overlap_parse(req->overlap) : OVERLAP_SKIP;
+	p->pause_on_failure = req->pause_on_failure == 1;
+	p->jitter = req->has_jitter ? (int64_t)llround(req->jitter * 1e6) : 0;
+	p->call = &req->call;
 	return 0;
 }
 
-/* Free what schedule_params_of allocated. */
+/* After the core call: free the request and the action text the core
+ * admitted but did not take. */
 static void
-params_free(struct schedule_params *p)
+schedule_req_done(struct proto_schedule_req *req, struct schedule_params *p)
 {
-	free((char *)(uintptr_t)p->spec);
-	free((char *)(uintptr_t)p->tz);
-	free((char *)(uintptr_t)p->name);
 	free(p->action);
+	proto_schedule_req_free(req);
 }
 
 /* POST /v1/schedules */
@@ -244,29 +232,23 @@ void
 api_schedules_create(struct http_req *r, struct api_args *a)
 {
 	struct core_error err = { CORE_OK, "" };
+	struct proto_schedule_req req;
 	struct schedule_params p;
 	struct schedule *s;
 	json_t *body;
 
 	if (api_body(r, 1, &body) == -1)
 		return;
-	if (schedule_params_of(r, body, &p) == -1) {
-		json_decref(body);
-		return;
+	if (schedule_params_of(r, body, &req, &p) == 0) {
+		if ((s = schedule_create(&p, &err)) == NULL)
+			api_core_error(r, &err);
+		else {
+			http_set_created(r);
+			reply_schedule(r, 201, s);
+		}
 	}
+	schedule_req_done(&req, &p);
 	json_decref(body);
-	if (p.spec == NULL) {
-		params_free(&p);
-		http_reply_problem(r, 503, NULL, "out of memory");
-		return;
-	}
-	if ((s = schedule_create(&p, &err)) == NULL)
-		api_core_error(r, &err);
-	else {
-		http_set_created(r);
-		reply_schedule(r, 201, s);
-	}
-	params_free(&p);
 }
 
 /* GET /v1/schedules: filters state and name, pages like /v1/calls. */
@@ -380,6 +362,7 @@ api_schedules_patch(struct http_req *r, struct api_args *a)
 	};
 	struct core_error err = { CORE_OK, "" };
 	struct schedule *s = schedule_lookup(r, a->id);
+	struct proto_schedule_req req;
 	struct schedule_params p;
 	json_t *body, *def, *v;
 	const char *key;
@@ -410,16 +393,14 @@ api_schedules_patch(struct http_req *r, struct api_args *a)
 			json_object_set(def, key, v);
 	}
 	json_decref(body);
-	if (schedule_params_of(r, def, &p) == -1) {
-		json_decref(def);
-		return;
+	if (schedule_params_of(r, def, &req, &p) == 0) {
+		if (schedule_replace(s, &p, &err) == -1)
+			api_core_error(r, &err);
+		else
+			reply_schedule(r, 200, s);
 	}
+	schedule_req_done(&req, &p);
 	json_decref(def);
-	if (schedule_replace(s, &p, &err) == -1)
-		api_core_error(r, &err);
-	else
-		reply_schedule(r, 200, s);
-	params_free(&p);
 }
 
 /* DELETE /v1/schedules/{id}: the last view, then it is gone. */

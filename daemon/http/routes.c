@@ -289,7 +289,7 @@ void
 api_core_error(struct http_req *r, const struct core_error *err)
 {
 	static const int status[] = {
-		[CORE_OK] = 500, [CORE_EINVAL] = 400, [CORE_ENOTFOUND] = 404,
+		[CORE_OK] = 500, [CORE_EINVAL] = 400, [CORE_EDENIED] = 403, [CORE_ENOTFOUND] = 404,
 		[CORE_ESTATE] = 409, [CORE_EMISMATCH] = 422, [CORE_EFULL] = 429,
 		[CORE_ENOMEM] = 503,
 	};

@@ -29,6 +29,7 @@
 
 #include <event2/event.h>
 
+#include "daemon/action/action.h"
 #include "daemon/action/cmdpolicy.h"
 #include "daemon/exec/netpolicy.h"
 #include "daemon/config.h"
@@ -69,7 +70,11 @@ stub_interrupted(void *arg, struct future *c)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct sched_actions ops = { stub_start, stub_abort, stub_interrupted, NULL, NULL };
+	/* The real admission (the command policy), stub executors. */
+	struct sched_actions ops = {
+		.admit = action_admit, .start = stub_start, .abort = stub_abort,
+		.interrupted = stub_interrupted,
+	};
 	struct future_limits fl = { 20000, 1000000, 0 };
 
 	log_set_level(LOG_LEVEL_ERROR);

@@ -86,6 +86,32 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 {
 }
 
+/* A request as the fake action layer sees it (the core only hands the
+ * pointer on). */
+struct fake_req {
+	int deny;		/* refuse it, as a policy would */
+	const char *spec;	/* its spec text */
+	uint64_t digest;	/* what it means (idempotency) */
+};
+static int admissions;
+
+/* sched_actions.admit */
+static int
+fake_admit(void *arg, struct proto_call_req *req, char **spec, uint64_t *digest,
+    struct core_error *err)
+{
+	const struct fake_req *fr = (const struct fake_req *)(const void *)req;
+
+	admissions++;
+	if (fr->deny)
+		return core_error_set(err, CORE_EDENIED, "denied by the fake policy");
+	if (digest != NULL)
+		*digest = fr->digest;
+	if ((*spec = strdup(fr->spec)) == NULL)
+		return core_error_set(err, CORE_ENOMEM, "out of memory");
+	return 0;
+}
+
 /* A fresh core: base, clock, futures, scheduler. */
 static void
 setup(size_t max_pending, int64_t horizon)
@@ -93,7 +119,8 @@ setup(size_t max_pending, int64_t horizon)
 	struct event_config *cfg = event_config_new();
 	struct future_limits fl = { max_pending, 3600 * SEC, 0 };
 	struct sched_actions ops = {
-		.start = fake_start, .abort = fake_abort, .interrupted = fake_interrupted,
+		.admit = fake_admit, .start = fake_start, .abort = fake_abort,
+		.interrupted = fake_interrupted,
 	};
 
 	memset(&fx, 0, sizeof(fx));
@@ -1628,6 +1655,68 @@ out:
 	teardown();
 }
 
+/* Admission is the core's one call: the action layer's admit (a policy's
+ * refusal first, before the target is looked up), then the on_done
+ * target, looked up once and of the kind the request named; the spec and
+ * the idempotency digest come from the admission. */
+static void
+test_admission(void)
+{
+	struct fake_req ok = { 0, "{\"command\":{\"argv\":[\"ok\"]}}", 7 };
+	struct fake_req deny = { 1, "", 0 };
+	struct fake_req other = { 0, "{\"command\":{\"argv\":[\"other\"]}}", 8 };
+	struct sched_call_params p;
+	struct core_error err = { CORE_OK, "" };
+	struct future *c, *plain;
+	int existed;
+
+	setup(0, 3650LL * 86400 * SEC);
+	admissions = 0;
+	/* Refused: nothing made, and the missing target is not even asked. */
+	p = (struct sched_call_params){ .trigger = TRIGGER_ON_DONE, .target = 999,
+	    .req = (struct proto_call_req *)(void *)&deny };
+	c = sched_call(&p, &existed, &err);
+	CHECK(c == NULL && err.code == CORE_EDENIED && admissions == 1);
+	CHECK_INT_EQ(future_count_pending(), 0);
+
+	/* Admitted: the spec is the admission's. */
+	err = (struct core_error){ CORE_OK, "" };
+	p = (struct sched_call_params){ .trigger = TRIGGER_AFTER, .when = 3600 * SEC,
+	    .idem_key = "k1", .req = (struct proto_call_req *)(void *)&ok };
+	c = sched_call(&p, &existed, &err);
+	if (!CHECK(c != NULL && !existed && err.code == CORE_OK))
+		goto out;
+	CHECK(c->spec != NULL && strcmp(c->spec, ok.spec) == 0 && p.spec == NULL);
+	/* The same key with another meaning (the admission's digest). */
+	p = (struct sched_call_params){ .trigger = TRIGGER_AFTER, .when = 3600 * SEC,
+	    .idem_key = "k1", .req = (struct proto_call_req *)(void *)&other };
+	CHECK(sched_call(&p, &existed, &err) == NULL && err.code == CORE_EMISMATCH);
+	free(p.spec);
+
+	/* The target: a plain future named as a call is not found; named as
+	 * a plain future (or found already) it is. */
+	if (!CHECK((plain = future_new(NULL, 0, &err)) != NULL))
+		goto out;
+	err = (struct core_error){ CORE_OK, "" };
+	p = (struct sched_call_params){ .trigger = TRIGGER_ON_DONE, .target = plain->id,
+	    .target_kind = 'c', .target_text = "c_x",
+	    .req = (struct proto_call_req *)(void *)&ok };
+	CHECK(sched_call(&p, &existed, &err) == NULL && err.code == CORE_ENOTFOUND &&
+	    strstr(err.msg, "c_x") != NULL);
+	free(p.spec);
+	err = (struct core_error){ CORE_OK, "" };
+	p = (struct sched_call_params){ .trigger = TRIGGER_ON_DONE, .target = plain->id,
+	    .target_kind = 'f', .req = (struct proto_call_req *)(void *)&ok };
+	c = sched_call(&p, &existed, &err);
+	CHECK(c != NULL && future_target_kind(c) == FUTURE_PLAIN);
+	p = (struct sched_call_params){ .trigger = TRIGGER_ON_DONE, .target = 12345,
+	    .target_future = plain, .req = (struct proto_call_req *)(void *)&ok };
+	c = sched_call(&p, &existed, &err);
+	CHECK(c != NULL && future_target_kind(c) == FUTURE_PLAIN);
+out:
+	teardown();
+}
+
 int
 main(void)
 {
@@ -1653,6 +1742,7 @@ main(void)
 	test_renew_ahead();
 	test_renew_reach();
 	test_lease_late_wake();
+	test_admission();
 	test_claim_recover();
 	test_burst_slices();
 	return check_summary();
