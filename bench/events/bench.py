@@ -14,6 +14,10 @@ Runs, each against the same fresh loopd (max_event_streams = 200):
      process to start), no streams, then with 100 streams: the event path
      alone at 1,000 changes/s, on a machine that cannot start 1,000
      commands a second.
+  3b. 1,000 calls/s offered that are `soon` webhooks to a local nginx
+     (created, started, finished: 3 events each, no process to spawn), no
+     streams, then with 100 streams: calls that start and finish at the
+     target's rate on a machine that cannot spawn 1,000 commands a second.
   4. POST /v1/calls as fast as replies come (calls due in an hour, one
      event each), no streams, then with 100 streams: the API's ceiling and
      what 100 streams cost it (each call is 100 event deliveries).
@@ -37,7 +41,16 @@ LATER = '{"after":3600,"command":{"argv":["true"]}}'
 
 def run(ctx):
     seconds = 5 if ctx.args.quick else 10
-    d = ctx.loopd("events", opts={"max_event_streams": "200", "retention": "30s"})
+    with ctx.nginx() as url:
+        if url is None:
+            raise BenchError("nginx could not be had for the webhook receiver")
+        return _run(ctx, seconds, url)
+
+
+def _run(ctx, seconds, url):
+    hook = '{"soon":true,"webhook":{"url":"%s/hook"}}' % url
+    d = ctx.loopd("events", opts={"max_event_streams": "200", "retention": "30s",
+                                  "webhook_max_per_host": "64"})
     try:
         def go(streams, rate, body, conns=8):
             r = ctx.tool("events", "--port", d.port, "--token-file", d.token_file,
@@ -51,13 +64,16 @@ def run(ctx):
         paced = go(STREAMS, RATE, SOON)
         later0 = go(0, RATE, LATER)
         later = go(STREAMS, RATE, LATER)
+        hooks0 = go(0, RATE, hook)
+        hooks = go(STREAMS, RATE, hook)
         max0 = go(0, 0, LATER, conns=32)
         maxs = go(STREAMS, 0, LATER, conns=32)
     finally:
         d.stop()
     expect = paced["posted"] * 3 * STREAMS
     out = {"paced_no_streams": paced0, "paced_streams": paced, "later_no_streams": later0,
-           "later_streams": later, "max_no_streams": max0,
+           "later_streams": later, "hooks_no_streams": hooks0, "hooks_streams": hooks,
+           "max_no_streams": max0,
            "max_streams": maxs, "events_expected": expect}
     ratio = paced["rate"] / paced0["rate"] if paced0["rate"] else 0
     out["figures"] = [
@@ -77,6 +93,17 @@ def run(ctx):
             later["post_ms"]["p99"]), "ms"),
         ("... event delay p50 / p99 / max", "%.1f / %.1f / %.1f" % (
             later["event_ms"]["p50"], later["event_ms"]["p99"], later["event_ms"]["max"]), "ms"),
+        ("offered %d soon webhooks/s (3 events each): without streams" % RATE, hooks0["rate"],
+         "calls/s"),
+        ("... with %d streams" % STREAMS, hooks["rate"], "calls/s"),
+        ("... with / without", "%.3f" % (hooks["rate"] / hooks0["rate"] if hooks0["rate"]
+                                         else 0), ""),
+        ("... event delay p50 / p99 / max", "%.1f / %.1f / %.1f" % (
+            hooks["event_ms"]["p50"], hooks["event_ms"]["p99"], hooks["event_ms"]["max"]), "ms"),
+        ("... POST reply p50 / p99 with streams", "%.1f / %.1f" % (
+            hooks["post_ms"]["p50"], hooks["post_ms"]["p99"]), "ms"),
+        ("... events read / expected", "%d / %d" % (hooks["events"],
+                                                   hooks["posted"] * 3 * STREAMS), ""),
         ("POST /v1/calls ceiling without streams", max0["rate"], "req/s"),
         ("... with %d streams (x%d deliveries)" % (STREAMS, STREAMS), maxs["rate"], "req/s"),
         ("... event delay p99 then", maxs["event_ms"]["p99"], "ms"),

@@ -37,9 +37,13 @@ struct poster {
 
 struct stream {
 	int fd;
-	char carry[4096];		/* a line cut by a read */
+	char carry[4096];		/* a line cut by a read (or a chunk) */
 	size_t clen;
 	int header_done;
+	int chunked;			/* Transfer-Encoding: chunked */
+	long chunk_left;		/* data bytes left in this chunk; -1: its size line */
+	int skip;			/* the CRLF after a chunk's data */
+	long size;			/* the size line, as read so far */
 };
 
 static double *ev_lat;
@@ -68,9 +72,9 @@ stream_line(const char *line, size_t n, double now)
 		ev_lat[n_ev_lat++] = (now - strtod(t + 4, NULL)) * 1e3;
 }
 
-/* Bytes read from a stream: split into lines, keep the cut one. */
+/* Body bytes of a stream: split into lines, keep the cut one. */
 static void
-stream_feed(struct stream *s, const char *p, size_t n, double now)
+stream_lines(struct stream *s, const char *p, size_t n, double now)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '\n') {
@@ -78,6 +82,40 @@ stream_feed(struct stream *s, const char *p, size_t n, double now)
 			s->clen = 0;
 		} else if (s->clen < sizeof(s->carry))
 			s->carry[s->clen++] = p[i];
+	}
+}
+
+/* Bytes read from a stream (chunked): the chunks' data to stream_lines,
+ * so a line cut by a chunk boundary is read whole. */
+static void
+stream_feed(struct stream *s, const char *p, size_t n, double now)
+{
+	if (!s->chunked) {
+		stream_lines(s, p, n, now);
+		return;
+	}
+	while (n > 0) {
+		if (s->skip > 0) {
+			s->skip--;
+			p++, n--;
+		} else if (s->chunk_left < 0) {
+			char c = *p++;
+			n--;
+			if (c == '\n') {
+				s->chunk_left = s->size;
+				s->size = 0;
+			} else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+			    (c >= 'A' && c <= 'F'))
+				s->size = s->size * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		} else {
+			size_t k = (size_t)s->chunk_left < n ? (size_t)s->chunk_left : n;
+			stream_lines(s, p, k, now);
+			p += k, n -= k;
+			if ((s->chunk_left -= (long)k) == 0) {
+				s->chunk_left = -1;
+				s->skip = 2;	/* CRLF */
+			}
+		}
 	}
 }
 
@@ -148,7 +186,7 @@ main(int argc, char **argv)
 	/* The streams first; each must answer 200 before posting starts. */
 	req = bc_request("GET", "/v1/events", host_port, token, NULL, &req_len);
 	for (long i = 0; i < n_streams; i++) {
-		char buf[4096];
+		char buf[4096], *rest;
 		ssize_t m;
 		double until = bc_now() + 10;
 		if ((ss[i].fd = bc_connect_wait("127.0.0.1", port, 10)) == -1 ||
@@ -167,6 +205,10 @@ main(int argc, char **argv)
 			if (strncmp(buf, "HTTP/1.1 200", 12) != 0)
 				bc_die("events: stream %ld refused: %.60s", i, buf);
 			ss[i].header_done = 1;
+			ss[i].chunk_left = -1;
+			ss[i].chunked = strcasestr(buf, "\r\nTransfer-Encoding: chunked") != NULL;
+			if ((rest = strstr(buf, "\r\n\r\n")) != NULL)
+				stream_feed(&ss[i], rest + 4, (size_t)(buf + m - rest - 4), unix_now());
 		}
 		if (!ss[i].header_done)
 			bc_die("events: stream %ld: no reply", i);
