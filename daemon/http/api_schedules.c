@@ -351,6 +351,17 @@ schedule_definition(const struct schedule *s)
 	return o;
 }
 
+/* A change to s succeeded. If s is not stored yet, the change goes with
+ * the commit that creates it: should that commit fail, s is undone, and
+ * the change's reply must be a 503 like the creation's (nothing
+ * happened), not a 200 released by a later commit. */
+static void
+schedule_reply_changed(struct http_req *r, const struct schedule *s)
+{
+	if (s->unsaved != 0)
+		http_set_created(r);
+}
+
 /* PATCH /v1/schedules/{id}: the members given replace the schedule's
  * (null removes an optional one); a new spec or action replaces the old
  * one whole. */
@@ -396,8 +407,10 @@ api_schedules_patch(struct http_req *r, struct api_args *a)
 	if (schedule_params_of(r, def, &req, &p) == 0) {
 		if (schedule_replace(s, &p, &err) == -1)
 			api_core_error(r, &err);
-		else
+		else {
+			schedule_reply_changed(r, s);
 			reply_schedule(r, 200, s);
+		}
 	}
 	schedule_req_done(&req, &p);
 	json_decref(def);
@@ -434,8 +447,10 @@ schedule_change(struct http_req *r, struct api_args *a,
 		return;
 	if (change(s, &err) == -1)
 		api_core_error(r, &err);
-	else
+	else {
+		schedule_reply_changed(r, s);
 		reply_schedule(r, 200, s);
+	}
 }
 
 /* POST /v1/schedules/{id}/pause */
