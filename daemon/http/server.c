@@ -474,13 +474,15 @@ resume_later(struct http_req *r)
 /* Hand queued requests back: a detached one's reply is written now
  * (detached_reply), a suspended one is resumed for MHD's next run. At
  * most max (0: all), and no more once `until` (monotonic us, 0: never)
- * has passed. Returns how many were handed back. */
+ * has passed. Returns how many were handed back; *in_mhd says whether
+ * one of them was resumed in MHD (which then needs a run). */
 static size_t
-resume_some(size_t max, int64_t until)
+resume_some(size_t max, int64_t until, int *in_mhd)
 {
 	struct http_req *r;
 	size_t n;
 
+	*in_mhd = 0;
 	for (n = 0; (r = TAILQ_FIRST(&server.resume)) != NULL && (max == 0 || n < max); n++) {
 		if (until != 0 && n > 0 && mono_us() >= until)
 			break;
@@ -488,8 +490,10 @@ resume_some(size_t max, int64_t until)
 		r->resume_queued = 0;
 		if (r->detached)
 			detached_reply(r);
-		else
+		else {
 			MHD_resume_connection(r->conn);
+			*in_mhd = 1;
+		}
 	}
 	return n;
 }
@@ -506,6 +510,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	size_t done, slice = server.slice ? server.slice : RESUME_SLICE;
 	int64_t t0, took;
+	int in_mhd;
 
 	if (server.released || server.adopted) {
 		/* Replies a commit released go first, ahead of any slice of
@@ -521,8 +526,10 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	if (TAILQ_EMPTY(&server.resume))
 		return;
 	t0 = mono_us();
-	done = resume_some(slice, t0 + SLICE_US);
-	for (size_t i = 0; i < server.n; i++)
+	done = resume_some(slice, t0 + SLICE_US, &in_mhd);
+	/* A slice of detached replies only is all written: MHD has nothing
+	 * new from it (a connection given back to MHD kicks again). */
+	for (size_t i = 0; in_mhd && i < server.n; i++)
 		listener_run(&server.listeners[i]);
 	/* Size the next slice so that one takes about SLICE_US: a due timer
 	 * waits for at most one slice. */
@@ -1712,11 +1719,13 @@ http_quiesce(void)
 void
 http_stop(void)
 {
+	int in_mhd;
+
 	/* Every suspended connection gets its answer before MHD stops. */
 	http_commit_done(1, UINT64_MAX);
 	http_expire_held();
 	streams_end();
-	resume_some(0, 0);
+	resume_some(0, 0, &in_mhd);
 	for (size_t i = 0; i < server.n; i++) {
 		struct http_listener *l = &server.listeners[i];
 		/* Flush the replies just resumed, a bounded number of turns. */
