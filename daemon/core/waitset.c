@@ -14,6 +14,7 @@
 
 #include <sys/queue.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -44,11 +45,22 @@ struct waitset {
 };
 TAILQ_HEAD(waitset_list, waitset);
 
+/* Waking the waitsets whose commit is over goes a slice a loop turn:
+ * at most WAITSET_SLICE of them, and no more once SLICE_US have passed
+ * (the clock read every SLICE_CHECK), the rest on the next turn. A result
+ * that ends ten thousand long-polls took 6-8 ms in one callback, and any
+ * timer due then waited for all of it (issue 18). */
+#define SLICE_US 500
+#define SLICE_CHECK 32
+
 static struct {
 	uint64_t (*pending)(void);
 	struct waitset_list commit;	/* ended, waiting for a commit, FIFO */
 	size_t n_waiting;		/* WAITING or COMMIT */
-} waitsets = { NULL, TAILQ_HEAD_INITIALIZER(waitsets.commit), 0 };
+	uint64_t done_seq;		/* the last commit over: waitsets up to it fire */
+	struct event *slice_ev;		/* the next slice of fires (zero timer) */
+	size_t last_slice;		/* waitsets fired by the last slice */
+} waitsets = { NULL, TAILQ_HEAD_INITIALIZER(waitsets.commit), 0, 0, NULL, 0 };
 
 struct waitset *
 waitset_new(enum waitset_rule rule, size_t cap)
@@ -211,13 +223,25 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
 	return 0;
 }
 
+/* Nothing left to fire: drop the slice timer (its base may go next). */
+static void
+waitset_slice_idle(void)
+{
+	if (TAILQ_EMPTY(&waitsets.commit) && waitsets.slice_ev != NULL) {
+		event_free(waitsets.slice_ev);
+		waitsets.slice_ev = NULL;
+	}
+}
+
 void
 waitset_stop(struct waitset *ws)
 {
 	if (ws->phase == WAITSET_WAITING || ws->phase == WAITSET_COMMIT) {
 		waitset_detach(ws);
-		if (ws->phase == WAITSET_COMMIT)
+		if (ws->phase == WAITSET_COMMIT) {
 			TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
+			waitset_slice_idle();
+		}
 		waitsets.n_waiting--;
 		ws->phase = WAITSET_STOPPED;
 	}
@@ -294,16 +318,83 @@ void
 waitset_set_durability(uint64_t (*pending)(void))
 {
 	waitsets.pending = pending;
+	waitsets.done_seq = 0;		/* a new store numbers afresh */
+}
+
+/* Microseconds on CLOCK_MONOTONIC. */
+static int64_t
+waitset_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void waitset_slice_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Fire a slice of the waitsets whose commit is over, in the order they
+ * ended; if some are left, the next slice on a zero timer (not
+ * event_active: libevent would run it in this same pass, before timers
+ * and I/O). */
+static void
+waitset_slice(void)
+{
+	struct waitset *ws;
+	struct event_base *base;
+	struct timeval zero = { 0, 0 };
+	int64_t until = waitset_mono_us() + SLICE_US;
+	size_t n = 0;
+
+	while ((ws = TAILQ_FIRST(&waitsets.commit)) != NULL &&
+	    ws->commit_seq <= waitsets.done_seq) {
+		if (n == WAITSET_SLICE ||
+		    (n > 0 && n % SLICE_CHECK == 0 && waitset_mono_us() > until))
+			break;
+		TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
+		n++;
+		waitset_fire(ws);	/* may free ws, or stop others */
+	}
+	waitsets.last_slice = n;
+	ws = TAILQ_FIRST(&waitsets.commit);
+	if (ws == NULL || ws->commit_seq > waitsets.done_seq) {
+		waitset_slice_idle();
+		return;
+	}
+	if (waitsets.slice_ev == NULL) {
+		base = event_get_base(ws->timer);
+		if ((waitsets.slice_ev = evtimer_new(base, waitset_slice_cb, NULL)) == NULL) {
+			/* Out of memory: fire the rest now rather than never. */
+			while ((ws = TAILQ_FIRST(&waitsets.commit)) != NULL &&
+			    ws->commit_seq <= waitsets.done_seq) {
+				TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
+				waitset_fire(ws);
+			}
+			return;
+		}
+	}
+	evtimer_add(waitsets.slice_ev, &zero);
+}
+
+/* The next slice's turn. */
+static void
+waitset_slice_cb(evutil_socket_t fd, short what, void *arg)
+{
+	waitset_slice();
 }
 
 void
 waitset_commit_done(int ok, uint64_t seq)
 {
-	struct waitset *ws;
+	/* Commits end in order, and waitsets joined in order: those up to
+	 * seq fire, the first slice now, the rest on later turns. */
+	if (seq > waitsets.done_seq)
+		waitsets.done_seq = seq;
+	waitset_slice();
+}
 
-	/* Commits end in order, and waitsets joined in order. */
-	while ((ws = TAILQ_FIRST(&waitsets.commit)) != NULL && ws->commit_seq <= seq) {
-		TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
-		waitset_fire(ws);
-	}
+size_t
+waitset_last_slice(void)
+{
+	return waitsets.last_slice;
 }

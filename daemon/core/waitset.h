@@ -91,7 +91,13 @@ size_t waitset_count(void);
  * NULL: nothing to wait for. */
 void waitset_set_durability(uint64_t (*pending)(void));
 /* The store's commit number seq is over (ok = 0: it failed; the store
- * then answers for the state, and waiters are told what memory holds). */
+ * then answers for the state, and waiters are told what memory holds).
+ * The waitsets it releases end in order, a slice a loop turn: at most
+ * WAITSET_SLICE (and about half a millisecond) now, the rest on the
+ * next turns. */
 void waitset_commit_done(int ok, uint64_t seq);
+#define WAITSET_SLICE 512
+/* How many waitsets the last slice ended (for tests). */
+size_t waitset_last_slice(void);
 
 #endif

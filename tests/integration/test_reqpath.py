@@ -87,6 +87,38 @@ class ReqPathTest(unittest.TestCase):
             # Every acknowledged call is there.
             self.assertEqual(len(d.call_ids("name=p3")), 1)
 
+    def test_a_burst_larger_than_one_mhd_run(self):
+        # One MHD run dispatches for about 1 ms (RUN_US); the rest of a
+        # burst waits, whole, for the next run. 200 connections with 3
+        # pipelined requests each, all sent at once: every one answered,
+        # in order on its connection, and the connections kept alive.
+        with Daemon(opts={"max_connections_per_ip": 1000}) as d:
+            socks = []
+            try:
+                for i in range(200):
+                    socks.append(d.connect())
+                for i, s in enumerate(socks):
+                    data = b""
+                    for j in range(3):
+                        data += d.http_bytes(
+                            "POST", "/v1/futures", b'{"name":"b%d-%d"}' % (i, j),
+                            headers={"Connection": "keep-alive",
+                                     "Content-Type": "application/json"})
+                    s.sendall(data)
+                for i, s in enumerate(socks):
+                    rd = Reader(s)
+                    out = [rd.reply() for _ in range(3)]
+                    self.assertEqual([st for st, _ in out], [201] * 3)
+                    self.assertEqual([b'"name":"b%d-%d"' % (i, j) in body
+                                      for j, (_, body) in enumerate(out)], [True] * 3,
+                                     "replies out of order on connection %d" % i)
+                    s.sendall(d.http_bytes("GET", "/v1/time", b"",
+                                           headers={"Connection": "keep-alive"}))
+                    self.assertEqual(rd.reply()[0], 200)
+            finally:
+                for s in socks:
+                    s.close()
+
     def test_clients_hanging_up_while_their_reply_waits(self):
         with Daemon() as d:
             for i in range(300):

@@ -526,6 +526,69 @@ test_durability(void)
 	teardown();
 }
 
+/* Ten thousand long-polls on one future, released by one commit, end a
+ * slice a turn: no turn ends more than WAITSET_SLICE of them (one callback
+ * ended all 10,000, 6-8 ms, and timers due then waited: issue 18), they
+ * end in the order they started, and a timer due meanwhile runs between
+ * slices. */
+static void
+test_commit_slices(void)
+{
+	static struct seen s[BIG];
+	static struct waitset *ws[BIG];
+	struct seen tick = { 0 };
+	struct event *timer;
+	struct timeval zero = { 0, 0 };
+	struct future *f;
+	size_t most = 0, turns = 0, before;
+	int rc, in_order = 1;
+
+	setup();
+	memset(s, 0, sizeof(s));
+	waitset_set_durability(fake_pending);
+	f = fut();
+	for (int i = 0; i < BIG; i++) {
+		ws[i] = start(WAITSET_ALL_COMPLETED, &f, 1, 60 * SEC, &s[i], &rc);
+		CHECK_INT_EQ(rc, 0);
+	}
+	fx.pending = 3;
+	set_result(f);
+	run_turns(2);			/* the waiters wake: all wait for commit 3 */
+	CHECK_INT_EQ(fx.ends, 0);
+	CHECK_INT_EQ(waitset_count(), BIG);
+	fx.pending = 0;
+	timer = evtimer_new(fx.base, guard_cb, NULL);
+	waitset_commit_done(1, 3);
+	most = waitset_last_slice();
+	turns = 1;
+	CHECK(fx.ends > 0);		/* the first slice goes at once */
+	evtimer_add(timer, &zero);	/* due now: it must not wait for them all */
+	while (fx.ends < BIG && turns < 10 * BIG) {
+		before = (size_t)fx.ends;
+		run_turns(1);
+		if ((size_t)fx.ends - before > most)
+			most = (size_t)fx.ends - before;
+		if (!evtimer_pending(timer, NULL))
+			tick.fired++;
+		if (tick.fired == 1 && tick.at == 0)
+			tick.at = fx.ends;	/* ends before the timer ran */
+		turns++;
+	}
+	CHECK_INT_EQ(fx.ends, BIG);
+	for (int i = 0; i < BIG; i++) {
+		in_order &= s[i].fired == 1 && s[i].order == i + 1;
+		waitset_free(ws[i]);
+	}
+	CHECK(in_order);
+	printf("waitset: %d long-polls ended in %zu turns, at most %zu a turn; a due "
+	    "timer ran after %lld of them\n", BIG, turns, most, (long long)tick.at);
+	CHECK(most <= WAITSET_SLICE);
+	CHECK(turns >= BIG / WAITSET_SLICE);
+	CHECK(tick.at > 0 && tick.at < BIG);
+	event_free(timer);
+	teardown();
+}
+
 /* Milliseconds of this process's CPU time since t0 (taken with
  * CLOCK_PROCESS_CPUTIME_ID): the bounds below are about the work done, and
  * the wall clock would also count the time other processes had the CPU on
@@ -600,6 +663,7 @@ main(void)
 	test_max_waiters();
 	test_order();
 	test_durability();
+	test_commit_slices();
 	test_scale();
 	return check_summary();
 }
