@@ -4,6 +4,7 @@
  * done-callbacks).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,7 @@ call_accept(struct http_req *r, struct proto_call_req *req, struct future *targe
 	if (req->trigger == PROTO_AFTER)
 		p.when = clock_from_seconds(req->when);
 	else if (req->trigger == PROTO_AT || req->trigger == PROTO_AT_UNIX)
-		p.when = (int64_t)(req->when * 1e6);
+		p.when = (int64_t)llround(req->when * 1e6);	/* to the nearest microsecond */
 	if (target != NULL)
 		p.target_future = target;
 	else if (req->trigger == PROTO_ON_DONE) {

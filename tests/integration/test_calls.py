@@ -118,6 +118,25 @@ class CallsTest(DaemonTestCase):
         self.assertAlmostEqual(c["due_unix"], time.time() + 60.25, delta=2)
         self.d.request("DELETE", "/v1/calls/" + c["id"])
 
+    def test_at_is_kept_to_the_microsecond(self):
+        """An `at` with six decimals is due at exactly that microsecond,
+        also when its double times 1e6 falls just below the integer
+        (16541.884991 * 1e6 = 16541884990.999998: truncated, it was due
+        a microsecond early)."""
+        base = int(self.d.loop_time()) + 60
+        ats = []
+        for k in range(1, 1000000):
+            x = round(base + k * 1e-6, 6)
+            if int(x * 1e6) != round(x * 1e6):
+                ats.append(x)
+                if len(ats) == 3:
+                    break
+        self.assertEqual(len(ats), 3)
+        for at in ats:
+            c = self.d.schedule({"at": at, "command": TRUE})
+            self.assertEqual(round(c["due"] * 1e6), round(at * 1e6), (at, c["due"]))
+            self.d.request("DELETE", "/v1/calls/" + c["id"])
+
     def test_create_at_unix(self):
         at_unix = round(time.time() + 60.5, 6)
         now = self.d.loop_time()
