@@ -4,6 +4,7 @@ cancelling, idempotency and the concurrent-command cap.
 """
 import json
 import os
+import random
 import time
 import unittest
 
@@ -123,10 +124,11 @@ class CallsTest(DaemonTestCase):
         also when its double times 1e6 falls just below the integer
         (16541.884991 * 1e6 = 16541884990.999998: truncated, it was due
         a microsecond early)."""
-        base = int(self.d.loop_time()) + 60
-        ats = []
-        for k in range(1, 1000000):
-            x = round(base + k * 1e-6, 6)
+        # Such times are rare and depend on the magnitude: draw six-decimal
+        # times up to 12 days ahead (a fixed seed) until three are found.
+        rnd, ats, lt = random.Random(7), [], self.d.loop_time() + 60
+        for _ in range(1000000):
+            x = float("%.6f" % (lt + rnd.uniform(0, 2 ** 20)))
             if int(x * 1e6) != round(x * 1e6):
                 ats.append(x)
                 if len(ats) == 3:
