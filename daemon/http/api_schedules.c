@@ -94,6 +94,27 @@ spec_json(const struct schedule *s)
 	return json_string(s->spec_text);
 }
 
+/* Set on o the members that define s, as a request gives them (the
+ * schedule object and the PATCH base share them; tz is each one's). */
+static void
+definition_set(json_t *o, const struct schedule *s)
+{
+	json_object_set_new(o, recur_kind_name(s->kind), spec_json(s));
+	if (s->name != NULL)
+		json_object_set_new(o, "name", json_string(s->name));
+	if (s->start != 0)
+		json_object_set_new(o, "start", unix_json(s->start));
+	if (s->end != 0)
+		json_object_set_new(o, "end", unix_json(s->end));
+	if (s->count != 0)
+		json_object_set_new(o, "count", json_integer((json_int_t)s->count));
+	json_object_set_new(o, "catchup", json_string(schedule_catchup_name(s->catchup)));
+	json_object_set_new(o, "catchup_window", unix_json(s->catchup_window));
+	json_object_set_new(o, "overlap", json_string(schedule_overlap_name(s->overlap)));
+	json_object_set_new(o, "jitter", unix_json(s->jitter));
+	json_object_set_new(o, "pause_on_failure", json_boolean(s->pause_on_failure));
+}
+
 /* The schedule object: its definition, state, next fire times and recent
  * occurrences. NULL on ENOMEM. */
 static json_t *
@@ -110,22 +131,9 @@ schedule_json(const struct schedule *s)
 	json_object_set_new(o, "id", json_string(schedule_id_format(s->id, id)));
 	json_object_set_new(o, "kind", json_string("schedule"));
 	json_object_set_new(o, "state", json_string(schedule_state_name(s->state)));
-	if (s->name != NULL)
-		json_object_set_new(o, "name", json_string(s->name));
-	json_object_set_new(o, recur_kind_name(s->kind), spec_json(s));
+	definition_set(o, s);
 	json_object_set_new(o, "tz", json_string(s->tz ? s->tz : "UTC"));
-	if (s->start != 0)
-		json_object_set_new(o, "start", unix_json(s->start));
-	if (s->end != 0)
-		json_object_set_new(o, "end", unix_json(s->end));
-	if (s->count != 0)
-		json_object_set_new(o, "count", json_integer((json_int_t)s->count));
 	json_object_set_new(o, "fired", json_integer((json_int_t)s->fired));
-	json_object_set_new(o, "catchup", json_string(schedule_catchup_name(s->catchup)));
-	json_object_set_new(o, "catchup_window", unix_json(s->catchup_window));
-	json_object_set_new(o, "overlap", json_string(schedule_overlap_name(s->overlap)));
-	json_object_set_new(o, "jitter", unix_json(s->jitter));
-	json_object_set_new(o, "pause_on_failure", json_boolean(s->pause_on_failure));
 	json_object_set_new(o, "created", unix_json(s->created));
 	json_object_set_new(o, "evaluated_up_to", unix_json(s->mark));
 	/* The action's members, as a call shows them. */
@@ -332,22 +340,9 @@ schedule_definition(const struct schedule *s)
 
 	if (o == NULL)
 		return NULL;
-	json_object_set_new(o, recur_kind_name(s->kind), spec_json(s));
+	definition_set(o, s);
 	if (s->tz != NULL)
 		json_object_set_new(o, "tz", json_string(s->tz));
-	if (s->name != NULL)
-		json_object_set_new(o, "name", json_string(s->name));
-	if (s->start != 0)
-		json_object_set_new(o, "start", unix_json(s->start));
-	if (s->end != 0)
-		json_object_set_new(o, "end", unix_json(s->end));
-	if (s->count != 0)
-		json_object_set_new(o, "count", json_integer((json_int_t)s->count));
-	json_object_set_new(o, "catchup", json_string(schedule_catchup_name(s->catchup)));
-	json_object_set_new(o, "catchup_window", unix_json(s->catchup_window));
-	json_object_set_new(o, "overlap", json_string(schedule_overlap_name(s->overlap)));
-	json_object_set_new(o, "jitter", unix_json(s->jitter));
-	json_object_set_new(o, "pause_on_failure", json_boolean(s->pause_on_failure));
 	return o;
 }
 
