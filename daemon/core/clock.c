@@ -10,6 +10,7 @@
 
 static int64_t loop_offset;
 static int64_t boot_key;		/* read once */
+static int64_t next_due = INT64_MAX;	/* clock_set_next_due */
 
 /* Read one clock in microseconds. */
 static int64_t
@@ -92,6 +93,22 @@ int64_t
 clock_loop_now(void)
 {
 	return clock_read(CLOCK_MONOTONIC) + loop_offset;
+}
+
+void
+clock_set_next_due(int64_t at)
+{
+	next_due = at;
+}
+
+int64_t
+clock_slice_end(int64_t budget)
+{
+	int64_t now = clock_loop_now(), end = now + budget;
+
+	if (next_due < end)
+		end = next_due > now ? next_due : now;
+	return end;
 }
 
 int64_t

@@ -46,6 +46,14 @@ int64_t clock_boot_now(void);
 int64_t clock_loop_now(void);
 /* Wall time now (Unix epoch). */
 int64_t clock_unix_now(void);
+/* Tell the clock the loop time of the next timer that must not wait for
+ * bulk work (the scheduler's next timeout); INT64_MAX: none. */
+void clock_set_next_due(int64_t at);
+/* When a slice of bulk work starting now ends: after budget us, or as
+ * soon as the next timer set by clock_set_next_due falls due, whichever
+ * is first (issue 13: a timeout waits for no slice). Every loop that
+ * does work a slice a turn takes its end from here. */
+int64_t clock_slice_end(int64_t budget);
 /* Seconds as a double, for the wire. */
 double clock_to_seconds(int64_t us);
 /* A relative duration as a timeval for libevent; negatives become 0. */

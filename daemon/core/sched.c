@@ -27,7 +27,7 @@
 #define SLICE_CLAIMS 2048
 #define SLICE_US 2000
 #define ADVANCE_CHECK 64
-#define START_CHECK 16
+#define START_CHECK 4
 /* Ask the store to renew its lease before a claimed call is due, if the
  * lease would not cover it: RENEW_AHEAD ahead at first, then halfway
  * between the slowest recent renewal (asked later, it comes after the
@@ -651,6 +651,7 @@ sched_pause(void)
 	evtimer_del(sched.timer_ev);
 	evtimer_del(sched.timeout_ev);
 	sched.timeout_at = 0;
+	clock_set_next_due(INT64_MAX);
 	/* Nothing more starts: the claims of calls not started lapse, so the
 	 * next run does not take them for possibly started. */
 	TAILQ_FOREACH(f, &sched.ready, link)
@@ -701,11 +702,13 @@ sched_arm_timeouts(void)
 		if (sched.timeout_at != 0)
 			evtimer_del(sched.timeout_ev);
 		sched.timeout_at = 0;
+		clock_set_next_due(INT64_MAX);
 		return;
 	}
 	if (due == sched.timeout_at && evtimer_pending(sched.timeout_ev, NULL))
 		return;
 	sched.timeout_at = due;
+	clock_set_next_due(due);	/* slices of bulk work end by then */
 	left = due - clock_loop_now();
 	tv = clock_timeval(left > 0 ? left : 0);
 	event_base_update_cache_time(sched.base);	/* tv counts from now */
@@ -820,7 +823,7 @@ sched_advance(int64_t now, int budget, int64_t until)
 static void
 sched_run_cb(evutil_socket_t fd, short what, void *arg)
 {
-	int64_t now = clock_loop_now(), until = now + SLICE_US;
+	int64_t now = clock_loop_now(), until = clock_slice_end(SLICE_US);
 	struct future *f;
 	int more = 0;
 	size_t n;

@@ -709,7 +709,7 @@ static void
 webhook_check_done(void)
 {
 	static const struct timeval zero = { 0, 0 };
-	int64_t until = clock_loop_now() + DONE_SLICE_US;
+	int64_t until = clock_slice_end(DONE_SLICE_US);
 	CURLMsg *msg;
 	int left;
 

@@ -46,6 +46,7 @@
 #include <event2/event.h>
 #include <microhttpd.h>
 
+#include "daemon/core/clock.h"
 #include "daemon/core/idmap.h"
 #include "daemon/http/listen.h"
 #include "daemon/log.h"
@@ -179,7 +180,7 @@ static struct {
 	size_t n_streams;
 	struct http_conn *adopt;	/* going back to MHD (conn_opened) */
 	int adopted;			/* ... since the last kick */
-	int64_t run_until;		/* the current MHD run's budget ends (0: none) */
+	int64_t run_until;		/* the current MHD run's budget ends, loop time (0: none) */
 	size_t run_served;		/* requests it dispatched */
 	int run_deferred;		/* and left some for the next run */
 } server = { .gone_fd = -1 };
@@ -422,7 +423,7 @@ listener_run(struct http_listener *l)
 
 	if (l->mhd == NULL)
 		return;
-	server.run_until = mono_us() + RUN_US;
+	server.run_until = clock_slice_end(RUN_US);
 	server.run_served = 0;
 	server.run_deferred = 0;
 	MHD_run(l->mhd);
@@ -474,7 +475,7 @@ resume_later(struct http_req *r)
 
 /* Hand queued requests back: a detached one's reply is written now
  * (detached_reply), a suspended one is resumed for MHD's next run. At
- * most max (0: all), and no more once `until` (monotonic us, 0: never)
+ * most max (0: all), and no more once `until` (loop time, 0: never)
  * has passed. Returns how many were handed back; *in_mhd says whether
  * one of them was resumed in MHD (which then needs a run). */
 static size_t
@@ -485,7 +486,7 @@ resume_some(size_t max, int64_t until, int *in_mhd)
 
 	*in_mhd = 0;
 	for (n = 0; (r = TAILQ_FIRST(&server.resume)) != NULL && (max == 0 || n < max); n++) {
-		if (until != 0 && n > 0 && mono_us() >= until)
+		if (until != 0 && n > 0 && clock_loop_now() >= until)
 			break;
 		TAILQ_REMOVE(&server.resume, r, resume_link);
 		r->resume_queued = 0;
@@ -527,7 +528,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	if (TAILQ_EMPTY(&server.resume))
 		return;
 	t0 = mono_us();
-	done = resume_some(slice, t0 + SLICE_US, &in_mhd);
+	done = resume_some(slice, clock_slice_end(SLICE_US), &in_mhd);
 	/* A slice of detached replies only is all written: MHD has nothing
 	 * new from it (a connection given back to MHD kicks again). */
 	for (size_t i = 0; in_mhd && i < server.n; i++)
@@ -1395,7 +1396,7 @@ access_hold(struct http_req *r)
 static int
 access_defer(void)
 {
-	if (server.run_until == 0 || server.run_served++ == 0 || mono_us() < server.run_until)
+	if (server.run_until == 0 || server.run_served++ == 0 || clock_loop_now() < server.run_until)
 		return 0;
 	server.run_deferred = 1;
 	return 1;

@@ -688,7 +688,7 @@ batch_fill(struct batch *b, size_t slice)
 {
 	struct schedule *sch;
 	size_t end, i;
-	int64_t until = clock_loop_now() + SLICE_US;
+	int64_t until = clock_slice_end(SLICE_US);
 
 	if (!store.filling) {
 		store.filling = 1;
@@ -847,7 +847,7 @@ batch_done(size_t slice)
 	static const struct timeval zero = { 0, 0 };
 	struct batch *b = &writer.b;
 	int rc = b->rc, was_faulty = store.fault != NULL;
-	int64_t until = clock_loop_now() + SLICE_US;
+	int64_t until = clock_slice_end(SLICE_US);
 	size_t end, cap;
 
 	if (!store.completing) {

@@ -82,11 +82,33 @@ test_monotonic(void)
 	}
 }
 
+/* A slice ends after its budget, or when the next due timer falls due,
+ * whichever is first; never before now. */
+static void
+test_slice_end(void)
+{
+	int64_t before, end;
+
+	clock_start(-1, 0);
+	clock_set_next_due(INT64_MAX);
+	before = clock_loop_now();
+	end = clock_slice_end(2000);
+	CHECK(end >= before + 2000 && end <= clock_loop_now() + 2000);
+	clock_set_next_due(before + 100000);
+	CHECK_INT_EQ(clock_slice_end(200000), before + 100000);
+	clock_set_next_due(before - 1000);	/* already due: ends now */
+	before = clock_loop_now();
+	end = clock_slice_end(2000);
+	CHECK(end >= before && end <= clock_loop_now());
+	clock_set_next_due(INT64_MAX);
+}
+
 int
 main(void)
 {
 	test_same_boot_ignores_the_wall_clock();
 	test_other_boot();
 	test_monotonic();
+	test_slice_end();
 	return check_summary();
 }

@@ -14,27 +14,49 @@ val_of(uint64_t k)
 	return (void *)(uintptr_t)(k * 8 + 8);
 }
 
-/* Whether the table is consistent: empty slots hold no value, every
+/* Whether one table of m is consistent: empty slots hold no value, every
  * member is found by a lookup (so no hole lies inside its probe run: a
- * wrong backward shift shows up here) and the count is right. */
+ * wrong backward shift shows up here) and lives in no other table. Adds
+ * its members to *n. */
 static int
-table_ok(const struct idmap *m)
+one_table_ok(const struct idmap *m, const struct idmap_slot *v, size_t mask,
+    const struct idmap_slot *other, size_t other_mask, size_t *n)
 {
-	size_t n = 0;
-
-	if (m->v == NULL)
-		return m->n == 0;
-	for (size_t i = 0; i <= m->mask; i++) {
-		if (m->v[i].key == 0) {
-			if (m->v[i].val != NULL)
+	for (size_t i = 0; i <= mask; i++) {
+		if (v[i].key == 0) {
+			if (v[i].val != NULL)
 				return 0;
 			continue;
 		}
-		n++;
-		if (idmap_get(m, m->v[i].key) != m->v[i].val)
+		(*n)++;
+		if (idmap_get(m, v[i].key) != v[i].val)
 			return 0;
+		for (size_t j = 0; other != NULL && j <= other_mask; j++)
+			if (other[j].key == v[i].key)
+				return 0;
 	}
-	return n == m->n;
+	return 1;
+}
+
+/* Whether the map is consistent: both tables (while growing), and the
+ * count of members. */
+static int
+table_ok(const struct idmap *m)
+{
+	size_t n = 0, n_old = 0;
+
+	if (m->v == NULL)
+		return m->n == 0 && m->old == NULL;
+	if (!one_table_ok(m, m->v, m->mask, m->old, m->old_mask, &n))
+		return 0;
+	if (m->old != NULL) {
+		if (!one_table_ok(m, m->old, m->old_mask, NULL, 0, &n_old) || n_old != m->old_n)
+			return 0;
+		for (size_t i = 0; i < m->old_i && i <= m->old_mask; i++)
+			if (m->old[i].key != 0)
+				return 0;	/* slots below old_i are empty */
+	}
+	return n + n_old == m->n;
 }
 
 static void
@@ -248,6 +270,86 @@ test_random_vs_reference(void)
 	free(ref);
 }
 
+/* Growing moves the members a few slots per put or delete, never all at
+ * once; lookups, replacements and deletes find members in either table
+ * meanwhile, and the old table goes once it is empty (issue 13: a
+ * rehash of 100,000 members held the loop for 17 ms). */
+static void
+test_incremental_growth(void)
+{
+	enum { KEYS = 20000 };
+	void **ref = calloc(KEYS + 1, sizeof(*ref));
+	struct idmap m;
+	size_t cap, moved_max = 0, n = 0, growths = 0, during = 0;
+	int ok = 1, ok_table = 1;
+
+	if (!CHECK(ref != NULL))
+		return;
+	check_srand(13);
+	idmap_init(&m);
+	for (uint64_t k = 1; k <= KEYS; k++) {
+		size_t before_i = m.old_i, before_cap = m.mask + 1;
+		struct idmap_slot *before_old = m.old;
+
+		if (idmap_put(&m, k, val_of(k)) != 0)
+			ok = 0;
+		ref[k] = val_of(k);
+		n++;
+		cap = m.mask + 1;
+		if (cap != before_cap && before_cap > 1) {
+			growths++;
+			/* The table just filled is kept, nearly whole. */
+			if (m.old == NULL || m.old_n + 16 < n / 2)
+				ok = 0;
+		} else if (before_old != NULL && m.old == before_old && m.old_i - before_i > moved_max)
+			moved_max = m.old_i - before_i;
+		if (m.old != NULL) {
+			/* Meanwhile: delete, replace and look up keys of either
+			 * table, checking all of it now and then. */
+			uint64_t r = check_rand(k) + 1;
+
+			during++;
+			if (check_rand(4) == 0) {
+				if (idmap_del(&m, r) != ref[r])
+					ok = 0;
+				if (ref[r] != NULL)
+					n--;
+				ref[r] = NULL;
+			} else if (check_rand(3) == 0) {
+				if (ref[r] == NULL)
+					n++;
+				ref[r] = val_of(r + KEYS);
+				if (idmap_put(&m, r, ref[r]) != 0)
+					ok = 0;
+			} else if (idmap_get(&m, r) != ref[r])
+				ok = 0;
+			if (during % 97 == 0 && !table_ok(&m))
+				ok_table = 0;
+		}
+		if (idmap_len(&m) != n)
+			ok = 0;
+	}
+	CHECK(ok);
+	CHECK(ok_table);
+	CHECK(growths >= 8);
+	CHECK(during > KEYS / 10);	/* about 1/8 of the puts */
+	CHECK(moved_max > 0 && moved_max <= 8);
+	ok = 1;
+	for (uint64_t k = 1; k <= KEYS; k++)
+		if (idmap_get(&m, k) != ref[k])
+			ok = 0;
+	CHECK(ok);
+	CHECK(table_ok(&m));
+	/* Deletes finish the move too; then the old table is gone. */
+	for (uint64_t k = 1; k <= KEYS; k++)
+		idmap_del(&m, k);
+	CHECK(m.old == NULL);
+	CHECK_INT_EQ(idmap_len(&m), 0);
+	CHECK(table_ok(&m));
+	idmap_free(&m);
+	free(ref);
+}
+
 static void
 test_hash_bytes(void)
 {
@@ -265,6 +367,7 @@ main(void)
 	test_growth();
 	test_dense_deletes();
 	test_random_vs_reference();
+	test_incremental_growth();
 	test_hash_bytes();
 	return check_summary();
 }
