@@ -14,10 +14,22 @@ the first left behind. RSS per waiter comes from the cold one (a fresh
 loopd per run keeps it clean: the allocator keeps freed memory). The run
 reported per size is the one with the median max latency (cold and warm
 chosen separately).
+
+The ceiling (10,000 only): `bench/build/fanout` writes one reply of the
+size loopd sends a waiter (262 bytes, head and body) to each of 10,000
+loopback connections, one send() apiece in a tight loop, and another
+process reads them with epoll, as the await tool does. It runs once
+before each loopd run of that size, so both see the same machine; its
+median is the ceiling and loopd's last reply over it the ratio (issue 18:
+the target of 50 ms sits below what this machine's loopback allows, the
+bare loop of sends takes longer than that).
 """
 from harness import BenchError, fmt, median_run
 
 TITLE = "wake latency of N long-polls on one future; memory per waiter"
+
+# The size of loopd's reply to a waiter of the await tool (head and body).
+REPLY_BYTES = 262
 
 OPTS = {"max_connections": 20000, "max_connections_per_ip": 20000, "max_waiters": 20000}
 
@@ -42,8 +54,10 @@ def run(ctx):
         sizes = [(1, 3), (100, 3), (10000, 1)]
     out = {"figures": [], "sizes": {}}
     for n, repeats in sizes:
-        cold, warm = [], []
+        cold, warm, ceil = [], [], []
         for i in range(repeats):
+            if n >= 10000:
+                ceil.append(ctx.tool("fanout", "--waiters", n, "--bytes", REPLY_BYTES))
             d = ctx.loopd("await-%d-%d" % (n, i), opts=OPTS)
             try:
                 cold.append(one(ctx, d, n))
@@ -82,5 +96,15 @@ def run(ctx):
                  "ms"),
                 ("%s: the same, warm" % label,
                  triple(w["timer_late_ms"]) + " (%d timers)" % w["timers_during_wake"], "ms"),
+            ]
+            cm = median_run(ceil, key=lambda r: r["after_send_ms"]["max"])
+            out["sizes"][str(n)]["ceiling"] = cm
+            out["sizes"][str(n)]["ceiling_runs"] = ceil
+            out["figures"] += [
+                ("%s: ceiling, bare sends to loopback (fanout): p50 / p99 / max" % label,
+                 triple(cm["after_send_ms"]), "ms"),
+                ("%s: last reply after POST sent over the ceiling's last (cold / warm)" % label,
+                 "%.2f / %.2f" % (c["last_reply_after_send_ms"] / cm["after_send_ms"]["max"],
+                                  w["last_reply_after_send_ms"] / cm["after_send_ms"]["max"]), "x"),
             ]
     return out
