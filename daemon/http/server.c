@@ -2055,7 +2055,7 @@ http_commit_done(int ok, uint64_t seq)
 
 	/* Commits end in order and requests wait in order. After a failed
 	 * commit a 503 must mean "nothing happened": an object created by
-	 * the request (a 201, or http_set_created) was dropped, so it gets
+	 * the request (its handler said so: http_set_created) was dropped, so it gets
 	 * one; a change to a stored object stays in memory and the store's
 	 * retry writes it, so its reply waits for that commit instead
 	 * (issue 12). */
@@ -2066,7 +2066,7 @@ http_commit_done(int ok, uint64_t seq)
 			continue;
 		}
 		if (!ok && strcmp(r->method, "GET") != 0) {
-			if (r->status != 201 && !r->created) {
+			if (!r->created) {
 				STAILQ_INSERT_TAIL(&kept, r, commit_link);
 				continue;
 			}
