@@ -18,7 +18,9 @@
  * future. A future settled between slices is counted either way: before
  * its turn it is found done, after it its waiter wakes. The futures are
  * looked up by id on each pass, never kept as pointers across turns
- * (retention may free a done one).
+ * (retention may free a done one). The end of a large waitset (ENDING)
+ * is sliced the same way: each waiter dropped, each future looked at
+ * once (counted afresh at a deadline), what it found kept for the encoder.
  */
 #include "daemon/core/waitset.h"
 
@@ -36,6 +38,7 @@ enum waitset_phase {
 	WAITSET_CHECK,			/* started: ids being looked up */
 	WAITSET_REGISTER,		/* checked: waiters being registered */
 	WAITSET_WAITING,		/* waiters and a deadline registered */
+	WAITSET_ENDING,			/* large, ended: waiters dropped, futures looked at */
 	WAITSET_COMMIT,			/* ended; waiting for the store's commit */
 	WAITSET_ENDED,			/* fn called, or answered at once */
 	WAITSET_STOPPED,		/* stopped: fn never called */
@@ -61,6 +64,9 @@ struct waitset {
 	int answer_now;			/* CHECK: timeout 0, answer once checked */
 	int late;			/* CHECK: the deadline passed meanwhile */
 	int counted;			/* in waitsets.n_waiting */
+	int end_deadline;		/* ENDING: at the deadline */
+	int end_recount;		/* ENDING: count afresh */
+	uint8_t *snap;			/* ENDING, then: each future done as the end found it */
 	int queued;			/* on waitsets.starting */
 	struct core_error error;	/* ended with an error instead of an answer */
 	size_t missing;			/* CORE_ENOTFOUND: which id */
@@ -85,7 +91,7 @@ static struct {
 	uint64_t done_seq;		/* the last commit over: waitsets up to it fire */
 	struct event *slice_ev;		/* the next slice of fires (zero timer) */
 	size_t last_slice;		/* waitsets fired by the last slice */
-	struct waitset_list starting;	/* CHECK or REGISTER, not done now, FIFO */
+	struct waitset_list starting;	/* CHECK, REGISTER or ENDING, not done now, FIFO */
 	struct event *start_ev;		/* their next slice (zero timer) */
 } waitsets = { NULL, TAILQ_HEAD_INITIALIZER(waitsets.commit), 0, 0, NULL, 0,
     TAILQ_HEAD_INITIALIZER(waitsets.starting), NULL };
@@ -236,15 +242,62 @@ waitset_finish(struct waitset *ws)
 	waitset_fire(ws);
 }
 
-/* The rule holds or the deadline passed: end, once what is reported is
- * durable. */
-static void
-waitset_end(struct waitset *ws, int at_deadline)
+static void waitset_start_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Put ws at the end of the queue of sliced work, the next slice due. 0,
+ * or -1 on ENOMEM. */
+static int
+waitset_enqueue(struct waitset *ws, struct event_base *base)
 {
+	struct timeval zero = { 0, 0 };
+
+	if (waitsets.start_ev == NULL &&
+	    (waitsets.start_ev = evtimer_new(base, waitset_start_cb, NULL)) == NULL)
+		return -1;
+	if (ws->queued)
+		TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+	TAILQ_INSERT_TAIL(&waitsets.starting, ws, start_link);
+	ws->queued = 1;
+	evtimer_add(waitsets.start_ev, &zero);
+	return 0;
+}
+
+/* The rule holds or the deadline passed (at_deadline), or the answer is
+ * due once checked (recount: the counts are stale): end, once what is
+ * reported is durable. A large waitset drops its waiters and looks at
+ * its futures a slice a turn (ENDING). */
+static void
+waitset_end(struct waitset *ws, int at_deadline, int recount)
+{
+	if (ws->n > WAITSET_START_SLICE && ws->timer != NULL &&
+	    (ws->snap != NULL || (ws->snap = malloc(ws->n)) != NULL) &&
+	    waitset_enqueue(ws, event_get_base(ws->timer)) == 0) {
+		evtimer_del(ws->timer);
+		ws->phase = WAITSET_ENDING;
+		ws->end_deadline = at_deadline;
+		ws->end_recount = recount || at_deadline;
+		ws->next = 0;
+		if (ws->end_recount)
+			ws->n_done = ws->n_exc = ws->n_cancelled = 0;
+		return;
+	}
 	waitset_detach(ws);
-	if (at_deadline)
-		waitset_recount_at(ws, 1);
+	if (recount || at_deadline)
+		waitset_recount_at(ws, at_deadline);
 	waitset_finish(ws);
+}
+
+/* ENDING: drop the i-th waiter, note (and count afresh) its future. */
+static void
+waitset_end_one(struct waitset *ws, size_t i)
+{
+	struct future *f = future_find(ws->ids[i]);
+
+	if (ws->w != NULL)
+		waiter_remove(&ws->w[i]);
+	ws->snap[i] = f == NULL || future_done(f);
+	if (ws->end_recount && ws->snap[i])
+		waitset_count_one(ws, f);
 }
 
 /* One of the futures is done. */
@@ -253,9 +306,11 @@ waitset_wake(struct waiter *w, void *arg)
 {
 	struct waitset *ws = arg;
 
+	if (ws->phase == WAITSET_ENDING)
+		return;			/* ended: the end looks at it */
 	waitset_count_one(ws, future_find(ws->ids[w - ws->w]));
 	if (waitset_ready(ws))
-		waitset_end(ws, 0);
+		waitset_end(ws, 0, 0);
 }
 
 /* The deadline passed. */
@@ -267,7 +322,7 @@ waitset_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	if (ws->phase == WAITSET_CHECK)
 		ws->late = 1;		/* the ids are checked first: not yet */
 	else
-		waitset_end(ws, 1);
+		waitset_end(ws, 1, 1);
 }
 
 /* Record an error instead of an answer: CORE_EFULL or CORE_ENOMEM. */
@@ -332,6 +387,7 @@ enum waitset_step {
 	STEP_WAITING,			/* every waiter registered, waiting */
 	STEP_ANSWER,			/* the answer is due (ids checked, counted) */
 	STEP_FAILED,			/* ws->error says why */
+	STEP_ENDED,			/* ENDING is over */
 };
 
 /* Check, then register, ids until *items reaches WAITSET_START_SLICE or
@@ -345,6 +401,10 @@ waitset_step(struct waitset *ws, size_t *items, int64_t until)
 			    *items % SLICE_CHECK == 0 && waitset_mono_us() > until))
 				return STEP_MORE;
 			(*items)++;
+			if (ws->phase == WAITSET_ENDING) {
+				waitset_end_one(ws, ws->next++);
+				continue;
+			}
 			if (ws->phase == WAITSET_CHECK && !waitset_check_one(ws, ws->next)) {
 				waitset_fail_missing(ws);
 				return STEP_FAILED;
@@ -359,6 +419,8 @@ waitset_step(struct waitset *ws, size_t *items, int64_t until)
 				return STEP_ANSWER;	/* on a later turn: settled meanwhile */
 			continue;
 		}
+		if (ws->phase == WAITSET_ENDING)
+			return STEP_ENDED;
 		if (ws->phase == WAITSET_REGISTER)
 			return STEP_WAITING;
 		/* Checked: the answer is due, or waiters go on. */
@@ -380,8 +442,6 @@ waitset_step(struct waitset *ws, size_t *items, int64_t until)
 	}
 }
 
-static void waitset_start_cb(evutil_socket_t fd, short what, void *arg);
-
 /* A step ended on a later turn than the start: act on it. */
 static void
 waitset_step_done(struct waitset *ws, enum waitset_step step)
@@ -397,10 +457,15 @@ waitset_step_done(struct waitset *ws, enum waitset_step step)
 		}
 		break;
 	case STEP_ANSWER:
-		waitset_detach(ws);
-		if (ws->phase == WAITSET_CHECK)
-			/* The counts of the check span turns: count afresh. */
-			waitset_recount_at(ws, ws->late);
+		/* The counts of a check span turns: count afresh. */
+		waitset_end(ws, ws->phase == WAITSET_CHECK && ws->late,
+		    ws->phase == WAITSET_CHECK);
+		break;
+	case STEP_ENDED:
+		if (ws->end_deadline)
+			ws->timed_out = !waitset_ready(ws);
+		TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+		ws->queued = 0;
 		waitset_finish(ws);
 		break;
 	case STEP_FAILED:
@@ -447,7 +512,7 @@ int
 waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
     const struct waitset_limits *lim, waitset_fn fn, void *arg, struct core_error *err)
 {
-	struct timeval tv, zero = { 0, 0 };
+	struct timeval tv;
 	size_t items = 0;
 	enum waitset_step step;
 
@@ -490,16 +555,12 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
 	default:
 		break;
 	}
-	if (waitsets.start_ev == NULL &&
-	    (waitsets.start_ev = evtimer_new(base, waitset_start_cb, NULL)) == NULL) {
+	if (waitset_enqueue(ws, base) == -1) {
 		waitset_detach(ws);
 		waitset_uncount(ws);
 		ws->phase = WAITSET_ENDED;
 		return core_error_set(err, CORE_ENOMEM, "out of memory");
 	}
-	TAILQ_INSERT_TAIL(&waitsets.starting, ws, start_link);
-	ws->queued = 1;
-	evtimer_add(waitsets.start_ev, &zero);
 	return 0;
 }
 
@@ -574,6 +635,7 @@ waitset_free(struct waitset *ws)
 	if (ws->timer != NULL)
 		event_free(ws->timer);
 	free(ws->w);
+	free(ws->snap);
 	free(ws->want);
 	free(ws->ids);
 	free(ws);
@@ -606,8 +668,11 @@ waitset_future(const struct waitset *ws, size_t i)
 int
 waitset_done(const struct waitset *ws, size_t i)
 {
-	struct future *f = future_find(ws->ids[i]);
+	struct future *f;
 
+	if (ws->snap != NULL && ws->phase == WAITSET_ENDED)
+		return ws->snap[i];
+	f = future_find(ws->ids[i]);
 	return f == NULL || future_done(f);
 }
 

@@ -5,7 +5,7 @@
  * max_waiters, a waitset dropped or stopped before it ends, the order in
  * which waitsets end, the wait for the store's commit, that a settle
  * costs a waitset O(1) (three waitsets of 10,000 futures), and that a
- * waitset of 10,000 ids starts a slice a turn (lookups, then waiters).
+ * waitset of 10,000 ids starts, and ends, a slice a turn.
  *
  * The loop is driven with EVLOOP_ONCE in bounded loops (a guard timer),
  * so a test that waits for something that never happens fails instead of
@@ -879,6 +879,79 @@ test_start_dropped(void)
 	teardown();
 }
 
+/* The end of a waitset of 10,000 (ready, or its deadline) drops its
+ * waiters and looks at its futures a slice a turn too, timers running
+ * between; what it found is what the encoder reports; a waitset dropped
+ * while ending leaves nothing behind. */
+static void
+test_end_slices(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s = { 0 }, s2 = { 0 };
+	struct waitset *ws, *w2;
+	int rc, turns = 0, ticks0, done = 0;
+
+	setup();
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	tick_start();
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 40 * MS, &s, &rc, &err);
+	w2 = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 60 * SEC, &s2, &rc, &err);
+	run_while_starting(ws, 1000);
+	run_while_starting(w2, 1000);
+	for (int i = 0; i < BIG; i += 2)
+		set_result(fs[i]);
+	run_turns(1);
+	/* The deadline passes: the end takes turns, the ticker runs on each. */
+	while (s.fired == 0 && turns < 100000) {
+		ticks0 = ticks;
+		run_turns(1);
+		if (ticks > ticks0)
+			turns++;
+	}
+	CHECK_INT_EQ(s.fired, 1);
+	CHECK(turns >= BIG / WAITSET_START_SLICE);
+	CHECK(waitset_timed_out(ws) && !waitset_ready(ws));
+	for (int i = 0; i < BIG; i++)
+		done += waitset_done(ws, i) == !(i % 2);
+	CHECK_INT_EQ(done, BIG);
+	CHECK_INT_EQ(waitset_count(), 1);
+	waitset_free(ws);
+
+	/* Ready: every future settled; a settle while ending is harmless. */
+	for (int i = 1; i < BIG - 1; i += 2)
+		set_result(fs[i]);
+	for (turns = 0; waitset_count() == 1 && turns < 1000 && s2.fired == 0; turns++)
+		run_turns(1);
+	CHECK_INT_EQ(s2.fired, 0);		/* one is pending */
+	set_result(fs[BIG - 1]);
+	run_turns(2);				/* woken: ending */
+	CHECK_INT_EQ(s2.fired, 0);
+	CHECK(run_until_fired(&s2, 1, 5000));
+	CHECK(waitset_ready(w2) && !waitset_timed_out(w2) && waitset_done(w2, BIG - 1));
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(w2);
+
+	/* Dropped while ending. */
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	ws = start_ids(WAITSET_FIRST_COMPLETED, fs, BIG, 60 * SEC, &s, &rc, &err);
+	run_while_starting(ws, 1000);
+	set_result(fs[0]);
+	run_turns(2);
+	CHECK(s.fired == 0 && waitset_count() == 1);
+	waitset_free(ws);
+	CHECK_INT_EQ(waitset_count(), 0);
+	run_turns(30);
+	CHECK_INT_EQ(s.fired, 0);
+	for (int i = 1; i < BIG; i++)
+		future_cancel(fs[i]);
+	event_free(tick_ev);
+	teardown();
+}
+
 /* Milliseconds of this process's CPU time since t0 (taken with
  * CLOCK_PROCESS_CPUTIME_ID): the bounds below are about the work done, and
  * the wall clock would also count the time other processes had the CPU on
@@ -958,6 +1031,7 @@ main(void)
 	test_start_unknown();
 	test_start_answers();
 	test_start_dropped();
+	test_end_slices();
 	test_scale();
 	return check_summary();
 }
