@@ -419,8 +419,10 @@ waitset_step(struct waitset *ws, size_t *items, int64_t until)
 				return STEP_ANSWER;	/* on a later turn: settled meanwhile */
 			continue;
 		}
+		/* The answer (fn) on a slice of its own: its encoding is
+		 * O(N) too. */
 		if (ws->phase == WAITSET_ENDING)
-			return STEP_ENDED;
+			return *items > 0 ? STEP_MORE : STEP_ENDED;
 		if (ws->phase == WAITSET_REGISTER)
 			return STEP_WAITING;
 		/* Checked: the answer is due, or waiters go on. */
@@ -533,9 +535,11 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
 		tv = clock_timeval(timeout);
 		evtimer_add(ws->timer, &tv);
 	}
-	/* The first slice now: a small waitset is started (or answered)
-	 * before this returns, as it always was. */
-	step = waitset_step(ws, &items, waitset_mono_us() + SLICE_US);
+	/* A small waitset is started (or answered) before this returns, as
+	 * it always was; a large one has its first slice on the next turn
+	 * (this one decoded the request). */
+	step = ws->n > WAITSET_START_SLICE ? STEP_MORE :
+	    waitset_step(ws, &items, waitset_mono_us() + SLICE_US);
 	switch (step) {
 	case STEP_WAITING:
 		ws->phase = WAITSET_WAITING;
