@@ -77,9 +77,10 @@ scan_hex(unsigned char c)
 }
 
 /* An id string at s->p (proto_id_parse's grammar, not 0): appended to ids
- * (cap grown as needed). 0, or -1 if it is not one or memory ran out. */
+ * (cap grown as needed, never past max_ids). 0, or -1 if it is not one or
+ * memory ran out. */
 static int
-scan_id(struct scan *s, struct proto_wait_ids *ids, size_t *cap)
+scan_id(struct scan *s, struct proto_wait_ids *ids, size_t *cap, size_t max_ids)
 {
 	const char *q = s->p;
 	uint64_t v = 0;
@@ -96,10 +97,16 @@ scan_id(struct scan *s, struct proto_wait_ids *ids, size_t *cap)
 	if (v == 0)
 		return -1;
 	if (ids->n == *cap) {
-		size_t ncap = *cap ? *cap * 2 : 64;
-		uint64_t *id = realloc(ids->id, ncap * sizeof(*id));
+		/* The first time, room for as many ids as the rest of the
+		 * body can hold (20 bytes each at least): one allocation,
+		 * not a doubling one (fresh pages cost ~9 us each here). */
+		size_t ncap = *cap ? *cap * 2 : (size_t)(s->end - q) / (ID_LEN + 2) + 1;
+		uint64_t *id;
 		char *kind;
-		if (id == NULL)
+
+		if (ncap > max_ids)
+			ncap = max_ids;
+		if ((id = realloc(ids->id, ncap * sizeof(*id))) == NULL)
 			return -1;
 		ids->id = id;
 		if ((kind = realloc(ids->kind, ncap)) == NULL)
@@ -126,7 +133,7 @@ scan_ids(struct scan *s, size_t max_ids, struct proto_wait_ids *ids)
 		return 0;
 	}
 	for (;;) {
-		if (ids->n == max_ids || scan_id(s, ids, &cap) == -1)
+		if (ids->n == max_ids || scan_id(s, ids, &cap, max_ids) == -1)
 			return -1;
 		scan_ws(s);
 		if (s->p == s->end)
