@@ -10,11 +10,11 @@
  * pending future), done a slice a loop turn when N is large (issue 13:
  * 10,000 ids took one turn of 16-22 ms); each future that settles costs
  * O(1) per waitset (counters, never a rescan); the end (ready, deadline)
- * is O(N) once. A waitset ends once: fn is called
- * at most once, on a later loop turn than the change that made it ready,
- * and - with a durability hook - only once the store's commit holding
- * that change is over, so no one hears of a result that a crash could
- * still take back.
+ * is O(N) once, sliced too when N is large. A waitset ends once: fn is
+ * called at most once, on a later loop turn than the change that made it
+ * ready, and - with a durability hook - only once the store's commit
+ * holding that change is over, so no one hears of a result that a crash
+ * could still take back.
  */
 #ifndef LOOPD_CORE_WAITSET_H
 #define LOOPD_CORE_WAITSET_H
@@ -99,7 +99,10 @@ uint64_t waitset_id(const struct waitset *ws, size_t i);
 /* The i-th future as it stands now; NULL if retention forgot it (it was
  * done). */
 struct future *waitset_future(const struct waitset *ws, size_t i);
-/* Whether the i-th future is done (a forgotten one was). */
+/* Whether the i-th future is done (a forgotten one was): now, or - for a
+ * waitset of more than WAITSET_START_SLICE that ended and was answered
+ * - as its end found it (the end looks each one up, a slice a turn, so
+ * that the answer need not). */
 int waitset_done(const struct waitset *ws, size_t i);
 /* The first future in the order given whose outcome the rule treats as a
  * failure (GATHER: an exception or a cancellation; otherwise an
