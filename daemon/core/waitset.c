@@ -501,7 +501,8 @@ waitset_start_cb(evutil_socket_t fd, short what, void *arg)
 	while ((ws = TAILQ_FIRST(&waitsets.starting)) != NULL) {
 		step = waitset_step(ws, &items, until);
 		waitset_step_done(ws, step);	/* may free ws, or others */
-		if (step == STEP_MORE)
+		/* One answer a slice: encoding it is O(N) too. */
+		if (step == STEP_MORE || step == STEP_ENDED || waitset_mono_us() > until)
 			break;
 	}
 	if (TAILQ_EMPTY(&waitsets.starting))
