@@ -64,9 +64,10 @@ int waitset_add_id(struct waitset *ws, uint64_t id, int call);
  * every id added by waitset_add_id is looked up, then, unless the answer
  * is due (the rule holds, or timeout is 0 or has passed), a waiter is
  * registered on each pending future. That is done now when it fits in a
- * slice (WAITSET_START_SLICE ids, about half a millisecond), else a slice
- * a loop turn, timers and I/O running between (futures settled meanwhile
- * are counted). Returns 1 when it was all done now and the answer is due
+ * slice (WAITSET_START_SLICE lookups and registrations, about half a
+ * millisecond; more than WAITSET_START_SLICE ids never start now), else a
+ * slice a loop turn, timers and I/O running between (futures settled
+ * meanwhile are counted). Returns 1 when it was all done now and the answer is due
  * now (nothing is registered); 0 when waiting (fn will be called, and may
  * find an error: waitset_error); -1 with err when it was all done now and
  * failed (CORE_ENOTFOUND: an id names nothing, waitset_missing says which;
