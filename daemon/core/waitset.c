@@ -38,7 +38,7 @@ enum waitset_phase {
 	WAITSET_CHECK,			/* started: ids being looked up */
 	WAITSET_REGISTER,		/* checked: waiters being registered */
 	WAITSET_WAITING,		/* waiters and a deadline registered */
-	WAITSET_ENDING,			/* large, ended: waiters dropped, futures looked at */
+	WAITSET_ENDING,			/* large and ended: futures being looked at */
 	WAITSET_COMMIT,			/* ended; waiting for the store's commit */
 	WAITSET_ENDED,			/* fn called, or answered at once */
 	WAITSET_STOPPED,		/* stopped: fn never called */
@@ -66,7 +66,7 @@ struct waitset {
 	int counted;			/* in waitsets.n_waiting */
 	int end_deadline;		/* ENDING: at the deadline */
 	int end_recount;		/* ENDING: count afresh */
-	uint8_t *snap;			/* ENDING, then: each future done as the end found it */
+	uint8_t *snap;			/* each future done, as ENDING found it */
 	int queued;			/* on waitsets.starting */
 	struct core_error error;	/* ended with an error instead of an answer */
 	size_t missing;			/* CORE_ENOTFOUND: which id */

@@ -163,8 +163,8 @@ fuzz_waitbody(const char *body, size_t len)
 		if (ra == -1 && (rb != -1 || strcmp(ea.detail, eb.detail) != 0))
 			abort();
 		if (ra == 1) {
-			if (rb != 0 || json_array_size(b.futures) != ids.n || a.timeout != b.timeout ||
-			    a.return_when != b.return_when ||
+			if (rb != 0 || json_array_size(b.futures) != ids.n ||
+			    a.timeout != b.timeout || a.return_when != b.return_when ||
 			    a.return_exceptions != b.return_exceptions)
 				abort();
 			for (size_t i = 0; i < ids.n; i++) {

@@ -58,7 +58,8 @@ same_answer(const char *body, size_t len, int gather, size_t max_depth)
 		}
 	}
 	if (!ok)
-		fprintf(stderr, "  body (%zu bytes): %.*s\n", len, (int)(len > 300 ? 300 : len), body);
+		fprintf(stderr, "  body (%zu bytes): %.*s\n", len, (int)(len > 300 ? 300 : len),
+		    body);
 	json_decref(v);
 	proto_wait_ids_free(&ids);
 	return ok;
@@ -92,7 +93,8 @@ test_plain(void)
 		return;
 	CHECK(ids.n == 3 && ids.id[0] == 0xa1 && ids.kind[0] == 'f' && ids.id[1] == 0xb2 &&
 	    ids.kind[1] == 'c' && ids.id[2] == 0xa1);
-	CHECK(req.timeout == 2.5 && req.return_when == PROTO_FIRST_COMPLETED && req.futures == NULL);
+	CHECK(req.timeout == 2.5 && req.return_when == PROTO_FIRST_COMPLETED &&
+	    req.futures == NULL);
 	proto_wait_ids_free(&ids);
 	proto_wait_ids_free(&ids);	/* twice is harmless */
 	proto_wait_ids_free(NULL);
