@@ -9,6 +9,18 @@
  * The futures are looked at one by one only when the waitset ends (to
  * count afresh at a deadline, to find the first failure for the
  * encoder), once per waitset.
+ *
+ * Starting is two passes over the ids, a slice a loop turn when there
+ * are many (issue 13: 10,000 ids held the loop 16-22 ms in one turn):
+ * CHECK looks every id up (an unknown one ends it, before any waiter is
+ * registered) and counts those done, which tells whether the answer is
+ * due already; REGISTER counts afresh, putting a waiter on each pending
+ * future. A future settled between slices is counted either way: before
+ * its turn it is found done, after it its waiter wakes. The futures are
+ * looked up by id on each pass, never kept as pointers across turns
+ * (retention may free a done one). The end of a large waitset (ENDING)
+ * is sliced the same way: each waiter dropped, each future looked at
+ * once (counted afresh at a deadline), what it found kept for the encoder.
  */
 #include "daemon/core/waitset.h"
 
@@ -23,11 +35,17 @@
 
 enum waitset_phase {
 	WAITSET_NEW,			/* futures being added */
+	WAITSET_CHECK,			/* started: ids being looked up */
+	WAITSET_REGISTER,		/* checked: waiters being registered */
 	WAITSET_WAITING,		/* waiters and a deadline registered */
+	WAITSET_ENDING,			/* large and ended: futures being looked at */
 	WAITSET_COMMIT,			/* ended; waiting for the store's commit */
 	WAITSET_ENDED,			/* fn called, or answered at once */
 	WAITSET_STOPPED,		/* stopped: fn never called */
 };
+
+/* What an id must name (waitset_add_id). */
+enum waitset_want { WANT_ANY, WANT_CALL, WANT_FUTURE };
 
 struct waitset {
 	enum waitset_rule rule;
@@ -35,13 +53,26 @@ struct waitset {
 	int timed_out;
 	size_t n, cap;
 	uint64_t *ids;
-	struct waiter *w;		/* one per future, from waitset_start */
+	uint8_t *want;			/* per id: enum waitset_want */
+	struct waiter *w;		/* one per future, from REGISTER */
 	size_t n_done, n_exc, n_cancelled;
 	struct event *timer;
 	waitset_fn fn;
 	void *arg;
+	size_t next;			/* CHECK, REGISTER: the next id */
+	size_t max_waiters;
+	int answer_now;			/* CHECK: timeout 0, answer once checked */
+	int late;			/* CHECK: the deadline passed meanwhile */
+	int counted;			/* in waitsets.n_waiting */
+	int end_deadline;		/* ENDING: at the deadline */
+	int end_recount;		/* ENDING: count afresh */
+	uint8_t *snap;			/* each future done, as ENDING found it */
+	int queued;			/* on waitsets.starting */
+	struct core_error error;	/* ended with an error instead of an answer */
+	size_t missing;			/* CORE_ENOTFOUND: which id */
 	uint64_t commit_seq;		/* WAITSET_COMMIT: the commit awaited */
 	TAILQ_ENTRY(waitset) commit_link;
+	TAILQ_ENTRY(waitset) start_link;
 };
 TAILQ_HEAD(waitset_list, waitset);
 
@@ -60,14 +91,20 @@ static struct {
 	uint64_t done_seq;		/* the last commit over: waitsets up to it fire */
 	struct event *slice_ev;		/* the next slice of fires (zero timer) */
 	size_t last_slice;		/* waitsets fired by the last slice */
-} waitsets = { NULL, TAILQ_HEAD_INITIALIZER(waitsets.commit), 0, 0, NULL, 0 };
+	struct waitset_list starting;	/* CHECK, REGISTER or ENDING, not done now, FIFO */
+	struct event *start_ev;		/* their next slice (zero timer) */
+} waitsets = { NULL, TAILQ_HEAD_INITIALIZER(waitsets.commit), 0, 0, NULL, 0,
+    TAILQ_HEAD_INITIALIZER(waitsets.starting), NULL };
 
 struct waitset *
 waitset_new(enum waitset_rule rule, size_t cap)
 {
 	struct waitset *ws = calloc(1, sizeof(*ws));
 
-	if (ws == NULL || (ws->ids = calloc(cap ? cap : 1, sizeof(*ws->ids))) == NULL) {
+	if (ws == NULL || (ws->ids = calloc(cap ? cap : 1, sizeof(*ws->ids))) == NULL ||
+	    (ws->want = calloc(cap ? cap : 1, sizeof(*ws->want))) == NULL) {
+		if (ws != NULL)
+			free(ws->ids);
 		free(ws);
 		return NULL;
 	}
@@ -81,7 +118,18 @@ waitset_add(struct waitset *ws, struct future *f)
 {
 	if (ws->phase != WAITSET_NEW || ws->n == ws->cap)
 		return -1;
+	ws->want[ws->n] = WANT_ANY;
 	ws->ids[ws->n++] = f->id;
+	return 0;
+}
+
+int
+waitset_add_id(struct waitset *ws, uint64_t id, int call)
+{
+	if (ws->phase != WAITSET_NEW || ws->n == ws->cap)
+		return -1;
+	ws->want[ws->n] = call ? WANT_CALL : WANT_FUTURE;
+	ws->ids[ws->n++] = id;
 	return 0;
 }
 
@@ -124,7 +172,17 @@ waitset_ready(const struct waitset *ws)
 	}
 }
 
-/* Drop the waiters and the deadline. */
+/* Microseconds on CLOCK_MONOTONIC. */
+static int64_t
+waitset_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Drop the waiters, the deadline, and the place in the start queue. */
 static void
 waitset_detach(struct waitset *ws)
 {
@@ -133,6 +191,20 @@ waitset_detach(struct waitset *ws)
 			waiter_remove(&ws->w[i]);
 	if (ws->timer != NULL)
 		evtimer_del(ws->timer);
+	if (ws->queued) {
+		TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+		ws->queued = 0;
+	}
+}
+
+/* No longer one of the waitsets waiting. */
+static void
+waitset_uncount(struct waitset *ws)
+{
+	if (ws->counted) {
+		waitsets.n_waiting--;
+		ws->counted = 0;
+	}
 }
 
 /* Tell the owner: the waitset has ended. */
@@ -140,24 +212,27 @@ static void
 waitset_fire(struct waitset *ws)
 {
 	ws->phase = WAITSET_ENDED;
-	waitsets.n_waiting--;
+	waitset_uncount(ws);
 	ws->fn(ws, ws->arg);		/* may free ws */
 }
 
-/* The rule holds or the deadline passed: end, once what is reported is
- * durable. */
+/* Report now what is true now (a deadline, a timeout of 0). */
 static void
-waitset_end(struct waitset *ws, int at_deadline)
+waitset_recount_at(struct waitset *ws, int at_deadline)
+{
+	/* Futures settled this turn have not woken their waiters yet:
+	 * count what is true now. */
+	waitset_recount(ws);
+	if (at_deadline)
+		ws->timed_out = !waitset_ready(ws);
+}
+
+/* The answer is due: tell the owner, once what is reported is durable. */
+static void
+waitset_finish(struct waitset *ws)
 {
 	uint64_t seq;
 
-	waitset_detach(ws);
-	if (at_deadline) {
-		/* Futures settled this turn have not woken their waiters
-		 * yet: count what is true now. */
-		waitset_recount(ws);
-		ws->timed_out = !waitset_ready(ws);
-	}
 	if (waitsets.pending != NULL && (seq = waitsets.pending()) != 0) {
 		ws->phase = WAITSET_COMMIT;
 		ws->commit_seq = seq;
@@ -167,22 +242,273 @@ waitset_end(struct waitset *ws, int at_deadline)
 	waitset_fire(ws);
 }
 
+static void waitset_start_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Put ws at the end of the queue of sliced work, the next slice due. 0,
+ * or -1 on ENOMEM. */
+static int
+waitset_enqueue(struct waitset *ws, struct event_base *base)
+{
+	struct timeval zero = { 0, 0 };
+
+	if (waitsets.start_ev == NULL &&
+	    (waitsets.start_ev = evtimer_new(base, waitset_start_cb, NULL)) == NULL)
+		return -1;
+	if (ws->queued)
+		TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+	TAILQ_INSERT_TAIL(&waitsets.starting, ws, start_link);
+	ws->queued = 1;
+	evtimer_add(waitsets.start_ev, &zero);
+	return 0;
+}
+
+/* The rule holds or the deadline passed (at_deadline), or the answer is
+ * due once checked (recount: the counts are stale): end, once what is
+ * reported is durable. A large waitset drops its waiters and looks at
+ * its futures a slice a turn (ENDING). */
+static void
+waitset_end(struct waitset *ws, int at_deadline, int recount)
+{
+	if (ws->n > WAITSET_START_SLICE && ws->timer != NULL &&
+	    (ws->snap != NULL || (ws->snap = malloc(ws->n)) != NULL) &&
+	    waitset_enqueue(ws, event_get_base(ws->timer)) == 0) {
+		evtimer_del(ws->timer);
+		ws->phase = WAITSET_ENDING;
+		ws->end_deadline = at_deadline;
+		ws->end_recount = recount || at_deadline;
+		ws->next = 0;
+		if (ws->end_recount)
+			ws->n_done = ws->n_exc = ws->n_cancelled = 0;
+		return;
+	}
+	waitset_detach(ws);
+	if (recount || at_deadline)
+		waitset_recount_at(ws, at_deadline);
+	waitset_finish(ws);
+}
+
+/* ENDING: drop the i-th waiter, note (and count afresh) its future. */
+static void
+waitset_end_one(struct waitset *ws, size_t i)
+{
+	struct future *f = future_find(ws->ids[i]);
+
+	if (ws->w != NULL)
+		waiter_remove(&ws->w[i]);
+	ws->snap[i] = f == NULL || future_done(f);
+	if (ws->end_recount && ws->snap[i])
+		waitset_count_one(ws, f);
+}
+
 /* One of the futures is done. */
 static void
 waitset_wake(struct waiter *w, void *arg)
 {
 	struct waitset *ws = arg;
 
+	if (ws->phase == WAITSET_ENDING)
+		return;			/* ended: the end looks at it */
 	waitset_count_one(ws, future_find(ws->ids[w - ws->w]));
 	if (waitset_ready(ws))
-		waitset_end(ws, 0);
+		waitset_end(ws, 0, 0);
 }
 
 /* The deadline passed. */
 static void
 waitset_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	waitset_end(arg, 1);
+	struct waitset *ws = arg;
+
+	if (ws->phase == WAITSET_CHECK)
+		ws->late = 1;		/* the ids are checked first: not yet */
+	else
+		waitset_end(ws, 1, 1);
+}
+
+/* Record an error instead of an answer: CORE_EFULL or CORE_ENOMEM. */
+static void
+waitset_fail(struct waitset *ws, enum core_code code)
+{
+	if (code == CORE_EFULL)
+		core_error_set(&ws->error, code, "too many waiters (max_waiters = %zu)",
+		    ws->max_waiters);
+	else
+		core_error_set(&ws->error, code, "out of memory");
+}
+
+/* Record that the id at ws->missing names nothing. */
+static void
+waitset_fail_missing(struct waitset *ws)
+{
+	core_error_set(&ws->error, CORE_ENOTFOUND, "no such %s (futures[%zu])",
+	    ws->want[ws->missing] == WANT_CALL ? "call" : "future", ws->missing);
+}
+
+/* Whether the i-th id names a future of the kind wanted (and count it if
+ * it is done). */
+static int
+waitset_check_one(struct waitset *ws, size_t i)
+{
+	struct future *f = future_find(ws->ids[i]);
+
+	if (f == NULL || (ws->want[i] == WANT_CALL && f->kind != FUTURE_CALL) ||
+	    (ws->want[i] == WANT_FUTURE && f->kind == FUTURE_CALL)) {
+		/* A WANT_ANY future was given as a pointer: forgotten since,
+		 * so done. */
+		if (f == NULL && ws->want[i] == WANT_ANY) {
+			waitset_count_one(ws, NULL);
+			return 1;
+		}
+		ws->missing = i;
+		return 0;
+	}
+	if (future_done(f))
+		waitset_count_one(ws, f);
+	return 1;
+}
+
+/* Register the i-th id's waiter, or count it if it is done. 0, or -1 on
+ * ENOMEM. */
+static int
+waitset_register_one(struct waitset *ws, size_t i)
+{
+	struct future *f = future_find(ws->ids[i]);
+
+	if (f == NULL || future_done(f)) {
+		waitset_count_one(ws, f);
+		return 0;
+	}
+	return future_wait(f, &ws->w[i], waitset_wake, ws);
+}
+
+/* How a step of a start ended. */
+enum waitset_step {
+	STEP_MORE,			/* the slice is used up: more next turn */
+	STEP_WAITING,			/* every waiter registered, waiting */
+	STEP_ANSWER,			/* the answer is due (ids checked, counted) */
+	STEP_FAILED,			/* ws->error says why */
+	STEP_ENDED,			/* ENDING is over */
+};
+
+/* Check, then register, ids until *items reaches WAITSET_START_SLICE or
+ * the clock until (read every SLICE_CHECK). */
+static enum waitset_step
+waitset_step(struct waitset *ws, size_t *items, int64_t until)
+{
+	for (;;) {
+		if (ws->next < ws->n) {
+			if (*items == WAITSET_START_SLICE || (*items > 0 &&
+			    *items % SLICE_CHECK == 0 && waitset_mono_us() > until))
+				return STEP_MORE;
+			(*items)++;
+			if (ws->phase == WAITSET_ENDING) {
+				waitset_end_one(ws, ws->next++);
+				continue;
+			}
+			if (ws->phase == WAITSET_CHECK && !waitset_check_one(ws, ws->next)) {
+				waitset_fail_missing(ws);
+				return STEP_FAILED;
+			}
+			if (ws->phase == WAITSET_REGISTER &&
+			    waitset_register_one(ws, ws->next) == -1) {
+				waitset_fail(ws, CORE_ENOMEM);
+				return STEP_FAILED;
+			}
+			ws->next++;
+			if (ws->phase == WAITSET_REGISTER && waitset_ready(ws))
+				return STEP_ANSWER;	/* on a later turn: settled meanwhile */
+			continue;
+		}
+		/* The answer (fn) on a slice of its own: its encoding is
+		 * O(N) too. */
+		if (ws->phase == WAITSET_ENDING)
+			return *items > 0 ? STEP_MORE : STEP_ENDED;
+		if (ws->phase == WAITSET_REGISTER)
+			return STEP_WAITING;
+		/* Checked: the answer is due, or waiters go on. */
+		if (ws->answer_now || ws->late || waitset_ready(ws))
+			return STEP_ANSWER;
+		if (ws->max_waiters != 0 && waitsets.n_waiting >= ws->max_waiters) {
+			waitset_fail(ws, CORE_EFULL);
+			return STEP_FAILED;
+		}
+		if ((ws->w = calloc(ws->n ? ws->n : 1, sizeof(*ws->w))) == NULL) {
+			waitset_fail(ws, CORE_ENOMEM);
+			return STEP_FAILED;
+		}
+		ws->phase = WAITSET_REGISTER;
+		ws->counted = 1;
+		waitsets.n_waiting++;
+		ws->n_done = ws->n_exc = ws->n_cancelled = 0;
+		ws->next = 0;
+	}
+}
+
+/* A step ended on a later turn than the start: act on it. */
+static void
+waitset_step_done(struct waitset *ws, enum waitset_step step)
+{
+	switch (step) {
+	case STEP_MORE:
+		break;
+	case STEP_WAITING:
+		ws->phase = WAITSET_WAITING;
+		if (ws->queued) {
+			TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+			ws->queued = 0;
+		}
+		break;
+	case STEP_ANSWER:
+		/* The counts of a check span turns: count afresh. */
+		waitset_end(ws, ws->phase == WAITSET_CHECK && ws->late,
+		    ws->phase == WAITSET_CHECK);
+		break;
+	case STEP_ENDED:
+		if (ws->end_deadline)
+			ws->timed_out = !waitset_ready(ws);
+		TAILQ_REMOVE(&waitsets.starting, ws, start_link);
+		ws->queued = 0;
+		waitset_finish(ws);
+		break;
+	case STEP_FAILED:
+		waitset_detach(ws);
+		waitset_fire(ws);
+		break;
+	}
+}
+
+/* Nothing left to start: drop the slice timer (its base may go next). */
+static void
+waitset_start_idle(void)
+{
+	if (TAILQ_EMPTY(&waitsets.starting) && waitsets.start_ev != NULL) {
+		event_free(waitsets.start_ev);
+		waitsets.start_ev = NULL;
+	}
+}
+
+/* The next slice of the waitsets starting, in the order they started,
+ * on a zero timer (timers and I/O run between slices). */
+static void
+waitset_start_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval zero = { 0, 0 };
+	int64_t until = waitset_mono_us() + SLICE_US;
+	size_t items = 0;
+	struct waitset *ws;
+	enum waitset_step step;
+
+	while ((ws = TAILQ_FIRST(&waitsets.starting)) != NULL) {
+		step = waitset_step(ws, &items, until);
+		waitset_step_done(ws, step);	/* may free ws, or others */
+		/* One answer a slice: encoding it is O(N) too. */
+		if (step == STEP_MORE || step == STEP_ENDED || waitset_mono_us() > until)
+			break;
+	}
+	if (TAILQ_EMPTY(&waitsets.starting))
+		waitset_start_idle();
+	else
+		evtimer_add(waitsets.start_ev, &zero);
 }
 
 int
@@ -190,37 +516,79 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
     const struct waitset_limits *lim, waitset_fn fn, void *arg, struct core_error *err)
 {
 	struct timeval tv;
+	size_t items = 0;
+	enum waitset_step step;
 
 	if (ws->phase != WAITSET_NEW)
 		return core_error_set(err, CORE_EINVAL, "the waitset was started already");
-	waitset_recount(ws);
-	if (timeout == 0 || waitset_ready(ws)) {
-		ws->phase = WAITSET_ENDED;
-		return 1;
-	}
-	if (lim->max_waiters != 0 && waitsets.n_waiting >= lim->max_waiters)
-		return core_error_set(err, CORE_EFULL, "too many waiters (max_waiters = %zu)",
-		    lim->max_waiters);
-	if (timeout < 0 || timeout > lim->max_wait)
-		timeout = lim->max_wait;	/* capped, not refused */
-	if ((ws->w = calloc(ws->n, sizeof(*ws->w))) == NULL ||
-	    (ws->timer = evtimer_new(base, waitset_deadline_cb, ws)) == NULL)
+	if ((ws->timer = evtimer_new(base, waitset_deadline_cb, ws)) == NULL)
 		return core_error_set(err, CORE_ENOMEM, "out of memory");
-	for (size_t i = 0; i < ws->n; i++) {
-		struct future *f = future_find(ws->ids[i]);
-		if (f != NULL && !future_done(f) &&
-		    future_wait(f, &ws->w[i], waitset_wake, ws) == -1) {
-			waitset_detach(ws);
-			return core_error_set(err, CORE_ENOMEM, "out of memory");
-		}
-	}
-	tv = clock_timeval(timeout);
-	evtimer_add(ws->timer, &tv);
 	ws->fn = fn;
 	ws->arg = arg;
-	ws->phase = WAITSET_WAITING;
-	waitsets.n_waiting++;
+	ws->max_waiters = lim->max_waiters;
+	ws->answer_now = timeout == 0;
+	ws->phase = WAITSET_CHECK;
+	ws->next = 0;
+	ws->n_done = ws->n_exc = ws->n_cancelled = 0;
+	if (!ws->answer_now) {
+		if (timeout < 0 || timeout > lim->max_wait)
+			timeout = lim->max_wait;	/* capped, not refused */
+		tv = clock_timeval(timeout);
+		evtimer_add(ws->timer, &tv);
+	}
+	/* A small waitset is started (or answered) before this returns, as
+	 * it always was; a large one has its first slice on the next turn
+	 * (this one decoded the request). */
+	step = ws->n > WAITSET_START_SLICE ? STEP_MORE :
+	    waitset_step(ws, &items, waitset_mono_us() + SLICE_US);
+	switch (step) {
+	case STEP_WAITING:
+		ws->phase = WAITSET_WAITING;
+		return 0;
+	case STEP_ANSWER:
+		waitset_detach(ws);
+		waitset_uncount(ws);
+		ws->phase = WAITSET_ENDED;
+		return 1;
+	case STEP_FAILED:
+		waitset_detach(ws);
+		waitset_uncount(ws);
+		ws->phase = WAITSET_ENDED;
+		*err = ws->error;
+		return -1;
+	case STEP_MORE:
+	default:
+		break;
+	}
+	if (waitset_enqueue(ws, base) == -1) {
+		waitset_detach(ws);
+		waitset_uncount(ws);
+		ws->phase = WAITSET_ENDED;
+		return core_error_set(err, CORE_ENOMEM, "out of memory");
+	}
 	return 0;
+}
+
+int
+waitset_starting(const struct waitset *ws)
+{
+	return ws->phase == WAITSET_CHECK || ws->phase == WAITSET_REGISTER;
+}
+
+int
+waitset_error(const struct waitset *ws, struct core_error *err)
+{
+	if (ws->error.code == CORE_OK)
+		return 0;
+	if (err != NULL)
+		*err = ws->error;
+	return -1;
+}
+
+size_t
+waitset_missing(const struct waitset *ws)
+{
+	return ws->missing;
 }
 
 /* Nothing left to fire: drop the slice timer (its base may go next). */
@@ -233,18 +601,33 @@ waitset_slice_idle(void)
 	}
 }
 
+/* Stop: no waiter, no deadline, no slice, fn never called. */
+static void
+waitset_halt(struct waitset *ws)
+{
+	if (ws->phase == WAITSET_NEW || ws->phase == WAITSET_ENDED ||
+	    ws->phase == WAITSET_STOPPED)
+		return;
+	waitset_detach(ws);
+	if (ws->phase == WAITSET_COMMIT) {
+		TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
+		waitset_slice_idle();
+	}
+	waitset_start_idle();
+	waitset_uncount(ws);
+	ws->phase = WAITSET_STOPPED;
+}
+
 void
 waitset_stop(struct waitset *ws)
 {
-	if (ws->phase == WAITSET_WAITING || ws->phase == WAITSET_COMMIT) {
-		waitset_detach(ws);
-		if (ws->phase == WAITSET_COMMIT) {
-			TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
-			waitset_slice_idle();
-		}
-		waitsets.n_waiting--;
-		ws->phase = WAITSET_STOPPED;
-	}
+	/* An unknown id is still an error to report: check the rest now. */
+	if (ws->phase == WAITSET_CHECK)
+		while (ws->next < ws->n && waitset_check_one(ws, ws->next))
+			ws->next++;
+	if (ws->phase == WAITSET_CHECK && ws->next < ws->n)
+		waitset_fail_missing(ws);
+	waitset_halt(ws);
 	waitset_recount(ws);
 }
 
@@ -253,11 +636,12 @@ waitset_free(struct waitset *ws)
 {
 	if (ws == NULL)
 		return;
-	if (ws->phase == WAITSET_WAITING || ws->phase == WAITSET_COMMIT)
-		waitset_stop(ws);
+	waitset_halt(ws);
 	if (ws->timer != NULL)
 		event_free(ws->timer);
 	free(ws->w);
+	free(ws->snap);
+	free(ws->want);
 	free(ws->ids);
 	free(ws);
 }
@@ -289,8 +673,11 @@ waitset_future(const struct waitset *ws, size_t i)
 int
 waitset_done(const struct waitset *ws, size_t i)
 {
-	struct future *f = future_find(ws->ids[i]);
+	struct future *f;
 
+	if (ws->snap != NULL && ws->phase == WAITSET_ENDED)
+		return ws->snap[i];
+	f = future_find(ws->ids[i]);
 	return f == NULL || future_done(f);
 }
 
@@ -319,16 +706,6 @@ waitset_set_durability(uint64_t (*pending)(void))
 {
 	waitsets.pending = pending;
 	waitsets.done_seq = 0;		/* a new store numbers afresh */
-}
-
-/* Microseconds on CLOCK_MONOTONIC. */
-static int64_t
-waitset_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static void waitset_slice_cb(evutil_socket_t fd, short what, void *arg);

@@ -6,13 +6,15 @@
  * return_exceptions. The HTTP layer decodes, calls waitset_start once,
  * and encodes what the waitset reports; the rules are here.
  *
- * Cost: starting is O(N) (one waiter per pending future); each future
- * that settles costs O(1) per waitset (counters, never a rescan); the
- * end (ready, deadline) is O(N) once. A waitset ends once: fn is called
- * at most once, on a later loop turn than the change that made it ready,
- * and - with a durability hook - only once the store's commit holding
- * that change is over, so no one hears of a result that a crash could
- * still take back.
+ * Cost: starting is O(N) (every id looked up, then one waiter per
+ * pending future), done a slice a loop turn when N is large (issue 13:
+ * 10,000 ids took one turn of 16-22 ms); each future that settles costs
+ * O(1) per waitset (counters, never a rescan); the end (ready, deadline)
+ * is O(N) once, sliced too when N is large. A waitset ends once: fn is
+ * called at most once, on a later loop turn than the change that made it
+ * ready, and - with a durability hook - only once the store's commit
+ * holding that change is over, so no one hears of a result that a crash
+ * could still take back.
  */
 #ifndef LOOPD_CORE_WAITSET_H
 #define LOOPD_CORE_WAITSET_H
@@ -52,16 +54,39 @@ void waitset_free(struct waitset *ws);
 /* Append f (the same future may come twice). 0, or -1 when ws is full
  * or already started. */
 int waitset_add(struct waitset *ws, struct future *f);
+/* Append the id of a future that is looked up when ws starts: call says
+ * whether the id named a call (a future of the other kind does not
+ * match). 0, or -1 when ws is full or already started. */
+int waitset_add_id(struct waitset *ws, uint64_t id, int call);
 
 /* Start waiting on base for at most timeout microseconds (< 0: none
- * given; either way capped at lim->max_wait). Returns 1 when the answer
- * is due now - the rule holds already, or timeout is 0 - and nothing was
- * registered; 0 when waiting (fn will be called); -1 with err (CORE_EFULL:
- * max_waiters reached; CORE_ENOMEM). */
+ * given; either way capped at lim->max_wait), counted from now. First
+ * every id added by waitset_add_id is looked up, then, unless the answer
+ * is due (the rule holds, or timeout is 0 or has passed), a waiter is
+ * registered on each pending future. That is done now when it fits in a
+ * slice (WAITSET_START_SLICE lookups and registrations, about half a
+ * millisecond; more than WAITSET_START_SLICE ids never start now), else a
+ * slice a loop turn, timers and I/O running between (futures settled
+ * meanwhile are counted). Returns 1 when it was all done now and the answer is due
+ * now (nothing is registered); 0 when waiting (fn will be called, and may
+ * find an error: waitset_error); -1 with err when it was all done now and
+ * failed (CORE_ENOTFOUND: an id names nothing, waitset_missing says which;
+ * CORE_EFULL: max_waiters reached; CORE_ENOMEM). */
 int waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
     const struct waitset_limits *lim, waitset_fn fn, void *arg, struct core_error *err);
+#define WAITSET_START_SLICE 1024
+/* Whether ws is still looking up its ids or registering its waiters. */
+int waitset_starting(const struct waitset *ws);
+/* 0 if ws has an answer to give; -1 with err if it ended with an error
+ * instead (as waitset_start's, found on a later turn). */
+int waitset_error(const struct waitset *ws, struct core_error *err);
+/* With CORE_ENOTFOUND: the first id, in the order given, that names no
+ * future (or one of the other kind). */
+size_t waitset_missing(const struct waitset *ws);
 /* Stop waiting now (shutdown wants an answer at once): fn will not be
- * called; ws still reports the futures' states. */
+ * called; ws still reports the futures' states. A waitset still looking
+ * up its ids looks up the rest now (waitset_error may then report one
+ * missing). */
 void waitset_stop(struct waitset *ws);
 
 /* Whether the rule holds (as of the last change ws was told of, or of
@@ -75,7 +100,10 @@ uint64_t waitset_id(const struct waitset *ws, size_t i);
 /* The i-th future as it stands now; NULL if retention forgot it (it was
  * done). */
 struct future *waitset_future(const struct waitset *ws, size_t i);
-/* Whether the i-th future is done (a forgotten one was). */
+/* Whether the i-th future is done (a forgotten one was): now, or - for a
+ * waitset of more than WAITSET_START_SLICE that ended and was answered
+ * - as its end found it (the end looks each one up, a slice a turn, so
+ * that the answer need not). */
 int waitset_done(const struct waitset *ws, size_t i);
 /* The first future in the order given whose outcome the rule treats as a
  * failure (GATHER: an exception or a cancellation; otherwise an

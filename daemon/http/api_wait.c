@@ -4,6 +4,13 @@
  * are the core's waitset; this file decodes the request, starts one, and
  * encodes what it reports: {done, pending}, {results}, {exception,
  * future}, or a gather cut short {timed_out, done, pending}.
+ *
+ * A body of many ids costs no long loop turn (issue 13): it is read in
+ * one pass without a JSON tree (proto/waitbody; bodies of another shape
+ * go through jansson), the ids are kept as numbers (every id decoded is
+ * proto_id_format's, so it is written back as given), and the waitset
+ * looks them up and registers its waiters a slice a turn. An unknown id
+ * found on a later turn is still a 404, before any waiter is registered.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,81 +20,153 @@
 #include "daemon/core/future.h"
 #include "daemon/core/waitset.h"
 #include "daemon/http/api.h"
-#include "daemon/view.h"
 #include "proto/codec.h"
+#include "proto/jsonbuf.h"
+#include "proto/waitbody.h"
 
 #define WAIT_MAX_FUTURES 10000
 
-/* A held /v1/wait or /v1/gather: the waitset and the ids as given. */
+/* A held /v1/wait or /v1/gather: the waitset and the ids' kinds. */
 struct api_waiting {
 	struct http_req *r;
 	struct waitset *ws;
 	int gather;
 	int return_exceptions;
-	char (*names)[20];
+	char *kind;			/* per id: 'c' or 'f' */
 };
 
-/* The exception a done future raises when awaited, or NULL (a result). */
-static json_t *
-raised(const struct future *f)
+/* The i-th id as given. */
+static const char *
+name_of(const struct api_waiting *aw, size_t i, char buf[20])
 {
-	if (f->state == FUTURE_CANCELLED)
-		return json_pack("{s:s, s:s}", "type", "CancelledError", "message",
-		    "the future was cancelled");
-	if (f->has_exception)
-		return view_load(f->outcome);
-	return NULL;
+	return proto_id_format(waitset_id(aw->ws, i), aw->kind[i], buf);
 }
 
-/* {"done": [...], "pending": [...]}, plus "timed_out" for a gather. */
-static json_t *
+/* Append the i-th id as given, quoted. */
+static void
+put_id(struct jsonbuf *b, const struct api_waiting *aw, size_t i)
+{
+	char buf[20];
+
+	jsonbuf_char(b, '"');
+	jsonbuf_raw(b, name_of(aw, i, buf), 18);
+	jsonbuf_char(b, '"');
+}
+
+/* Append a literal. */
+static void
+put_raw(struct jsonbuf *b, const char *s)
+{
+	jsonbuf_raw(b, s, strlen(s));
+}
+
+/* Append what a done future gives when awaited: its result, or the
+ * exception it raises (the stored text as it is, as in its view). */
+static void
+put_outcome(struct jsonbuf *b, const struct future *f)
+{
+	if (f == NULL)
+		put_raw(b, "{\"type\":\"NotFound\",\"message\":\"the future was forgotten "
+		    "(retention)\"}");
+	else if (f->state == FUTURE_CANCELLED)
+		put_raw(b, "{\"type\":\"CancelledError\",\"message\":\"the future was "
+		    "cancelled\"}");
+	else
+		put_raw(b, f->outcome != NULL ? f->outcome : "null");
+}
+
+/* {"done": [...], "pending": [...]}, "timed_out" first for a gather.
+ * Written as text into one allocation of its size (a tree of 10,000
+ * strings and its dump took milliseconds, issue 13; so do the page
+ * faults of a buffer that doubles). NULL on ENOMEM. */
+static char *
 encode_split(const struct api_waiting *aw)
 {
-	json_t *done = json_array(), *pending = json_array();
+	static const char mid[] = "],\"pending\":[", end[] = "]}";
+	const char *head = aw->gather ? "{\"timed_out\":true,\"done\":[" : "{\"done\":[";
+	size_t n = waitset_size(aw->ws), len = strlen(head);
+	char *text = malloc(len + n * 21 + sizeof(mid) + sizeof(end)), *p, buf[20];
 
-	for (size_t i = 0; i < waitset_size(aw->ws); i++)
-		json_array_append_new(waitset_done(aw->ws, i) ? done : pending,
-		    json_string(aw->names[i]));
-	if (aw->gather)
-		return json_pack("{s:b, s:o, s:o}", "timed_out", 1, "done", done,
-		    "pending", pending);
-	return json_pack("{s:o, s:o}", "done", done, "pending", pending);
+	if (text == NULL)
+		return NULL;
+	memcpy(text, head, len);
+	p = text + len;
+	for (int want = 1; want >= 0; want--) {
+		char *first = p;
+		for (size_t i = 0; i < n; i++) {
+			if ((waitset_done(aw->ws, i) != 0) != want)
+				continue;
+			if (p != first)
+				*p++ = ',';
+			*p++ = '"';
+			memcpy(p, name_of(aw, i, buf), 18);
+			p += 18;
+			*p++ = '"';
+		}
+		memcpy(p, want ? mid : end, want ? sizeof(mid) - 1 : sizeof(end));
+		p += want ? sizeof(mid) - 1 : sizeof(end) - 1;
+	}
+	*p = '\0';
+	return text;
 }
 
-/* A gather's answer: the first failure, or every result in order. */
-static json_t *
+/* A gather's answer: the first failure, or every result in order. NULL
+ * on ENOMEM. */
+static char *
 encode_gather(const struct api_waiting *aw)
 {
 	size_t n = waitset_size(aw->ws);
 	size_t fail = aw->return_exceptions ? n : waitset_failure(aw->ws);
-	json_t *results, *o;
+	struct jsonbuf b;
 
-	if (fail < n)
-		return json_pack("{s:o, s:s}", "exception", raised(waitset_future(aw->ws, fail)),
-		    "future", aw->names[fail]);
-	results = json_array();
-	for (size_t i = 0; i < n; i++) {
-		struct future *f = waitset_future(aw->ws, i);
-		if (f == NULL)
-			o = json_pack("{s:s, s:s}", "type", "NotFound", "message",
-			    "the future was forgotten (retention)");
-		else if ((o = raised(f)) == NULL)
-			o = view_load(f->outcome);
-		json_array_append_new(results, o ? o : json_null());
+	jsonbuf_init(&b);
+	if (fail < n) {
+		put_raw(&b, "{\"exception\":");
+		put_outcome(&b, waitset_future(aw->ws, fail));
+		put_raw(&b, ",\"future\":");
+		put_id(&b, aw, fail);
+		jsonbuf_char(&b, '}');
+		return jsonbuf_finish(&b);
 	}
-	return json_pack("{s:o}", "results", results);
+	put_raw(&b, "{\"results\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			jsonbuf_char(&b, ',');
+		put_outcome(&b, waitset_future(aw->ws, i));
+	}
+	put_raw(&b, "]}");
+	return jsonbuf_finish(&b);
 }
 
-/* Reply with what the waitset reports now. */
+/* Reply with the waitset's error: an unknown id is a 404 naming it. */
+static void
+refuse(struct http_req *r, const struct api_waiting *aw, const struct core_error *err)
+{
+	char buf[20];
+
+	if (err->code == CORE_ENOTFOUND)
+		http_reply_problem(r, 404, NULL, "no such future: %s",
+		    name_of(aw, waitset_missing(aw->ws), buf));
+	else
+		api_core_error(r, err);
+}
+
+/* Reply with what the waitset reports now (or its error). */
 static void
 answer(struct http_req *r, const struct api_waiting *aw)
 {
-	json_t *o = aw->gather && waitset_ready(aw->ws) ? encode_gather(aw) : encode_split(aw);
+	struct core_error err = { CORE_OK, "" };
+	char *text;
 
-	if (o == NULL)
+	if (waitset_error(aw->ws, &err) == -1) {
+		refuse(r, aw, &err);
+		return;
+	}
+	text = aw->gather && waitset_ready(aw->ws) ? encode_gather(aw) : encode_split(aw);
+	if (text == NULL)
 		http_reply_problem(r, 503, NULL, "out of memory");
 	else
-		http_reply_json(r, 200, o);
+		http_reply_text(r, 200, "application/json", text);
 }
 
 /* The waitset ended: answer and resume. */
@@ -117,7 +196,7 @@ waiting_free(struct api_waiting *aw)
 	if (aw == NULL)
 		return;
 	waitset_free(aw->ws);
-	free(aw->names);
+	free(aw->kind);
 	free(aw);
 }
 
@@ -155,49 +234,78 @@ timeout_of(double s)
 	return us > 0 ? us : 1;
 }
 
+/* The request's ids and members: the short way when the body is plain,
+ * else jansson's. -1 after replying 400 (or 503). */
+static int
+decode(struct http_req *r, int gather, struct proto_wait_req *req, struct proto_wait_ids *ids)
+{
+	struct proto_error perr = { "" };
+	size_t len, i, n;
+	const char *body = http_body(r, &len);
+	json_t *json, *id;
+	int rc = -1;
+
+	switch (proto_wait_scan(body, len, gather, http_limits()->max_json_depth,
+	    WAIT_MAX_FUTURES, req, ids, &perr)) {
+	case 1:
+		return 0;
+	case -1:
+		http_reply_problem(r, 400, NULL, "%s", perr.detail);
+		return -1;
+	default:
+		break;
+	}
+	if (api_body(r, 1, &json) == -1)
+		return -1;
+	if (proto_decode_wait(json, gather, req, &perr) == -1)
+		http_reply_problem(r, 400, NULL, "%s", perr.detail);
+	else if ((n = json_array_size(req->futures)) > WAIT_MAX_FUTURES)
+		http_reply_problem(r, 400, NULL, "futures: at most %d ids", WAIT_MAX_FUTURES);
+	else if ((ids->id = calloc(n, sizeof(*ids->id))) == NULL ||
+	    (ids->kind = calloc(n, 1)) == NULL)
+		http_reply_problem(r, 503, NULL, "out of memory");
+	else {
+		json_array_foreach(req->futures, i, id)
+			ids->id[i] = proto_id_parse(json_string_value(id), &ids->kind[i]);
+		ids->n = n;
+		rc = 0;
+	}
+	req->futures = NULL;
+	if (rc == -1)
+		proto_wait_ids_free(ids);
+	json_decref(json);
+	return rc;
+}
+
 /* Shared body of /v1/wait and /v1/gather: decode, one waitset, encode. */
 static void
 api_waitset(struct http_req *r, int gather)
 {
 	struct proto_wait_req req;
-	struct proto_error perr = { "" };
+	struct proto_wait_ids ids = { 0, NULL, NULL };
 	struct core_error err = { CORE_OK, "" };
 	struct waitset_limits lim;
 	struct api_waiting *aw = NULL;
-	json_t *body, *id;
-	size_t i, n;
 	int rc;
 
-	if (api_body(r, 1, &body) == -1)
+	if (decode(r, gather, &req, &ids) == -1)
 		return;
-	if (proto_decode_wait(body, gather, &req, &perr) == -1) {
-		http_reply_problem(r, 400, NULL, "%s", perr.detail);
-		goto out;
-	}
-	if ((n = json_array_size(req.futures)) > WAIT_MAX_FUTURES) {
-		http_reply_problem(r, 400, NULL, "futures: at most %d ids", WAIT_MAX_FUTURES);
-		goto out;
-	}
 	if ((aw = calloc(1, sizeof(*aw))) == NULL ||
-	    (aw->names = calloc(n, sizeof(*aw->names))) == NULL ||
-	    (aw->ws = waitset_new(rule_of(&req, gather), n)) == NULL) {
+	    (aw->ws = waitset_new(rule_of(&req, gather), ids.n)) == NULL) {
 		http_reply_problem(r, 503, NULL, "out of memory");
 		goto out;
 	}
 	aw->r = r;
 	aw->gather = gather;
 	aw->return_exceptions = req.return_exceptions;
-	json_array_foreach(req.futures, i, id) {
-		struct future *f = api_find(r, json_string_value(id), 0);
-		if (f == NULL)
-			goto out;
-		snprintf(aw->names[i], sizeof(aw->names[0]), "%s", json_string_value(id));
-		waitset_add(aw->ws, f);
-	}
+	aw->kind = ids.kind;
+	ids.kind = NULL;
+	for (size_t i = 0; i < ids.n; i++)
+		waitset_add_id(aw->ws, ids.id[i], aw->kind[i] == 'c');
 	lim = (struct waitset_limits){ api_cfg->max_waiters, api_cfg->max_wait };
 	rc = waitset_start(aw->ws, api_base, timeout_of(req.timeout), &lim, ended, aw, &err);
 	if (rc == -1)
-		api_core_error(r, &err);
+		refuse(r, aw, &err);
 	else if (rc == 1)
 		answer(r, aw);
 	else {
@@ -206,7 +314,7 @@ api_waitset(struct http_req *r, int gather)
 	}
 out:
 	waiting_free(aw);
-	json_decref(body);
+	proto_wait_ids_free(&ids);
 }
 
 /* POST /v1/wait */

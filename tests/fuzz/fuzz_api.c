@@ -13,7 +13,9 @@
  * through their parsers too: "TOKENS -\nTEXT" is a tokens file (auth's
  * parser, as loopd -n reads it), "CONFFILE -\nTEXT" a configuration file,
  * whose command and network policies are then put in force and checked
- * against a request before the fuzz policy comes back.
+ * against a request before the fuzz policy comes back. Every body is also
+ * read the short way of a wait or gather body (proto/waitbody), whose
+ * answer, whenever it gives one, must be the long way's.
  *
  *   make fuzz FUZZ_TIME=600     run for ten minutes
  */
@@ -40,6 +42,8 @@
 #include "daemon/http/api.h"
 #include "daemon/http/auth.h"
 #include "daemon/log.h"
+#include "proto/codec.h"
+#include "proto/waitbody.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -140,6 +144,41 @@ fuzz_config_file(const char *path)
 		abort();
 }
 
+/* The short read of a wait or gather body answers as the long one, or
+ * leaves it to it. */
+static void
+fuzz_waitbody(const char *body, size_t len)
+{
+	for (int gather = 0; gather < 2; gather++) {
+		struct proto_wait_req a, b;
+		struct proto_wait_ids ids;
+		struct proto_error ea = { "" }, eb = { "" };
+		int ra = proto_wait_scan(body, len, gather, 64, 10000, &a, &ids, &ea), rb = -1;
+		json_t *v = NULL;
+
+		if (ra == 0)
+			continue;
+		if ((v = proto_parse(body, len, 64, &eb)) != NULL)
+			rb = proto_decode_wait(v, gather, &b, &eb);
+		if (ra == -1 && (rb != -1 || strcmp(ea.detail, eb.detail) != 0))
+			abort();
+		if (ra == 1) {
+			if (rb != 0 || json_array_size(b.futures) != ids.n ||
+			    a.timeout != b.timeout || a.return_when != b.return_when ||
+			    a.return_exceptions != b.return_exceptions)
+				abort();
+			for (size_t i = 0; i < ids.n; i++) {
+				char kind;
+				if (proto_id_parse(json_string_value(json_array_get(b.futures, i)),
+				    &kind) != ids.id[i] || kind != ids.kind[i])
+					abort();
+			}
+		}
+		json_decref(v);
+		proto_wait_ids_free(&ids);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -157,6 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (nl == NULL || (sp = memchr(data, ' ', (size_t)(nl - data))) == NULL)
 		return 0;
+	fuzz_waitbody((const char *)nl + 1, size - (size_t)(nl + 1 - data));
 	if (sp - data == 6 && memcmp(data, "CONFIG", 6) == 0) {
 		/* One config key: its parser must take any value. */
 		char *key = strndup((const char *)sp + 1, (size_t)(nl - sp - 1));

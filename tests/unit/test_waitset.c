@@ -3,8 +3,9 @@
  * no HTTP, no JSON. What /v1/wait, /v1/gather and a long-poll promise is
  * checked here on plain futures: the rules, deadlines (and max_wait),
  * max_waiters, a waitset dropped or stopped before it ends, the order in
- * which waitsets end, the wait for the store's commit, and that a settle
- * costs a waitset O(1) (three waitsets of 10,000 futures).
+ * which waitsets end, the wait for the store's commit, that a settle
+ * costs a waitset O(1) (three waitsets of 10,000 futures), and that a
+ * waitset of 10,000 ids starts, and ends, a slice a turn.
  *
  * The loop is driven with EVLOOP_ONCE in bounded loops (a guard timer),
  * so a test that waits for something that never happens fails instead of
@@ -589,6 +590,368 @@ test_commit_slices(void)
 	teardown();
 }
 
+static struct event *tick_ev;
+static int ticks;
+
+/* A zero timer that re-arms itself: it runs once each loop turn. */
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval zero = { 0, 0 };
+
+	ticks++;
+	evtimer_add(tick_ev, &zero);
+}
+
+/* Start the ticker. */
+static void
+tick_start(void)
+{
+	struct timeval zero = { 0, 0 };
+
+	ticks = 0;
+	if ((tick_ev = evtimer_new(fx.base, tick_cb, NULL)) == NULL)
+		exit(2);
+	evtimer_add(tick_ev, &zero);
+}
+
+/* A waitset over fs[0..n) by id (as /v1/wait gives them), started with
+ * rule and timeout; rc in *rc, an immediate error in *err. */
+static struct waitset *
+start_ids(enum waitset_rule rule, struct future **fs, size_t n, int64_t timeout,
+    struct seen *s, int *rc, struct core_error *err)
+{
+	struct waitset *ws = waitset_new(rule, n);
+
+	if (!CHECK(ws != NULL))
+		exit(2);
+	for (size_t i = 0; i < n; i++)
+		CHECK(waitset_add_id(ws, fs[i]->id, fs[i]->kind == FUTURE_CALL) == 0);
+	*rc = waitset_start(ws, fx.base, timeout, &fx.lim, on_end, s, err);
+	return ws;
+}
+
+/* Run turns while ws is starting (at most max); the turns it took. */
+static int
+run_while_starting(const struct waitset *ws, int max)
+{
+	int turns = 0;
+
+	while (waitset_starting(ws) && turns < max) {
+		run_turns(1);
+		turns++;
+	}
+	return turns;
+}
+
+/* A waitset of 10,000 ids starts a slice a turn (one turn of 16-22 ms
+ * held every timer back: issue 13): each id is looked up, then a waiter
+ * registered, at most WAITSET_START_SLICE a turn, a timer due meanwhile
+ * runs on every turn between, and futures settled between slices - in
+ * the lookups, before and after their waiter - are all counted. */
+static void
+test_start_slices(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s = { 0 };
+	struct waitset *ws;
+	int rc, turns = 0, check_turns, ticks0;
+
+	setup();
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	tick_start();
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 60 * SEC, &s, &rc, &err);
+	CHECK_INT_EQ(rc, 0);
+	CHECK(waitset_starting(ws));
+	CHECK_INT_EQ(waitset_count(), 0);	/* looking up: no waiter yet */
+	set_result(fs[BIG / 2]);		/* settled while its id waits a lookup */
+	ticks0 = ticks;
+	while (waitset_starting(ws) && waitset_count() == 0 && turns < 1000) {
+		run_turns(1);
+		turns++;
+	}
+	check_turns = turns;
+	/* The lookups took turns of their own, the ticker ran on each. */
+	CHECK(check_turns >= BIG / WAITSET_START_SLICE - 1);
+	CHECK(ticks - ticks0 >= check_turns);
+	CHECK_INT_EQ(waitset_count(), 1);	/* registering */
+	set_result(fs[0]);			/* its waiter is registered now */
+	set_result(fs[BIG - 1]);		/* its waiter is not, yet */
+	ticks0 = ticks;
+	turns = run_while_starting(ws, 1000);
+	CHECK(turns >= BIG / WAITSET_START_SLICE - 2);
+	CHECK(ticks - ticks0 >= turns);
+	printf("waitset: %d ids checked in %d turns, registered in %d more; the ticker "
+	    "ran every turn\n", BIG, check_turns, turns);
+	CHECK(!waitset_starting(ws) && !waitset_ready(ws));
+	CHECK_INT_EQ(s.fired, 0);
+	for (int i = 1; i < BIG - 1; i++)
+		if (i != BIG / 2)
+			set_result(fs[i]);
+	CHECK(run_until_fired(&s, 1, 5000));	/* no settle was lost */
+	CHECK(waitset_ready(ws) && !waitset_timed_out(ws));
+	CHECK_INT_EQ(waitset_error(ws, &err), 0);
+	waitset_free(ws);
+	event_free(tick_ev);
+	teardown();
+}
+
+/* An unknown id (or one of the other kind) is found before any waiter
+ * is registered, whether the check takes turns or not; a deadline that
+ * passes meanwhile does not hide it. */
+static void
+test_start_unknown(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s = { 0 };
+	struct future *gone;
+	struct waitset *ws;
+
+	setup();
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	/* Small: at once. */
+	ws = waitset_new(WAITSET_ALL_COMPLETED, 3);
+	waitset_add_id(ws, fs[0]->id, 0);
+	waitset_add_id(ws, fs[1]->id, 1);	/* named as a call: it is not */
+	waitset_add_id(ws, fs[2]->id, 0);
+	CHECK_INT_EQ(waitset_start(ws, fx.base, 10 * SEC, &fx.lim, on_end, &s, &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ENOTFOUND);
+	CHECK_INT_EQ(waitset_missing(ws), 1);
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(ws);
+
+	/* Large, the unknown id near the end, a deadline of 1 us. */
+	ws = waitset_new(WAITSET_FIRST_COMPLETED, BIG);
+	for (int i = 0; i < BIG; i++)
+		waitset_add_id(ws, i == BIG - 3 ? fs[BIG - 1]->id + 1000 : fs[i]->id, 0);
+	set_result(fs[5]);
+	CHECK_INT_EQ(waitset_start(ws, fx.base, 1, &fx.lim, on_end, &s, &err), 0);
+	while (s.fired == 0 && waitset_starting(ws)) {
+		CHECK_INT_EQ(waitset_count(), 0);
+		run_turns(1);
+	}
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK_INT_EQ(waitset_error(ws, &err), -1);
+	CHECK_INT_EQ(err.code, CORE_ENOTFOUND);
+	CHECK_INT_EQ(waitset_missing(ws), BIG - 3);
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(ws);
+
+	/* Shutdown while looking up: the rest is looked up at once. */
+	memset(&s, 0, sizeof(s));
+	ws = waitset_new(WAITSET_ALL_COMPLETED, BIG);
+	gone = fs[BIG - 1];
+	for (int i = 0; i < BIG; i++)
+		waitset_add_id(ws, i == BIG - 1 ? gone->id : fs[i]->id, i == BIG - 1);
+	CHECK_INT_EQ(waitset_start(ws, fx.base, 10 * SEC, &fx.lim, on_end, &s, &err), 0);
+	CHECK(waitset_starting(ws));
+	waitset_stop(ws);
+	CHECK(!waitset_starting(ws));
+	CHECK_INT_EQ(waitset_error(ws, &err), -1);
+	CHECK_INT_EQ(waitset_missing(ws), BIG - 1);
+	run_turns(3);
+	CHECK_INT_EQ(s.fired, 0);
+	waitset_free(ws);
+	teardown();
+}
+
+/* The answer due once the ids are checked: a timeout of 0, a deadline
+ * that passed while checking (from the start, not from the end of the
+ * check), a rule that holds already; max_waiters; and FIRST_COMPLETED
+ * ending part-way through the registration. */
+static void
+test_start_answers(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s = { 0 }, s2 = { 0 };
+	struct waitset *ws, *w2;
+	int rc;
+
+	setup();
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	set_result(fs[BIG - 1]);
+
+	/* timeout 0: the state, not timed out, nothing registered. */
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 0, &s, &rc, &err);
+	CHECK_INT_EQ(rc, 0);
+	while (s.fired == 0 && waitset_starting(ws)) {
+		CHECK_INT_EQ(waitset_count(), 0);
+		run_turns(1);
+	}
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK(!waitset_ready(ws) && !waitset_timed_out(ws) && waitset_done(ws, BIG - 1));
+	CHECK_INT_EQ(waitset_error(ws, &err), 0);
+	waitset_free(ws);
+
+	/* A 1 us deadline passes while checking: timed out, nothing
+	 * registered. */
+	memset(&s, 0, sizeof(s));
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 1, &s, &rc, &err);
+	CHECK_INT_EQ(rc, 0);
+	while (s.fired == 0 && waitset_starting(ws)) {
+		CHECK_INT_EQ(waitset_count(), 0);
+		run_turns(1);
+	}
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK(waitset_timed_out(ws) && !waitset_ready(ws));
+	waitset_free(ws);
+
+	/* FIRST_COMPLETED with one done already: the answer, no waiter. */
+	memset(&s, 0, sizeof(s));
+	ws = start_ids(WAITSET_FIRST_COMPLETED, fs, BIG, 10 * SEC, &s, &rc, &err);
+	CHECK_INT_EQ(rc, 0);
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK(waitset_ready(ws) && !waitset_timed_out(ws));
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(ws);
+
+	/* FIRST_COMPLETED, one settled while registering: it ends then. */
+	memset(&s, 0, sizeof(s));
+	ws = start_ids(WAITSET_FIRST_COMPLETED, fs, BIG - 1, 10 * SEC, &s, &rc, &err);
+	while (waitset_starting(ws) && waitset_count() == 0)
+		run_turns(1);
+	CHECK(waitset_starting(ws));
+	set_result(fs[BIG - 2]);	/* not registered yet: found done */
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK(waitset_ready(ws) && waitset_done(ws, BIG - 2) && !waitset_done(ws, 0));
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(ws);
+
+	/* max_waiters: refused once checked. */
+	fx.lim.max_waiters = 1;
+	memset(&s, 0, sizeof(s));
+	w2 = start(WAITSET_ALL_COMPLETED, fs, 1, 10 * SEC, &s2, &rc);
+	CHECK_INT_EQ(rc, 0);
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG - 2, 10 * SEC, &s, &rc, &err);
+	CHECK_INT_EQ(rc, 0);
+	CHECK(run_until_fired(&s, 1, 1000));
+	CHECK_INT_EQ(waitset_error(ws, &err), -1);
+	CHECK_INT_EQ(err.code, CORE_EFULL);
+	CHECK_STR_EQ(err.msg, "too many waiters (max_waiters = 1)");
+	CHECK_INT_EQ(waitset_count(), 1);
+	waitset_free(ws);
+	waitset_free(w2);
+	teardown();
+}
+
+/* A waitset dropped (the client hung up) or stopped while starting
+ * leaves nothing behind: no waiter, no slice, no call. */
+static void
+test_start_dropped(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s[4];
+	struct waitset *ws[4];
+	int rc;
+
+	setup();
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	for (int i = 0; i < 4; i++)
+		ws[i] = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 50 * MS, &s[i], &rc, &err);
+	waitset_free(ws[0]);			/* while checking */
+	while (waitset_count() == 0)
+		run_turns(1);
+	waitset_free(ws[1]);			/* while registering */
+	waitset_stop(ws[2]);
+	CHECK(!waitset_starting(ws[2]) && !waitset_ready(ws[2]));
+	CHECK_INT_EQ(waitset_error(ws[2], &err), 0);
+	run_while_starting(ws[3], 1000);
+	waitset_free(ws[3]);			/* waiting */
+	CHECK_INT_EQ(waitset_count(), 0);
+	for (int i = 0; i < BIG; i++)
+		set_result(fs[i]);
+	{
+		struct seen never = { 0 };
+		run_until_fired(&never, 1, 100);	/* past the deadlines */
+	}
+	for (int i = 0; i < 4; i++)
+		CHECK_INT_EQ(s[i].fired, 0);
+	waitset_free(ws[2]);
+	teardown();
+}
+
+/* The end of a waitset of 10,000 (ready, or its deadline) drops its
+ * waiters and looks at its futures a slice a turn too, timers running
+ * between; what it found is what the encoder reports; a waitset dropped
+ * while ending leaves nothing behind. */
+static void
+test_end_slices(void)
+{
+	static struct future *fs[BIG];
+	struct core_error err = { CORE_OK, "" };
+	struct seen s = { 0 }, s2 = { 0 };
+	struct waitset *ws, *w2;
+	int rc, turns = 0, ticks0, done = 0;
+
+	setup();
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	tick_start();
+	ws = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 40 * MS, &s, &rc, &err);
+	w2 = start_ids(WAITSET_ALL_COMPLETED, fs, BIG, 60 * SEC, &s2, &rc, &err);
+	run_while_starting(ws, 1000);
+	run_while_starting(w2, 1000);
+	for (int i = 0; i < BIG; i += 2)
+		set_result(fs[i]);
+	run_turns(1);
+	/* The deadline passes: the end takes turns, the ticker runs on each. */
+	while (s.fired == 0 && turns < 100000) {
+		ticks0 = ticks;
+		run_turns(1);
+		if (ticks > ticks0)
+			turns++;
+	}
+	CHECK_INT_EQ(s.fired, 1);
+	CHECK(turns >= BIG / WAITSET_START_SLICE);
+	CHECK(waitset_timed_out(ws) && !waitset_ready(ws));
+	for (int i = 0; i < BIG; i++)
+		done += waitset_done(ws, i) == !(i % 2);
+	CHECK_INT_EQ(done, BIG);
+	CHECK_INT_EQ(waitset_count(), 1);
+	waitset_free(ws);
+
+	/* Ready: every future settled; a settle while ending is harmless. */
+	for (int i = 1; i < BIG - 1; i += 2)
+		set_result(fs[i]);
+	for (turns = 0; waitset_count() == 1 && turns < 1000 && s2.fired == 0; turns++)
+		run_turns(1);
+	CHECK_INT_EQ(s2.fired, 0);		/* one is pending */
+	set_result(fs[BIG - 1]);
+	run_turns(2);				/* woken: ending */
+	CHECK_INT_EQ(s2.fired, 0);
+	CHECK(run_until_fired(&s2, 1, 5000));
+	CHECK(waitset_ready(w2) && !waitset_timed_out(w2) && waitset_done(w2, BIG - 1));
+	CHECK_INT_EQ(waitset_count(), 0);
+	waitset_free(w2);
+
+	/* Dropped while ending. */
+	memset(&s, 0, sizeof(s));
+	for (int i = 0; i < BIG; i++)
+		fs[i] = fut();
+	ws = start_ids(WAITSET_FIRST_COMPLETED, fs, BIG, 60 * SEC, &s, &rc, &err);
+	run_while_starting(ws, 1000);
+	set_result(fs[0]);
+	run_turns(2);
+	CHECK(s.fired == 0 && waitset_count() == 1);
+	waitset_free(ws);
+	CHECK_INT_EQ(waitset_count(), 0);
+	run_turns(30);
+	CHECK_INT_EQ(s.fired, 0);
+	for (int i = 1; i < BIG; i++)
+		future_cancel(fs[i]);
+	event_free(tick_ev);
+	teardown();
+}
+
 /* Milliseconds of this process's CPU time since t0 (taken with
  * CLOCK_PROCESS_CPUTIME_ID): the bounds below are about the work done, and
  * the wall clock would also count the time other processes had the CPU on
@@ -664,6 +1027,11 @@ main(void)
 	test_order();
 	test_durability();
 	test_commit_slices();
+	test_start_slices();
+	test_start_unknown();
+	test_start_answers();
+	test_start_dropped();
+	test_end_slices();
 	test_scale();
 	return check_summary();
 }
