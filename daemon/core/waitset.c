@@ -26,7 +26,6 @@
 
 #include <sys/queue.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <event2/event.h>
 
@@ -170,16 +169,6 @@ waitset_ready(const struct waitset *ws)
 	default:
 		return ws->n_done == ws->n;
 	}
-}
-
-/* Microseconds on CLOCK_MONOTONIC. */
-static int64_t
-waitset_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Drop the waiters, the deadline, and the place in the start queue. */
@@ -398,7 +387,7 @@ waitset_step(struct waitset *ws, size_t *items, int64_t until)
 	for (;;) {
 		if (ws->next < ws->n) {
 			if (*items == WAITSET_START_SLICE || (*items > 0 &&
-			    *items % SLICE_CHECK == 0 && waitset_mono_us() > until))
+			    *items % SLICE_CHECK == 0 && clock_loop_now() > until))
 				return STEP_MORE;
 			(*items)++;
 			if (ws->phase == WAITSET_ENDING) {
@@ -493,7 +482,7 @@ static void
 waitset_start_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct timeval zero = { 0, 0 };
-	int64_t until = waitset_mono_us() + SLICE_US;
+	int64_t until = clock_slice_end(SLICE_US);
 	size_t items = 0;
 	struct waitset *ws;
 	enum waitset_step step;
@@ -502,7 +491,7 @@ waitset_start_cb(evutil_socket_t fd, short what, void *arg)
 		step = waitset_step(ws, &items, until);
 		waitset_step_done(ws, step);	/* may free ws, or others */
 		/* One answer a slice: encoding it is O(N) too. */
-		if (step == STEP_MORE || step == STEP_ENDED || waitset_mono_us() > until)
+		if (step == STEP_MORE || step == STEP_ENDED || clock_loop_now() > until)
 			break;
 	}
 	if (TAILQ_EMPTY(&waitsets.starting))
@@ -540,7 +529,7 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
 	 * it always was; a large one has its first slice on the next turn
 	 * (this one decoded the request). */
 	step = ws->n > WAITSET_START_SLICE ? STEP_MORE :
-	    waitset_step(ws, &items, waitset_mono_us() + SLICE_US);
+	    waitset_step(ws, &items, clock_slice_end(SLICE_US));
 	switch (step) {
 	case STEP_WAITING:
 		ws->phase = WAITSET_WAITING;
@@ -720,13 +709,13 @@ waitset_slice(void)
 	struct waitset *ws;
 	struct event_base *base;
 	struct timeval zero = { 0, 0 };
-	int64_t until = waitset_mono_us() + SLICE_US;
+	int64_t until = clock_slice_end(SLICE_US);
 	size_t n = 0;
 
 	while ((ws = TAILQ_FIRST(&waitsets.commit)) != NULL &&
 	    ws->commit_seq <= waitsets.done_seq) {
 		if (n == WAITSET_SLICE ||
-		    (n > 0 && n % SLICE_CHECK == 0 && waitset_mono_us() > until))
+		    (n > 0 && n % SLICE_CHECK == 0 && clock_loop_now() > until))
 			break;
 		TAILQ_REMOVE(&waitsets.commit, ws, commit_link);
 		n++;
