@@ -73,6 +73,13 @@ static struct {
 	sqlite3_stmt *upsert, *delete, *meta, *spec;
 	sqlite3_stmt *sched_upsert, *sched_delete;
 	sqlite3_stmt *claim_spec;	/* the writer's: a claimed call's spec */
+	sqlite3_stmt *begin, *commit;
+	/* The meta values the last successful commit left in the file (bit
+	 * i of meta_known: meta_last[i] is known), so that a commit writes
+	 * only those that changed: most commits change next_id and
+	 * lease_end, not the anchor. The writer's, like store.db. */
+	int64_t meta_last[6];
+	unsigned meta_known;
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
 	struct event *flush_ev;		/* priority 0: runs first next turn */
@@ -206,14 +213,18 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 
 	    sqlite3_prepare_v2(store.db, "DELETE FROM objects WHERE id = ?", -1, &store.delete,
 	    NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(store.db, "INSERT OR REPLACE INTO meta VALUES (?, ?)", -1,
-	    &store.meta, NULL) != SQLITE_OK ||
+	    /* An upsert changes the value in place (REPLACE deleted the row
+	     * and its key's index entry, then wrote both again). */
+	    sqlite3_prepare_v2(store.db, "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO "
+	    "UPDATE SET value = excluded.value", -1, &store.meta, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store.db, "SELECT spec FROM objects WHERE id = ?", -1,
 	    &store.claim_spec, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store.db, "INSERT OR REPLACE INTO schedules VALUES "
 	    "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", -1, &store.sched_upsert, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(store.db, "DELETE FROM schedules WHERE id = ?", -1,
-	    &store.sched_delete, NULL) != SQLITE_OK) {
+	    &store.sched_delete, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.db, "BEGIN IMMEDIATE", -1, &store.begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(store.db, "COMMIT", -1, &store.commit, NULL) != SQLITE_OK) {
 		log_warnx("store: %s", sqlite3_errmsg(store.db));
 		return -1;
 	}
@@ -533,16 +544,34 @@ store_delete(uint64_t id)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Write one meta value. */
+/* Meta value i (key) is v in this commit: written unless the last
+ * successful commit left it so; *wrote gets bit i when it is. */
 static int
-store_meta(const char *key, int64_t v)
+store_meta(int i, const char *key, int64_t v, unsigned *wrote)
 {
 	int rc;
 
+	if ((store.meta_known & (1u << i)) && store.meta_last[i] == v)
+		return SQLITE_OK;
 	sqlite3_bind_text(store.meta, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(store.meta, 2, v);
 	rc = sqlite3_step(store.meta);
 	sqlite3_reset(store.meta);
+	store.meta_last[i] = v;
+	*wrote |= 1u << i;
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Run a prepared statement without results (BEGIN, COMMIT): an SQLite
+ * code, extended, as sqlite3_exec's caller would read it. */
+static int
+store_exec(sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE)
+		rc = sqlite3_extended_errcode(store.db);
+	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -566,9 +595,10 @@ static int
 store_commit(struct batch *b)
 {
 	int rc = SQLITE_OK;
+	unsigned wrote = 0;
 
-	if (sqlite3_exec(store.db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return sqlite3_extended_errcode(store.db);
+	if ((rc = store_exec(store.begin)) != SQLITE_OK)
+		return rc;
 	/* Deletes first: a forgotten occurrence's row goes before a new
 	 * call for the same (schedule, nominal time) is written, whatever
 	 * their order in the batch (a failed commit's rows are queued again
@@ -585,21 +615,26 @@ store_commit(struct batch *b)
 		if (b->rows[i].want_spec)
 			store_read_claim_spec(&b->rows[i]);
 	if (rc == SQLITE_OK)
-		rc = store_meta("next_id", b->next_id);
+		rc = store_meta(0, "next_id", b->next_id, &wrote);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_loop", b->anchor.loop);
+		rc = store_meta(1, "anchor_loop", b->anchor.loop, &wrote);
 	if (rc == SQLITE_OK)
-		rc = store_meta("lease_end", b->lease_end);
+		rc = store_meta(2, "lease_end", b->lease_end, &wrote);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_unix", b->anchor.unix_us);
+		rc = store_meta(3, "anchor_unix", b->anchor.unix_us, &wrote);
 	if (rc == SQLITE_OK)
-		rc = store_meta("anchor_boot", b->anchor.boot);
+		rc = store_meta(4, "anchor_boot", b->anchor.boot, &wrote);
 	if (rc == SQLITE_OK)
-		rc = store_meta("boot_key", b->anchor.boot_key);
-	if (rc == SQLITE_OK && sqlite3_exec(store.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		rc = sqlite3_extended_errcode(store.db);
+		rc = store_meta(5, "boot_key", b->anchor.boot_key, &wrote);
+	if (rc == SQLITE_OK)
+		rc = store_exec(store.commit);
 	if (rc != SQLITE_OK && !sqlite3_get_autocommit(store.db))
 		sqlite3_exec(store.db, "ROLLBACK", NULL, NULL, NULL);
+	/* What this commit wrote is in the file now, or nothing of it is. */
+	if (rc == SQLITE_OK)
+		store.meta_known |= wrote;
+	else
+		store.meta_known &= ~wrote;
 	return rc;
 }
 
@@ -1107,6 +1142,8 @@ store_close(void)
 	sqlite3_finalize(store.claim_spec);
 	sqlite3_finalize(store.sched_upsert);
 	sqlite3_finalize(store.sched_delete);
+	sqlite3_finalize(store.begin);
+	sqlite3_finalize(store.commit);
 	sqlite3_close(store.db);
 	sqlite3_close(store.rdb);
 	if (store.lock_fd != -1)
