@@ -226,9 +226,13 @@ api_dispatch(struct http_req *r)
 				http_set_auth_challenge(r);
 				return;
 			}
-			snprintf(what, sizeof(what), "%s %s", method, routes[i].pattern);
-			if (api_need_scope(r, scope, what) == -1)
-				return;
+			/* The words of a refusal only when there is one. */
+			if (scope != AUTH_NONE && (http_scopes(r) & scope) == 0) {
+				snprintf(what, sizeof(what), "%s %s", method,
+				    routes[i].pattern);
+				if (api_need_scope(r, scope, what) == -1)
+					return;
+			}
 			/* Objects made now count against the token's share. */
 			future_set_owner(http_owner(r));
 			routes[i].fn(r, &m);
