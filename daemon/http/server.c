@@ -129,6 +129,9 @@ struct http_req {
 	int64_t wire_len;		/* request bytes on the wire, -1: unknown */
 	int detached;			/* held on a detached connection, */
 	struct http_conn *dconn;	/* ... this one */
+	/* method and path point here when they fit (no allocation). */
+	char method_buf[8];
+	char path_buf[56];
 	/* Its headers, read once when they are in (header_scan_cb): the
 	 * first Content-Length, whether there is a Transfer-Encoding, and
 	 * a filter of the names (hdr_bit) so that asking for a header it
@@ -987,6 +990,19 @@ streams_end(void)
 	}
 }
 
+/* s kept in r's own buffer buf (cap bytes) when it fits, else copied:
+ * NULL when out of memory. */
+static char *
+req_copy(const char *s, char *buf, size_t cap)
+{
+	size_t len = strlen(s);
+
+	if (len >= cap)
+		return strdup(s);
+	memcpy(buf, s, len + 1);
+	return buf;
+}
+
 /* A request's headers are in (MHD's first call): make its context, and
  * refuse at once what must not be read further. */
 static enum MHD_Result
@@ -998,10 +1014,9 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	const char *cl, *why;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
-		if (r != NULL)
-			free(r->method);
-		free(r);
+	    (r->method = req_copy(method, r->method_buf, sizeof(r->method_buf))) == NULL ||
+	    (r->path = req_copy(url, r->path_buf, sizeof(r->path_buf))) == NULL) {
+		req_free(r);
 		return MHD_NO;
 	}
 	r->conn = conn;
@@ -1568,8 +1583,12 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 req_free(struct http_req *r)
 {
-	free(r->method);
-	free(r->path);
+	if (r == NULL)
+		return;
+	if (r->method != r->method_buf)
+		free(r->method);
+	if (r->path != r->path_buf)
+		free(r->path);
 	free(r->body);
 	free(r->reply);
 	free(r);
