@@ -72,7 +72,9 @@ jsonbuf_room(struct jsonbuf *b, size_t n)
 		return 0;
 	if (b->cap - b->len >= n)
 		return 1;
-	cap = b->cap ? b->cap : 256;
+	/* 512 at first: a call's object (a POST's reply, about 270 bytes)
+	 * then takes one allocation, not two. */
+	cap = b->cap ? b->cap : 512;
 	while (cap - b->len < n) {
 		if (cap > SIZE_MAX / 2) {
 			b->failed = 1;
