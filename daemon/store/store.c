@@ -80,6 +80,13 @@ static struct {
 	 * lease_end, not the anchor. The writer's, like store.db. */
 	int64_t meta_last[6];
 	unsigned meta_known;
+	/* What store.upsert's parameters hold (SQLite keeps them across
+	 * sqlite3_reset): bit i of up_known, parameter i is the integer
+	 * up_v[i], or NULL with bit i of up_null. Most columns of a new
+	 * call's row are those of the last one (state, phase, attempts, 0s,
+	 * NULLs): they are not bound again. The writer's, like store.db. */
+	int64_t up_v[22];
+	uint32_t up_known, up_null;
 	uint64_t *dirty;		/* ids changed since the last commit */
 	size_t n_dirty, cap_dirty;
 	struct event *flush_ev;		/* priority 0: runs first next turn */
@@ -444,6 +451,46 @@ bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
+/* Bind integer v to the upsert's parameter i, unless it holds it. */
+static void
+up_int(int i, int64_t v)
+{
+	uint32_t bit = (uint32_t)1 << i;
+
+	if ((store.up_known & bit) && !(store.up_null & bit) && store.up_v[i] == v)
+		return;
+	sqlite3_bind_int64(store.upsert, i, v);
+	store.up_v[i] = v;
+	store.up_known |= bit;
+	store.up_null &= ~bit;
+}
+
+/* Bind NULL to the upsert's parameter i, unless it holds it. */
+static void
+up_null(int i)
+{
+	uint32_t bit = (uint32_t)1 << i;
+
+	if ((store.up_known & bit) && (store.up_null & bit))
+		return;
+	sqlite3_bind_null(store.upsert, i);
+	store.up_known |= bit;
+	store.up_null |= bit;
+}
+
+/* Bind a string or NULL to the upsert's parameter i (a string always:
+ * the text it held is gone). */
+static void
+up_text(int i, const char *v)
+{
+	if (v == NULL)
+		up_null(i);
+	else {
+		sqlite3_bind_text(store.upsert, i, v, -1, SQLITE_STATIC);
+		store.up_known &= ~((uint32_t)1 << i);
+	}
+}
+
 /* Write one row. Returns an SQLite code. */
 static int
 store_write(const struct row *w)
@@ -451,31 +498,31 @@ store_write(const struct row *w)
 	sqlite3_stmt *s = store.upsert;
 	int rc;
 
-	sqlite3_bind_int64(s, 1, (sqlite3_int64)w->id);
-	sqlite3_bind_int(s, 2, w->kind);
-	sqlite3_bind_int(s, 3, w->state);
-	sqlite3_bind_int(s, 4, w->phase);
-	sqlite3_bind_int(s, 5, w->trigger);
-	sqlite3_bind_int(s, 6, w->flags);
-	sqlite3_bind_int64(s, 7, w->attempts);
-	sqlite3_bind_int64(s, 8, w->created);
-	sqlite3_bind_int64(s, 9, w->finished);
-	sqlite3_bind_int64(s, 10, w->due);
-	sqlite3_bind_int64(s, 11, w->due_unix);
-	sqlite3_bind_int64(s, 12, w->started);
-	sqlite3_bind_int64(s, 13, (sqlite3_int64)w->target);
-	sqlite3_bind_int(s, 14, w->target_kind);
-	bind_text(s, 15, w->name);
-	bind_text(s, 16, w->spec);
-	bind_text(s, 17, w->outcome);
-	bind_text(s, 18, w->idem_key);
-	sqlite3_bind_int64(s, 19, (sqlite3_int64)w->idem_digest);
+	up_int(1, (int64_t)w->id);
+	up_int(2, w->kind);
+	up_int(3, w->state);
+	up_int(4, w->phase);
+	up_int(5, w->trigger);
+	up_int(6, w->flags);
+	up_int(7, w->attempts);
+	up_int(8, w->created);
+	up_int(9, w->finished);
+	up_int(10, w->due);
+	up_int(11, w->due_unix);
+	up_int(12, w->started);
+	up_int(13, (int64_t)w->target);
+	up_int(14, w->target_kind);
+	up_text(15, w->name);
+	up_text(16, w->spec);
+	up_text(17, w->outcome);
+	up_text(18, w->idem_key);
+	up_int(19, (int64_t)w->idem_digest);
 	if (w->schedule != 0) {
-		sqlite3_bind_int64(s, 20, (sqlite3_int64)w->schedule);
-		sqlite3_bind_int64(s, 21, w->scheduled_for);
+		up_int(20, (int64_t)w->schedule);
+		up_int(21, w->scheduled_for);
 	} else {
-		sqlite3_bind_null(s, 20);
-		sqlite3_bind_null(s, 21);
+		up_null(20);
+		up_null(21);
 	}
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
