@@ -559,14 +559,40 @@ store_write_schedule(uint64_t id, const struct srow *r)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Specs read back lately, by id (one slot each, the id picks it): a
+ * client that polls a call (GET /v1/calls/{id}) has its spec read from
+ * the store once, not on every request (about 5,000 instructions). A
+ * spec never changes and an id is never given twice, so an entry stays
+ * right until another takes its slot; store_close empties them (the
+ * next store_open may be of another state directory). The loop's. */
+#define SPEC_CACHE 64
+static struct {
+	uint64_t id;
+	char *text;
+} spec_cache[SPEC_CACHE];
+
+/* Empty the cache of specs. */
+static void
+spec_cache_clear(void)
+{
+	for (size_t i = 0; i < SPEC_CACHE; i++) {
+		free(spec_cache[i].text);
+		spec_cache[i].text = NULL;
+		spec_cache[i].id = 0;
+	}
+}
+
 /* future_persist.load_spec: a stored call's spec, as a new string. */
 static char *
 store_load_spec(uint64_t id, void *arg)
 {
 	sqlite3_stmt *s = store.spec;
-	char *spec = NULL;
+	char *spec = NULL, *keep;
 	int rc;
+	size_t slot = (size_t)(id % SPEC_CACHE);
 
+	if (spec_cache[slot].id == id && spec_cache[slot].text != NULL)
+		return strdup(spec_cache[slot].text);
 	sqlite3_bind_int64(s, 1, (sqlite3_int64)id);
 	if ((rc = sqlite3_step(s)) == SQLITE_ROW)
 		spec = column_text(s, 0);
@@ -575,6 +601,11 @@ store_load_spec(uint64_t id, void *arg)
 		    (unsigned long long)id, rc == SQLITE_ROW ? "out of memory" :
 		    rc == SQLITE_DONE ? "not stored" : sqlite3_errstr(rc));
 	sqlite3_reset(s);
+	if (spec != NULL && (keep = strdup(spec)) != NULL) {
+		free(spec_cache[slot].text);
+		spec_cache[slot].id = id;
+		spec_cache[slot].text = keep;
+	}
 	return spec;
 }
 
@@ -1196,6 +1227,7 @@ store_close(void)
 	sqlite3_finalize(store.sched_delete);
 	sqlite3_finalize(store.begin);
 	sqlite3_finalize(store.commit);
+	spec_cache_clear();
 	sqlite3_close(store.db);
 	sqlite3_close(store.rdb);
 	if (store.lock_fd != -1)
