@@ -259,10 +259,10 @@ static int
 object_write(struct jsonbuf *b, const json_t *o, int sort, int depth)
 {
 	size_t n = json_object_size(o), i = 0;
-	struct member *m;
+	struct member small[4], *m = small;	/* most objects are small */
 	void *it;
 
-	if ((m = calloc(n ? n : 1, sizeof(*m))) == NULL) {
+	if (n > sizeof(small) / sizeof(small[0]) && (m = calloc(n, sizeof(*m))) == NULL) {
 		b->failed = 1;
 		return -1;
 	}
@@ -284,7 +284,8 @@ object_write(struct jsonbuf *b, const json_t *o, int sort, int depth)
 		value_write(b, m[i].value, sort, depth + 1);
 	}
 	jsonbuf_char(b, '}');
-	free(m);
+	if (m != small)
+		free(m);
 	return b->failed ? -1 : 0;
 }
 
