@@ -356,11 +356,18 @@ auth_check_file(const char *tokens_path)
 static int
 auth_is_last(const char *t, size_t len)
 {
-	unsigned char diff = 0;
+	uint64_t diff = 0, a, b;
+	size_t j = 0;
 
 	if (len != last.len)
 		return 0;
-	for (size_t j = 0; j < len; j++)
+	/* Eight bytes at a time, then the rest. */
+	for (; j + 8 <= len; j += 8) {
+		memcpy(&a, last.token + j, 8);
+		memcpy(&b, t + j, 8);
+		diff |= a ^ b;
+	}
+	for (; j < len; j++)
 		diff |= (unsigned char)(last.token[j] ^ t[j]);
 	return diff == 0;
 }
