@@ -28,6 +28,11 @@
 #define FILL_SLICE 2048		/* rows snapshotted per loop turn */
 #define SLICE_US 1000		/* ... and at most this long (checked */
 #define SLICE_CHECK 64		/* every SLICE_CHECK rows) */
+/* Gathering the next batch (store.gather_*): after a commit of at least
+ * GATHER_MIN_ROWS rows, the next one waits up to GATHER_MAX_US (at most
+ * half the slowest recent commit) for as many changes again. */
+#define GATHER_MIN_ROWS 8
+#define GATHER_MAX_US 300
 /* Rows of a finished commit taken care of per loop turn (marked stored,
  * claims handed to the scheduler, freed): STORE_DONE_SLICE, store.h. */
 _Static_assert(2 * ANCHOR_US <= CLOCK_RUN_PAST_ANCHOR_US, "clock.h assumes a run goes on "
@@ -112,6 +117,18 @@ static struct {
 	int completing;
 	size_t done_at;
 	struct event *done_more_ev;	/* the next slice, after I/O */
+	/* The next batch is being gathered: handed over once gather_rows
+	 * changes wait or at gather_until (loop time), whichever is first;
+	 * gather_until 0: not gathering. Clients answered by a commit send
+	 * their next requests a moment later; handed over at once, the next
+	 * batch held only those that came during the commit, and those
+	 * clients waited for the one after it. Measured with 64 connections
+	 * posting calls on one core (bench/RESULTS.md, session 5): 25 -> 30
+	 * rows a commit, 24,500-26,700 -> 29,700-29,800 requests/s, p99 6.6
+	 * -> 5.9 ms. A change that comes after a small commit (fewer than
+	 * GATHER_MIN_ROWS rows) is not delayed. */
+	int64_t gather_until;
+	size_t gather_rows;
 	struct store_stats stats;
 } store = { .lock_fd = -1 };
 
@@ -955,6 +972,19 @@ batch_done_rows(struct batch *b, int ok, size_t from, size_t to)
 	}
 }
 
+/* Hand the gathered batch over at store.gather_until (flush_ev's timer),
+ * or now when that has passed. */
+static void
+gather_timer(void)
+{
+	int64_t left = store.gather_until - clock_loop_now();
+	struct timeval tv = { 0, 0 };
+
+	if (left > 0)
+		tv.tv_usec = (suseconds_t)left;
+	evtimer_add(store.flush_ev, &tv);
+}
+
 /* The batch in writer.b was written (or not): update the objects, at most
  * slice rows this turn (the rest on a zero timer, so timers and I/O run
  * in between: a 100,000-row commit took 30-47 ms here in one turn), then
@@ -966,7 +996,7 @@ batch_done(size_t slice)
 	struct batch *b = &writer.b;
 	int rc = b->rc, was_faulty = store.fault != NULL;
 	int64_t until = clock_loop_now() + SLICE_US;
-	size_t end, cap;
+	size_t end, cap, nrows;
 
 	if (!store.completing) {
 		int64_t took = clock_loop_now() - store.handed;
@@ -999,6 +1029,7 @@ batch_done(size_t slice)
 		}
 		batch_done_rows(b, rc == SQLITE_OK, end, b->n);	/* no loop */
 	}
+	nrows = b->n;
 	b->n = 0;
 	store.completing = 0;
 	writer.busy = 0;
@@ -1021,7 +1052,15 @@ batch_done(size_t slice)
 		store.commit_fn(0, b->seq, store.commit_arg);
 		store_timer(RETRY_US);
 	}
-	if ((store.n_dirty > 0 || store.renew_due) && store.fault == NULL)
+	if (store.fault == NULL && rc == SQLITE_OK && nrows >= GATHER_MIN_ROWS &&
+	    !store.renew_due) {
+		int64_t gather_us = store.slow_us / 2 < GATHER_MAX_US ? store.slow_us / 2 :
+		    GATHER_MAX_US;
+		store.gather_until = clock_loop_now() + gather_us;
+		store.gather_rows = store.n_dirty + nrows;
+		if (store.n_dirty > 0)
+			gather_timer();
+	} else if ((store.n_dirty > 0 || store.renew_due) && store.fault == NULL)
 		event_active(store.flush_ev, 0, 0);
 }
 
@@ -1086,6 +1125,10 @@ store_flush_now(size_t slice)
 	}
 	writer.busy = 1;
 	store.handed = clock_loop_now();
+	if (store.gather_until != 0) {
+		store.gather_until = 0;
+		event_del(store.flush_ev);	/* the gather's timer */
+	}
 	if (!writer.running) {
 		writer.b.rc = store_commit(&writer.b);
 		batch_done(SIZE_MAX);
@@ -1148,7 +1191,16 @@ store_changed(uint64_t id, void *arg)
 		store.cap_dirty = cap;
 	}
 	store.dirty[store.n_dirty++] = id;
-	if (store.n_dirty == 1 && store.flush_ev != NULL)
+	if (store.flush_ev == NULL)
+		return;
+	if (store.gather_until != 0) {
+		/* Gathering: the first change arms the timer, the last one
+		 * expected hands the batch over at once. */
+		if (store.n_dirty >= store.gather_rows)
+			event_active(store.flush_ev, 0, 0);
+		else if (store.n_dirty == 1)
+			gather_timer();
+	} else if (store.n_dirty == 1)
 		event_active(store.flush_ev, 0, 0);
 }
 
