@@ -32,6 +32,18 @@ put_time(struct jsonbuf *b, const char *key, int64_t us)
 	jsonbuf_seconds(b, us);
 }
 
+/* Append a literal of ours (a C string constant: no escaping). */
+#define put_lit(b, s) jsonbuf_raw((b), (s), sizeof(s) - 1)
+
+/* Append "word", a word of ours (a state, a phase: nothing to escape),
+ * after the literal ,"key": that came before. */
+static void
+put_word(struct jsonbuf *b, const char *word)
+{
+	jsonbuf_raw(b, word, strlen(word));
+	jsonbuf_char(b, '"');
+}
+
 /* Append ,"key":"value". */
 static void
 put_string(struct jsonbuf *b, const char *key, const char *value)
@@ -94,17 +106,24 @@ view_write(struct jsonbuf *b, const struct future *f)
 	const char *spec;
 	char id[20], *tmp;
 
+	/* Ids, kinds, states, phases and triggers are words of ours, written
+	 * as they are (jsonbuf_string would find nothing to escape). */
 	view_id(f, id);
-	jsonbuf_raw(b, "{\"id\":", 6);
-	jsonbuf_string(b, id, strlen(id));
-	put_string(b, "kind", f->kind == FUTURE_CALL ? "call" : "future");
-	put_string(b, "state", future_state_name(f->state));
+	put_lit(b, "{\"id\":\"");
+	put_word(b, id);
+	if (f->kind == FUTURE_CALL)
+		put_lit(b, ",\"kind\":\"call\",\"state\":\"");
+	else
+		put_lit(b, ",\"kind\":\"future\",\"state\":\"");
+	put_word(b, future_state_name(f->state));
 	if (future_name(f) != NULL)
 		put_string(b, "name", future_name(f));
 	put_time(b, "created", f->created);
 	if (f->kind == FUTURE_CALL) {
-		put_string(b, "phase", call_phase_name(f->phase));
-		put_string(b, "trigger", call_trigger_name(f->trigger));
+		put_lit(b, ",\"phase\":\"");
+		put_word(b, call_phase_name(f->phase));
+		put_lit(b, ",\"trigger\":\"");
+		put_word(b, call_trigger_name(f->trigger));
 		if (f->trigger == TRIGGER_ON_DONE)
 			put_string(b, "on_done", proto_id_format(future_target(f),
 			    future_target_kind(f) == FUTURE_CALL ? 'c' : 'f', id));

@@ -72,7 +72,9 @@ jsonbuf_room(struct jsonbuf *b, size_t n)
 		return 0;
 	if (b->cap - b->len >= n)
 		return 1;
-	cap = b->cap ? b->cap : 256;
+	/* 512 at first: a call's object (a POST's reply, about 270 bytes)
+	 * then takes one allocation, not two. */
+	cap = b->cap ? b->cap : 512;
 	while (cap - b->len < n) {
 		if (cap > SIZE_MAX / 2) {
 			b->failed = 1;
@@ -257,10 +259,10 @@ static int
 object_write(struct jsonbuf *b, const json_t *o, int sort, int depth)
 {
 	size_t n = json_object_size(o), i = 0;
-	struct member *m;
+	struct member small[4], *m = small;	/* most objects are small */
 	void *it;
 
-	if ((m = calloc(n ? n : 1, sizeof(*m))) == NULL) {
+	if (n > sizeof(small) / sizeof(small[0]) && (m = calloc(n, sizeof(*m))) == NULL) {
 		b->failed = 1;
 		return -1;
 	}
@@ -282,7 +284,8 @@ object_write(struct jsonbuf *b, const json_t *o, int sort, int depth)
 		value_write(b, m[i].value, sort, depth + 1);
 	}
 	jsonbuf_char(b, '}');
-	free(m);
+	if (m != small)
+		free(m);
 	return b->failed ? -1 : 0;
 }
 

@@ -130,6 +130,20 @@ struct http_req {
 	int64_t wire_len;		/* request bytes on the wire, -1: unknown */
 	int detached;			/* held on a detached connection, */
 	struct http_conn *dconn;	/* ... this one */
+	/* method and path point here when they fit (no allocation). */
+	char method_buf[8];
+	char path_buf[56];
+	char body_buf[256];		/* ... and the body */
+	/* Its headers, read once when they are in (header_scan_cb): the
+	 * first Content-Length, whether there is a Transfer-Encoding, and
+	 * a filter of the names (hdr_bit) so that asking for a header it
+	 * has not got costs no search (each MHD lookup walks them all).
+	 * hdr_all: the filter holds every name. */
+	const char *content_length;
+	int has_te;
+	const char *hdr_bad;		/* a header with a NUL byte, or NULL */
+	int hdr_all;
+	uint64_t hdr_names;
 };
 
 LIST_HEAD(req_list, http_req);
@@ -833,11 +847,23 @@ conn_over(struct MHD_Connection *conn)
 
 /* MHD_get_connection_values_n: note a header whose name or value holds a
  * NUL byte. */
+/* A header name's bit in http_req.hdr_names: from its length and its
+ * first letter, whatever their case. */
+static uint64_t
+hdr_bit(const char *name, size_t len)
+{
+	unsigned c = (unsigned char)name[0] | 0x20;
+
+	return (uint64_t)1 << ((c * 7 + len) & 63);
+}
+
+/* One header of a request that just came in (MHD_get_connection_values_n):
+ * note it in r; stop at one with a NUL byte (r->hdr_all stays 0 then). */
 static enum MHD_Result
-header_nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+header_scan_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
     const char *value, size_t value_size)
 {
-	const char **bad = cls;
+	struct http_req *r = cls;
 	int nul = (key != NULL && strlen(key) != key_size) ||
 	    (value != NULL && strlen(value) != value_size);
 
@@ -852,10 +878,34 @@ header_nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_si
 		nul = 1;
 #endif
 	if (nul) {
-		*bad = key;
+		r->hdr_bad = key;
 		return MHD_NO;
 	}
+	if (key == NULL || key_size == 0)
+		return MHD_YES;
+	r->hdr_names |= hdr_bit(key, key_size);
+	if (key_size == 14 && r->content_length == NULL &&
+	    strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		r->content_length = value;
+	else if (key_size == 17 && strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		r->has_te = 1;
 	return MHD_YES;
+}
+
+/* Read r's headers once (header_scan_cb). */
+static void
+header_scan(struct http_req *r)
+{
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, header_scan_cb, r);
+	if (r->hdr_bad == NULL)
+		r->hdr_all = 1;
+	else {
+		/* Cut short: ask MHD for these two. */
+		r->content_length = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		r->has_te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+	}
 }
 
 /* Why the request's headers are refused before anything else, or NULL:
@@ -863,21 +913,16 @@ header_nul_cb(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_si
  * Transfer-Encoding (RFC 9112 §6.3: a message that a proxy in front of
  * loopd might frame differently, the root of request smuggling). */
 static const char *
-request_framing_bad(struct MHD_Connection *conn)
+request_framing_bad(const struct http_req *r)
 {
 	static char why[200];
-	const char *bad = NULL;
 
-	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, header_nul_cb, &bad);
-	if (bad != NULL) {
+	if (r->hdr_bad != NULL) {
 		snprintf(why, sizeof(why), "%.80s: a header must not contain a NUL byte (and "
-		    "must end with CR LF)", bad);
+		    "must end with CR LF)", r->hdr_bad);
 		return why;
 	}
-	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH) != NULL &&
-	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+	if (r->content_length != NULL && r->has_te)
 		return "Content-Length: must not come with Transfer-Encoding";
 	return NULL;
 }
@@ -947,6 +992,19 @@ streams_end(void)
 	}
 }
 
+/* s kept in r's own buffer buf (cap bytes) when it fits, else copied:
+ * NULL when out of memory. */
+static char *
+req_copy(const char *s, char *buf, size_t cap)
+{
+	size_t len = strlen(s);
+
+	if (len >= cap)
+		return strdup(s);
+	memcpy(buf, s, len + 1);
+	return buf;
+}
+
 /* A request's headers are in (MHD's first call): make its context, and
  * refuse at once what must not be read further. */
 static enum MHD_Result
@@ -958,10 +1016,9 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	const char *cl, *why;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
-	    (r->method = strdup(method)) == NULL || (r->path = strdup(url)) == NULL) {
-		if (r != NULL)
-			free(r->method);
-		free(r);
+	    (r->method = req_copy(method, r->method_buf, sizeof(r->method_buf))) == NULL ||
+	    (r->path = req_copy(url, r->path_buf, sizeof(r->path_buf))) == NULL) {
+		req_free(r);
 		return MHD_NO;
 	}
 	r->conn = conn;
@@ -974,9 +1031,10 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 	 * the last one starts its clock now. */
 	if ((hc = conn_of(conn)) != NULL && hc->state == CONN_IDLE)
 		conn_set_state(hc, CONN_RECEIVING);
+	header_scan(r);
 	/* A declared body over the limit is refused before it is read (the
 	 * connection closes, which is what we want then). */
-	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	cl = r->content_length;
 	if (cl != NULL && strtoull(cl, NULL, 10) > server.limits.max_body) {
 		http_reply_problem(r, 413, NULL, "body: larger than max_body (%zu bytes)",
 		    server.limits.max_body);
@@ -987,7 +1045,7 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 		r->close = 1;
 		return req_send(r);
 	}
-	if ((why = request_framing_bad(conn)) != NULL) {
+	if ((why = request_framing_bad(r)) != NULL) {
 		http_reply_problem(r, 400, NULL, "%s", why);
 		r->close = 1;
 		return req_send(r);
@@ -996,22 +1054,32 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 }
 
 /* A piece of the body: keep it, up to max_body (past it, the body is
- * dropped and the request gets a 413 once it is in). */
+ * dropped and the request gets a 413 once it is in); in the request's
+ * own buffer while it fits. */
 static enum MHD_Result
 access_upload(struct http_req *r, const char *upload, size_t n)
 {
 	char *b;
+	size_t need;
 
 	if (r->too_large || r->stage != STAGE_NEW)
 		return MHD_YES;
 	if (r->body_len + n > server.limits.max_body) {
 		r->too_large = 1;
-		free(r->body);
+		if (r->body != r->body_buf)
+			free(r->body);
 		r->body = NULL;
 		r->body_len = 0;
 		return MHD_YES;
 	}
-	if ((b = realloc(r->body, r->body_len + n + 1)) == NULL)
+	need = r->body_len + n + 1;
+	if ((r->body == NULL || r->body == r->body_buf) && need <= sizeof(r->body_buf))
+		b = r->body_buf;
+	else if (r->body == r->body_buf) {
+		if ((b = malloc(need)) == NULL)
+			return MHD_NO;
+		memcpy(b, r->body_buf, r->body_len);
+	} else if ((b = realloc(r->body, need)) == NULL)
 		return MHD_NO;
 	memcpy(b + r->body_len, upload, n);
 	r->body = b;
@@ -1409,12 +1477,10 @@ access_dispatch(struct http_req *r)
 {
 	const union MHD_ConnectionInfo *ci =
 	    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
-	const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = r->content_length;
 
 	/* Its size on the wire, when it can be told (no chunked body). */
-	if (ci != NULL && MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) == NULL)
+	if (ci != NULL && !r->has_te)
 		r->wire_len = (int64_t)ci->header_size + (cl ? (int64_t)strtoull(cl, NULL, 10) : 0);
 	conn_set_state(conn_of(r->conn), CONN_BUSY);	/* the body is in */
 	if (r->too_large)
@@ -1529,9 +1595,14 @@ http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static void
 req_free(struct http_req *r)
 {
-	free(r->method);
-	free(r->path);
-	free(r->body);
+	if (r == NULL)
+		return;
+	if (r->method != r->method_buf)
+		free(r->method);
+	if (r->path != r->path_buf)
+		free(r->path);
+	if (r->body != r->body_buf)
+		free(r->body);
 	free(r->reply);
 	free(r);
 }
@@ -1996,7 +2067,12 @@ http_detached_free(struct http_req *r)
 const char *
 http_header(struct http_req *r, const char *name)
 {
-	return r->conn ? MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name) : NULL;
+	if (r->conn == NULL)
+		return NULL;
+	/* A name the request has not got: no search. */
+	if (r->hdr_all && (r->hdr_names & hdr_bit(name, strlen(name))) == 0)
+		return NULL;
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
 const char *
