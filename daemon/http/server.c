@@ -133,7 +133,6 @@ struct http_req {
 	/* method and path point here when they fit (no allocation). */
 	char method_buf[8];
 	char path_buf[56];
-	char body_buf[256];		/* ... and the body */
 	/* Its headers, read once when they are in (header_scan_cb): the
 	 * first Content-Length, whether there is a Transfer-Encoding, and
 	 * a filter of the names (hdr_bit) so that asking for a header it
@@ -1054,32 +1053,22 @@ access_begin(struct http_listener *l, struct MHD_Connection *conn, const char *u
 }
 
 /* A piece of the body: keep it, up to max_body (past it, the body is
- * dropped and the request gets a 413 once it is in); in the request's
- * own buffer while it fits. */
+ * dropped and the request gets a 413 once it is in). */
 static enum MHD_Result
 access_upload(struct http_req *r, const char *upload, size_t n)
 {
 	char *b;
-	size_t need;
 
 	if (r->too_large || r->stage != STAGE_NEW)
 		return MHD_YES;
 	if (r->body_len + n > server.limits.max_body) {
 		r->too_large = 1;
-		if (r->body != r->body_buf)
-			free(r->body);
+		free(r->body);
 		r->body = NULL;
 		r->body_len = 0;
 		return MHD_YES;
 	}
-	need = r->body_len + n + 1;
-	if ((r->body == NULL || r->body == r->body_buf) && need <= sizeof(r->body_buf))
-		b = r->body_buf;
-	else if (r->body == r->body_buf) {
-		if ((b = malloc(need)) == NULL)
-			return MHD_NO;
-		memcpy(b, r->body_buf, r->body_len);
-	} else if ((b = realloc(r->body, need)) == NULL)
+	if ((b = realloc(r->body, r->body_len + n + 1)) == NULL)
 		return MHD_NO;
 	memcpy(b + r->body_len, upload, n);
 	r->body = b;
@@ -1601,8 +1590,7 @@ req_free(struct http_req *r)
 		free(r->method);
 	if (r->path != r->path_buf)
 		free(r->path);
-	if (r->body != r->body_buf)
-		free(r->body);
+	free(r->body);
 	free(r->reply);
 	free(r);
 }
