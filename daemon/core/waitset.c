@@ -67,7 +67,8 @@ struct waitset {
 	int end_recount;		/* ENDING: count afresh */
 	uint8_t *snap;			/* each future done, as ENDING found it */
 	int queued;			/* on waitsets.starting */
-	struct core_error error;	/* ended with an error instead of an answer */
+	enum core_code error;		/* ended with an error instead of an answer
+					 * (its words: waitset_error) */
 	size_t missing;			/* CORE_ENOTFOUND: which id */
 	uint64_t commit_seq;		/* WAITSET_COMMIT: the commit awaited */
 	TAILQ_ENTRY(waitset) commit_link;
@@ -314,23 +315,21 @@ waitset_deadline_cb(evutil_socket_t fd, short what, void *arg)
 		waitset_end(ws, 1, 1);
 }
 
-/* Record an error instead of an answer: CORE_EFULL or CORE_ENOMEM. */
+/* Record an error instead of an answer: CORE_EFULL or CORE_ENOMEM. Only
+ * its code is kept (a long-poll's waitset is small): waitset_error writes
+ * its words. */
 static void
 waitset_fail(struct waitset *ws, enum core_code code)
 {
-	if (code == CORE_EFULL)
-		core_error_set(&ws->error, code, "too many waiters (max_waiters = %zu)",
-		    ws->max_waiters);
-	else
-		core_error_set(&ws->error, code, "out of memory");
+	if (ws->error == CORE_OK)
+		ws->error = code;
 }
 
 /* Record that the id at ws->missing names nothing. */
 static void
 waitset_fail_missing(struct waitset *ws)
 {
-	core_error_set(&ws->error, CORE_ENOTFOUND, "no such %s (futures[%zu])",
-	    ws->want[ws->missing] == WANT_CALL ? "call" : "future", ws->missing);
+	waitset_fail(ws, CORE_ENOTFOUND);
 }
 
 /* Whether the i-th id names a future of the kind wanted (and count it if
@@ -543,8 +542,7 @@ waitset_start(struct waitset *ws, struct event_base *base, int64_t timeout,
 		waitset_detach(ws);
 		waitset_uncount(ws);
 		ws->phase = WAITSET_ENDED;
-		*err = ws->error;
-		return -1;
+		return waitset_error(ws, err);
 	case STEP_MORE:
 	default:
 		break;
@@ -567,11 +565,19 @@ waitset_starting(const struct waitset *ws)
 int
 waitset_error(const struct waitset *ws, struct core_error *err)
 {
-	if (ws->error.code == CORE_OK)
+	struct core_error none = { CORE_OK, "" };
+
+	if (ws->error == CORE_OK)
 		return 0;
-	if (err != NULL)
-		*err = ws->error;
-	return -1;
+	if (err == NULL)
+		err = &none;
+	if (ws->error == CORE_EFULL)
+		return core_error_set(err, CORE_EFULL, "too many waiters (max_waiters = %zu)",
+		    ws->max_waiters);
+	if (ws->error == CORE_ENOTFOUND)
+		return core_error_set(err, CORE_ENOTFOUND, "no such %s (futures[%zu])",
+		    ws->want[ws->missing] == WANT_CALL ? "call" : "future", ws->missing);
+	return core_error_set(err, ws->error, "out of memory");
 }
 
 size_t
