@@ -49,7 +49,15 @@ enum waitset_want { WANT_ANY, WANT_CALL, WANT_FUTURE };
 struct waitset {
 	enum waitset_rule rule;
 	enum waitset_phase phase;
-	int timed_out;
+	enum core_code error;		/* ended with an error instead of an answer
+					 * (its words: waitset_error) */
+	unsigned timed_out:1;
+	unsigned answer_now:1;		/* CHECK: timeout 0, answer once checked */
+	unsigned late:1;		/* CHECK: the deadline passed meanwhile */
+	unsigned counted:1;		/* in waitsets.n_waiting */
+	unsigned end_deadline:1;	/* ENDING: at the deadline */
+	unsigned end_recount:1;		/* ENDING: count afresh */
+	unsigned queued:1;		/* on waitsets.starting */
 	size_t n, cap;
 	uint64_t *ids;
 	uint8_t *want;			/* per id: enum waitset_want */
@@ -60,15 +68,7 @@ struct waitset {
 	void *arg;
 	size_t next;			/* CHECK, REGISTER: the next id */
 	size_t max_waiters;
-	int answer_now;			/* CHECK: timeout 0, answer once checked */
-	int late;			/* CHECK: the deadline passed meanwhile */
-	int counted;			/* in waitsets.n_waiting */
-	int end_deadline;		/* ENDING: at the deadline */
-	int end_recount;		/* ENDING: count afresh */
 	uint8_t *snap;			/* each future done, as ENDING found it */
-	int queued;			/* on waitsets.starting */
-	enum core_code error;		/* ended with an error instead of an answer
-					 * (its words: waitset_error) */
 	size_t missing;			/* CORE_ENOTFOUND: which id */
 	uint64_t commit_seq;		/* WAITSET_COMMIT: the commit awaited */
 	TAILQ_ENTRY(waitset) commit_link;
