@@ -60,7 +60,7 @@ struct waitset {
 	unsigned queued:1;		/* on waitsets.starting */
 	size_t n, cap;
 	uint64_t *ids;
-	uint8_t *want;			/* per id: enum waitset_want */
+	uint8_t *want;			/* per id: enum waitset_want (after ids) */
 	struct waiter *w;		/* one per future, from REGISTER */
 	size_t n_done, n_exc, n_cancelled;
 	struct event *timer;
@@ -100,14 +100,15 @@ struct waitset *
 waitset_new(enum waitset_rule rule, size_t cap)
 {
 	struct waitset *ws = calloc(1, sizeof(*ws));
+	size_t n = cap ? cap : 1;
 
-	if (ws == NULL || (ws->ids = calloc(cap ? cap : 1, sizeof(*ws->ids))) == NULL ||
-	    (ws->want = calloc(cap ? cap : 1, sizeof(*ws->want))) == NULL) {
-		if (ws != NULL)
-			free(ws->ids);
+	/* The ids and what each must be, in one allocation (a long-poll's
+	 * waitset of one fits the allocator's smallest block). */
+	if (ws == NULL || (ws->ids = calloc(n, sizeof(*ws->ids) + sizeof(*ws->want))) == NULL) {
 		free(ws);
 		return NULL;
 	}
+	ws->want = (uint8_t *)(ws->ids + n);
 	ws->rule = rule;
 	ws->cap = cap;
 	return ws;
@@ -636,8 +637,7 @@ waitset_free(struct waitset *ws)
 		event_free(ws->timer);
 	free(ws->w);
 	free(ws->snap);
-	free(ws->want);
-	free(ws->ids);
+	free(ws->ids);			/* and want */
 	free(ws);
 }
 
