@@ -30,13 +30,39 @@ struct jf {
 
 static json_t *jf_value(struct jf *f);
 
+const char *
+jsonfast_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+const char *
+jsonfast_plain_string(const char *p, const char *end, const char **s, size_t *n)
+{
+	const char *q;
+
+	if (p == end || *p != '"')
+		return NULL;
+	for (q = p + 1; q < end; q++) {
+		unsigned char c = (unsigned char)*q;
+		if (c == '"') {
+			*s = p + 1;
+			*n = (size_t)(q - *s);
+			return q + 1;
+		}
+		if (c < 0x20 || c >= 0x80 || c == '\\')
+			return NULL;
+	}
+	return NULL;
+}
+
 /* Skip JSON white space (what jansson skips). */
 static void
 jf_ws(struct jf *f)
 {
-	while (f->p < f->end && (*f->p == ' ' || *f->p == '\t' || *f->p == '\n' ||
-	    *f->p == '\r'))
-		f->p++;
+	f->p = jsonfast_ws(f->p, f->end);
 }
 
 /* A string without escapes or bytes over 0x7f: its bytes (between the
@@ -44,20 +70,12 @@ jf_ws(struct jf *f)
 static int
 jf_string(struct jf *f, const char **s, size_t *n)
 {
-	const char *p = f->p + 1;
+	const char *q = jsonfast_plain_string(f->p, f->end, s, n);
 
-	for (; p < f->end; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c == '"') {
-			*s = f->p + 1;
-			*n = (size_t)(p - *s);
-			f->p = p + 1;
-			return 0;
-		}
-		if (c < 0x20 || c >= 0x80 || c == '\\')
-			return -1;
-	}
-	return -1;
+	if (q == NULL)
+		return -1;
+	f->p = q;
+	return 0;
 }
 
 /* A number, jansson's grammar: an integer when it has no fraction and

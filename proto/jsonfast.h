@@ -16,4 +16,12 @@
  * decide then. */
 json_t *jsonfast_parse(const char *s, size_t len, size_t *depth);
 
+/* The scanning steps both quick readers use (this one, proto/waitbody):
+ * where the JSON white space from p stops (at most end). */
+const char *jsonfast_ws(const char *p, const char *end);
+/* A string without escapes or bytes over 0x7f, p on its opening quote:
+ * its bytes (between the quotes) in *s and *n, and where it ends (past
+ * the closing quote); NULL for anything else. */
+const char *jsonfast_plain_string(const char *p, const char *end, const char **s, size_t *n);
+
 #endif

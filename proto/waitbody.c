@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/jsonfast.h"
+
 /* More members than a wait body has: the long way judges those. */
 #define SCAN_MEMBERS 8
 /* An id as proto_id_format writes it: c_ or f_ and 16 hex digits. */
@@ -35,33 +37,20 @@ struct member {
 static void
 scan_ws(struct scan *s)
 {
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' ||
-	    *s->p == '\r'))
-		s->p++;
+	s->p = jsonfast_ws(s->p, s->end);
 }
 
-/* A string of printable ASCII with no escape, s->p on its quote: its
+/* A string with no escape and no byte over 0x7f, s->p on its quote: its
  * bytes in [*start, *start + *len), s->p past the closing quote. 0, or -1
  * if it is not one. */
 static int
 scan_plain_string(struct scan *s, const char **start, size_t *len)
 {
-	const char *b;
+	const char *q = jsonfast_plain_string(s->p, s->end, start, len);
 
-	if (s->p == s->end || *s->p != '"')
+	if (q == NULL)
 		return -1;
-	b = ++s->p;
-	while (s->p < s->end && *s->p != '"') {
-		unsigned char c = (unsigned char)*s->p;
-		if (c < 0x20 || c > 0x7e || c == '\\')
-			return -1;
-		s->p++;
-	}
-	if (s->p == s->end)
-		return -1;
-	*start = b;
-	*len = (size_t)(s->p - b);
-	s->p++;
+	s->p = q;
 	return 0;
 }
 

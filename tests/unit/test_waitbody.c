@@ -208,17 +208,6 @@ test_many(void)
 	free(b);
 }
 
-/* A small deterministic generator (xorshift). */
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static unsigned
-rnd(unsigned n)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (unsigned)(rng % n);
-}
 
 /* Random mutations of real bodies: whatever the bytes, the short way
  * answers as the long way or leaves it to it. */
@@ -237,15 +226,15 @@ test_mutations(void)
 	unsigned long bad = check_failed;
 
 	for (int round = 0; round < 30000 && check_failed == bad; round++) {
-		const char *seed = seeds[rnd(3)];
+		const char *seed = seeds[(unsigned)check_rand(3)];
 		size_t len = strlen(seed);
-		int edits = 1 + (int)rnd(3);
+		int edits = 1 + (int)(unsigned)check_rand(3);
 
 		memcpy(buf, seed, len);
 		while (edits-- > 0) {
-			size_t at = rnd((unsigned)len + 1);
-			char c = alphabet[rnd(sizeof(alphabet) - 1)];
-			switch (rnd(3)) {
+			size_t at = (unsigned)check_rand((unsigned)len + 1);
+			char c = alphabet[(unsigned)check_rand(sizeof(alphabet) - 1)];
+			switch ((unsigned)check_rand(3)) {
 			case 0:		/* replace */
 				if (at < len)
 					buf[at] = c;
@@ -265,7 +254,7 @@ test_mutations(void)
 				break;
 			}
 		}
-		same_answer(buf, len, (int)rnd(2), 64);
+		same_answer(buf, len, (int)(unsigned)check_rand(2), 64);
 	}
 	/* Both ways were taken often. */
 	CHECK(n_short > 3000 && n_long > 3000);
