@@ -31,6 +31,7 @@ static struct {
 	struct waiter_list wake;	/* waiters to call next turn */
 	struct event *wake_ev;
 	struct event *retain_ev;
+	struct event *tidy_ev;		/* finishes the id maps' growth (future_tidy_cb) */
 	struct future_persist persist;
 	uint64_t next_id;
 	uint64_t wake_gen;		/* generation of waiters queued now */
@@ -41,6 +42,7 @@ static struct {
 
 static void future_wake_cb(evutil_socket_t, short, void *);
 static void future_retain_cb(evutil_socket_t, short, void *);
+static void future_tidy_cb(evutil_socket_t, short, void *);
 static void future_retain_arm(void);
 
 int
@@ -60,8 +62,42 @@ future_init(struct event_base *base, const struct future_limits *limits)
 	TAILQ_INIT(&futures.wake);
 	futures.wake_ev = event_new(base, -1, 0, future_wake_cb, NULL);
 	futures.retain_ev = evtimer_new(base, future_retain_cb, NULL);
-	if (futures.wake_ev == NULL || futures.retain_ev == NULL)
+	futures.tidy_ev = evtimer_new(base, future_tidy_cb, NULL);
+	if (futures.wake_ev == NULL || futures.retain_ev == NULL || futures.tidy_ev == NULL)
 		return -1;
+	return 0;
+}
+
+/* Slots of a growing id map moved per idle turn (about 50 us). */
+#define TIDY_SLOTS 4096
+
+/* Finish the growth of the id maps a slice a turn: with no more puts or
+ * deletes (a million pending calls just waiting), the old table would
+ * stay, 16 bytes a slot, and every lookup would try both tables. */
+static void
+future_tidy_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval zero = { 0, 0 };
+	int more = idmap_step(&futures.ids, TIDY_SLOTS);
+
+	more |= idmap_step(&futures.idem, TIDY_SLOTS);
+	more |= idmap_step(&futures.occ, TIDY_SLOTS);
+	if (more)
+		evtimer_add(futures.tidy_ev, &zero);
+}
+
+/* Put key in one of the maps of futures, and finish its growth in idle
+ * turns if it just grew. */
+static int
+futures_put(struct idmap *m, uint64_t key, struct future *f)
+{
+	static const struct timeval zero = { 0, 0 };
+
+	if (idmap_put(m, key, f) == -1)
+		return -1;
+	if (idmap_growing(m) && futures.tidy_ev != NULL &&
+	    !evtimer_pending(futures.tidy_ev, NULL))
+		evtimer_add(futures.tidy_ev, &zero);
 	return 0;
 }
 
@@ -155,7 +191,9 @@ future_shutdown(void)
 		event_free(futures.wake_ev);
 	if (futures.retain_ev != NULL)
 		event_free(futures.retain_ev);
-	futures.wake_ev = futures.retain_ev = NULL;
+	if (futures.tidy_ev != NULL)
+		event_free(futures.tidy_ev);
+	futures.wake_ev = futures.retain_ev = futures.tidy_ev = NULL;
 }
 
 /* Key of an idempotency key in futures.idem (never 0). */
@@ -287,7 +325,7 @@ future_alloc(enum future_kind kind, const char *name, struct core_error *err)
 	}
 	if ((f = slab_alloc(&futures.slab)) == NULL ||
 	    (name != NULL && (future_ext(f) == NULL || (f->x->name = strdup(name)) == NULL)) ||
-	    idmap_put(&futures.ids, futures.next_id, f) == -1) {
+	    futures_put(&futures.ids, futures.next_id, f) == -1) {
 		if (f != NULL)
 			future_free(f);
 		core_error_set(err, CORE_ENOMEM, "out of memory");
@@ -335,7 +373,7 @@ future_restore(struct future *t, struct future_ext *tx)
 	target = t->kind == FUTURE_CALL && t->state == FUTURE_PENDING &&
 	    t->phase == CALL_WAITING ? future_find(tx->target) : NULL;
 	if (f == NULL || (target != NULL && future_ext(target) == NULL) ||
-	    idmap_put(&futures.ids, t->id, f) == -1) {
+	    futures_put(&futures.ids, t->id, f) == -1) {
 		slab_free(&futures.slab, f);
 		return NULL;
 	}
@@ -362,12 +400,12 @@ future_restore(struct future *t, struct future_ext *tx)
 	f->stored = 1;
 	timerq_node_init(&f->tq);
 	if (future_idem_key(f) != NULL)
-		idmap_put(&futures.idem, idem_hash(f->x->idem_key), f);
+		futures_put(&futures.idem, idem_hash(f->x->idem_key), f);
 	/* The store's UNIQUE index holds one row per occurrence; a hash
 	 * collision (never seen) leaves this one out of the index. */
 	if (f->x != NULL && f->x->schedule != 0 &&
 	    idmap_get(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for)) == NULL)
-		idmap_put(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for), f);
+		futures_put(&futures.occ, occ_hash(f->x->schedule, f->x->scheduled_for), f);
 	TAILQ_INSERT_TAIL(&futures.all, f, all);
 	if (f->id >= futures.next_id)
 		futures.next_id = f->id + 1;
@@ -589,7 +627,7 @@ future_occurrence_set(struct future *f, uint64_t schedule, int64_t t,
 		    "schedule s_%016llx has a call for %lld.%06lld already",
 		    (unsigned long long)schedule, (long long)(t / CLOCK_US_PER_S),
 		    (long long)(t % CLOCK_US_PER_S));
-	if (future_ext(f) == NULL || idmap_put(&futures.occ, key, f) == -1)
+	if (future_ext(f) == NULL || futures_put(&futures.occ, key, f) == -1)
 		return core_error_set(err, CORE_ENOMEM, "out of memory");
 	f->x->schedule = schedule;
 	f->x->scheduled_for = t;
@@ -601,7 +639,7 @@ future_idem_set(struct future *f, const char *key, uint64_t digest)
 {
 	if (future_ext(f) == NULL || (f->x->idem_key = strdup(key)) == NULL)
 		return -1;
-	if (idmap_put(&futures.idem, idem_hash(key), f) == -1) {
+	if (futures_put(&futures.idem, idem_hash(key), f) == -1) {
 		free(f->x->idem_key);
 		f->x->idem_key = NULL;
 		return -1;

@@ -194,6 +194,21 @@ idmap_del(struct idmap *m, uint64_t key)
 	return val;
 }
 
+int
+idmap_growing(const struct idmap *m)
+{
+	return m->old != NULL;
+}
+
+int
+idmap_step(struct idmap *m, size_t slots)
+{
+	migrate(m, slots);
+	if (m->old != NULL && m->old_n == 0)
+		migrate(m, 1);		/* empty: free it now */
+	return m->old != NULL;
+}
+
 size_t
 idmap_len(const struct idmap *m)
 {

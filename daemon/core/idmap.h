@@ -41,5 +41,12 @@ void *idmap_del(struct idmap *m, uint64_t key);
 uint64_t idmap_hash_bytes(const void *p, size_t len);
 /* Number of entries. */
 size_t idmap_len(const struct idmap *m);
+/* Whether a growth is still moving members into the new table. */
+int idmap_growing(const struct idmap *m);
+/* Move up to `slots` slots of a growth now. 1 if some remain. Puts and
+ * deletes move the rest only while they come: an owner whose map may
+ * stop changing calls this in its idle turns, so that the old table is
+ * freed and lookups try one table again. */
+int idmap_step(struct idmap *m, size_t slots);
 
 #endif

@@ -340,6 +340,34 @@ test_incremental_growth(void)
 			ok = 0;
 	CHECK(ok);
 	CHECK(table_ok(&m));
+	/* idmap_step finishes a growth with no put or delete, a bounded
+	 * number of slots a call. */
+	{
+		struct idmap g;
+		uint64_t k = 1;
+		size_t steps = 0;
+
+		idmap_init(&g);
+		while (!idmap_growing(&g) || g.mask < 1023) {
+			idmap_put(&g, k, val_of(k));
+			k++;
+		}
+		CHECK(idmap_growing(&g));
+		while (idmap_step(&g, 16) && steps < 100000) {
+			steps++;
+			if (!table_ok(&g))
+				ok_table = 0;
+		}
+		CHECK(!idmap_growing(&g) && g.old == NULL);
+		CHECK(steps >= g.mask / 2 / 16 - 2);	/* 16 slots a step, no more */
+		CHECK(ok_table);
+		for (uint64_t j = 1; j < k; j++)
+			if (idmap_get(&g, j) != val_of(j))
+				ok = 0;
+		CHECK(ok);
+		CHECK(table_ok(&g));
+		idmap_free(&g);
+	}
 	/* Deletes finish the move too; then the old table is gone. */
 	for (uint64_t k = 1; k <= KEYS; k++)
 		idmap_del(&m, k);
