@@ -1669,6 +1669,68 @@ out:
 	teardown();
 }
 
+/* A result that wakes ten thousand waiters calls them a slice a turn, in
+ * the order they waited, so that a timer due meanwhile runs before the
+ * last of them (issue 13: one turn called them all, 3 ms for 10,000
+ * long-polls). Each waiter takes 2 us here: 20 ms in all. */
+enum { MANY = 10000 };
+static int many_called, many_in_order = 1, timer_saw = -1;
+
+static void
+many_cb(struct waiter *w, void *arg)
+{
+	int64_t end = clock_loop_now() + 2;
+
+	if ((intptr_t)arg != many_called)
+		many_in_order = 0;
+	many_called++;
+	while (clock_loop_now() < end)
+		;
+}
+
+static void
+many_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	timer_saw = many_called;
+}
+
+/* Whether many_timer_cb has run and every waiter was called. */
+static int
+timer_ran(const void *arg)
+{
+	return timer_saw >= 0 && many_called == MANY;
+}
+
+static void
+test_wake_slices(void)
+{
+	static struct waiter w[MANY];
+	struct core_error err = { CORE_OK, "" };
+	struct timeval tv = { 0, 1000 };
+	struct event *ev;
+	struct future *f;
+
+	setup(0, 3650LL * 86400 * SEC);
+	many_called = 0;
+	many_in_order = 1;
+	timer_saw = -1;
+	if (!CHECK((f = future_new("many", 0, &err)) != NULL))
+		goto out;
+	for (intptr_t i = 0; i < MANY; i++)
+		future_wait(f, &w[i], many_cb, (void *)i);
+	ev = evtimer_new(fx.base, many_timer_cb, NULL);
+	CHECK_INT_EQ(future_set_result(f, strdup("1"), &err), 0);
+	evtimer_add(ev, &tv);		/* due 1 ms into the wake-ups */
+	CHECK(run_until(timer_ran, NULL, 10000));
+	CHECK_INT_EQ(many_called, MANY);
+	CHECK(many_in_order);
+	if (!CHECK(timer_saw > 0 && timer_saw < MANY))
+		fprintf(stderr, "  the timer ran after %d of %d\n", timer_saw, MANY);
+	event_free(ev);
+out:
+	teardown();
+}
+
 /* A slice of starts ends when a plain future's timeout falls due, not
  * after its full 2 ms: the timeout waits for at most the few starts
  * between two looks at the clock (issue 13: with the fixed slice,
@@ -1802,5 +1864,6 @@ main(void)
 	test_claim_recover();
 	test_burst_slices();
 	test_slice_ends_at_timeout();
+	test_wake_slices();
 	return check_summary();
 }
