@@ -1492,6 +1492,29 @@ slow_renew(void *arg)
 	evtimer_add(slow.grant, &tv);
 }
 
+/* A fresh core on a slow store (delay, len: 0 for the defaults) with a
+ * lease of 10 ms, then a call due in 200 ms that starts (it learns the
+ * store's speed) and one due in 900 ms, past the first lease, after the
+ * claim window opened, that starts too. 0, or -1 (checked) if either
+ * did not. */
+static int
+slow_store_two_calls(struct future_persist *p, int64_t delay, int64_t len)
+{
+	setup(0, 3650LL * 86400 * SEC);
+	memset(&slow, 0, sizeof(slow));
+	slow.delay = delay;
+	slow.len = len;
+	if ((slow.grant = evtimer_new(fx.base, slow_grant_cb, NULL)) == NULL)
+		exit(2);
+	future_set_persist(p);
+	sched_set_lease(clock_loop_now() + 10 * MS);
+	if (!CHECK(call(TRIGGER_AFTER, 200 * MS, 0) != NULL) || !CHECK(run_until_started(1, 5000)))
+		return -1;
+	if (!CHECK(call(TRIGGER_AFTER, 900 * MS, 0) != NULL) || !CHECK(run_until_started(2, 5000)))
+		return -1;
+	return 0;
+}
+
 /* A renewal is asked early enough for the store's recent speed (issue
  * 15: with renewals asked a fixed 100 ms ahead, a commit slower than that
  * on a loaded machine made a schedule's occurrence wait for its lease).
@@ -1500,23 +1523,11 @@ static void
 test_renew_ahead(void)
 {
 	struct future_persist p = { NULL, NULL, slow_renew, NULL };
-	struct future *a, *b;
 	int64_t late_a, late_b;
 
-	setup(0, 3650LL * 86400 * SEC);
-	memset(&slow, 0, sizeof(slow));
-	if ((slow.grant = evtimer_new(fx.base, slow_grant_cb, NULL)) == NULL)
-		exit(2);
-	future_set_persist(&p);
-	sched_set_lease(clock_loop_now() + 10 * MS);
-	a = call(TRIGGER_AFTER, 200 * MS, 0);
-	if (!CHECK(a != NULL) || !CHECK(run_until_started(1, 5000)))
+	if (slow_store_two_calls(&p, 0, 0) == -1)
 		goto out;
 	late_a = fx.log[0].started - fx.log[0].due;
-	/* Due well past the first lease, after the claim window opened. */
-	b = call(TRIGGER_AFTER, 900 * MS, 0);
-	if (!CHECK(b != NULL) || !CHECK(run_until_started(2, 5000)))
-		goto out;
 	late_b = fx.log[1].started - fx.log[1].due;
 	if (!CHECK(late_a >= SLOW_RENEW - 100 * MS - 5 * MS) ||
 	    !CHECK(late_b < SLOW_RENEW / 2))
@@ -1536,22 +1547,9 @@ static void
 test_renew_reach(void)
 {
 	struct future_persist p = { NULL, NULL, slow_renew, NULL };
-	struct future *a, *b;
 	int64_t late_b;
 
-	setup(0, 3650LL * 86400 * SEC);
-	memset(&slow, 0, sizeof(slow));
-	slow.delay = 200 * MS;
-	slow.len = 260 * MS;
-	if ((slow.grant = evtimer_new(fx.base, slow_grant_cb, NULL)) == NULL)
-		exit(2);
-	future_set_persist(&p);
-	sched_set_lease(clock_loop_now() + 10 * MS);
-	a = call(TRIGGER_AFTER, 200 * MS, 0);
-	if (!CHECK(a != NULL) || !CHECK(run_until_started(1, 5000)))
-		goto out;
-	b = call(TRIGGER_AFTER, 900 * MS, 0);
-	if (!CHECK(b != NULL) || !CHECK(run_until_started(2, 5000)))
+	if (slow_store_two_calls(&p, 200 * MS, 260 * MS) == -1)
 		goto out;
 	late_b = fx.log[1].started - fx.log[1].due;
 	if (!CHECK(late_b < 50 * MS))
