@@ -21,6 +21,7 @@
 #include "daemon/core/sched.h"
 #include "daemon/core/schedule.h"
 #include "daemon/log.h"
+#include "daemon/store/checkpoint.h"
 
 #define SCHEMA_VERSION 2
 #define RETRY_US 1000000	/* retry a failed commit this often */
@@ -268,6 +269,8 @@ store_open(const char *state_dir, struct clock_anchor *anchor)
 		    "out of memory");
 		return -1;
 	}
+	/* Without its thread, SQLite's own checkpoints in the commits. */
+	(void)checkpoint_start(store.db, path);
 	anchor->loop = query_int("SELECT value FROM meta WHERE key = 'anchor_loop'", -1);
 	anchor->unix_us = query_int("SELECT value FROM meta WHERE key = 'anchor_unix'", 0);
 	anchor->boot = query_int("SELECT value FROM meta WHERE key = 'anchor_boot'", 0);
@@ -1280,6 +1283,7 @@ store_close(void)
 	sqlite3_finalize(store.begin);
 	sqlite3_finalize(store.commit);
 	spec_cache_clear();
+	checkpoint_stop();
 	sqlite3_close(store.db);
 	sqlite3_close(store.rdb);
 	if (store.lock_fd != -1)

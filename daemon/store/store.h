@@ -10,7 +10,9 @@
  * The commits run on a writer thread of their own: the loop snapshots
  * the changed objects' rows, hands them over and goes on serving while
  * SQLite writes and waits for fsync. Changes made meanwhile form the next
- * batch, handed over as soon as the writer is free.
+ * batch, handed over as soon as the writer is free. The log is copied
+ * into the database file by a third thread (checkpoint.h), so a commit
+ * does not wait for that either.
  *
  * Faults: a full disk or a read-only store makes the store unwritable
  * (writes get 503, reads go on) and the commit is retried every second;
