@@ -4,6 +4,7 @@
 #include "daemon/core/future.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -459,7 +460,6 @@ void
 future_settle(struct future *f, enum future_state state, char *value, int is_exc)
 {
 	struct future *cb;
-	struct waiter *w;
 
 	assert(f->state == FUTURE_PENDING && state != FUTURE_PENDING);
 	f->state = (uint8_t)state;
@@ -481,13 +481,14 @@ future_settle(struct future *f, enum future_state state, char *value, int is_exc
 		TAILQ_REMOVE(&f->x->callbacks, cb, link);
 		sched_ready_push(cb);
 	}
-	/* Waiters are detached now and called next turn, so one may wait
-	 * again without seeing this list. */
-	while (f->x != NULL && (w = TAILQ_FIRST(&f->x->waiters)) != NULL) {
-		TAILQ_REMOVE(&f->x->waiters, w, link);
-		w->f = NULL;
-		w->woken = futures.wake_gen;
-		TAILQ_INSERT_TAIL(&futures.wake, w, link);
+	/* Waiters are called from next turn, in order, each detached just
+	 * before (so it may wait again). They stay on the list: the future
+	 * takes its place on the wake queue as one entry, x->wake, whatever
+	 * their number (issue 18: moving 10,000 one by one held the
+	 * resolving request for 2.45 ms). */
+	if (f->x != NULL && !TAILQ_EMPTY(&f->x->waiters)) {
+		f->x->wake.woken = futures.wake_gen;
+		TAILQ_INSERT_TAIL(&futures.wake, &f->x->wake, link);
 	}
 	if (!TAILQ_EMPTY(&futures.wake))
 		event_active(futures.wake_ev, 0, 0);
@@ -591,8 +592,25 @@ future_wake_cb(evutil_socket_t fd, short what, void *arg)
 			evtimer_add(futures.wake_ev, &zero);
 			return;
 		}
-		TAILQ_REMOVE(&futures.wake, w, link);
-		w->woken = 0;
+		if (w->fn == NULL) {
+			/* A done future's entry: its next waiter, or off the
+			 * queue once none is left. */
+			struct future_ext *x = (struct future_ext *)(void *)((char *)w -
+			    offsetof(struct future_ext, wake));
+			struct waiter *v = TAILQ_FIRST(&x->waiters);
+
+			if (v == NULL) {
+				TAILQ_REMOVE(&futures.wake, w, link);
+				w->woken = 0;
+				continue;
+			}
+			TAILQ_REMOVE(&x->waiters, v, link);
+			v->f = NULL;
+			w = v;
+		} else {
+			TAILQ_REMOVE(&futures.wake, w, link);
+			w->woken = 0;
+		}
 		w->fn(w, w->arg);
 		n++;
 	}
@@ -665,12 +683,24 @@ future_idem_set(struct future *f, const char *key, uint64_t digest)
 	return 0;
 }
 
-/* Remove an object from the indexes and free it. */
+/* Remove an object from the indexes and free it. Its waiters not called
+ * yet take its place on the wake queue, one by one. */
 static void
 future_unlink(struct future *f)
 {
 	uint64_t id = f->id;
 	int dirty = f->dirty;
+	struct waiter *w;
+
+	if (f->x != NULL && f->x->wake.woken) {
+		while ((w = TAILQ_FIRST(&f->x->waiters)) != NULL) {
+			TAILQ_REMOVE(&f->x->waiters, w, link);
+			w->f = NULL;
+			w->woken = f->x->wake.woken;
+			TAILQ_INSERT_BEFORE(&f->x->wake, w, link);
+		}
+		TAILQ_REMOVE(&futures.wake, &f->x->wake, link);
+	}
 
 	TAILQ_REMOVE(&futures.all, f, all);
 	idmap_del(&futures.ids, f->id);

@@ -59,7 +59,10 @@ struct future_ext {
 	uint64_t schedule;		/* an occurrence: its schedule (schedule.h) */
 	int64_t scheduled_for;		/* ... and its nominal Unix time */
 	struct future_list callbacks;	/* calls to start once done */
-	struct waiter_list waiters;
+	struct waiter_list waiters;	/* registered; once done, being called */
+	/* Done with waiters: its place on the wake queue (fn NULL), where
+	 * they are called in turn, still on the list above. */
+	struct waiter wake;
 };
 
 struct future {

@@ -1729,6 +1729,76 @@ out:
 	teardown();
 }
 
+/* A result's waiters stay on its list until their turn: the future takes
+ * one place on the wake queue however many wait (issue 18: moving 10,000
+ * one by one held the resolving request 2.45 ms). So, in the order they
+ * waited, with what else was queued before and after; a waiter taken off
+ * after the result is never called; a future forgotten while its waiters
+ * are being called hands the rest over, still in order. */
+static intptr_t seq_log[MANY + 2];
+static int seq_n, seq_drop_at = -1;
+static struct future *seq_future;
+
+static void
+seq_cb(struct waiter *w, void *arg)
+{
+	seq_log[seq_n++] = (intptr_t)arg;
+	if (seq_n == seq_drop_at)
+		future_drop(seq_future);
+}
+
+static int
+seq_all(const void *arg)
+{
+	return seq_n == *(const int *)arg;
+}
+
+static void
+test_wake_in_place(void)
+{
+	static struct waiter w[MANY], before, after;
+	struct core_error err = { CORE_OK, "" };
+	struct future *f, *done;
+	int want = MANY + 1, ok = 1;	/* w[5] is taken off */
+	intptr_t expect = 0;
+	uint64_t id = 0;
+
+	setup(0, 3650LL * 86400 * SEC);
+	seq_n = 0;
+	seq_drop_at = 100;
+	if (!CHECK((f = future_new("many", 0, &err)) != NULL) ||
+	    !CHECK((done = future_new("done", 0, &err)) != NULL))
+		goto out;
+	CHECK_INT_EQ(future_set_result(done, strdup("1"), &err), 0);
+	CHECK(run_until(is_done, done, 1000));
+	for (intptr_t i = 0; i < MANY; i++)
+		future_wait(f, &w[i], seq_cb, (void *)(i + 1));
+	future_wait(done, &before, seq_cb, (void *)0);		/* queued first */
+	seq_future = f;
+	id = f->id;
+	CHECK_INT_EQ(future_set_result(f, strdup("2"), &err), 0);
+	future_wait(done, &after, seq_cb, (void *)(MANY + 1));	/* after f's */
+	CHECK_INT_EQ(seq_n, 0);		/* called from the next turn only */
+	/* Not one waiter touched by the result: all still on f's list. */
+	CHECK(w[0].f == f && w[MANY - 1].f == f && !w[MANY - 1].woken);
+	waiter_remove(&w[5]);		/* taken off after the result */
+	CHECK(run_until(seq_all, &want, 10000));
+	CHECK_INT_EQ(seq_n, want);
+	for (int i = 0; i < seq_n; i++) {
+		if (expect == 6)
+			expect++;	/* w[5], taken off */
+		if (seq_log[i] != expect++)
+			ok = 0;
+	}
+	if (!CHECK(ok))
+		fprintf(stderr, "  not called in the order they waited\n");
+	/* The future was forgotten at its 99th waiter (seq_drop_at). */
+	CHECK(future_find(id) == NULL);
+out:
+	seq_drop_at = -1;
+	teardown();
+}
+
 /* A slice of starts ends when a plain future's timeout falls due, not
  * after its full 2 ms: the timeout waits for at most the few starts
  * between two looks at the clock (issue 13: with the fixed slice,
@@ -1863,5 +1933,6 @@ main(void)
 	test_burst_slices();
 	test_slice_ends_at_timeout();
 	test_wake_slices();
+	test_wake_in_place();
 	return check_summary();
 }
