@@ -61,7 +61,7 @@ ckpt_main(void *arg)
 
 /* The writer's WAL hook, after each of its commits: pages are in the log.
  * Wakes the thread once CHECKPOINT_PAGES more than it copied are there;
- * copies the rest itself at CHECKPOINT_LIMIT. */
+ * copies the last few itself at CHECKPOINT_LIMIT. */
 static int
 ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
@@ -72,7 +72,11 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 		ck.copied = 0;		/* the log started over */
 	if (pages > ck.stats.log_pages_max)
 		ck.stats.log_pages_max = pages;
-	if (!ck.busy && !ck.want && pages - ck.copied >= CHECKPOINT_PAGES) {
+	/* At the limit the thread copies until at most CHECKPOINT_REST
+	 * pages are left; the writer copies those, or all that is left once
+	 * commits outpace the thread by CHECKPOINT_PAGES. */
+	if (!ck.busy && !ck.want && (pages - ck.copied >= CHECKPOINT_PAGES ||
+	    (pages >= CHECKPOINT_LIMIT && pages - ck.copied > CHECKPOINT_REST))) {
 		ck.want = 1;
 		pthread_cond_broadcast(&ck.cv);	/* checkpoint_idle waits on it too */
 	}
@@ -82,7 +86,9 @@ ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	 * of commits): then it waits, so that the log stays bounded. */
 	while (pages >= 2 * CHECKPOINT_LIMIT && ck.busy)
 		pthread_cond_wait(&ck.cv, &ck.mu);
-	in_writer = pages >= CHECKPOINT_LIMIT && !ck.busy;
+	in_writer = pages >= CHECKPOINT_LIMIT && !ck.busy && !ck.want &&
+	    (pages - ck.copied <= CHECKPOINT_REST ||
+	    pages >= CHECKPOINT_LIMIT + CHECKPOINT_PAGES);
 	pthread_mutex_unlock(&ck.mu);
 	if (in_writer) {
 		int log_pages = -1, copied = -1;

@@ -11,12 +11,15 @@
  *
  * The log starts over only when a writer begins with all of it copied, and
  * under steady load the writer appends during every copy. So once the log
- * holds CHECKPOINT_LIMIT pages the writer copies the few pages the thread
- * has not (one fsync in a commit every CHECKPOINT_LIMIT pages, not every
- * 1,000), and the log starts over at its next commit. The writer waits
- * for the thread only if the log reaches twice the limit during one of
- * its copies. The log's file keeps its largest size: CHECKPOINT_LIMIT
- * pages and a few commits' (16 MB of 4 KiB pages), at most twice that.
+ * holds CHECKPOINT_LIMIT pages the thread copies until at most
+ * CHECKPOINT_REST are left, and the writer copies those: one small copy
+ * and an fsync in a commit every CHECKPOINT_LIMIT pages, not a copy of
+ * 1,000 pages and an fsync every 1,000. The log starts over at the
+ * writer's next commit. Commits that outpace the thread (CHECKPOINT_PAGES
+ * past the limit) get the writer to copy all that is left; at twice the
+ * limit it waits for the thread's copy first. The log's file keeps its
+ * largest size: about CHECKPOINT_LIMIT pages (16 MB of 4 KiB pages), at
+ * most twice that.
  */
 #ifndef LOOPD_STORE_CHECKPOINT_H
 #define LOOPD_STORE_CHECKPOINT_H
@@ -28,6 +31,7 @@
 /* Pages of log that wake the thread, and at which the writer copies. */
 #define CHECKPOINT_PAGES 1000
 #define CHECKPOINT_LIMIT 4000
+#define CHECKPOINT_REST 256		/* ... pages left to the writer */
 
 struct checkpoint_stats {
 	uint64_t runs;			/* by the thread */
