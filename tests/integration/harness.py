@@ -449,6 +449,17 @@ class Daemon:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
+        # Until they are gone (or zombies, their files closed): a command
+        # spawned just before a kill -9 holds loopd's descriptors until its
+        # exec, the state directory's lock among them, and a loopd started
+        # again at once found the directory in use.
+        deadline = time.monotonic() + 5
+        for p, start in victims:
+            while time.monotonic() < deadline:
+                st = _proc_stat(p)
+                if st is None or st[2] != start or st[3] in "ZX":
+                    break
+                time.sleep(0.005)
 
     def _victims_by_session(self):
         out = []
