@@ -156,7 +156,7 @@ main(int argc, char **argv)
 	char *greq, *preq;
 	long opened = 0, connecting = 0, sent = 0, done = 0, failed = 0, early = 0;
 	double t_start, t_held, t_send, t0 = NAN, until, waiters_seen;
-	long rss_before, rss_held;
+	long rss_before, rss_held, rss_timers = 0;
 	int ep, cfd;
 
 	for (int i = 1; i < argc; i += 2) {
@@ -306,6 +306,9 @@ main(int argc, char **argv)
 			if (bc_json_str(bc_resp_body(&r), "id", tid[i], sizeof(tid[i])) == -1)
 				bc_die("await: timer %ld: no id", i);
 		}
+		/* What the timers' futures and connections took, so that the
+		 * RSS per connection after its reply leaves them out. */
+		rss_timers = bc_rss_kb((pid_t)pid) - rss_held;
 	}
 
 	/* Set the result and time every reply. */
@@ -413,9 +416,10 @@ main(int argc, char **argv)
 	    rss_before, rss_held);
 	bc_jnum(rss_before > 0 && rss_held > 0 ?
 	    (double)(rss_held - rss_before) * 1024.0 / (double)n : NAN, 1);
-	printf(",\"rss_after_kb\":%ld,\"rss_after_per_conn_bytes\":", rss_after);
+	printf(",\"rss_after_kb\":%ld,\"rss_timers_kb\":%ld,\"rss_after_per_conn_bytes\":",
+	    rss_after, rss_timers);
 	bc_jnum(rss_before > 0 && rss_after > 0 ?
-	    (double)(rss_after - rss_before) * 1024.0 / (double)n : NAN, 1);
+	    (double)(rss_after - rss_before - rss_timers) * 1024.0 / (double)n : NAN, 1);
 	printf(",\"t_send_mono\":%.6f,", t_send);
 	print_stats("after_reply_ms", rel0, m);
 	putchar(',');
