@@ -135,7 +135,10 @@ class CrashTest(unittest.TestCase):
             t0 = time.monotonic()
             post_parallel(d, "/v1/futures", [None] * 320, threads)
             estimate = (time.monotonic() - t0) * n / 320
-            window = max(4.0, 1.5 * estimate + 2.0)
+            # Calls are claimed claim_ahead (1 s) before they are due, and
+            # a call claimed before a crash is not run again (Interrupted):
+            # the kill must come before the claims, with room to spare.
+            window = max(5.0, 2.0 * estimate + 3.0)
             due = d.loop_time() + window
             t0 = time.monotonic()
             replies = post_parallel(d, "/v1/calls", [
@@ -146,7 +149,7 @@ class CrashTest(unittest.TestCase):
                              % (len(bad), bad[:1]))
             ids = [r.body["id"] for r in replies]
             self.assertEqual(len(set(ids)), n, "ids are not unique")
-            self.assertLess(d.loop_time(), due - 0.2,
+            self.assertLess(d.loop_time(), due - 1.5,
                             "scheduling %d calls took %.1fs, too long for "
                             "the %.1fs window (estimate %.1fs)"
                             % (n, took, window, estimate))
@@ -170,8 +173,12 @@ class CrashTest(unittest.TestCase):
                 if ran_now > ran_before:
                     ran_before, t_progress = ran_now, now
                 if now - t_progress > 30 or now - t_start > 600:
-                    raise AssertionError("%d of %d calls ran; none for %.0f s"
-                                         % (ran_now, n, now - t_progress))
+                    raise AssertionError(
+                        "%d of %d calls ran; none for %.0f s (loop time %.1f, due %.1f; "
+                        "pending %s, running %s)\n%s"
+                        % (ran_now, n, now - t_progress, d.loop_time(), due,
+                           metric(d, "loopd_pending_calls"),
+                           metric(d, "loopd_commands_running"), d.log_tail(40)))
                 d.check_alive()
                 time.sleep(0.05)
             wait_no_pending(d, 10)
