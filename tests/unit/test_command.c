@@ -18,6 +18,7 @@
 #include "daemon/exec/command.h"
 #include "daemon/util/strv.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SEC 1000000LL
@@ -224,16 +225,11 @@ main(void)
 {
 	struct command_limits lim = { 2, 1024, 500 * MS };
 	struct command_hooks hooks = { NULL, on_started, on_done, NULL };
-	struct event_config *cfg = event_config_new();
 
 	signal(SIGPIPE, SIG_IGN);
-	/* As main.c makes it: with libevent's default coarse clock a timer
-	 * may run up to a tick (4 ms) before its time by CLOCK_MONOTONIC,
-	 * which test_timeout's lower bound then sees. */
-	if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (base = event_base_new_with_config(cfg)) == NULL)
+	/* Precise timers: test_timeout's lower bound sees a coarse clock. */
+	if ((base = evbase_new(0)) == NULL)
 		return 2;
-	event_config_free(cfg);
 	clock_start(-1, 0);
 	if (command_init(base, &lim, &hooks) == -1)
 		return 2;

@@ -22,6 +22,7 @@
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SLOW_SPAWN (30 * MS)
@@ -75,7 +76,7 @@ run_until_done(struct event_base *base, struct future *c, int64_t ms)
 static void
 test_started_before_spawn(void)
 {
-	struct event_base *base = event_base_new();
+	struct event_base *base = evbase_new(0);
 	struct future_limits fl = { 0, 3600 * CLOCK_US_PER_S, 0 };
 	struct sched_actions ops;
 	struct core_error err = { CORE_OK, "" };

@@ -16,6 +16,7 @@
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define FIRST 1000000
 #define CAP 8
@@ -165,7 +166,7 @@ main(void)
 	struct future_limits fl = { 0, 3600 * CLOCK_US_PER_S, 0 };
 	struct sched_actions ops = { .start = no_start };
 
-	if ((fx.base = event_base_new()) == NULL)
+	if ((fx.base = evbase_new(0)) == NULL)
 		return 2;
 	clock_start(-1, 0);
 	if (future_init(fx.base, &fl) == -1 || sched_init(fx.base, &ops, 86400 * CLOCK_US_PER_S) == -1 ||

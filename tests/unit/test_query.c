@@ -13,6 +13,7 @@
 #include "daemon/core/query.h"
 #include "daemon/core/sched.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define SEC CLOCK_US_PER_S
 
@@ -31,7 +32,7 @@ setup(void)
 	struct future_limits fl = { 0, 3600 * SEC, 0 };
 	struct sched_actions ops = { .start = no_start };
 
-	if ((base = event_base_new()) == NULL) {
+	if ((base = evbase_new(0)) == NULL) {
 		fprintf(stderr, "cannot make an event base\n");
 		exit(2);
 	}

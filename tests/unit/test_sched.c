@@ -19,6 +19,7 @@
 #include "daemon/core/future.h"
 #include "daemon/core/sched.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SEC CLOCK_US_PER_S
@@ -128,7 +129,6 @@ fake_admit(void *arg, struct proto_call_req *req, char **spec, uint64_t *digest,
 static void
 setup(size_t max_pending, int64_t horizon)
 {
-	struct event_config *cfg = event_config_new();
 	struct future_limits fl = { max_pending, 3600 * SEC, 0 };
 	struct sched_actions ops = {
 		.admit = fake_admit, .start = fake_start, .abort = fake_abort,
@@ -137,13 +137,10 @@ setup(size_t max_pending, int64_t horizon)
 
 	memset(&fx, 0, sizeof(fx));
 	/* As loopd's (main.c): two priorities, timeouts ahead of slices. */
-	if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (fx.base = event_base_new_with_config(cfg)) == NULL ||
-	    event_base_priority_init(fx.base, 2) == -1) {
+	if ((fx.base = evbase_new(2)) == NULL) {
 		fprintf(stderr, "cannot make an event base\n");
 		exit(2);
 	}
-	event_config_free(cfg);
 	clock_start(-1, 0);
 	if (future_init(fx.base, &fl) == -1 || sched_init(fx.base, &ops, horizon) == -1 ||
 	    (fx.guard = evtimer_new(fx.base, guard_cb, NULL)) == NULL) {

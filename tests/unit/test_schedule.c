@@ -16,6 +16,7 @@
 #include "daemon/core/sched.h"
 #include "daemon/core/schedule.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SEC CLOCK_US_PER_S
@@ -60,7 +61,6 @@ guard_cb(evutil_socket_t fd, short what, void *arg)
 static void
 setup(void)
 {
-	struct event_config *cfg = event_config_new();
 	struct future_limits fl = { 0, 3600 * SEC, 0 };
 	struct schedule_limits sl = { 4, 1 * SEC };
 	struct sched_actions ops = {
@@ -68,10 +68,8 @@ setup(void)
 	};
 
 	memset(&fx, 0, sizeof(fx));
-	if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (fx.base = event_base_new_with_config(cfg)) == NULL)
+	if ((fx.base = evbase_new(0)) == NULL)
 		exit(2);
-	event_config_free(cfg);
 	clock_start(-1, 0);
 	if (future_init(fx.base, &fl) == -1 || schedule_init(NULL, &sl) == -1 ||
 	    sched_init(fx.base, &ops, 3653 * 86400 * SEC) == -1 ||

@@ -22,6 +22,7 @@
 #include "daemon/log.h"
 #include "daemon/store/store.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define SEC CLOCK_US_PER_S
 #define N_FUTURES (3 * STORE_DONE_SLICE + 100)
@@ -89,7 +90,6 @@ fake_interrupted(void *arg, struct future *c)
 static int
 setup(void)
 {
-	struct event_config *cfg = event_config_new();
 	struct future_limits fl = { 1000000, 3600 * SEC, 0 };
 	struct sched_actions ops = {
 		.start = fake_start, .abort = fake_abort, .interrupted = fake_interrupted,
@@ -98,14 +98,10 @@ setup(void)
 
 	memset(&fx, 0, sizeof(fx));
 	snprintf(fx.dir, sizeof(fx.dir), "/tmp/loopd-unit-store-XXXXXX");
-	if (mkdtemp(fx.dir) == NULL || cfg == NULL ||
-	    event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (fx.base = event_base_new_with_config(cfg)) == NULL ||
-	    event_base_priority_init(fx.base, 2) == -1) {
+	if (mkdtemp(fx.dir) == NULL || (fx.base = evbase_new(2)) == NULL) {
 		fprintf(stderr, "cannot make a state directory or an event base\n");
 		return -1;
 	}
-	event_config_free(cfg);
 	if (store_open(fx.dir, &anchor) == -1)
 		return -1;
 	clock_resume(&anchor);

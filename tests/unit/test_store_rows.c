@@ -19,6 +19,7 @@
 #include "daemon/core/schedule.h"
 #include "daemon/store/store.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define SEC 1000000LL
 #define CALL_ID 0x100001ULL
@@ -67,8 +68,7 @@ up(void)
 	};
 	long n;
 
-	if (store_open(dir, &anchor) == -1 || (base = event_base_new()) == NULL ||
-	    event_base_priority_init(base, 2) == -1)
+	if (store_open(dir, &anchor) == -1 || (base = evbase_new(2)) == NULL)
 		exit(2);
 	clock_resume(&anchor);
 	if (future_init(base, &fl) == -1 || schedule_init(NULL, &sl) == -1)

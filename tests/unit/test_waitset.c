@@ -22,6 +22,7 @@
 #include "daemon/core/sched.h"
 #include "daemon/core/waitset.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SEC CLOCK_US_PER_S
@@ -75,18 +76,15 @@ fake_pending(void)
 static void
 setup(void)
 {
-	struct event_config *cfg = event_config_new();
 	struct future_limits fl = { 0, 3600 * SEC, 0 };
 	struct sched_actions ops = { .start = no_start };
 
 	memset(&fx, 0, sizeof(fx));
 	fx.lim = (struct waitset_limits){ 0, 60 * SEC };
-	if (cfg == NULL || event_config_set_flag(cfg, EVENT_BASE_FLAG_PRECISE_TIMER) == -1 ||
-	    (fx.base = event_base_new_with_config(cfg)) == NULL) {
+	if ((fx.base = evbase_new(0)) == NULL) {
 		fprintf(stderr, "cannot make an event base\n");
 		exit(2);
 	}
-	event_config_free(cfg);
 	clock_start(-1, 0);
 	if (future_init(fx.base, &fl) == -1 || sched_init(fx.base, &ops, 0) == -1 ||
 	    (fx.guard = evtimer_new(fx.base, guard_cb, NULL)) == NULL) {

@@ -25,6 +25,7 @@
 #include "daemon/exec/webhook.h"
 #include "daemon/util/strv.h"
 #include "tests/unit/check.h"
+#include "tests/unit/evbase.h"
 
 #define MS 1000LL
 #define SEC 1000000LL
@@ -317,7 +318,7 @@ main(void)
 	srv.port = ntohs(sa.sin_port);
 	if (pthread_create(&th, NULL, serve, NULL) != 0)
 		return 2;
-	if ((base = event_base_new()) == NULL)
+	if ((base = evbase_new(0)) == NULL)
 		return 2;
 	clock_start(-1, 0);
 	if (webhook_init(base, &lim, &hooks) == -1)
