@@ -466,14 +466,22 @@ waitset_step_done(struct waitset *ws, enum waitset_step step)
 	}
 }
 
-/* Nothing left to start: drop the slice timer (its base may go next). */
+/* Nothing left on queue q: drop its slice timer *ev (its base may go
+ * next). */
+static void
+waitset_queue_idle(struct waitset_list *q, struct event **ev)
+{
+	if (TAILQ_EMPTY(q) && *ev != NULL) {
+		event_free(*ev);
+		*ev = NULL;
+	}
+}
+
+/* Nothing left to start. */
 static void
 waitset_start_idle(void)
 {
-	if (TAILQ_EMPTY(&waitsets.starting) && waitsets.start_ev != NULL) {
-		event_free(waitsets.start_ev);
-		waitsets.start_ev = NULL;
-	}
+	waitset_queue_idle(&waitsets.starting, &waitsets.start_ev);
 }
 
 /* The next slice of the waitsets starting, in the order they started,
@@ -587,14 +595,11 @@ waitset_missing(const struct waitset *ws)
 	return ws->missing;
 }
 
-/* Nothing left to fire: drop the slice timer (its base may go next). */
+/* Nothing left to fire. */
 static void
 waitset_slice_idle(void)
 {
-	if (TAILQ_EMPTY(&waitsets.commit) && waitsets.slice_ev != NULL) {
-		event_free(waitsets.slice_ev);
-		waitsets.slice_ev = NULL;
-	}
+	waitset_queue_idle(&waitsets.commit, &waitsets.slice_ev);
 }
 
 /* Stop: no waiter, no deadline, no slice, fn never called. */

@@ -404,11 +404,11 @@ sweep_one(struct http_conn *hc, int64_t now)
 	if (limit <= 0 || hc->detached)
 		return;
 	if (hc->state == CONN_IDLE && !hc->rx_sampled) {
-			/* Taken here, not when the reply went out: that was a
-			 * getsockopt per request (issue 18). A request begun
-			 * before this sweep and then left unfinished is seen
-			 * once its next byte comes, or closed by idle_timeout
-			 * (and it goes first as idle when room is needed). */
+		/* Taken here, not when the reply went out: that was a
+		 * getsockopt per request (issue 18). A request begun before
+		 * this sweep and then left unfinished is seen once its next
+		 * byte comes, or closed by idle_timeout (and it goes first as
+		 * idle when room is needed). */
 		hc->rx_base = tcp_rx(hc->fd);
 		hc->rx_sampled = 1;
 	} else if (hc->state == CONN_IDLE && tcp_rx(hc->fd) != hc->rx_base) {
@@ -574,7 +574,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (TAILQ_EMPTY(&server.resume))
 		return;
-	t0 = mono_us();
+	t0 = clock_loop_now();
 	done = resume_some(slice, clock_slice_end(SLICE_US), &in_mhd);
 	/* A slice of detached replies only is all written: MHD has nothing
 	 * new from it (a connection given back to MHD kicks again). */
@@ -582,7 +582,7 @@ kick_cb(evutil_socket_t fd, short what, void *arg)
 		listener_run(&server.listeners[i]);
 	/* Size the next slice so that one takes about SLICE_US: a due timer
 	 * waits for at most one slice. */
-	took = mono_us() - t0;
+	took = clock_loop_now() - t0;
 	if (done >= SLICE_MIN && took > 0) {
 		size_t fit = (size_t)((int64_t)done * SLICE_US / took);
 		server.slice = fit < SLICE_MIN ? SLICE_MIN : fit > SLICE_MAX ? SLICE_MAX : fit;
